@@ -1,0 +1,411 @@
+// Command bench measures dirsync at directory scale against its physical
+// floor. It builds dirsync, starts a private slapd loaded offline (slapadd)
+// with generated users and groups, serves target/fake on 127.0.0.1 with a
+// latency and a server-side rate limit, and runs the scenarios of
+// bench/RESULTS.md, each several times, printing the median wall time, the peak
+// RSS of the dirsync process and the ratio to the floor.
+//
+//	go run ./bench            # full run (N=100,000; about 10 minutes on 2 cores)
+//	go run ./bench --smoke    # small N, seconds: what CI runs
+//
+// It needs slapd, slapadd and ldapsearch (scripts/install-test-deps.sh).
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/dirsync/dirsync/internal/slapdtest"
+)
+
+type options struct {
+	n           int
+	groups      int
+	scale       []int
+	runs        int
+	initialN    int
+	latency     time.Duration
+	rateLimit   int
+	concurrency int
+	churnShare  float64
+	smoke       bool
+	// Scenario 5: the throttled platform.
+	throttledN   int
+	throttleRate int
+	// dirsync's target.rate_limit and target.concurrency in scenario 5.
+	throttleClientRate  int
+	throttleConcurrency int
+	dirsync             string
+}
+
+func main() {
+	var o options
+	var scale string
+	flag.IntVar(&o.n, "n", 100_000, "users in the directory for the no-change and churn scenarios")
+	flag.IntVar(&o.groups, "groups", 200, "groups in the directory (each user is in up to 3)")
+	flag.StringVar(&scale, "scale", "10000,100000,300000", "directory sizes of the scale curve (comma-separated; -n is always included)")
+	flag.IntVar(&o.runs, "runs", 3, "runs of each scenario (the median is reported)")
+	flag.IntVar(&o.initialN, "initial", 10_000, "users of the initial-sync scenario")
+	flag.DurationVar(&o.latency, "latency", 5*time.Millisecond, "platform latency per request in the initial-sync and churn scenarios")
+	flag.IntVar(&o.rateLimit, "rate", 1000, "platform rate limit, requests per second (dirsync's target.rate_limit is set to it)")
+	flag.IntVar(&o.concurrency, "concurrency", 16, "dirsync's target.concurrency")
+	flag.Float64Var(&o.churnShare, "churn", 0.01, "share of the users changed in the churn scenario")
+	flag.IntVar(&o.throttledN, "throttled", 2000, "users of the throttled-platform scenario (0: skip it)")
+	flag.IntVar(&o.throttleRate, "throttle-rate", 200, "requests per second the throttled platform admits")
+	flag.IntVar(&o.throttleClientRate, "throttle-client-rate", 2000, "dirsync's target.rate_limit in the throttled-platform scenario")
+	flag.IntVar(&o.throttleConcurrency, "throttle-concurrency", 32, "dirsync's target.concurrency in the throttled-platform scenario")
+	flag.StringVar(&o.dirsync, "dirsync", "", "a dirsync binary to measure instead of building ./cmd/dirsync")
+	flag.BoolVar(&o.smoke, "smoke", false, "tiny sizes and one run: checks that the benchmark works, in seconds")
+	var goldapURL, goldapFilter, goldapBind string
+	flag.StringVar(&goldapBind, "goldap-bind", "", "(internal) the bind DN of --goldap-read (password in BENCH_LDAP_PASSWORD)")
+	flag.StringVar(&goldapURL, "goldap-read", "", "(internal) read the benchmark directory at this URL with go-ldap and exit")
+	flag.StringVar(&goldapFilter, "goldap-filter", "", "(internal) the disabled filter of --goldap-read")
+	flag.Parse()
+	if goldapURL != "" {
+		if err := goLDAPRead(goldapURL, goldapFilter, goldapBind); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: go-ldap read: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if o.smoke {
+		o.n, o.groups, scale, o.runs, o.initialN = 2000, 20, "500,2000", 1, 300
+		o.latency, o.rateLimit = time.Millisecond, 500
+		// Scenario 5's flags, when given, win over its smoke sizes.
+		set := map[string]bool{}
+		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["throttled"] {
+			o.throttledN = 300
+		}
+		if !set["throttle-rate"] {
+			o.throttleRate = 100
+		}
+	}
+	for _, f := range strings.Split(scale, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		v, err := strconv.Atoi(f)
+		if err != nil || v <= 0 {
+			fmt.Fprintf(os.Stderr, "bench: --scale: %q is not a positive number\n", f)
+			os.Exit(2)
+		}
+		o.scale = append(o.scale, v)
+	}
+	if !slices.Contains(o.scale, o.n) {
+		o.scale = append(o.scale, o.n)
+	}
+	if !slices.Contains(o.scale, o.initialN) {
+		o.scale = append(o.scale, o.initialN)
+	}
+	if o.throttledN > 0 && !slices.Contains(o.scale, o.throttledN) {
+		o.scale = append(o.scale, o.throttledN)
+	}
+	slices.Sort(o.scale)
+	if err := run(o); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(o options) (err error) {
+	work, err := os.MkdirTemp("", "dirsync-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	t := newTB(work)
+	defer t.close()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sig
+		logf("interrupted: stopping slapd")
+		closeAll()
+		os.RemoveAll(work)
+		os.Exit(130)
+	}()
+	defer func() {
+		if r := recover(); r != nil {
+			f, ok := r.(fatalError)
+			if !ok {
+				panic(r)
+			}
+			err = fmt.Errorf("start slapd: %s (scripts/install-test-deps.sh installs it)", f)
+		}
+	}()
+	if _, err := os.Stat(timeBin); err != nil {
+		logf("warning: %s is missing (apt-get install time): peak RSS will include the benchmark's own memory", timeBin)
+		haveTime = false
+	}
+	if _, err := exec.LookPath("ldapsearch"); err != nil {
+		return fmt.Errorf("ldapsearch is needed for the floor: %w (scripts/install-test-deps.sh installs ldap-utils)", err)
+	}
+
+	bin := o.dirsync
+	if bin == "" {
+		bin = filepath.Join(work, "dirsync")
+		logf("building dirsync")
+		build := exec.Command("go", "build", "-o", bin, "./cmd/dirsync")
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			return fmt.Errorf("build dirsync (run from the repository root): %w", err)
+		}
+	}
+
+	var rep report
+	rep.opts = o
+	for _, n := range o.scale {
+		if err := runSize(t, o, bin, work, n, &rep); err != nil {
+			return fmt.Errorf("directory of %d users: %w", n, err)
+		}
+	}
+	rep.print(os.Stdout)
+	if !rep.ok() {
+		return errors.New("a scenario failed (see the table)")
+	}
+	return nil
+}
+
+// runSize runs every scenario that uses a directory of n users.
+func runSize(t *tb, o options, bin, work string, n int, rep *report) error {
+	logf("N=%d: loading slapd (slapadd)", n)
+	start := time.Now()
+	dirT := newTB(work)
+	defer dirT.close()
+	srv := startDirectory(dirT, n, o.groups)
+	logf("N=%d: slapd loaded in %s", n, time.Since(start).Round(time.Millisecond))
+
+	p, err := startPlatform()
+	if err != nil {
+		return err
+	}
+	defer p.stop()
+	dir, err := os.MkdirTemp(work, fmt.Sprintf("n%d-", n))
+	if err != nil {
+		return err
+	}
+
+	if n == o.initialN {
+		// Scenario 2: initial sync into a platform with latency and a rate limit.
+		var res []result
+		var throttled int64
+		for r := range o.runs {
+			cfg := writeConfig(dir, fmt.Sprintf("initial-%d", r), srv, p.url, o.rateLimit, o.concurrency)
+			p.reset()
+			p.configure(o.latency, o.rateLimit)
+			res = append(res, runDirsync(bin, cfg))
+			throttled += p.throttled.Load()
+			if got := len(p.current().Users()); got != n {
+				res[len(res)-1].err = fmt.Errorf("the platform holds %d users after the initial sync, want %d", got, n)
+			}
+		}
+		rep.initial = scenario{name: fmt.Sprintf("2. initial sync, %d users, %s latency, %d req/s limit", n, o.latency, o.rateLimit), n: n, runs: res}
+		rep.initialThrottled = throttled
+	}
+
+	if n == o.throttledN {
+		// Scenario 5: initial sync into a platform that answers 429 over its limit.
+		if rep.throttled, err = runThrottled(o, bin, dir, srv, n); err != nil {
+			return fmt.Errorf("throttled platform: %w", err)
+		}
+	}
+
+	// Seed: bring the snapshot in step, as fast as the platform allows.
+	p.reset()
+	p.configure(0, 0)
+	cfg := writeConfig(dir, "steady", srv, p.url, 100_000, o.concurrency)
+	logf("N=%d: seeding the platform and the snapshot", n)
+	seed := runDirsync(bin, cfg)
+	if seed.err != nil {
+		return fmt.Errorf("seed sync: %w", seed.err)
+	}
+	logf("N=%d: seeded in %s", n, seed.wall.Round(time.Millisecond))
+
+	// Scenario 1 and 4: no-change reconcile against the ldapsearch floor.
+	floor := measureFloor(srv, o.runs)
+	goFloor, err := measureGoLDAP(srv, o.runs)
+	if err != nil {
+		return fmt.Errorf("go-ldap read: %w", err)
+	}
+	logf("N=%d: floor: ldapsearch %s, go-ldap %s", n, floor.Round(time.Millisecond), goFloor.Round(time.Millisecond))
+	var res []result
+	for range o.runs {
+		before := p.current().Writes()
+		r := runDirsync(bin, cfg)
+		if w := p.current().Writes() - before; r.err == nil && w != 0 {
+			r.err = fmt.Errorf("a no-change reconcile wrote %d times to the platform", w)
+		}
+		res = append(res, r)
+	}
+	rep.steady = append(rep.steady, scenario{name: fmt.Sprintf("no-change reconcile, N=%d", n), n: n, runs: res, floor: floor, goFloor: goFloor})
+
+	if n == o.n {
+		// Scenario 3: 1 % churn, with the initial-sync platform's latency and limit.
+		p.configure(o.latency, o.rateLimit)
+		churnCfg := writeConfig(dir, "steady", srv, p.url, o.rateLimit, o.concurrency)
+		var res []result
+		var changed int
+		for r := range o.runs {
+			c, err := churn(srv, n, o.churnShare, r)
+			if err != nil {
+				return err
+			}
+			changed = c
+			res = append(res, runDirsync(bin, churnCfg))
+		}
+		rep.churn = scenario{name: fmt.Sprintf("3. %g %% churn of N=%d (%d changes)", o.churnShare*100, n, changed), n: n, runs: res, floor: floor, changes: changed}
+	}
+	return nil
+}
+
+// result is one dirsync run.
+type result struct {
+	wall   time.Duration
+	maxRSS int64 // bytes
+	err    error
+}
+
+// runDirsync runs `dirsync sync` once and measures it. The peak RSS comes
+// from /usr/bin/time: the rusage of a child of this process would count the
+// benchmark's own memory, which the child shares until it execs.
+func runDirsync(bin, cfg string) result {
+	rssFile := cfg + ".rss"
+	cmd := exec.Command(bin, "sync", "--config", cfg, "--output", "json")
+	if haveTime {
+		cmd = exec.Command(timeBin, "-f", "%M", "-o", rssFile, bin, "sync", "--config", cfg, "--output", "json")
+	}
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	start := time.Now()
+	err := cmd.Run()
+	r := result{wall: time.Since(start)}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && !haveTime {
+		r.maxRSS = int64(ru.Maxrss) * 1024 // kilobytes on Linux
+	}
+	if b, rerr := os.ReadFile(rssFile); rerr == nil && haveTime {
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		if kb, perr := strconv.ParseInt(lines[len(lines)-1], 10, 64); perr == nil {
+			r.maxRSS = kb * 1024
+		}
+	}
+	if err != nil {
+		r.err = fmt.Errorf("dirsync sync: %w: %s", err, lastLines(errOut.String()+out.String(), 5))
+	}
+	var rep struct {
+		Duration time.Duration `json:"duration_ns"`
+		Phases   struct {
+			Fetch time.Duration `json:"fetch_ns"`
+			Diff  time.Duration `json:"diff_ns"`
+			Apply time.Duration `json:"apply_ns"`
+		} `json:"phases"`
+	}
+	if json.Unmarshal(out.Bytes(), &rep) == nil {
+		ph := rep.Phases
+		logf("  dirsync: %s wall, %s peak RSS; run %s: fetch %s, snapshot+diff %s, apply %s", r.wall.Round(time.Millisecond), mb(r.maxRSS),
+			rep.Duration.Round(time.Millisecond), ph.Fetch.Round(time.Millisecond), ph.Diff.Round(time.Millisecond), ph.Apply.Round(time.Millisecond))
+	}
+	return r
+}
+
+// measureFloor times ldapsearch paging through the same entries with the same
+// attributes as dirsync's two reads (the disabled users, then every user), to
+// /dev/null, and returns the median.
+func measureFloor(s *slapdtest.Server, runs int) time.Duration {
+	common := []string{"-LLL", "-x", "-H", s.URL(), "-D", s.ReaderDN(), "-w", s.ReaderPassword(),
+		"-b", peopleOU, "-E", "pr=500/noprompt"}
+	disabled := append(slices.Clone(common), "(&(objectClass=inetOrgPerson)"+s.LockedFilter()+")", "1.1")
+	users := append(slices.Clone(common), "(objectClass=inetOrgPerson)")
+	users = append(users, userAttrs...)
+	var times []time.Duration
+	for range runs {
+		start := time.Now()
+		for _, args := range [][]string{disabled, users} {
+			cmd := exec.Command("ldapsearch", args...)
+			cmd.Stdout = nil // /dev/null
+			if out, err := cmd.CombinedOutput(); err != nil {
+				logf("ldapsearch: %v: %s", err, lastLines(string(out), 3))
+			}
+		}
+		times = append(times, time.Since(start))
+	}
+	return median(times)
+}
+
+// timeBin is GNU time, which reports a command's peak RSS.
+const timeBin = "/usr/bin/time"
+
+var haveTime = true
+
+// userAttrs are the attributes dirsync's user search requests with the
+// benchmark's configuration.
+var userAttrs = []string{"entryUUID", "uid", "mail", "givenName", "sn", "displayName", "memberOf",
+	"userAccountControl", "cn", "departmentNumber", "title"}
+
+func writeConfig(dir, name string, s *slapdtest.Server, url string, rate, concurrency int) string {
+	cfg := fmt.Sprintf(`ldap:
+  url: %s
+  allow_plaintext: true
+  bind_dn: %q
+  bind_password: %q
+  base_dn: %q
+  user_filter: "(objectClass=inetOrgPerson)"
+  page_size: 500
+  id_attribute: entryUUID
+  disabled_filter: %q
+  attributes:
+    extra:
+      department: departmentNumber
+      title: title
+target:
+  type: scim
+  url: %s
+  token: bench
+  concurrency: %d
+  rate_limit: %d
+sync:
+  max_archive: 10000000
+  max_archive_percent: 100
+state:
+  path: %s
+log:
+  level: warn
+  format: json
+`, s.URL(), s.ReaderDN(), s.ReaderPassword(), peopleOU, s.LockedFilter(), url, concurrency, rate,
+		filepath.Join(dir, name+".db"))
+	path := filepath.Join(dir, name+".yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		panic(fatalError(err.Error()))
+	}
+	return path
+}
+
+func median(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s  "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}

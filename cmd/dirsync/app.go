@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.uber.org/zap"
+
+	"github.com/dirsync/dirsync/ldapsource"
+	"github.com/dirsync/dirsync/state"
+	dsync "github.com/dirsync/dirsync/sync"
+	"github.com/dirsync/dirsync/target"
+	"github.com/dirsync/dirsync/target/rest"
+	"github.com/dirsync/dirsync/target/scim"
+	"github.com/dirsync/dirsync/user"
+)
+
+// ldapSource adapts ldapsource to the reconciler's Source.
+type ldapSource struct{ s *ldapsource.Source }
+
+func (l ldapSource) Read(ctx context.Context) (dsync.Directory, error) {
+	users, skipped, err := l.s.Fetch(ctx)
+	if err != nil {
+		return dsync.Directory{}, err
+	}
+	dir := dsync.Directory{Users: users, Skipped: make([]dsync.Skip, len(skipped))}
+	for i, s := range skipped {
+		dir.Skipped[i] = dsync.Skip{DN: s.DN, ID: s.ID, Reason: s.Reason}
+	}
+	return dir, nil
+}
+
+// platform is what the command needs of a target beyond the reconciler's contract.
+type platform interface {
+	dsync.Target
+	Check(ctx context.Context) error
+}
+
+// newPlatform builds the configured target.
+func newPlatform(cfg target.Config, log *zap.Logger, opts ...target.Option) (platform, error) {
+	switch cfg.Type {
+	case "", "scim":
+		return scim.New(cfg, scim.WithHTTPOptions(opts...))
+	case target.TypeREST:
+		return rest.New(cfg, rest.WithHTTPOptions(opts...))
+	default:
+		return nil, fmt.Errorf("target.type: %q is not supported by this version of dirsync (supported: scim, rest)", cfg.Type)
+	}
+}
+
+// app is one wired reconciler with its resources.
+type app struct {
+	engine *dsync.Engine
+	store  interface{ Close() error }
+	plat   platform
+}
+
+func (a *app) Close() error {
+	if a.store != nil {
+		return a.store.Close()
+	}
+	return nil
+}
+
+// observer is told of each applied change and each platform request, for
+// metrics. Its methods are called from several goroutines at once.
+type observer interface {
+	change(c dsync.Change, err error)
+	request(a target.Attempt)
+}
+
+// wire builds the reconciler from cfg. A read-only app (dry-run) opens the
+// snapshot without writing or locking it. Observers, if any, see every change
+// and every platform request.
+func wire(ctx context.Context, cfg Config, log *zap.Logger, readOnly bool, obs ...observer) (*app, error) {
+	if cfg.LDAP.InsecureSkipVerify {
+		log.Warn("ldap.insecure_skip_verify is on: the directory's TLS certificate is NOT verified; anyone on the path can read the bind password and forge users")
+	}
+	if cfg.Target.InsecureSkipVerify {
+		log.Warn("target.insecure_skip_verify is on: the platform's TLS certificate is NOT verified; anyone on the path can read the token")
+	}
+	src, err := ldapsource.New(cfg.LDAP)
+	if err != nil {
+		return nil, err
+	}
+	var hopts []target.Option
+	if len(obs) > 0 {
+		hopts = append(hopts, target.WithObserver(func(a target.Attempt) {
+			for _, o := range obs {
+				o.request(a)
+			}
+		}))
+	}
+	plat, err := newPlatform(cfg.Target, log, hopts...)
+	if err != nil {
+		return nil, err
+	}
+	var st *state.DB
+	if readOnly {
+		st, err = state.OpenReadOnly(ctx, cfg.State.Path)
+	} else {
+		st, err = state.Open(ctx, cfg.State.Path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	opts := cfg.Sync.Options()
+	opts.Concurrency = cfg.Target.Concurrency
+	changeLog := log.With(zap.String(keyComponent, "sync"))
+	opts.Observe = func(c dsync.Change, err error) {
+		for _, o := range obs {
+			o.change(c, err)
+		}
+		fields := []zap.Field{zap.String("op", string(c.Op)), zap.String("user", c.User.Username), zap.String("user_id", c.User.ID)}
+		if c.PlatformID != "" {
+			fields = append(fields, zap.String("platform_id", c.PlatformID))
+		}
+		if err != nil {
+			changeLog.Warn("change failed", append(fields, zap.Error(err))...)
+			return
+		}
+		changeLog.Info("change applied", fields...)
+	}
+	return &app{
+		engine: &dsync.Engine{Source: ldapSource{src}, Target: plat, Store: st, Options: opts},
+		store:  st,
+		plat:   plat,
+	}, nil
+}
+
+// summaryFields are the fields of a run's one summary log line.
+func summaryFields(rep dsync.Report, mode string, err error) []zap.Field {
+	f := []zap.Field{
+		zap.String(keyMode, mode),
+		zap.String(keyOutcome, rep.Outcome(err)),
+		zap.Duration(keyDuration, rep.Duration),
+		zap.Int("in_scope", rep.Plan.InScope),
+		zap.Int("unchanged", rep.Plan.Unchanged),
+		zap.Int("skipped", len(rep.Plan.Skipped)),
+		zap.Int("failed", len(rep.Failed)),
+		zap.Int("quarantined", len(rep.Plan.Quarantined)),
+	}
+	if rep.RunID != 0 {
+		f = append(f, zap.Int64(keyRun, rep.RunID))
+	}
+	for _, op := range []user.Op{user.OpCreate, user.OpAdopt, user.OpUpdate, user.OpReactivate, user.OpArchive, user.OpDelete} {
+		if rep.DryRun {
+			f = append(f, zap.Int("planned_"+string(op), rep.Plan.Count(op)))
+		} else {
+			f = append(f, zap.Int(string(op), rep.Applied[op]))
+		}
+	}
+	if mode == "full" {
+		f = append(f, zap.Int("drifted", rep.Plan.Drifted), zap.Int("unmanaged", len(rep.Plan.Unmanaged)))
+	}
+	if err != nil {
+		f = append(f, zap.Error(err))
+	}
+	return f
+}
+
+// runOutcomeErr maps a run's result to the command's exit.
+func runOutcomeErr(rep dsync.Report, err error) error {
+	var se *dsync.SafetyError
+	switch {
+	case errors.As(err, &se):
+		return &exitError{code: exitRefused, err: err}
+	case err != nil:
+		return &exitError{code: exitFailure, err: err}
+	case len(rep.Failed) > 0:
+		return &exitError{code: exitFailure, err: fmt.Errorf("%d of %d changes failed; they are retried on the next run (see `dirsync status`)",
+			len(rep.Failed), len(rep.Plan.Changes))}
+	}
+	return nil
+}

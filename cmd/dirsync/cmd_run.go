@@ -1,0 +1,402 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	gosync "sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+
+	dsync "github.com/dirsync/dirsync/sync"
+)
+
+// progressEvery is how often a long run logs its progress.
+const progressEvery = 30 * time.Second
+
+// abortWait bounds the wait for a cancelled run to stop, after the grace period.
+const abortWait = 10 * time.Second
+
+type runFlags struct {
+	runAtStart bool
+	grace      time.Duration
+}
+
+func newRunCmd(g *globalFlags) *cobra.Command {
+	f := &runFlags{}
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run as a service: sync on the config's schedule, serve /metrics, /healthz, /readyz",
+		Long: `Run reconciliations on the cron schedule of the config's schedule: key (and
+once at start-up unless --run-at-start=false), until stopped. Never two runs at
+once: a scheduled run that comes while the previous one is still going is
+skipped, and logged. A failed run does not stop the service; the next one
+retries.
+
+HTTP on the config's listen: address (default 127.0.0.1:9464):
+  /metrics  Prometheus metrics (runs, changes, phase durations, platform requests)
+  /healthz  200 while the process is alive
+  /readyz   200 unless the last run failed and none has succeeded for
+            readiness_staleness (default 1h); 503 with the reason otherwise
+
+Signals:
+  SIGHUP           reload the config; an invalid one is refused (logged, the
+                   running config is kept). listen and log changes need a restart.
+  SIGTERM, SIGINT  stop: the run in flight gets --grace to finish, then it is
+                   cancelled (what landed is recorded; the rest is redone by the
+                   next run). A second signal cancels it at once.
+
+Exit codes: 0 stopped by SIGTERM/SIGINT; 1 could not start (config, listen
+address) or a cancelled run did not stop within 10s.`,
+		Example: `  dirsync run --config /etc/dirsync/dirsync.yaml
+  curl -s 127.0.0.1:9464/metrics | grep ^dirsync_
+  systemctl reload dirsync   # SIGHUP: reload the config`,
+		Args: cobra.NoArgs,
+	}
+	cmd.Flags().BoolVar(&f.runAtStart, "run-at-start", true, "run once at start-up, before the first scheduled run")
+	cmd.Flags().DurationVar(&f.grace, "grace", 30*time.Second, "on SIGTERM/SIGINT, how long the run in flight may take to finish before it is cancelled")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if f.grace < 0 {
+			return &exitError{code: exitFailure, err: fmt.Errorf("--grace: %v is negative", f.grace)}
+		}
+		return withConfig(g, func(cfg Config, log *zap.Logger) error {
+			return newService(g, cfg, log, f).serve(cmd.Context())
+		})
+	}
+	return cmd
+}
+
+// cronParser parses schedules as config validation does (cron.ParseStandard).
+var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// service is `dirsync run`.
+type service struct {
+	g       *globalFlags
+	flags   *runFlags
+	root    *zap.Logger // for wire, which scopes its own loggers
+	log     *zap.Logger
+	m       *metrics
+	started time.Time
+
+	busy      atomic.Bool // a run is going
+	runs      gosync.WaitGroup
+	runCtx    context.Context // cancelled to abort the run in flight
+	cancelRun context.CancelFunc
+	cron      *cron.Cron
+
+	mu          gosync.Mutex
+	cfg         Config
+	entry       cron.EntryID
+	stopping    bool
+	lastOutcome string
+	lastSuccess time.Time
+}
+
+func newService(g *globalFlags, cfg Config, log *zap.Logger, f *runFlags) *service {
+	root := log
+	log = log.With(zap.String(keyComponent, "service"))
+	return &service{
+		g: g, flags: f, root: root, log: log, m: newMetrics(), cfg: cfg, started: time.Now(),
+		cron: cron.New(cron.WithParser(cronParser), cron.WithLogger(cronLogger{log})),
+	}
+}
+
+// config returns the config in force.
+func (s *service) config() Config {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cfg
+}
+
+// serve runs the service until SIGTERM or SIGINT.
+func (s *service) serve(ctx context.Context) error {
+	// The runs get a context of their own: a stop signal gives them the grace
+	// period before they are cancelled.
+	s.runCtx, s.cancelRun = context.WithCancel(context.WithoutCancel(ctx))
+	defer s.cancelRun()
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+
+	cfg := s.config()
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return &exitError{code: exitFailure, err: fmt.Errorf("listen: %w (is another dirsync running? change listen: in the config)", err)}
+	}
+	srv := &http.Server{Handler: s.handler(), ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx) //nolint:errcheck // exiting; open scrapes are cut
+	}()
+
+	entry, err := s.cron.AddFunc(cfg.Schedule, func() { s.trigger("schedule") })
+	if err != nil { // validated with the config
+		return fmt.Errorf("schedule: %w", err)
+	}
+	s.mu.Lock()
+	s.entry = entry
+	s.mu.Unlock()
+	s.cron.Start()
+	defer s.cron.Stop()
+	s.log.Info("service started", zap.String("listen", ln.Addr().String()), zap.String("schedule", cfg.Schedule),
+		zap.Time("next_run", s.cron.Entry(entry).Next), zap.String("version", buildVersion()))
+	if s.flags.runAtStart {
+		s.trigger("start")
+	}
+	s.notify("READY=1\nSTATUS=serving on " + ln.Addr().String())
+
+	// With WatchdogSec= in the unit, the event loop pings systemd: a wedged
+	// loop (no signal handled, no reload) gets the service restarted.
+	var watchdog <-chan time.Time
+	if every := watchdogInterval(); every > 0 {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		watchdog = t.C
+	}
+	for {
+		select {
+		case <-watchdog:
+			s.notify("WATCHDOG=1")
+		case err := <-served:
+			s.log.Warn("the HTTP listener failed: stopping")
+			s.notify("STOPPING=1")
+			if serr := s.stop(sigs); serr != nil {
+				err = errors.Join(err, serr)
+			}
+			return &exitError{code: exitFailure, err: fmt.Errorf("serve %s: %w", cfg.Listen, err)}
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				s.notify("RELOADING=1")
+				s.reload()
+				s.notify("READY=1")
+				continue
+			}
+			s.log.Info("stopping", zap.String("signal", sig.String()), zap.Duration("grace", s.flags.grace))
+			s.notify("STOPPING=1")
+			return s.stop(sigs)
+		}
+	}
+}
+
+// trigger starts a run unless one is going or the service is stopping.
+func (s *service) trigger(reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping {
+		return
+	}
+	if !s.busy.CompareAndSwap(false, true) {
+		s.m.skipped.Inc()
+		s.log.Warn("run skipped: the previous run is still going", zap.String("reason", reason))
+		return
+	}
+	s.runs.Add(1)
+	go func() {
+		defer s.runs.Done()
+		defer s.busy.Store(false)
+		s.runOnce(reason)
+	}()
+}
+
+// runOnce runs one reconciliation with the config in force, opening (and
+// locking) the snapshot for the run's duration only.
+func (s *service) runOnce(reason string) {
+	s.m.running.Set(1)
+	defer s.m.running.Set(0)
+	cfg := s.config()
+	s.log.Info("run starting", zap.String("reason", reason))
+	start := time.Now()
+	var rep dsync.Report
+	mode := "sync"
+	a, err := wire(s.runCtx, cfg, s.root, false, s.m)
+	if err == nil {
+		// Every sync.full_reconcile_every, a run lists the platform and
+		// corrects drift, as `dirsync sync` does.
+		newLogProgress(s.log, progressEvery).attach(a)
+		full := fullDue(s.runCtx, a, cfg.Sync.FullReconcileEvery, false, false, s.root)
+		if full {
+			mode = "full"
+		}
+		rep, err = a.engine.Run(s.runCtx, dsync.RunOptions{Mode: mode, Full: full, FullBestEffort: true})
+		if rep.FullSkipped != "" {
+			s.root.Warn("scheduled full reconcile skipped: the platform could not be listed; the next run tries again",
+				zap.String("reason", rep.FullSkipped))
+		}
+		if full && err == nil && rep.FullSkipped == "" {
+			markFull(s.runCtx, a, s.root)
+		}
+		if cerr := a.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close snapshot: %w", cerr)
+		}
+	}
+	end := time.Now()
+	if rep.Duration == 0 {
+		rep.Duration = end.Sub(start)
+	}
+	outcome := rep.Outcome(err)
+	// Readiness first: whoever sees the run in the metrics sees it in /readyz.
+	s.mu.Lock()
+	s.lastOutcome = outcome
+	if completed(outcome) {
+		s.lastSuccess = end
+	}
+	s.mu.Unlock()
+	s.m.finished(rep, outcome, end)
+
+	fields := summaryFields(rep, mode, err)
+	if s.runCtx.Err() != nil {
+		fields = append(fields, zap.Bool("aborted", true))
+	}
+	s.notify(fmt.Sprintf("STATUS=last run %s at %s", outcome, end.Format(time.RFC3339)))
+	switch outcome {
+	case dsync.OutcomeSuccess:
+		s.log.Info("run finished", fields...)
+	case dsync.OutcomePartial:
+		s.log.Warn("run finished", fields...)
+	default:
+		s.log.Error("run finished", fields...)
+	}
+}
+
+// reload reads the config file again and puts it in force, or keeps the
+// running one when the new one is invalid.
+func (s *service) reload() {
+	cfg, err := readConfig(s.g)
+	if err != nil {
+		s.m.reloads.WithLabelValues("refused").Inc()
+		s.log.Error("config reload refused: the running config is kept", zap.String("config", s.g.configFile), zap.Error(err))
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.cfg
+	if cfg.Schedule != old.Schedule {
+		entry, err := s.cron.AddFunc(cfg.Schedule, func() { s.trigger("schedule") })
+		if err != nil { // validated with the config
+			s.m.reloads.WithLabelValues("refused").Inc()
+			s.log.Error("config reload refused: the running config is kept", zap.Error(fmt.Errorf("schedule: %w", err)))
+			return
+		}
+		s.cron.Remove(s.entry)
+		s.entry = entry
+	}
+	if cfg.Listen != old.Listen {
+		s.log.Warn("listen changed: the new address takes effect on restart", zap.String("listen", old.Listen))
+	}
+	if cfg.Log != old.Log {
+		s.log.Warn("log settings changed: they take effect on restart")
+	}
+	s.cfg = cfg
+	s.m.reloads.WithLabelValues("applied").Inc()
+	s.log.Info("config reloaded", zap.String("schedule", cfg.Schedule), zap.Time("next_run", s.cron.Entry(s.entry).Next))
+}
+
+// stop stops scheduling and waits for the run in flight: for the grace period,
+// then (or at a second signal) cancels it and waits up to abortWait more.
+func (s *service) stop(sigs <-chan os.Signal) error {
+	s.mu.Lock()
+	s.stopping = true
+	s.mu.Unlock()
+	s.cron.Stop()
+	done := make(chan struct{})
+	go func() {
+		s.runs.Wait()
+		close(done)
+	}()
+	grace := time.NewTimer(s.flags.grace)
+	defer grace.Stop()
+wait:
+	for {
+		select {
+		case <-done:
+			s.log.Info("stopped")
+			return nil
+		case <-grace.C:
+			s.log.Warn("grace period over: cancelling the run in flight", zap.Duration("grace", s.flags.grace))
+			break wait
+		case sig := <-sigs:
+			if sig != syscall.SIGHUP {
+				s.log.Warn("second signal: cancelling the run in flight", zap.String("signal", sig.String()))
+				break wait
+			}
+		}
+	}
+	s.cancelRun()
+	select {
+	case <-done:
+		s.log.Info("stopped")
+		return nil
+	case <-time.After(abortWait):
+		return &exitError{code: exitFailure, err: errors.New("the cancelled run did not stop within 10s; exiting anyway (the next run redoes what did not land)")}
+	}
+}
+
+// handler serves /metrics, /healthz and /readyz.
+func (s *service) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.m.handler())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		ok, why := s.ready(time.Now())
+		if !ok {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		fmt.Fprintln(w, why)
+	})
+	return mux
+}
+
+// ready reports whether the service is ready, and why: it is unless the last
+// run failed (or was refused) and no run has completed for readiness_staleness.
+func (s *service) ready(now time.Time) (bool, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.lastOutcome == "":
+		return true, "ok: no run has finished yet"
+	case completed(s.lastOutcome):
+		return true, "ok: last run " + s.lastOutcome
+	}
+	since, what := s.lastSuccess, "the last completed run"
+	if since.IsZero() {
+		since, what = s.started, "start-up"
+	}
+	age := now.Sub(since).Round(time.Second)
+	if now.Sub(since) > s.cfg.ReadinessStaleness {
+		return false, fmt.Sprintf("not ready: last run %s, and no run has completed since %s %s ago (readiness_staleness %s); see the logs",
+			s.lastOutcome, what, age, s.cfg.ReadinessStaleness)
+	}
+	return true, fmt.Sprintf("ok: last run %s, within readiness_staleness %s of %s", s.lastOutcome, s.cfg.ReadinessStaleness, what)
+}
+
+// notify tells systemd (Type=notify) of the service's state; see sdNotify.
+func (s *service) notify(state string) {
+	if err := sdNotify(state); err != nil {
+		s.log.Warn("cannot notify systemd", zap.Error(err))
+	}
+}
+
+// cronLogger sends the scheduler's logs to zap: its chatter at debug level.
+type cronLogger struct{ log *zap.Logger }
+
+func (l cronLogger) Info(msg string, kv ...any) {
+	l.log.Debug("cron: "+msg, zap.Any("details", kv))
+}
+
+func (l cronLogger) Error(err error, msg string, kv ...any) {
+	l.log.Error("cron: "+msg, zap.Error(err), zap.Any("details", kv))
+}

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+
+	dsync "github.com/dirsync/dirsync/sync"
+)
+
+type syncFlags struct {
+	dryRun     bool
+	output     string
+	allowMass  bool
+	allowEmpty bool
+	retryQuar  bool
+	full       bool
+	out        string // plan --out: save the plan for `dirsync apply`
+	user       string // --user: reconcile this one user only
+}
+
+// newSyncCmd builds `sync`, or its dry-run alias `plan`.
+func newSyncCmd(g *globalFlags, plan bool) *cobra.Command {
+	f := &syncFlags{}
+	cmd := &cobra.Command{
+		Use:   "sync",
+		Short: "Run one reconciliation: directory → platform",
+		Long: `Read every user in scope from the directory, diff them against the snapshot,
+push the changes to the platform, record each one as it lands, and exit.
+
+Exit codes: 0 success; 1 failure (some changes failed, or the run could not
+complete); 3 refused by the safety limits (nothing changed).`,
+		Example: `  # what would change? (changes nothing)
+  dirsync sync --config /etc/dirsync/dirsync.yaml --dry-run
+
+  # apply it
+  dirsync sync --config /etc/dirsync/dirsync.yaml
+
+  # a reviewed plan archives more than sync.max_archive users: allow it once
+  dirsync sync --allow-mass-archive`,
+		Args: cobra.NoArgs,
+	}
+	if plan {
+		cmd.Use = "plan"
+		cmd.Short = "Show what a sync would change, and change nothing (sync --dry-run)"
+		cmd.Long = `Compute the plan — creates (+), updates (~, with each changed field old → new),
+reactivations (↺) and archives (-) — and print it. Nothing is written: not to
+the platform, not to the snapshot.
+
+Exit codes: 0 no changes pending; 2 changes pending; 1 failure; 3 the plan
+would be refused by the safety limits.`
+		cmd.Example = `  dirsync plan --config /etc/dirsync/dirsync.yaml
+  dirsync plan --output json | jq '.plan.changes[] | select(.op == "archive")'`
+		f.dryRun = true
+		cmd.Flags().StringVar(&f.out, "out", "", "save the plan to this file, to apply exactly it later with `dirsync apply FILE`")
+	} else {
+		cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "print the plan and change nothing (same as `dirsync plan`)")
+	}
+	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "output format: text or json")
+	cmd.Flags().StringVar(&f.user, "user", "", "reconcile this one user only (username, email or directory ID), printing each platform request")
+	cmd.Flags().BoolVar(&f.allowMass, "allow-mass-archive", false, "allow this run to archive more users than sync.max_archive / max_archive_percent")
+	cmd.Flags().BoolVar(&f.allowEmpty, "allow-empty-directory", false, "allow an empty directory read to archive every managed user")
+	cmd.Flags().BoolVar(&f.full, "full", false, "list the platform's accounts: put back managed accounts changed by hand, report unmanaged ones (also every sync.full_reconcile_every)")
+	cmd.Flags().BoolVar(&f.retryQuar, "retry-quarantined", false, "try again the users quarantined after sync.quarantine_after failed attempts")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if f.output != "text" && f.output != "json" {
+			return &exitError{code: exitFailure, err: fmt.Errorf("--output: %q is not text or json", f.output)}
+		}
+		return withConfig(g, func(cfg Config, log *zap.Logger) error {
+			return runSync(cmd, cfg, log, f)
+		})
+	}
+	return cmd
+}
+
+func runSync(cmd *cobra.Command, cfg Config, log *zap.Logger, f *syncFlags) error {
+	ctx := cmd.Context()
+	if f.user != "" && (f.full || f.out != "") {
+		return &exitError{code: exitFailure, err: errors.New("--user: cannot be combined with --full or --out; they are about every user")}
+	}
+	var obs []observer
+	if f.user != "" && f.output == "text" {
+		obs = append(obs, newRequestPrinter(cmd.OutOrStdout()))
+	}
+	a, err := wire(ctx, cfg, log, f.dryRun, obs...)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if f.user != "" {
+		if err := (&scope{name: f.user}).narrow(a); err != nil {
+			return err
+		}
+	}
+	var rec *recordingSource
+	if f.out != "" {
+		rec = &recordingSource{src: a.engine.Source}
+		a.engine.Source = rec
+	}
+	full := f.user == "" && fullDue(ctx, a, cfg.Sync.FullReconcileEvery, f.full, f.dryRun, log)
+	mode := "sync"
+	switch {
+	case f.dryRun:
+		mode = "plan"
+	case full:
+		mode = "full"
+	}
+	var prog *progress
+	if f.output == "text" && isTerminal(os.Stderr) {
+		prog = newTerminalProgress(os.Stderr)
+		prog.attach(a)
+	}
+	rep, err := a.engine.Run(ctx, dsync.RunOptions{Mode: mode, DryRun: f.dryRun, AllowMassArchive: f.allowMass, AllowEmptyDirectory: f.allowEmpty || f.user != "", // --user checks the whole read
+		RetryQuarantined: f.retryQuar, Full: full, FullBestEffort: full && !f.full})
+	if prog != nil {
+		prog.finish()
+	}
+	if err != nil && ctx.Err() != nil {
+		err = fmt.Errorf("interrupted by a signal: %d changes were applied and recorded; the rest are planned again on the next run (%w)",
+			appliedCount(rep), err)
+	}
+	if rep.FullSkipped != "" {
+		log.Warn("scheduled full reconcile skipped: the platform could not be listed; the next run tries again",
+			zap.String("reason", rep.FullSkipped))
+	}
+	if full && !f.dryRun && err == nil && rep.FullSkipped == "" {
+		markFull(ctx, a, log)
+	}
+	log.Info("run finished", summaryFields(rep, mode, err)...)
+	if rec != nil {
+		if serr := savePlan(ctx, f.out, a, rec, rep, f, full, err); serr != nil {
+			return &exitError{code: exitFailure, err: serr}
+		}
+	}
+
+	out := cmd.OutOrStdout()
+	if f.output == "json" {
+		if jerr := writeJSON(out, jsonResult(rep, err)); jerr != nil {
+			return jerr
+		}
+	} else {
+		if rep.Plan.InScope > 0 || len(rep.Plan.Changes) > 0 || len(rep.Plan.Skipped) > 0 {
+			writePlan(out, rep.Plan)
+		}
+		if !f.dryRun && err == nil {
+			fmt.Fprintln(out)
+			writeReport(out, rep)
+		}
+	}
+	if f.dryRun && err == nil && len(rep.Plan.Changes) > 0 {
+		return &exitError{code: exitPending}
+	}
+	if err != nil && f.output == "json" {
+		// Already in the JSON; still say it on stderr for humans and logs.
+		fmt.Fprintln(os.Stderr, "dirsync:", err)
+		return &exitError{code: codeOf(runOutcomeErr(rep, err))}
+	}
+	return runOutcomeErr(rep, err)
+}
+
+// jsonResult is the --output json document.
+func jsonResult(rep dsync.Report, err error) any {
+	if rep.Plan.Changes == nil {
+		// An empty list, not null: `jq '.plan.changes[]'` must work on an empty plan.
+		rep.Plan.Changes = []dsync.Change{}
+	}
+	doc := struct {
+		dsync.Report
+		Outcome string `json:"outcome"`
+		Error   string `json:"error,omitempty"`
+	}{Report: rep, Outcome: rep.Outcome(err)}
+	if err != nil {
+		doc.Error = err.Error()
+	}
+	return doc
+}
+
+// appliedCount sums the changes a run applied.
+func appliedCount(rep dsync.Report) int {
+	n := 0
+	for _, c := range rep.Applied {
+		n += c
+	}
+	return n
+}

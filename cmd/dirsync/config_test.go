@@ -1,0 +1,134 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "dirsync.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const minimalConfig = `
+ldap:
+  url: ldaps://ldap.example.com
+  bind_dn: cn=svc,dc=example,dc=com
+  bind_password: secret
+  base_dn: dc=example,dc=com
+target:
+  url: https://platform.example.com/scim/v2
+  token: tok
+state:
+  path: /tmp/state.db
+`
+
+func TestReadConfig_ExampleFileIsValid(t *testing.T) {
+	t.Setenv("DIRSYNC_LDAP_PASSWORD", "pw")
+	t.Setenv("PLATFORM_TOKEN", "tok")
+	cfg, err := readConfig(&globalFlags{configFile: "../../config.example.yaml"})
+	if err != nil {
+		t.Fatalf("config.example.yaml: %v", err)
+	}
+	if cfg.LDAP.BindPassword != "pw" || cfg.Target.Token != "tok" {
+		t.Errorf("${VAR} not expanded: password %q token %q", cfg.LDAP.BindPassword, cfg.Target.Token)
+	}
+	if cfg.LDAP.Attributes.Extra["department"] != "department" {
+		t.Errorf("extra attributes not decoded: %v", cfg.LDAP.Attributes.Extra)
+	}
+}
+
+func TestReadConfig_UnknownKeyIsNamedWithSuggestion(t *testing.T) {
+	p := writeConfig(t, minimalConfig+"sync:\n  max_archiv: 3\n")
+	_, err := readConfig(&globalFlags{configFile: p})
+	var ce *ConfigError
+	if !errors.As(err, &ce) {
+		t.Fatalf("want *ConfigError, got %v", err)
+	}
+	msg := err.Error()
+	for _, want := range []string{p, "sync.max_archiv: unknown key", "did you mean sync.max_archive?"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error %q does not contain %q", msg, want)
+		}
+	}
+}
+
+func TestReadConfig_ReportsAllProblemsAtOnce(t *testing.T) {
+	p := writeConfig(t, minimalConfig+"sync:\n  on_removed: purge\n  max_archive: -1\nlog:\n  level: loud\nbogus: 1\n")
+	_, err := readConfig(&globalFlags{configFile: p})
+	var ce *ConfigError
+	if !errors.As(err, &ce) {
+		t.Fatalf("want *ConfigError, got %v", err)
+	}
+	for _, key := range []string{"sync.on_removed", "sync.max_archive", "log.level", "bogus"} {
+		found := false
+		for _, prob := range ce.Problems {
+			if strings.HasPrefix(prob, key+":") {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no problem named %s in %q", key, ce.Problems)
+		}
+	}
+}
+
+func TestReadConfig_EnvironmentOverridesFile(t *testing.T) {
+	p := writeConfig(t, minimalConfig)
+	t.Setenv("DIRSYNC_SYNC_MAX_ARCHIVE", "7")
+	t.Setenv("DIRSYNC_LDAP_BIND_DN", "cn=other,dc=example,dc=com")
+	t.Setenv("DIRSYNC_TARGET_TIMEOUT", "5s")
+	cfg, err := readConfig(&globalFlags{configFile: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Sync.MaxArchive != 7 || cfg.LDAP.BindDN != "cn=other,dc=example,dc=com" || cfg.Target.Timeout != 5*time.Second {
+		t.Errorf("env not applied: max_archive=%d bind_dn=%q timeout=%v", cfg.Sync.MaxArchive, cfg.LDAP.BindDN, cfg.Target.Timeout)
+	}
+	if cfg.Sync.MaxArchivePercent != 10 || cfg.LDAP.PageSize != 500 {
+		t.Errorf("defaults lost: percent=%g page_size=%d", cfg.Sync.MaxArchivePercent, cfg.LDAP.PageSize)
+	}
+}
+
+func TestReadConfig_UnsetVariableIsAProblem(t *testing.T) {
+	p := writeConfig(t, strings.Replace(minimalConfig, "token: tok", "token: ${DIRSYNC_TEST_UNSET_TOKEN}", 1))
+	_, err := readConfig(&globalFlags{configFile: p})
+	if err == nil || !strings.Contains(err.Error(), "target.token: refers to ${DIRSYNC_TEST_UNSET_TOKEN}, which is not set") {
+		t.Fatalf("want unset-variable problem, got %v", err)
+	}
+}
+
+func TestReadConfig_DollarInPasswordIsKept(t *testing.T) {
+	p := writeConfig(t, strings.Replace(minimalConfig, "bind_password: secret", `bind_password: "pa$$w$rd"`, 1))
+	cfg, err := readConfig(&globalFlags{configFile: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.LDAP.BindPassword != "pa$$w$rd" {
+		t.Errorf("password mangled: %q", cfg.LDAP.BindPassword)
+	}
+}
+
+func TestReadConfig_MissingFileSaysWhatToDo(t *testing.T) {
+	_, err := readConfig(&globalFlags{configFile: filepath.Join(t.TempDir(), "nope.yaml")})
+	if err == nil || !strings.Contains(err.Error(), "--config") {
+		t.Fatalf("want a hint at --config, got %v", err)
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	if got := codeOf(&exitError{code: exitPending}); got != exitPending {
+		t.Errorf("pending: %d", got)
+	}
+	if got := codeOf(errors.New("x")); got != exitFailure {
+		t.Errorf("plain error: %d", got)
+	}
+}

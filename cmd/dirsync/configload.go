@@ -1,0 +1,316 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/spf13/viper"
+	"go.yaml.in/yaml/v3"
+)
+
+// ConfigError lists every problem found in a config file, each named by its key.
+type ConfigError struct {
+	File     string
+	Problems []string
+}
+
+func (e *ConfigError) Error() string {
+	if len(e.Problems) == 1 {
+		return fmt.Sprintf("config %s: %s", e.File, e.Problems[0])
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "config %s has %d problems:", e.File, len(e.Problems))
+	for _, p := range e.Problems {
+		b.WriteString("\n  - " + p)
+	}
+	return b.String()
+}
+
+// envPrefix prefixes the environment variables that override config keys:
+// ldap.bind_dn is DIRSYNC_LDAP_BIND_DN.
+const envPrefix = "DIRSYNC"
+
+// loadConfig decodes file over defaults, applies DIRSYNC_* environment overrides,
+// expands ${VAR} references and rejects unknown keys. dst must point to a struct
+// holding the defaults; it is filled in place. Validation is the caller's.
+func loadConfig(file string, dst any) error {
+	cerr := &ConfigError{File: file}
+	v := viper.New()
+	v.SetConfigFile(file)
+	v.SetConfigType("yaml")
+	if err := v.ReadInConfig(); err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			return fmt.Errorf("config %s: %w (pass --config or set DIRSYNC_CONFIG; config.example.yaml documents every key)", file, pe.Err)
+		}
+		return fmt.Errorf("config %s: %w", file, err)
+	}
+
+	leaves, maps := configKeys(reflect.TypeOf(dst).Elem(), "")
+	known := make(map[string]bool, len(leaves))
+	for _, k := range leaves {
+		known[k] = true
+	}
+	inFile := map[string]bool{}
+	for _, k := range v.AllKeys() {
+		inFile[k] = true
+		if known[k] || underMap(k, maps) {
+			continue
+		}
+		msg := fmt.Sprintf("%s: unknown key", k)
+		if s := closest(k, leaves); s != "" {
+			msg += fmt.Sprintf(" (did you mean %s?)", s)
+		}
+		cerr.Problems = append(cerr.Problems, msg)
+	}
+
+	// Register every known key so that AutomaticEnv can override it.
+	v.SetEnvPrefix(envPrefix)
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+	for _, k := range leaves {
+		if !inFile[k] && !underMap(k, maps) {
+			v.SetDefault(k, nil)
+		}
+	}
+	settings := v.AllSettings()
+	dropNil(settings)
+	if err := restoreMapKeys(file, settings, maps); err != nil {
+		return fmt.Errorf("config %s: %w", file, err)
+	}
+	expandEnv(settings, "", &cerr.Problems)
+
+	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
+		Result:           dst,
+		WeaklyTypedInput: true,
+		DecodeHook: mapstructure.ComposeDecodeHookFunc(
+			mapstructure.StringToTimeDurationHookFunc(),
+			mapstructure.StringToSliceHookFunc(","),
+		),
+	})
+	if err != nil {
+		return err
+	}
+	if err := dec.Decode(settings); err != nil {
+		cerr.Problems = append(cerr.Problems, flattenDecodeError(err)...)
+	}
+	if len(cerr.Problems) > 0 {
+		sort.Strings(cerr.Problems)
+		return cerr
+	}
+	return nil
+}
+
+// configKeys lists the dotted keys of the leaves of a config struct type, and
+// the keys of its map-valued fields (whose sub-keys are free).
+func configKeys(t reflect.Type, prefix string) (leaves, maps []string) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, opts, _ := strings.Cut(f.Tag.Get("mapstructure"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		key := prefix + name
+		ft := f.Type
+		for ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		switch {
+		case strings.Contains(opts, "squash") && ft.Kind() == reflect.Struct:
+			l, m := configKeys(ft, prefix)
+			leaves, maps = append(leaves, l...), append(maps, m...)
+		case ft.Kind() == reflect.Struct && ft.PkgPath() != "time":
+			l, m := configKeys(ft, key+".")
+			leaves, maps = append(leaves, l...), append(maps, m...)
+		case ft.Kind() == reflect.Map:
+			maps = append(maps, key)
+			leaves = append(leaves, key)
+		default:
+			leaves = append(leaves, key)
+		}
+	}
+	return leaves, maps
+}
+
+// restoreMapKeys gives the keys of map-valued settings (ldap.attributes.extra:
+// {employeeNumber: employeeNumber}) the spelling the file has: viper lower-cases
+// every key, but these are names dirsync passes on as written.
+func restoreMapKeys(file string, settings map[string]any, maps []string) error {
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		return err
+	}
+	for _, key := range maps {
+		written, _ := lookupMap(doc, key, true)
+		decoded, _ := lookupMap(settings, key, false)
+		if written == nil || decoded == nil {
+			continue
+		}
+		for k := range written {
+			lower := strings.ToLower(k)
+			if v, ok := decoded[lower]; ok && k != lower {
+				delete(decoded, lower)
+				decoded[k] = v
+			}
+		}
+	}
+	return nil
+}
+
+// lookupMap returns the map at dotted key in m, matching each part of the key
+// case-insensitively when fold is set.
+func lookupMap(m map[string]any, key string, fold bool) (map[string]any, bool) {
+	cur := m
+	for _, part := range strings.Split(key, ".") {
+		var next any
+		for k, v := range cur {
+			if k == part || (fold && strings.EqualFold(k, part)) {
+				next = v
+				break
+			}
+		}
+		nm, ok := next.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		cur = nm
+	}
+	return cur, true
+}
+
+func underMap(key string, maps []string) bool {
+	for _, m := range maps {
+		if strings.HasPrefix(key, m+".") {
+			return true
+		}
+	}
+	return false
+}
+
+// dropNil removes the nil placeholders registered for environment lookup, so
+// that decoding keeps the defaults already in the destination.
+func dropNil(m map[string]any) {
+	for k, v := range m {
+		switch vv := v.(type) {
+		case nil:
+			delete(m, k)
+		case map[string]any:
+			dropNil(vv)
+			if len(vv) == 0 {
+				delete(m, k)
+			}
+		}
+	}
+}
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// expandEnv replaces ${VAR} in every string value with the environment
+// variable's value. Only the braced form is expanded, so a literal "$" in a
+// password is safe. An unset variable is a problem named by its key.
+func expandEnv(m map[string]any, prefix string, problems *[]string) {
+	expand := func(key, s string) string {
+		return envRef.ReplaceAllStringFunc(s, func(ref string) string {
+			name := ref[2 : len(ref)-1]
+			val, ok := os.LookupEnv(name)
+			if !ok {
+				*problems = append(*problems, fmt.Sprintf("%s: refers to ${%s}, which is not set in the environment", key, name))
+			}
+			return val
+		})
+	}
+	for k, v := range m {
+		key := prefix + k
+		switch vv := v.(type) {
+		case string:
+			m[k] = expand(key, vv)
+		case map[string]any:
+			expandEnv(vv, key+".", problems)
+		case []any:
+			for i, e := range vv {
+				if s, ok := e.(string); ok {
+					vv[i] = expand(key, s)
+				}
+			}
+		}
+	}
+}
+
+// flattenDecodeError turns mapstructure's error into one problem per line.
+func flattenDecodeError(err error) []string {
+	var out []string
+	for _, line := range strings.Split(err.Error(), "\n") {
+		line = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "*"))
+		if line == "" || strings.HasPrefix(line, "decoding failed") || strings.HasSuffix(line, "error(s):") {
+			continue
+		}
+		out = append(out, line)
+	}
+	if len(out) == 0 {
+		out = []string{err.Error()}
+	}
+	return out
+}
+
+// problems splits a Validate error (errors.Join of one error per problem) into
+// its lines.
+func problems(err error) []string {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []string
+		for _, e := range j.Unwrap() {
+			out = append(out, problems(e)...)
+		}
+		return out
+	}
+	return strings.Split(err.Error(), "\n")
+}
+
+// closest returns the known key nearest to key by edit distance, if it is near.
+func closest(key string, known []string) string {
+	best, bestD := "", 4
+	for _, k := range known {
+		if d := editDistance(key, k); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

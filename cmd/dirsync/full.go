@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/dirsync/dirsync/user"
+)
+
+// metaLastFull is the snapshot meta key holding when the last full reconcile
+// succeeded (RFC 3339).
+const metaLastFull = "last_full_reconcile"
+
+// metaStore is the part of the snapshot that keeps small named values.
+type metaStore interface {
+	GetMeta(ctx context.Context, key string) (string, bool, error)
+	SetMeta(ctx context.Context, key, value string) error
+}
+
+// fullDue reports whether this run reconciles fully: asked with --full, or
+// sync.full_reconcile_every has passed since the last full reconcile. The
+// first sync starts the clock: it adopts existing accounts anyway.
+func fullDue(ctx context.Context, a *app, every time.Duration, asked, dryRun bool, log *zap.Logger) bool {
+	if asked {
+		return true
+	}
+	if every <= 0 {
+		return false
+	}
+	ms, ok := a.engine.Store.(metaStore)
+	if !ok {
+		return false
+	}
+	v, found, err := ms.GetMeta(ctx, metaLastFull)
+	if err != nil {
+		log.Warn("cannot tell when the last full reconcile ran; doing one now", zap.Error(err))
+		return true
+	}
+	if !found {
+		if !dryRun {
+			markFull(ctx, a, log)
+		}
+		return false
+	}
+	last, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return true
+	}
+	return time.Since(last) >= every
+}
+
+// markFull records that a full reconcile succeeded now.
+func markFull(ctx context.Context, a *app, log *zap.Logger) {
+	ms, ok := a.engine.Store.(metaStore)
+	if !ok {
+		return
+	}
+	if err := ms.SetMeta(ctx, metaLastFull, time.Now().UTC().Format(time.RFC3339)); err != nil {
+		log.Warn("cannot record the full reconcile; the next run does one again", zap.Error(err))
+	}
+}
+
+// writeUnmanaged lists the platform accounts no directory user owns.
+func writeUnmanaged(w io.Writer, accts []user.Account) {
+	if len(accts) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nUnmanaged platform accounts (%d; no directory user owns them; archived only with sync.unmanaged: archive):\n", len(accts))
+	for _, a := range accts {
+		state := "active"
+		if !a.User.Active {
+			state = "inactive"
+		}
+		fmt.Fprintf(w, "  ? %s (id %s, %s)\n", a.User.Username, a.PlatformID, state)
+	}
+}

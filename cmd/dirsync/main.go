@@ -1,0 +1,116 @@
+// Command dirsync keeps a SaaS platform's users in step with an LDAP or Active
+// Directory directory.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	dsync "github.com/dirsync/dirsync/sync"
+)
+
+// Exit codes, documented in the README.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitPending = 2 // `plan`: changes are pending (like terraform plan -detailed-exitcode)
+	exitRefused = 3 // the safety policy refused the run
+)
+
+// exitError carries an exit code with the error to print.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return ""
+	}
+	return e.err.Error()
+}
+func (e *exitError) Unwrap() error { return e.err }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newRootCmd().ExecuteContext(ctx)
+	stop()
+	os.Exit(exitCode(err))
+}
+
+// exitCode prints err (if any) and returns the process exit code for it.
+func exitCode(err error) int {
+	if err == nil {
+		return exitOK
+	}
+	if msg := err.Error(); msg != "" {
+		fmt.Fprintln(os.Stderr, "dirsync:", msg)
+	}
+	return codeOf(err)
+}
+
+// codeOf returns the exit code for err.
+func codeOf(err error) int {
+	var ee *exitError
+	var se *dsync.SafetyError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.As(err, &se):
+		return exitRefused
+	}
+	return exitFailure
+}
+
+// globalFlags are the flags every command takes.
+type globalFlags struct {
+	configFile string
+	logLevel   string
+	logFormat  string
+}
+
+func newRootCmd() *cobra.Command {
+	g := &globalFlags{}
+	root := &cobra.Command{
+		Use:   "dirsync",
+		Short: "Keep a platform's users in step with LDAP / Active Directory",
+		Long: `dirsync reads the users in scope from LDAP or Active Directory, compares them with
+a local snapshot of what it last pushed, and pushes the difference to a platform's
+User Management API (SCIM 2.0): creates, updates, reactivations, and archives for
+anyone removed or disabled in the directory.
+
+Start with 'dirsync demo' to see the whole loop on built-in data, then write a
+config (see config.example.yaml), run 'dirsync check', review 'dirsync plan', and
+apply it with 'dirsync sync'.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	def := os.Getenv("DIRSYNC_CONFIG")
+	if def == "" {
+		def = "/etc/dirsync/dirsync.yaml"
+	}
+	root.PersistentFlags().StringVarP(&g.configFile, "config", "c", def, "config file (env DIRSYNC_CONFIG)")
+	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "", "log level: debug, info, warn, error (overrides log.level)")
+	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "", "log format: auto, json, console (overrides log.format)")
+	root.AddCommand(
+		newSyncCmd(g, false),
+		newSyncCmd(g, true),
+		newCheckCmd(g),
+		newStatusCmd(g),
+		newReportCmd(g),
+		newDemoCmd(g),
+		newVersionCmd(),
+		newRunCmd(g),
+		newApplyCmd(g),
+		newUndoCmd(g),
+	)
+	return root
+}

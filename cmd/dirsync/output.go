@@ -1,0 +1,167 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	dsync "github.com/dirsync/dirsync/sync"
+	"github.com/dirsync/dirsync/user"
+)
+
+// opSymbol is how the plan marks each kind of change.
+var opSymbol = map[user.Op]string{
+	user.OpCreate:     "+",
+	user.OpAdopt:      "+",
+	user.OpUpdate:     "~",
+	user.OpReactivate: "↺",
+	user.OpArchive:    "-",
+	user.OpDelete:     "x",
+}
+
+// planHeadline sums a plan up in one line.
+func planHeadline(p dsync.Plan) string {
+	var parts []string
+	for _, k := range []struct {
+		op   user.Op
+		verb string
+	}{
+		{user.OpCreate, "to create"}, {user.OpUpdate, "to update"}, {user.OpReactivate, "to reactivate"},
+		{user.OpArchive, "to archive"}, {user.OpDelete, "to delete"},
+	} {
+		if n := p.Count(k.op); n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, k.verb))
+		}
+	}
+	changes := "no changes"
+	if len(parts) > 0 {
+		changes = strings.Join(parts, ", ")
+	}
+	return fmt.Sprintf("%s (%d in scope, %d unchanged, %d skipped, %d managed on the platform)",
+		changes, p.InScope, p.Unchanged, len(p.Skipped), p.Managed)
+}
+
+// writePlan prints a plan as a readable table.
+func writePlan(w io.Writer, p dsync.Plan) {
+	fmt.Fprintf(w, "Plan: %s\n", planHeadline(p))
+	if len(p.Changes) > 0 {
+		fmt.Fprintln(w)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for _, c := range p.Changes {
+			fmt.Fprintf(tw, "  %s %s\t%s\t%s\n", opSymbol[c.Op], c.Op, c.User.Username, describeChange(c))
+		}
+		tw.Flush()
+	}
+	writeSkipped(w, p.Skipped)
+	writeQuarantined(w, p.Quarantined)
+	writeUnmanaged(w, p.Unmanaged)
+}
+
+func writeQuarantined(w io.Writer, q []dsync.Change) {
+	if len(q) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nQuarantined (%d; not tried after repeated failures; see `dirsync status`, fix, then `dirsync sync --retry-quarantined`):\n", len(q))
+	for _, c := range q {
+		fmt.Fprintf(w, "  ! %s %s: failed %d times\n", c.Op, c.User.Username, c.Attempts)
+	}
+}
+
+func writeSkipped(w io.Writer, skipped []dsync.Skip) {
+	if len(skipped) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nSkipped directory entries (%d; their platform accounts are left as they are):\n", len(skipped))
+	for _, s := range skipped {
+		fmt.Fprintf(w, "  ! %s: %s\n", s.DN, s.Reason)
+	}
+}
+
+// describeChange says what a change does, field by field for updates.
+func describeChange(c dsync.Change) string {
+	var parts []string
+	switch c.Op {
+	case user.OpCreate:
+		who := strings.TrimSpace(c.User.DisplayName)
+		if who == "" {
+			who = strings.TrimSpace(c.User.GivenName + " " + c.User.FamilyName)
+		}
+		if c.User.Email != "" {
+			who += " <" + c.User.Email + ">"
+		}
+		parts = append(parts, strings.TrimSpace(who))
+	case user.OpArchive, user.OpDelete:
+		parts = append(parts, c.Reason)
+	case user.OpReactivate:
+		parts = append(parts, "active in the directory again")
+	}
+	for _, f := range c.Fields {
+		if f.Field == user.FieldActive && c.Op != user.OpUpdate {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s: %s → %s", f.Field, quoteEmpty(f.Old), quoteEmpty(f.New)))
+	}
+	if c.Attempts > 0 {
+		parts = append(parts, fmt.Sprintf("(retry: failed %d time(s) before)", c.Attempts))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func quoteEmpty(s string) string {
+	if s == "" {
+		return `""`
+	}
+	return s
+}
+
+// writeReport prints what a run did.
+func writeReport(w io.Writer, r dsync.Report) {
+	var parts []string
+	for _, op := range []user.Op{user.OpCreate, user.OpAdopt, user.OpUpdate, user.OpReactivate, user.OpArchive, user.OpDelete} {
+		if n := r.Applied[op]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, pastTense(op)))
+		}
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "nothing to change")
+		if len(r.Failed) > 0 {
+			parts[0] = "no change landed"
+		}
+	}
+	fmt.Fprintf(w, "Run %d: %s; %d failed (%s)\n", r.RunID, strings.Join(parts, ", "), len(r.Failed), r.Duration.Round(time.Millisecond))
+	for _, f := range r.Failed {
+		fmt.Fprintf(w, "  ✗ %s\n", f.Error) // the error names the change and the user
+	}
+	if len(r.Failed) > 0 {
+		fmt.Fprintln(w, "  Failed changes are retried on the next run; `dirsync status` lists them.")
+	}
+}
+
+func pastTense(op user.Op) string {
+	switch op {
+	case user.OpCreate:
+		return "created"
+	case user.OpAdopt:
+		return "adopted"
+	case user.OpUpdate:
+		return "updated"
+	case user.OpReactivate:
+		return "reactivated"
+	case user.OpArchive:
+		return "archived"
+	case user.OpDelete:
+		return "deleted"
+	}
+	return string(op)
+}
+
+// writeJSON prints v as indented JSON.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}

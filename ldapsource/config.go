@@ -1,0 +1,298 @@
+package ldapsource
+
+import (
+	"fmt"
+	"maps"
+	"net/url"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+)
+
+// Config is the `ldap:` section of the configuration file. Start from
+// Default, decode the file over it, then call Validate.
+//
+//	ldap:
+//	  url: ldaps://dc1.corp.example.com        # ldap:// needs start_tls or allow_plaintext
+//	  ca_file: /etc/dirsync/corp-ca.pem
+//	  bind_dn: "CN=svc-dirsync,OU=Service,DC=corp,DC=example,DC=com"
+//	  bind_password_file: /run/secrets/ldap-password
+//	  base_dns:
+//	    - "OU=Staff,DC=corp,DC=example,DC=com"
+//	    - "OU=Contractors,DC=corp,DC=example,DC=com"
+//	  user_filter: "(&(objectCategory=person)(objectClass=user))"
+//	  id_attribute: objectGUID
+//	  member_of: "CN=platform-users,OU=Groups,DC=corp,DC=example,DC=com"
+//	  attributes:
+//	    username: sAMAccountName
+//	    extra: { department: department, title: title }
+type Config struct {
+	// URL is ldaps://host[:port] or ldap://host[:port]. ldap:// needs
+	// StartTLS or AllowPlaintext.
+	URL string `mapstructure:"url"`
+	// StartTLS upgrades an ldap:// connection to TLS before binding.
+	StartTLS bool `mapstructure:"start_tls"`
+	// AllowPlaintext permits ldap:// without StartTLS: the bind password and
+	// all data cross the network in clear text. Default false.
+	AllowPlaintext bool `mapstructure:"allow_plaintext"`
+	// CAFile is a PEM bundle of CAs to trust instead of the system's.
+	CAFile string `mapstructure:"ca_file"`
+	// ServerName is the name to verify the server's certificate against.
+	// Default: the host in URL.
+	ServerName string `mapstructure:"server_name"`
+	// InsecureSkipVerify turns certificate verification off. Default false;
+	// for testing only.
+	InsecureSkipVerify bool `mapstructure:"insecure_skip_verify"`
+
+	// BindDN is the service account to bind as; empty binds anonymously.
+	BindDN string `mapstructure:"bind_dn"`
+	// BindPassword is the service account's password. Prefer
+	// BindPasswordFile; never both.
+	BindPassword string `mapstructure:"bind_password"`
+	// BindPasswordFile holds the password (trailing newline ignored).
+	BindPasswordFile string `mapstructure:"bind_password_file"`
+
+	// BaseDN is the subtree searched for users. BaseDNs adds more subtrees;
+	// at least one of them is required.
+	BaseDN  string   `mapstructure:"base_dn"`
+	BaseDNs []string `mapstructure:"base_dns"`
+	// UserFilter selects user entries. Default (objectClass=person); on AD
+	// use (&(objectCategory=person)(objectClass=user)) to leave out computers.
+	UserFilter string `mapstructure:"user_filter"`
+	// PageSize is the number of entries per page of the paged search
+	// (RFC 2696), 1 to MaxPageSize. Default 500.
+	PageSize int `mapstructure:"page_size"`
+	// IDAttribute holds each user's stable ID. Default entryUUID (OpenLDAP);
+	// objectGUID (AD) is read as binary and formatted as AD shows it,
+	// objectSid as S-1-5-...
+	IDAttribute string `mapstructure:"id_attribute"`
+	// DisabledFilter selects the disabled users among those UserFilter
+	// selects, e.g. (pwdAccountLockedTime=*). They are read with Active
+	// false. AD's userAccountControl "account disabled" bit is always
+	// honoured when the attribute is present.
+	DisabledFilter string `mapstructure:"disabled_filter"`
+	// MemberOf limits the users to the members of this group DN, directly or
+	// through nested groups (member values are followed; cycles are fine).
+	MemberOf string `mapstructure:"member_of"`
+	// Timeout bounds connecting and each request (one page of a search).
+	// Default 30s.
+	Timeout time.Duration `mapstructure:"timeout"`
+	// Attributes maps directory attributes to user fields.
+	Attributes Attributes `mapstructure:"attributes"`
+}
+
+// Attributes names the directory attribute of each user field. An empty name
+// leaves the field empty, except Username, which is required.
+type Attributes struct {
+	// Username: default uid; on AD sAMAccountName or userPrincipalName.
+	Username string `mapstructure:"username"`
+	// Email: default mail.
+	Email string `mapstructure:"email"`
+	// GivenName: default givenName.
+	GivenName string `mapstructure:"given_name"`
+	// FamilyName: default sn.
+	FamilyName string `mapstructure:"family_name"`
+	// DisplayName: default displayName; cn is used when it is empty.
+	DisplayName string `mapstructure:"display_name"`
+	// Groups: default memberOf; its values (group DNs) become user.Groups.
+	// Empty disables group reading.
+	Groups string `mapstructure:"groups"`
+	// Extra maps a name in user.Extra to an attribute, e.g.
+	// {department: department}. The first value is used.
+	Extra map[string]string `mapstructure:"extra"`
+}
+
+// Defaults and bounds.
+const (
+	DefaultPageSize   = 500
+	MaxPageSize       = 10000
+	DefaultTimeout    = 30 * time.Second
+	DefaultUserFilter = "(objectClass=person)"
+	DefaultIDAttr     = "entryUUID"
+)
+
+// Default returns the configuration defaults.
+func Default() Config {
+	return Config{
+		UserFilter:  DefaultUserFilter,
+		PageSize:    DefaultPageSize,
+		IDAttribute: DefaultIDAttr,
+		Timeout:     DefaultTimeout,
+		Attributes: Attributes{
+			Username:    "uid",
+			Email:       "mail",
+			GivenName:   "givenName",
+			FamilyName:  "sn",
+			DisplayName: "displayName",
+			Groups:      "memberOf",
+		},
+	}
+}
+
+// ValidationError lists every problem in a Config, each prefixed with its
+// configuration key (ldap.url: ...).
+type ValidationError struct {
+	Problems []string
+}
+
+func (e *ValidationError) Error() string {
+	return "invalid ldap configuration:\n  " + strings.Join(e.Problems, "\n  ")
+}
+
+// attrDescription matches an attribute description: a name or an OID, with
+// options (member;range=0-1499).
+var attrDescription = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9-]*|[0-9]+(\.[0-9]+)+)(;[A-Za-z0-9=-]+)*$`)
+
+// Validate reports every problem at once, as a *ValidationError.
+func (c Config) Validate() error {
+	var problems []string
+	add := func(key, format string, args ...any) {
+		problems = append(problems, "ldap."+key+": "+fmt.Sprintf(format, args...))
+	}
+
+	switch u, err := url.Parse(c.URL); {
+	case c.URL == "":
+		add("url", "required, e.g. ldaps://dc1.corp.example.com")
+	case err != nil:
+		add("url", "%v", err)
+	case u.Scheme != "ldap" && u.Scheme != "ldaps":
+		add("url", "scheme %q: want ldaps:// or ldap://", u.Scheme)
+	case u.Hostname() == "":
+		add("url", "%q has no host", c.URL)
+	case u.Scheme == "ldaps" && c.StartTLS:
+		add("start_tls", "cannot be used with ldaps:// (already TLS); use ldap:// with start_tls, or unset it")
+	case u.Scheme == "ldap" && !c.StartTLS && !c.AllowPlaintext:
+		add("url", "ldap:// sends the password and all data in clear text: use ldaps://, or set ldap.start_tls: true, or accept clear text with ldap.allow_plaintext: true")
+	}
+	if c.CAFile != "" {
+		if _, err := os.Stat(c.CAFile); err != nil {
+			add("ca_file", "%v", err)
+		}
+	}
+
+	if c.BindDN != "" {
+		if _, err := ldap.ParseDN(c.BindDN); err != nil {
+			add("bind_dn", "not a valid DN: %v", err)
+		}
+	}
+	switch {
+	case c.BindPassword != "" && c.BindPasswordFile != "":
+		add("bind_password", "set either ldap.bind_password or ldap.bind_password_file, not both")
+	case c.BindDN != "" && c.BindPassword == "" && c.BindPasswordFile == "":
+		add("bind_password", "required with ldap.bind_dn: set ldap.bind_password or ldap.bind_password_file")
+	case c.BindDN == "" && (c.BindPassword != "" || c.BindPasswordFile != ""):
+		add("bind_dn", "required when a bind password is set")
+	}
+	if c.BindPasswordFile != "" {
+		if _, err := os.Stat(c.BindPasswordFile); err != nil {
+			add("bind_password_file", "%v", err)
+		}
+	}
+
+	if len(c.bases()) == 0 {
+		add("base_dn", "required: set ldap.base_dn or ldap.base_dns")
+	}
+	if c.BaseDN != "" {
+		if _, err := ldap.ParseDN(c.BaseDN); err != nil {
+			add("base_dn", "not a valid DN: %v", err)
+		}
+	}
+	for i, b := range c.BaseDNs {
+		if strings.TrimSpace(b) == "" {
+			add(fmt.Sprintf("base_dns[%d]", i), "empty")
+		} else if _, err := ldap.ParseDN(b); err != nil {
+			add(fmt.Sprintf("base_dns[%d]", i), "not a valid DN: %v", err)
+		}
+	}
+	if c.UserFilter == "" {
+		add("user_filter", "required, e.g. (objectClass=inetOrgPerson)")
+	} else if _, err := ldap.CompileFilter(c.UserFilter); err != nil {
+		add("user_filter", "%v", err)
+	}
+	if c.DisabledFilter != "" {
+		if _, err := ldap.CompileFilter(c.DisabledFilter); err != nil {
+			add("disabled_filter", "%v", err)
+		}
+	}
+	if c.PageSize < 1 || c.PageSize > MaxPageSize {
+		add("page_size", "%d is out of range: want 1 to %d (default %d)", c.PageSize, MaxPageSize, DefaultPageSize)
+	}
+	if c.IDAttribute == "" {
+		add("id_attribute", "required, e.g. entryUUID (OpenLDAP) or objectGUID (AD)")
+	} else if !attrDescription.MatchString(c.IDAttribute) {
+		add("id_attribute", "%q is not an attribute name", c.IDAttribute)
+	}
+	if c.MemberOf != "" {
+		if _, err := ldap.ParseDN(c.MemberOf); err != nil {
+			add("member_of", "not a valid group DN: %v", err)
+		}
+	}
+	if c.Timeout <= 0 {
+		add("timeout", "must be positive, e.g. 30s")
+	}
+
+	a := c.Attributes
+	if a.Username == "" {
+		add("attributes.username", "required, e.g. uid or sAMAccountName")
+	}
+	for _, f := range []struct{ key, v string }{
+		{"username", a.Username}, {"email", a.Email}, {"given_name", a.GivenName},
+		{"family_name", a.FamilyName}, {"display_name", a.DisplayName}, {"groups", a.Groups},
+	} {
+		if f.v != "" && !attrDescription.MatchString(f.v) {
+			add("attributes."+f.key, "%q is not an attribute name", f.v)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(a.Extra)) {
+		switch v := a.Extra[name]; {
+		case strings.TrimSpace(name) == "":
+			add("attributes.extra", "empty name")
+		case v == "":
+			add("attributes.extra."+name, "attribute name required")
+		case !attrDescription.MatchString(v):
+			add("attributes.extra."+name, "%q is not an attribute name", v)
+		}
+	}
+
+	if len(problems) > 0 {
+		return &ValidationError{Problems: problems}
+	}
+	return nil
+}
+
+// bases returns the distinct base DNs to search, BaseDN first.
+func (c Config) bases() []string {
+	var out []string
+	for _, b := range append([]string{c.BaseDN}, c.BaseDNs...) {
+		b = strings.TrimSpace(b)
+		if b != "" && !slices.ContainsFunc(out, func(o string) bool { return strings.EqualFold(o, b) }) {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// Redacted returns a copy of c safe to print or log: the password is
+// replaced. The password file's path is kept.
+func (c Config) Redacted() Config {
+	if c.BindPassword != "" {
+		c.BindPassword = "REDACTED"
+	}
+	c.BaseDNs = slices.Clone(c.BaseDNs)
+	c.Attributes.Extra = maps.Clone(c.Attributes.Extra)
+	return c
+}
+
+// String prints the redacted configuration, so that %v and %+v never show
+// the password.
+func (c Config) String() string {
+	type plain Config // no String method: no recursion
+	return fmt.Sprintf("%+v", plain(c.Redacted()))
+}
+
+// GoString is String, for %#v.
+func (c Config) GoString() string { return c.String() }

@@ -1,0 +1,264 @@
+package ldapsource
+
+import (
+	"encoding/binary"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/go-ldap/ldap/v3"
+
+	"github.com/dirsync/dirsync/user"
+)
+
+// AD's userAccountControl flag for a disabled account (ACCOUNTDISABLE).
+const uacAccountDisable = 0x2
+
+const attrUserAccountControl = "userAccountControl"
+
+// mapper turns entries into users.
+type mapper struct {
+	cfg Config
+}
+
+// mapped is one entry after mapping: a user, or the reason it is skipped.
+type mapped struct {
+	key    string // dnKey of the entry
+	u      user.User
+	reason string // not empty: skipped
+}
+
+func newMapper(cfg Config) mapper { return mapper{cfg: cfg} }
+
+// attributes is the explicit list of attributes the user search requests.
+func (m mapper) attributes() []string {
+	a := m.cfg.Attributes
+	names := []string{m.cfg.IDAttribute, a.Username, a.Email, a.GivenName, a.FamilyName,
+		a.DisplayName, a.Groups, attrUserAccountControl}
+	if a.DisplayName != "" {
+		names = append(names, "cn")
+	}
+	for _, k := range slices.Sorted(maps.Keys(a.Extra)) {
+		names = append(names, a.Extra[k])
+	}
+	var out []string
+	for _, n := range names {
+		if n != "" && !slices.ContainsFunc(out, func(o string) bool { return strings.EqualFold(o, n) }) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func (m mapper) mapEntry(e *ldap.Entry, key string, disabled bool) mapped {
+	out := mapped{key: key}
+	out.u.DN = e.DN
+	id, reason := m.id(e)
+	out.u.ID = id
+	if reason != "" {
+		out.reason = reason
+		return out
+	}
+
+	var bad []string
+	first := func(attr string) string {
+		if attr == "" {
+			return ""
+		}
+		v := e.GetEqualFoldAttributeValue(attr)
+		if !utf8.ValidString(v) {
+			bad = append(bad, attr)
+			return ""
+		}
+		return strings.TrimSpace(v)
+	}
+	a := m.cfg.Attributes
+	u := &out.u
+	u.Username = first(a.Username)
+	u.Email = first(a.Email)
+	u.GivenName = first(a.GivenName)
+	u.FamilyName = first(a.FamilyName)
+	u.DisplayName = first(a.DisplayName)
+	if u.DisplayName == "" && a.DisplayName != "" {
+		u.DisplayName = first("cn")
+	}
+	if a.Groups != "" {
+		for _, g := range e.GetEqualFoldAttributeValues(a.Groups) {
+			if !utf8.ValidString(g) {
+				bad = append(bad, a.Groups)
+				break
+			}
+			u.Groups = append(u.Groups, g)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(a.Extra)) {
+		if v := first(a.Extra[name]); v != "" {
+			if u.Extra == nil {
+				u.Extra = make(map[string]string)
+			}
+			u.Extra[name] = v
+		}
+	}
+	switch {
+	case len(bad) > 0:
+		slices.Sort(bad)
+		out.reason = "invalid UTF-8 in " + strings.Join(slices.Compact(bad), ", ")
+		return out
+	case u.Username == "":
+		out.reason = fmt.Sprintf("missing username (attribute %s)", a.Username)
+		return out
+	}
+
+	u.Active = !disabled
+	if v := e.GetEqualFoldAttributeValue(attrUserAccountControl); v != "" {
+		uac, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil {
+			out.reason = fmt.Sprintf("userAccountControl %q is not a number", v)
+			return out
+		}
+		if uac&uacAccountDisable != 0 {
+			u.Active = false
+		}
+	}
+	out.u = out.u.Normalize()
+	return out
+}
+
+// id reads the entry's stable ID, or says why it cannot.
+func (m mapper) id(e *ldap.Entry) (id, reason string) {
+	attr := m.cfg.IDAttribute
+	raw := e.GetEqualFoldRawAttributeValues(attr)
+	switch {
+	case len(raw) == 0:
+		return "", fmt.Sprintf("missing ID (attribute %s)", attr)
+	case len(raw) > 1:
+		return "", fmt.Sprintf("ID attribute %s has %d values, want one", attr, len(raw))
+	}
+	switch {
+	case strings.EqualFold(attr, "objectGUID"):
+		id, err := FormatGUID(raw[0])
+		if err != nil {
+			return "", err.Error()
+		}
+		return id, ""
+	case strings.EqualFold(attr, "objectSid"):
+		id, err := FormatSID(raw[0])
+		if err != nil {
+			return "", err.Error()
+		}
+		return id, ""
+	}
+	v := string(raw[0])
+	if !utf8.ValidString(v) {
+		return "", "invalid UTF-8 in " + attr
+	}
+	if v = strings.TrimSpace(v); v == "" {
+		return "", fmt.Sprintf("missing ID (attribute %s is empty)", attr)
+	}
+	return v, ""
+}
+
+// FormatGUID formats a 16-byte objectGUID the way Active Directory shows it:
+// the first three groups little-endian, lower-case hex,
+// xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx.
+func FormatGUID(b []byte) (string, error) {
+	if len(b) != 16 {
+		return "", fmt.Errorf("objectGUID is %d bytes, want 16", len(b))
+	}
+	return fmt.Sprintf("%08x-%04x-%04x-%x-%x",
+		binary.LittleEndian.Uint32(b[0:4]),
+		binary.LittleEndian.Uint16(b[4:6]),
+		binary.LittleEndian.Uint16(b[6:8]),
+		b[8:10], b[10:16]), nil
+}
+
+// FormatSID formats a binary objectSid as S-R-A-S1-S2-..., e.g.
+// S-1-5-21-3623811015-3361044348-30300820-1013.
+func FormatSID(b []byte) (string, error) {
+	if len(b) < 8 || len(b) != 8+4*int(b[1]) {
+		return "", fmt.Errorf("objectSid of %d bytes is malformed", len(b))
+	}
+	var auth uint64
+	for _, c := range b[2:8] {
+		auth = auth<<8 | uint64(c)
+	}
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "S-%d-%d", b[0], auth)
+	for i := 8; i < len(b); i += 4 {
+		fmt.Fprintf(&sb, "-%d", binary.LittleEndian.Uint32(b[i:i+4]))
+	}
+	return sb.String(), nil
+}
+
+// resolveDuplicates splits entries into users and skipped entries. Entries
+// that share an ID, a username or an email (case-insensitively) are all
+// skipped: which one is right cannot be known. Users are sorted by ID,
+// skipped entries by DN.
+func resolveDuplicates(entries []mapped) ([]user.User, []Skipped) {
+	type field struct {
+		name string
+		key  func(user.User) string
+	}
+	fields := []field{
+		{"ID", func(u user.User) string { return u.ID }},
+		{"username", func(u user.User) string { return strings.ToLower(u.Username) }},
+		{"email", func(u user.User) string { return strings.ToLower(u.Email) }},
+	}
+	reasons := make(map[int][]string)
+	for _, f := range fields {
+		// first holds every value once; dups only the values seen twice or
+		// more, with every entry holding them, in order.
+		first := make(map[string]int, len(entries))
+		dups := make(map[string][]int)
+		for i, e := range entries {
+			if e.reason != "" {
+				continue
+			}
+			k := f.key(e.u)
+			if k == "" {
+				continue
+			}
+			j, seen := first[k]
+			switch {
+			case !seen:
+				first[k] = i
+			case dups[k] == nil:
+				dups[k] = []int{j, i}
+			default:
+				dups[k] = append(dups[k], i)
+			}
+		}
+		for _, k := range slices.Sorted(maps.Keys(dups)) {
+			idx := dups[k]
+			for _, i := range idx {
+				var others []string
+				for _, j := range idx {
+					if j != i {
+						others = append(others, entries[j].u.DN)
+					}
+				}
+				reasons[i] = append(reasons[i], fmt.Sprintf("duplicate %s %q (also on %s)", f.name, k, strings.Join(others, "; ")))
+			}
+		}
+	}
+
+	users := make([]user.User, 0, len(entries))
+	var skipped []Skipped
+	for i, e := range entries {
+		reason := e.reason
+		if r := reasons[i]; len(r) > 0 {
+			reason = strings.Join(r, "; ")
+		}
+		if reason != "" {
+			skipped = append(skipped, Skipped{DN: e.u.DN, ID: e.u.ID, Reason: reason})
+			continue
+		}
+		users = append(users, e.u)
+	}
+	slices.SortFunc(users, func(a, b user.User) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(skipped, func(a, b Skipped) int { return strings.Compare(a.DN, b.DN) })
+	return users, skipped
+}

@@ -1,0 +1,452 @@
+// Package ldapsource reads the users in scope from an LDAP directory
+// (OpenLDAP, Active Directory, ...) and maps them to user.User.
+//
+// A read is all or nothing: Fetch returns an error, never a partial result,
+// when the read was incomplete for any reason (connection lost, cancelled,
+// size or time limit, referral, broken paging). Entries that cannot be mapped
+// are returned as Skipped, with the reason.
+package ldapsource
+
+import (
+	"cmp"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"maps"
+	"net"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/go-ldap/ldap/v3"
+
+	"github.com/dirsync/dirsync/user"
+)
+
+// Source reads users from an LDAP directory. Each Fetch opens its own
+// connection; a Source is safe for use by one Fetch at a time.
+type Source struct {
+	cfg Config
+	// password is a function, not a string, so that printing a Source
+	// cannot show it.
+	password func() (string, error)
+
+	// OnPage, when not nil, is called after each page of the user search with
+	// the number of entries in that page (progress reporting).
+	OnPage func(entries int)
+
+	// memberRange, when positive, makes group reads ask for member values
+	// in ranges of this size from the start. Windows ranges large groups on
+	// its own (MaxValRange, 1,500); Samba does not, so its tests set this to
+	// exercise ranged retrieval.
+	memberRange int
+}
+
+// Skipped is a directory entry left out of the result, with the reason. ID is
+// the entry's stable ID when it could be read, so that its existing account is
+// left alone rather than archived.
+type Skipped struct {
+	DN     string
+	ID     string
+	Reason string
+}
+
+// New returns a Source for cfg, which must be valid (see Config.Validate).
+func New(cfg Config) (*Source, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.BaseDNs = slices.Clone(cfg.BaseDNs)
+	cfg.Attributes.Extra = maps.Clone(cfg.Attributes.Extra)
+	pw, file := cfg.BindPassword, cfg.BindPasswordFile
+	cfg.BindPassword = ""
+	s := &Source{cfg: cfg}
+	s.password = func() (string, error) {
+		if file == "" {
+			return pw, nil
+		}
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("ldap.bind_password_file: %w", err)
+		}
+		p := strings.TrimRight(string(b), "\r\n")
+		if p == "" {
+			return "", fmt.Errorf("ldap.bind_password_file: %s is empty", file)
+		}
+		return p, nil
+	}
+	return s, nil
+}
+
+// Fetch reads every user in scope, active and disabled, normalized and sorted
+// by ID, plus the entries in scope it skipped. It returns an error, and no
+// users, when the read was incomplete. With member_of, entries outside the
+// group are neither returned nor reported as skipped. The disabled search and
+// the user search are separate reads: a change between them is seen on the
+// next Fetch.
+//
+// The result maps one to one onto sync.Directory (Skipped onto sync.Skip).
+func (s *Source) Fetch(ctx context.Context) ([]user.User, []Skipped, error) {
+	conn, closeConn, err := s.connect(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer closeConn()
+
+	var disabled map[string]bool
+	if s.cfg.DisabledFilter != "" {
+		disabled = make(map[string]bool)
+		filter := "(&" + s.cfg.UserFilter + s.cfg.DisabledFilter + ")"
+		for _, base := range s.cfg.bases() {
+			err := s.search(ctx, conn, base, filter, noAttributes, func(e *ldap.Entry) {
+				disabled[dnKey(e.DN)] = true
+			}, nil)
+			if err != nil {
+				return nil, nil, fmt.Errorf("disabled users: %w", err)
+			}
+		}
+	}
+
+	m := newMapper(s.cfg)
+	seen := make(map[string]bool)
+	var entries []mapped
+	for _, base := range s.cfg.bases() {
+		err := s.search(ctx, conn, base, s.cfg.UserFilter, m.attributes(), func(e *ldap.Entry) {
+			k := dnKey(e.DN)
+			if seen[k] { // overlapping base DNs
+				return
+			}
+			seen[k] = true
+			entries = append(entries, m.mapEntry(e, k, disabled[k]))
+		}, s.OnPage)
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+
+	if s.cfg.MemberOf != "" {
+		members, err := s.groupMembers(ctx, conn, seen)
+		if err != nil {
+			return nil, nil, err
+		}
+		entries = slices.DeleteFunc(entries, func(e mapped) bool { return !members[e.key] })
+	}
+	users, skipped := resolveDuplicates(entries)
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	return users, skipped, nil
+}
+
+// search runs a paged search (RFC 2696), handing each entry to onEntry as it
+// arrives and calling onPage after each page. Any incomplete read is an error.
+func (s *Source) search(ctx context.Context, conn *ldap.Conn, base, filter string, attrs []string,
+	onEntry func(*ldap.Entry), onPage func(int)) error {
+	paging := ldap.NewControlPaging(uint32(s.cfg.PageSize))
+	timeLimit := int(max(1, (s.cfg.Timeout.Seconds() + 0.999)))
+	for {
+		req := ldap.NewSearchRequest(base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases,
+			0, timeLimit, false, filter, attrs, []ldap.Control{paging})
+		cookie, n, err := s.searchPage(ctx, conn, req, onEntry)
+		if err != nil {
+			return searchError(base, err)
+		}
+		if onPage != nil {
+			onPage(n)
+		}
+		if len(cookie) == 0 {
+			return nil
+		}
+		paging.SetCookie(cookie)
+	}
+}
+
+// errConnectionLost: the connection closed before the search ended.
+var errConnectionLost = errors.New("the connection to the server was lost before the search ended")
+
+// errNoPaging: the server ignored the paging control.
+var errNoPaging = errors.New("the server answered without a paging control (RFC 2696); it must support paged results")
+
+func (s *Source) searchPage(ctx context.Context, conn *ldap.Conn, req *ldap.SearchRequest,
+	onEntry func(*ldap.Entry)) (cookie []byte, n int, err error) {
+	// Cancelling pageCtx on return releases go-ldap's reader goroutine if we
+	// stop reading early.
+	pageCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	res := conn.SearchAsync(pageCtx, req, 64)
+	var pagingDone *ldap.ControlPaging
+	for res.Next() {
+		if e := res.Entry(); e != nil {
+			n++
+			onEntry(e)
+			continue
+		}
+		if ref := res.Referral(); ref != "" {
+			if adNonDomainPartition(ref) {
+				continue
+			}
+			return nil, n, &referralError{ref: ref}
+		}
+		if c, ok := ldap.FindControl(res.Controls(), ldap.ControlTypePaging).(*ldap.ControlPaging); ok {
+			pagingDone = c
+		}
+	}
+	// go-ldap ends the stream without an error when ctx is cancelled: a
+	// cancelled read must not look like a smaller directory.
+	if err := ctx.Err(); err != nil {
+		return nil, n, err
+	}
+	if err := res.Err(); err != nil {
+		return nil, n, err
+	}
+	if pagingDone == nil {
+		// go-ldap also ends the stream without an error when the
+		// connection drops.
+		if conn.IsClosing() {
+			return nil, n, errConnectionLost
+		}
+		return nil, n, errNoPaging
+	}
+	return pagingDone.Cookie, n, nil
+}
+
+type referralError struct{ ref string }
+
+// adNonDomainPartition reports whether a search continuation reference
+// points at one of Active Directory's partitions that never hold users: the
+// configuration partition (CN=Configuration,...) and the DNS application
+// partitions (DC=DomainDnsZones,... and DC=ForestDnsZones,...). A subtree
+// search from a forest root domain's DN always returns references to them;
+// they are not part of the users' subtree, so skipping them leaves the read
+// complete. Any other reference (a child domain, another server) is still an
+// incomplete read.
+func adNonDomainPartition(ref string) bool {
+	u, err := url.Parse(ref)
+	if err != nil || (u.Scheme != "ldap" && u.Scheme != "ldaps") {
+		return false
+	}
+	dn, err := ldap.ParseDN(strings.TrimPrefix(u.Path, "/"))
+	if err != nil || len(dn.RDNs) < 2 || len(dn.RDNs[0].Attributes) != 1 {
+		return false
+	}
+	a := dn.RDNs[0].Attributes[0]
+	switch {
+	case strings.EqualFold(a.Type, "CN") && strings.EqualFold(a.Value, "Configuration"):
+	case strings.EqualFold(a.Type, "DC") && (strings.EqualFold(a.Value, "DomainDnsZones") || strings.EqualFold(a.Value, "ForestDnsZones")):
+	default:
+		return false
+	}
+	// The rest must be a domain DN: DC=... components only.
+	for _, r := range dn.RDNs[1:] {
+		if len(r.Attributes) != 1 || !strings.EqualFold(r.Attributes[0].Type, "DC") {
+			return false
+		}
+	}
+	return true
+}
+
+func (e *referralError) Error() string {
+	return "the server returned a referral to " + e.ref
+}
+
+// searchError wraps a search error with its base DN and, for the usual
+// causes, what to do.
+func searchError(base string, err error) error {
+	var ref *referralError
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("ldap search %s: read interrupted: %w", base, err)
+	case ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject):
+		return fmt.Errorf("ldap search %s: base DN does not exist (check ldap.base_dn / ldap.base_dns): %w", base, err)
+	case ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded):
+		return fmt.Errorf("ldap search %s: the server's size limit cut the result short; raise the limit for the bind account (partial reads are never used): %w", base, err)
+	case ldap.IsErrorWithCode(err, ldap.LDAPResultTimeLimitExceeded):
+		return fmt.Errorf("ldap search %s: time limit exceeded; raise ldap.timeout or the server's time limit: %w", base, err)
+	case ldap.IsErrorWithCode(err, ldap.LDAPResultReferral), errors.As(err, &ref):
+		return fmt.Errorf("ldap search %s: referrals are not followed; point ldap.url at a server holding the whole base DN (on AD, a global catalog, port 3269): %w", base, err)
+	default:
+		return fmt.Errorf("ldap search %s: %w", base, err)
+	}
+}
+
+// connect dials, upgrades to TLS when asked and binds. The connection is
+// closed when ctx is done, which interrupts any request in flight.
+func (s *Source) connect(ctx context.Context) (*ldap.Conn, func(), error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	u, err := url.Parse(s.cfg.URL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("ldap.url: %w", err)
+	}
+	tlsCfg, err := s.tlsConfig(u.Hostname())
+	if err != nil {
+		return nil, nil, err
+	}
+	opts := []ldap.DialOpt{ldap.DialWithDialer(&net.Dialer{Timeout: s.cfg.Timeout})}
+	if u.Scheme == "ldaps" {
+		opts = append(opts, ldap.DialWithTLSConfig(tlsCfg))
+	}
+	conn, err := ldap.DialURL(s.cfg.URL, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("ldap connect %s: %w", s.cfg.URL, err)
+	}
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	closeConn := func() {
+		stop()
+		conn.Close()
+	}
+	conn.SetTimeout(s.cfg.Timeout)
+
+	fail := func(err error) (*ldap.Conn, func(), error) {
+		closeConn()
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return nil, nil, fmt.Errorf("%w (%w)", err, ctxErr)
+		}
+		return nil, nil, err
+	}
+	if s.cfg.StartTLS {
+		if err := conn.StartTLS(tlsCfg); err != nil {
+			return fail(fmt.Errorf("ldap starttls %s: the server refused or failed StartTLS (use ldaps://, or fix the server's TLS setup): %w", s.cfg.URL, err))
+		}
+	}
+	if s.cfg.BindDN != "" {
+		pw, err := s.password()
+		if err != nil {
+			return fail(err)
+		}
+		if err := conn.Bind(s.cfg.BindDN, pw); err != nil {
+			if ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials) {
+				return fail(fmt.Errorf("ldap bind as %s: invalid credentials (check ldap.bind_dn and the password): %w", s.cfg.BindDN, err))
+			}
+			return fail(fmt.Errorf("ldap bind as %s: %w", s.cfg.BindDN, err))
+		}
+	}
+	return conn, closeConn, nil
+}
+
+func (s *Source) tlsConfig(host string) (*tls.Config, error) {
+	c := &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		ServerName:         cmp.Or(s.cfg.ServerName, host),
+		InsecureSkipVerify: s.cfg.InsecureSkipVerify, //nolint:gosec // opt-in, documented as testing only
+	}
+	if s.cfg.CAFile != "" {
+		pem, err := os.ReadFile(s.cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("ldap.ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ldap.ca_file: %s holds no PEM certificate", s.cfg.CAFile)
+		}
+		c.RootCAs = pool
+	}
+	return c, nil
+}
+
+// dnKey is the form in which DNs are compared: normalized and lower-cased.
+// It is computed for every entry read, so the common case (plain ASCII, no
+// escapes, no multi-valued RDN) is handled by fastDNKey; anything else goes
+// through ldap.ParseDN. Both give the same key for the same DN.
+func dnKey(dn string) string {
+	if k, ok := fastDNKey(dn); ok {
+		return k
+	}
+	return parsedDNKey(dn)
+}
+
+// parsedDNKey is dnKey by ldap.ParseDN: the reference for fastDNKey.
+func parsedDNKey(dn string) string {
+	if parsed, err := ldap.ParseDN(dn); err == nil {
+		return strings.ToLower(parsed.String())
+	}
+	return strings.ToLower(strings.TrimSpace(dn))
+}
+
+// fastDNKey returns what parsedDNKey returns, without parsing, for DNs made
+// only of printable ASCII with no escapes, quotes, '+', ';', '<', '>' or '#',
+// in which every RDN has a non-empty type: lower-cased, with the spaces around
+// each type and value removed. ok is false for any other DN.
+func fastDNKey(dn string) (key string, ok bool) {
+	// First pass: check the DN is simple, and whether it is already a key.
+	canonical := true
+	hasType := false // the current RDN has a '=' after a non-space
+	typeStart := true
+	for i := 0; i < len(dn); i++ {
+		c := dn[i]
+		switch {
+		case c < ' ' || c > '~':
+			return "", false
+		case c == '\\' || c == '"' || c == '+' || c == ';' || c == '<' || c == '>' || c == '#':
+			return "", false
+		case c == ',':
+			if !hasType {
+				return "", false
+			}
+			hasType, typeStart = false, true
+		case c == '=':
+			if !hasType {
+				if typeStart { // empty type
+					return "", false
+				}
+				hasType = true
+			}
+		case c == ' ':
+			if i == 0 || i == len(dn)-1 || dn[i-1] == ',' || dn[i-1] == '=' || dn[i+1] == ',' || dn[i+1] == '=' {
+				canonical = false
+			}
+		case 'A' <= c && c <= 'Z':
+			canonical = false
+			typeStart = false
+		default:
+			typeStart = false
+		}
+	}
+	if !hasType {
+		return "", false
+	}
+	if canonical {
+		return dn, true
+	}
+	// Second pass: build the key. Spaces that end a type or value are
+	// dropped when the ',' or '=' (or the end) that follows is reached.
+	var buf [256]byte // most DNs fit: the key is then the only allocation
+	b := buf[:0]
+	inType := true
+	atStart := true // at the start of a type or value: skip spaces
+	for i := 0; i < len(dn); i++ {
+		c := dn[i]
+		switch {
+		case c == ',':
+			b = trimRightSpaces(b)
+			b = append(b, ',')
+			inType, atStart = true, true
+		case c == '=' && inType:
+			b = trimRightSpaces(b)
+			b = append(b, '=')
+			inType, atStart = false, true
+		case c == ' ' && atStart:
+		default:
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			b = append(b, c)
+			atStart = false
+		}
+	}
+	return string(trimRightSpaces(b)), true
+}
+
+func trimRightSpaces(b []byte) []byte {
+	for len(b) > 0 && b[len(b)-1] == ' ' {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// noAttributes requests no attributes (RFC 4511 "1.1"): only DNs.
+var noAttributes = []string{"1.1"}

@@ -1,0 +1,434 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dirsync/dirsync/user"
+)
+
+// listThreshold is the number of creates above which the reconciler reads the
+// whole platform once (Lister) to find accounts to adopt, instead of looking each
+// one up.
+const listThreshold = 20
+
+// ErrStore marks a snapshot write that failed: the run stops, because a change
+// the platform accepted could not be recorded.
+var ErrStore = errors.New("snapshot write")
+
+// applier applies one plan. It is safe for use by several workers.
+type applier struct {
+	e   *Engine
+	run int64
+	now func() time.Time
+
+	mu      sync.Mutex
+	claimed map[string]string // platform ID → directory ID of every linked account
+	index   *accountIndex     // nil unless the platform was listed for adoption
+	applied map[user.Op]int
+	failed  []Failure
+	// consecutive counts platform-down failures in a row (circuit breaker).
+	consecutive int
+	tripped     bool
+}
+
+// apply runs plan's changes: creates, updates and reactivations first, then
+// removals. Each outcome is saved at once. It returns early only when the
+// snapshot cannot be written or ctx ends; failures of single changes are
+// collected in a.failed.
+func (a *applier) apply(ctx context.Context, plan Plan, records []user.Record) error {
+	a.claimed = make(map[string]string, len(records))
+	for _, r := range records {
+		if r.PlatformID != "" && r.Status != user.StatusDeleted {
+			a.claimed[r.PlatformID] = r.User.ID
+		}
+	}
+	a.applied = map[user.Op]int{}
+
+	var grant, remove []Change
+	for _, c := range plan.Changes {
+		if removal(c.Op) {
+			remove = append(remove, c)
+		} else {
+			grant = append(grant, c)
+		}
+	}
+	if n := plan.Count(user.OpCreate); n > listThreshold && len(a.e.adoptBy()) > 0 {
+		if l, ok := a.e.Target.(Lister); ok {
+			idx, err := buildIndex(ctx, l)
+			if err != nil {
+				return fmt.Errorf("list platform accounts for adoption: %w", err)
+			}
+			a.index = idx
+		}
+	}
+	if err := a.each(ctx, grant); err != nil {
+		return err
+	}
+	return a.each(ctx, remove)
+}
+
+// each applies changes with bounded concurrency.
+func (a *applier) each(ctx context.Context, changes []Change) error {
+	n := a.e.Concurrency
+	if n <= 0 {
+		n = 8
+	}
+	work := make(chan Change)
+	var (
+		wg       sync.WaitGroup
+		errOnce  sync.Once
+		fatalErr error
+	)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for range min(n, len(changes)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range work {
+				if ctx.Err() != nil {
+					// Stopped (cancelled, or the snapshot failed): start
+					// nothing more; the change is planned again next run.
+					continue
+				}
+				if err := a.one(ctx, c); err != nil {
+					errOnce.Do(func() { fatalErr = err; cancel() })
+				}
+			}
+		}()
+	}
+feed:
+	for _, c := range changes {
+		if ctx.Err() != nil {
+			break
+		}
+		select {
+		case work <- c:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	if fatalErr != nil {
+		return fatalErr
+	}
+	return ctx.Err()
+}
+
+// one applies a single change and saves its outcome. It returns an error only
+// when the outcome could not be saved.
+func (a *applier) one(ctx context.Context, c Change) error {
+	entry, rec, err := a.do(ctx, c)
+	now := a.now().UTC()
+	entry.At = now
+	if entry.Op == "" {
+		entry.Op = c.Op
+	}
+	entry.UserID, entry.Username = c.User.ID, c.User.Username
+	if entry.Reason == "" { // do may have said more (a vanished account)
+		entry.Reason = c.Reason
+	}
+	if entry.Fields == nil {
+		entry.Fields = c.Fields
+	}
+	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			// Stopped, not failed: the change is planned again next run.
+			return nil
+		}
+		entry.Error = err.Error()
+		if c.Reason != ReasonUnmanaged { // no record for an account not ours
+			rec = failedRecord(c, err, now)
+		}
+	} else if rec != nil {
+		rec.LastSeen = now
+		rec.FirstSeen = now
+		if c.prev != nil && !c.prev.FirstSeen.IsZero() {
+			rec.FirstSeen = c.prev.FirstSeen
+		}
+		rec.Hash = rec.User.Hash()
+	}
+	// Record even when ctx was cancelled after the platform accepted: the
+	// snapshot must not miss a change that landed.
+	if serr := a.e.Store.Save(context.WithoutCancel(ctx), a.run, entry, rec); serr != nil {
+		return fmt.Errorf("%w for %s %s: %w", ErrStore, c.Op, c.User.Username, serr)
+	}
+	a.mu.Lock()
+	if err != nil {
+		a.failed = append(a.failed, Failure{Change: c, Error: err.Error()})
+	} else {
+		a.applied[entry.Op]++
+	}
+	open := a.breakerLocked(err)
+	a.mu.Unlock()
+	if a.e.Observe != nil {
+		c.Op = entry.Op
+		a.e.Observe(c, err)
+	}
+	return open
+}
+
+// do performs c against the platform and returns the journal entry and the
+// record to save on success.
+func (a *applier) do(ctx context.Context, c Change) (user.Entry, *user.Record, error) {
+	t := a.e.Target
+	u := c.User
+	switch c.Op {
+	case user.OpCreate:
+		if err := a.saveIntent(ctx, c); err != nil {
+			return user.Entry{}, nil, fmt.Errorf("create %s: record the intent: %w", u.Username, err)
+		}
+		return a.create(ctx, u)
+	case user.OpUpdate, user.OpReactivate:
+		if c.Op == user.OpReactivate {
+			if err := t.SetActive(ctx, c.PlatformID, true); err != nil {
+				if IsNotFound(err) {
+					return a.recreate(ctx, c)
+				}
+				return user.Entry{PlatformID: c.PlatformID}, nil, fmt.Errorf("reactivate %s: %w", u.Username, err)
+			}
+		}
+		if c.Op == user.OpUpdate || hasDataChange(c.Fields) {
+			if err := t.Update(ctx, c.PlatformID, u); err != nil {
+				if IsNotFound(err) {
+					return a.recreate(ctx, c)
+				}
+				return user.Entry{PlatformID: c.PlatformID}, nil, fmt.Errorf("update %s: %w", u.Username, err)
+			}
+		}
+		return user.Entry{PlatformID: c.PlatformID}, &user.Record{User: u, PlatformID: c.PlatformID, Status: user.StatusActive}, nil
+	case user.OpArchive:
+		if c.Reason == ReasonUnmanaged {
+			// Not ours: archive it, journal it, keep no record.
+			if err := t.SetActive(ctx, c.PlatformID, false); err != nil && !IsNotFound(err) {
+				return user.Entry{PlatformID: c.PlatformID}, nil, fmt.Errorf("archive unmanaged %s: %w", u.Username, err)
+			}
+			return user.Entry{PlatformID: c.PlatformID}, nil, nil
+		}
+		if c.PlatformID == "" {
+			e, rec, err := a.archivePending(ctx, c)
+			if err != nil {
+				return e, nil, fmt.Errorf("archive %s: %w", u.Username, err)
+			}
+			return e, rec, nil
+		}
+		err := t.SetActive(ctx, c.PlatformID, false)
+		entry := user.Entry{PlatformID: c.PlatformID}
+		if IsNotFound(err) {
+			// Gone from the platform: access is removed all the same.
+			entry.Reason = c.Reason + "; the account no longer exists on the platform"
+			err = nil
+		}
+		if err != nil {
+			return entry, nil, fmt.Errorf("archive %s: %w", u.Username, err)
+		}
+		return entry, &user.Record{User: u, PlatformID: c.PlatformID, Status: user.StatusArchived, ArchivedAt: a.now().UTC()}, nil
+	case user.OpDelete:
+		err := t.Delete(ctx, c.PlatformID)
+		if err != nil && !IsNotFound(err) {
+			return user.Entry{PlatformID: c.PlatformID}, nil, fmt.Errorf("delete %s: %w", u.Username, err)
+		}
+		return user.Entry{PlatformID: c.PlatformID}, &user.Record{User: u, PlatformID: c.PlatformID, Status: user.StatusDeleted, ArchivedAt: a.now().UTC()}, nil
+	}
+	return user.Entry{}, nil, fmt.Errorf("unknown change %q", c.Op)
+}
+
+// recreate handles an account that vanished from the platform while the
+// snapshot still links it: the link is dropped and the user created (or adopted)
+// again.
+func (a *applier) recreate(ctx context.Context, c Change) (user.Entry, *user.Record, error) {
+	a.mu.Lock()
+	delete(a.claimed, c.PlatformID)
+	a.mu.Unlock()
+	e, rec, err := a.create(ctx, c.User)
+	if err == nil {
+		e.Reason = "the account no longer existed on the platform"
+	}
+	return e, rec, err
+}
+
+// create adopts a matching platform account, or creates one. A conflict on
+// create (the account appeared meanwhile) leads to the same lookup and adoption.
+func (a *applier) create(ctx context.Context, u user.User) (user.Entry, *user.Record, error) {
+	acct, found, err := a.find(ctx, u, a.index)
+	if err != nil {
+		return user.Entry{Op: user.OpCreate}, nil, fmt.Errorf("look up %s before create: %w", u.Username, err)
+	}
+	if !found {
+		acct, err = a.e.Target.Create(ctx, u)
+		if err == nil {
+			if acct.PlatformID == "" {
+				return user.Entry{Op: user.OpCreate}, nil, fmt.Errorf("create %s: the platform returned no id", u.Username)
+			}
+			a.claim(acct.PlatformID, u.ID)
+			return user.Entry{Op: user.OpCreate, PlatformID: acct.PlatformID},
+				&user.Record{User: u, PlatformID: acct.PlatformID, Status: user.StatusActive}, nil
+		}
+		if !IsConflict(err) {
+			return user.Entry{Op: user.OpCreate}, nil, fmt.Errorf("create %s: %w", u.Username, err)
+		}
+		// Someone holds the name: find who, on the platform itself.
+		var lerr error
+		acct, found, lerr = a.find(ctx, u, nil)
+		if lerr != nil {
+			return user.Entry{Op: user.OpCreate}, nil, fmt.Errorf("create %s: %w (and the search for an account to adopt failed: %w)",
+				u.Username, err, lerr)
+		}
+		if !found {
+			return user.Entry{Op: user.OpCreate}, nil, fmt.Errorf("create %s: %w (and no account matching by %s was found to adopt)",
+				u.Username, err, strings.Join(a.e.adoptBy(), ", "))
+		}
+	}
+	return a.adopt(ctx, u, acct)
+}
+
+// adopt links an existing platform account to u and brings it in step.
+func (a *applier) adopt(ctx context.Context, u user.User, acct user.Account) (user.Entry, *user.Record, error) {
+	entry := user.Entry{Op: user.OpAdopt, PlatformID: acct.PlatformID, Fields: user.Compare(acct.User, u)}
+	if !a.claim(acct.PlatformID, u.ID) {
+		return entry, nil, fmt.Errorf("adopt %s: platform account %s (%s) is already linked to another directory user",
+			u.Username, acct.PlatformID, acct.User.Username)
+	}
+	if acct.User.ID != "" && acct.User.ID != u.ID {
+		// Matched by name or email, but the account belongs to another directory
+		// identity: linking it would hand one person's account to another.
+		a.unclaim(acct.PlatformID, u.ID)
+		return entry, nil, fmt.Errorf("adopt %s: platform account %s (%s) has externalId %q, not this user's directory ID %q; "+
+			"not adopting it. If it is the same person, clear the account's externalId on the platform",
+			u.Username, acct.PlatformID, acct.User.Username, acct.User.ID, u.ID)
+	}
+	if err := a.e.Target.Update(ctx, acct.PlatformID, u); err != nil {
+		a.unclaim(acct.PlatformID, u.ID)
+		return entry, nil, fmt.Errorf("adopt %s: update: %w", u.Username, err)
+	}
+	if !acct.User.Active {
+		if err := a.e.Target.SetActive(ctx, acct.PlatformID, true); err != nil {
+			a.unclaim(acct.PlatformID, u.ID)
+			return entry, nil, fmt.Errorf("adopt %s: activate: %w", u.Username, err)
+		}
+	}
+	return entry, &user.Record{User: u, PlatformID: acct.PlatformID, Status: user.StatusActive}, nil
+}
+
+// claim links platformID to directory user id; false if another user holds it.
+func (a *applier) claim(platformID, id string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if owner, ok := a.claimed[platformID]; ok && owner != id {
+		return false
+	}
+	a.claimed[platformID] = id
+	return true
+}
+
+func (a *applier) unclaim(platformID, id string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.claimed[platformID] == id {
+		delete(a.claimed, platformID)
+	}
+}
+
+// find looks for an account to adopt by the adopt_by keys in order, in idx when
+// given, else on the platform.
+func (a *applier) find(ctx context.Context, u user.User, idx *accountIndex) (user.Account, bool, error) {
+	for _, key := range a.e.adoptBy() {
+		value := matchValue(u, key)
+		if value == "" {
+			continue
+		}
+		if idx != nil {
+			if acct, ok := idx.get(key, value); ok {
+				return acct, true, nil
+			}
+			continue
+		}
+		acct, err := a.e.Target.Lookup(ctx, key, value)
+		if IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return user.Account{}, false, fmt.Errorf("by %s: %w", key, err)
+		}
+		return acct, true, nil
+	}
+	return user.Account{}, false, nil
+}
+
+func matchValue(u user.User, key string) string {
+	switch key {
+	case user.MatchExternalID:
+		return u.ID
+	case user.MatchUserName:
+		return u.Username
+	case user.MatchEmail:
+		return u.Email
+	}
+	return ""
+}
+
+// accountIndex holds every platform account by its match keys.
+type accountIndex struct {
+	by map[string]map[string]user.Account
+}
+
+func buildIndex(ctx context.Context, l Lister) (*accountIndex, error) {
+	idx := &accountIndex{by: map[string]map[string]user.Account{
+		user.MatchExternalID: {}, user.MatchUserName: {}, user.MatchEmail: {},
+	}}
+	err := l.List(ctx, func(acct user.Account) error {
+		for _, key := range []string{user.MatchExternalID, user.MatchUserName, user.MatchEmail} {
+			if v := matchValue(acct.User, key); v != "" {
+				idx.by[key][indexKey(key, v)] = acct
+			}
+		}
+		return nil
+	})
+	return idx, err
+}
+
+func (idx *accountIndex) get(key, value string) (user.Account, bool) {
+	acct, ok := idx.by[key][indexKey(key, value)]
+	return acct, ok
+}
+
+func indexKey(key, v string) string {
+	if key == user.MatchExternalID {
+		return v
+	}
+	return strings.ToLower(v)
+}
+
+// hasDataChange reports whether fields hold more than the active flag.
+func hasDataChange(fields []user.FieldChange) bool {
+	for _, f := range fields {
+		if f.Field != user.FieldActive {
+			return true
+		}
+	}
+	return false
+}
+
+// failedRecord is the record saved when c failed: the previous record, or a
+// pending one for a user never created, with the attempt counted.
+func failedRecord(c Change, err error, now time.Time) *user.Record {
+	var rec user.Record
+	if c.prev != nil {
+		rec = *c.prev
+	} else {
+		rec = user.Record{User: c.User, Status: user.StatusPending, FirstSeen: now, LastSeen: now}
+		rec.Hash = rec.User.Hash()
+	}
+	if c.Op == user.OpCreate && (rec.Status == user.StatusDeleted || rec.Status == user.StatusPending) {
+		rec.Status, rec.User, rec.Hash = user.StatusPending, c.User, c.User.Hash()
+	}
+	rec.Attempts++
+	rec.LastError = err.Error()
+	return &rec
+}

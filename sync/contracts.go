@@ -1,0 +1,102 @@
+// Package sync is dirsync's reconciler. It reads the desired state from a Source
+// (the directory), compares it with the snapshot in a Store, computes a Plan
+// (Diff), checks it against the safety Policy, and applies it to a Target (the
+// platform), recording every success at once.
+//
+// The package knows nothing of LDAP, HTTP or SQLite: it declares the small
+// interfaces below and adapters implement them. Adapters exchange only values from
+// package user, so they never import sync.
+package sync
+
+import (
+	"context"
+	"errors"
+
+	"github.com/dirsync/dirsync/user"
+)
+
+// Source reads the directory.
+type Source interface {
+	// Read returns every user in scope, active and disabled, normalized.
+	//
+	// Error contract: Read returns an error, and never a partial Directory, when
+	// the read was incomplete for any reason (connection lost, cancelled, size or
+	// time limit, referral, broken paging). The reconciler treats an error as
+	// "archive nobody". Entries that could not be mapped (no ID, duplicates,
+	// invalid data) are not errors: they are listed in Directory.Skipped.
+	Read(ctx context.Context) (Directory, error)
+}
+
+// Directory is a complete read of the users in scope.
+type Directory struct {
+	Users   []user.User `json:"users"`
+	Skipped []Skip      `json:"skipped,omitempty"`
+}
+
+// Skip is a directory entry left out of the sync, with the reason. A skipped
+// entry's existing platform account is left as it is: never archived for it.
+type Skip struct {
+	DN string `json:"dn"`
+	// ID is the entry's stable ID when it could be read, so that its snapshot
+	// record is protected from archiving.
+	ID     string `json:"id,omitempty"`
+	Reason string `json:"reason"`
+}
+
+// Target is the platform's User Management API.
+//
+// Error contract: an error whose chain holds a value with a method
+// `NotFound() bool` returning true means the account does not exist; one with
+// `Conflict() bool` returning true means a create collided with an existing
+// account (SCIM 409, uniqueness). Every other error is a failure of that one
+// change: it is recorded and retried on the next run.
+type Target interface {
+	// Create creates u (u.ID becomes the externalId) and returns the new account.
+	Create(ctx context.Context, u user.User) (user.Account, error)
+	// Update replaces the managed attributes of account platformID with u's.
+	// It need not change the account's active state.
+	Update(ctx context.Context, platformID string, u user.User) error
+	// SetActive activates or deactivates (archives) an account.
+	SetActive(ctx context.Context, platformID string, active bool) error
+	// Delete removes an account (on_removed: delete).
+	Delete(ctx context.Context, platformID string) error
+	// Lookup finds the account whose key (user.MatchExternalID, MatchUserName or
+	// MatchEmail; userName and email compare case-insensitively) equals value.
+	// It returns a NotFound error when there is none.
+	Lookup(ctx context.Context, key, value string) (user.Account, error)
+}
+
+// Lister is implemented by targets that can list every account. The reconciler
+// uses it to adopt many accounts with one paged read instead of one Lookup each.
+type Lister interface {
+	// List calls fn for every account on the platform. An error from fn stops
+	// the listing and is returned.
+	List(ctx context.Context, fn func(user.Account) error) error
+}
+
+// Store is the snapshot: what dirsync last pushed, plus runs and the journal.
+type Store interface {
+	// Snapshot returns every record.
+	Snapshot(ctx context.Context) ([]user.Record, error)
+	// BeginRun records the start of a run and returns its ID.
+	BeginRun(ctx context.Context, mode string) (int64, error)
+	// Save appends e to run's journal and, when rec is not nil, upserts rec (keyed
+	// by rec.User.ID), both in one transaction. When Save returns nil both are
+	// durable.
+	Save(ctx context.Context, run int64, e user.Entry, rec *user.Record) error
+	// FinishRun records a run's outcome ("success", "failed", "refused"), its
+	// counts by kind and its error text.
+	FinishRun(ctx context.Context, run int64, outcome string, counts map[string]int, errText string) error
+}
+
+// IsNotFound reports whether err means "no such account" (see Target).
+func IsNotFound(err error) bool {
+	var e interface{ NotFound() bool }
+	return errors.As(err, &e) && e.NotFound()
+}
+
+// IsConflict reports whether err means "the account already exists" (see Target).
+func IsConflict(err error) bool {
+	var e interface{ Conflict() bool }
+	return errors.As(err, &e) && e.Conflict()
+}

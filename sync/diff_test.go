@@ -1,0 +1,467 @@
+package sync
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/dirsync/dirsync/user"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+// summary is a one-line description of a change, for readable expectations.
+func summary(c Change) string {
+	s := string(c.Op) + " " + c.User.Username
+	if c.PlatformID != "" {
+		s += " @" + c.PlatformID
+	}
+	if len(c.Fields) > 0 {
+		var fs []string
+		for _, f := range c.Fields {
+			fs = append(fs, f.Field)
+		}
+		s += " [" + strings.Join(fs, " ") + "]"
+	}
+	switch c.Reason {
+	case "":
+	case ReasonDisabled:
+		s += " (disabled)"
+	case ReasonRemoved:
+		s += " (removed)"
+	default:
+		s += " (" + c.Reason + ")"
+	}
+	if c.Attempts > 0 {
+		s += fmt.Sprintf(" attempts=%d", c.Attempts)
+	}
+	return s
+}
+
+func summaries(p Plan) []string {
+	var out []string
+	for _, c := range p.Changes {
+		out = append(out, summary(c))
+	}
+	return out
+}
+
+// golden compares got, as indented JSON, with testdata/name.golden.json, or
+// rewrites the file under -update.
+func golden(t *testing.T, name string, got any) {
+	t.Helper()
+	b, err := json.MarshalIndent(got, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = append(b, '\n')
+	path := filepath.Join("testdata", name+".golden.json")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./sync -run %s -update to create it)", err, t.Name())
+	}
+	if !bytes.Equal(b, want) {
+		t.Errorf("plan differs from %s (run with -update to accept):\n got: %s\nwant: %s", path, b, want)
+	}
+}
+
+var (
+	alice = person("id-alice", "alice")
+	bob   = person("id-bob", "bob")
+	carol = person("id-carol", "carol")
+	dave  = person("id-dave", "dave")
+	erin  = person("id-erin", "erin")
+)
+
+func dirOf(users ...user.User) Directory { return Directory{Users: users} }
+
+func recs(rs ...user.Record) []user.Record { return rs }
+
+func TestDiff(t *testing.T) {
+	tests := []struct {
+		name      string
+		dir       Directory
+		records   []user.Record
+		onRemoved OnRemoved
+		want      []string // summaries, in plan order
+		unchanged int
+	}{
+		{
+			name: "create",
+			dir:  dirOf(alice),
+			want: []string{"create alice"},
+		},
+		{
+			name:    "update_username",
+			dir:     dirOf(with(alice, func(u *user.User) { u.Username = "alice.doe" })),
+			records: recs(record(alice, user.StatusActive, "p1")),
+			want:    []string{"update alice.doe @p1 [username]"},
+		},
+		{
+			name:    "update_email",
+			dir:     dirOf(with(alice, func(u *user.User) { u.Email = "a.doe@example.com" })),
+			records: recs(record(alice, user.StatusActive, "p1")),
+			want:    []string{"update alice @p1 [email]"},
+		},
+		{
+			name:    "update_given_name",
+			dir:     dirOf(with(alice, func(u *user.User) { u.GivenName = "Alicia" })),
+			records: recs(record(alice, user.StatusActive, "p1")),
+			want:    []string{"update alice @p1 [given_name]"},
+		},
+		{
+			name:    "update_family_name",
+			dir:     dirOf(with(alice, func(u *user.User) { u.FamilyName = "Smith" })),
+			records: recs(record(alice, user.StatusActive, "p1")),
+			want:    []string{"update alice @p1 [family_name]"},
+		},
+		{
+			name:    "update_display_name",
+			dir:     dirOf(with(alice, func(u *user.User) { u.DisplayName = "Ali Doe" })),
+			records: recs(record(alice, user.StatusActive, "p1")),
+			want:    []string{"update alice @p1 [display_name]"},
+		},
+		{
+			name:    "update_groups",
+			dir:     dirOf(with(alice, func(u *user.User) { u.Groups = append(u.Groups, "cn=eng,ou=groups,dc=corp,dc=example,dc=com") })),
+			records: recs(record(alice, user.StatusActive, "p1")),
+			want:    []string{"update alice @p1 [groups]"},
+		},
+		{
+			name:    "update_extra_added",
+			dir:     dirOf(with(alice, func(u *user.User) { u.Extra = map[string]string{"title": "Engineer"} })),
+			records: recs(record(alice, user.StatusActive, "p1")),
+			want:    []string{"update alice @p1 [extra.title]"},
+		},
+		{
+			name: "update_extra_changed",
+			dir:  dirOf(with(alice, func(u *user.User) { u.Extra = map[string]string{"title": "Manager"} })),
+			records: recs(record(with(alice, func(u *user.User) { u.Extra = map[string]string{"title": "Engineer"} }),
+				user.StatusActive, "p1")),
+			want: []string{"update alice @p1 [extra.title]"},
+		},
+		{
+			name: "update_extra_removed",
+			dir:  dirOf(alice),
+			records: recs(record(with(alice, func(u *user.User) { u.Extra = map[string]string{"title": "Engineer"} }),
+				user.StatusActive, "p1")),
+			want: []string{"update alice @p1 [extra.title]"},
+		},
+		{
+			name: "rename_is_update",
+			dir: dirOf(with(alice, func(u *user.User) {
+				u.Username, u.DN = "asmith", "CN=Alice Smith,OU=Moved,DC=corp,DC=example,DC=com"
+				u.FamilyName, u.DisplayName, u.Email = "Smith", "Alice Smith", "asmith@example.com"
+			})),
+			records: recs(record(alice, user.StatusActive, "p1")),
+			want:    []string{"update asmith @p1 [username email family_name display_name]"},
+		},
+		{
+			name:      "dn_only_move_is_unchanged",
+			dir:       dirOf(with(alice, func(u *user.User) { u.DN = "CN=alice,OU=Moved,DC=corp,DC=example,DC=com" })),
+			records:   recs(record(alice, user.StatusActive, "p1")),
+			unchanged: 1,
+		},
+		{
+			name:    "disabled_is_archive",
+			dir:     dirOf(disabled(alice)),
+			records: recs(record(alice, user.StatusActive, "p1")),
+			want:    []string{"archive alice @p1 [active] (disabled)"},
+		},
+		{
+			name:      "removed_is_archive",
+			dir:       dirOf(bob),
+			records:   recs(record(alice, user.StatusActive, "p1"), record(bob, user.StatusActive, "p2")),
+			want:      []string{"archive alice @p1 (removed)"},
+			unchanged: 1,
+		},
+		{
+			name:      "removed_delete",
+			dir:       dirOf(bob),
+			records:   recs(record(alice, user.StatusActive, "p1"), record(bob, user.StatusActive, "p2")),
+			onRemoved: RemovedDelete,
+			want:      []string{"delete alice @p1 (removed)"},
+			unchanged: 1,
+		},
+		{
+			name:      "removed_delete_archived_record",
+			dir:       dirOf(bob),
+			records:   recs(record(alice, user.StatusArchived, "p1"), record(bob, user.StatusActive, "p2")),
+			onRemoved: RemovedDelete,
+			want:      []string{"delete alice @p1 (removed)"},
+			unchanged: 1,
+		},
+		{
+			name:      "removed_delete_already_deleted",
+			dir:       dirOf(bob),
+			records:   recs(record(alice, user.StatusDeleted, "p1"), record(bob, user.StatusActive, "p2")),
+			onRemoved: RemovedDelete,
+			unchanged: 1,
+		},
+		{
+			name:      "removed_ignore",
+			dir:       dirOf(bob),
+			records:   recs(record(alice, user.StatusActive, "p1"), record(bob, user.StatusActive, "p2")),
+			onRemoved: RemovedIgnore,
+			unchanged: 1,
+		},
+		{
+			name:    "returns_after_archive_is_reactivate",
+			dir:     dirOf(with(alice, func(u *user.User) { u.Email = "alice.doe@example.com" })),
+			records: recs(record(alice, user.StatusArchived, "p1")),
+			want:    []string{"reactivate alice @p1 [email]"},
+		},
+		{
+			name:    "returns_after_disable_is_reactivate",
+			dir:     dirOf(alice),
+			records: recs(record(disabled(alice), user.StatusArchived, "p1")),
+			want:    []string{"reactivate alice @p1 [active]"},
+		},
+		{
+			name:      "archived_and_still_gone",
+			dir:       dirOf(bob),
+			records:   recs(record(alice, user.StatusArchived, "p1"), record(bob, user.StatusActive, "p2")),
+			unchanged: 1,
+		},
+		{
+			name:      "archived_and_still_disabled",
+			dir:       dirOf(disabled(alice)),
+			records:   recs(record(disabled(alice), user.StatusArchived, "p1")),
+			unchanged: 1,
+		},
+		{
+			name:      "disabled_never_provisioned",
+			dir:       dirOf(disabled(alice)),
+			unchanged: 1,
+		},
+		{
+			name:      "unchanged",
+			dir:       dirOf(alice, bob),
+			records:   recs(record(alice, user.StatusActive, "p1"), record(bob, user.StatusActive, "p2")),
+			unchanged: 2,
+		},
+		{
+			name: "pending_is_created_again",
+			dir:  dirOf(alice),
+			records: recs(func() user.Record {
+				r := record(alice, user.StatusPending, "")
+				r.Attempts, r.LastError = 3, "create alice: HTTP 500"
+				return r
+			}()),
+			want: []string{"create alice attempts=3"},
+		},
+		{
+			name:    "deleted_returns_is_create",
+			dir:     dirOf(alice),
+			records: recs(record(alice, user.StatusDeleted, "p1")),
+			want:    []string{"create alice"},
+		},
+		{
+			name: "skipped_id_protects_record",
+			dir: Directory{
+				Users:   []user.User{bob},
+				Skipped: []Skip{{DN: "CN=alice,OU=Staff,DC=corp,DC=example,DC=com", ID: "id-alice", Reason: "no username"}},
+			},
+			records:   recs(record(alice, user.StatusActive, "p1"), record(bob, user.StatusActive, "p2"), record(carol, user.StatusActive, "p3")),
+			want:      []string{"archive carol @p3 (removed)"},
+			unchanged: 1,
+		},
+		{
+			name: "skipped_dn_protects_record",
+			dir: Directory{
+				Users:   []user.User{bob},
+				Skipped: []Skip{{DN: "cn=ALICE,ou=staff,dc=corp,dc=example,dc=com", Reason: "no ID attribute"}},
+			},
+			records:   recs(record(alice, user.StatusActive, "p1"), record(bob, user.StatusActive, "p2"), record(carol, user.StatusActive, "p3")),
+			want:      []string{"archive carol @p3 (removed)"},
+			unchanged: 1,
+		},
+		{
+			name: "skip_without_dn_protects_no_record_without_dn",
+			dir: Directory{
+				Users:   []user.User{bob},
+				Skipped: []Skip{{Reason: "unreadable entry"}},
+			},
+			records: recs(record(with(alice, func(u *user.User) { u.DN = "" }), user.StatusActive, "p1"),
+				record(bob, user.StatusActive, "p2")),
+			want:      []string{"archive alice @p1 (removed)"},
+			unchanged: 1,
+		},
+		{
+			name: "ordering",
+			dir: dirOf(
+				person("id-zed", "zed"), person("id-Yan", "Yan"), // creates
+				with(bob, func(u *user.User) { u.Email = "b@example.com" }),   // update
+				with(alice, func(u *user.User) { u.Email = "a@example.com" }), // update
+				person("id-xena", "xena"), person("id-Walt", "Walt"),          // reactivates
+				disabled(carol), // archive (disabled)
+			),
+			records: recs(
+				record(bob, user.StatusActive, "p-bob"),
+				record(alice, user.StatusActive, "p-alice"),
+				record(person("id-xena", "xena"), user.StatusArchived, "p-xena"),
+				record(person("id-Walt", "Walt"), user.StatusArchived, "p-walt"),
+				record(carol, user.StatusActive, "p-carol"),
+				record(dave, user.StatusActive, "p-dave"), // archive (removed)
+				record(erin, user.StatusArchived, "p-erin"),
+				record(person("id-Abe", "Abe"), user.StatusArchived, "p-abe"),
+			),
+			onRemoved: RemovedArchive,
+			want: []string{
+				"create Yan",
+				"create zed",
+				"update alice @p-alice [email]",
+				"update bob @p-bob [email]",
+				"reactivate Walt @p-walt",
+				"reactivate xena @p-xena",
+				"archive carol @p-carol [active] (disabled)",
+				"archive dave @p-dave (removed)",
+			},
+		},
+		{
+			name: "ordering_with_deletes",
+			dir:  dirOf(disabled(carol), person("id-zed", "zed")),
+			records: recs(
+				record(carol, user.StatusActive, "p-carol"),
+				record(erin, user.StatusArchived, "p-erin"),
+				record(dave, user.StatusActive, "p-dave"),
+				record(person("id-Abe", "Abe"), user.StatusActive, "p-abe"),
+			),
+			onRemoved: RemovedDelete,
+			want: []string{
+				"create zed",
+				"archive carol @p-carol [active] (disabled)",
+				"delete Abe @p-abe (removed)",
+				"delete dave @p-dave (removed)",
+				"delete erin @p-erin (removed)",
+			},
+		},
+		{
+			name: "counts",
+			dir:  dirOf(alice, disabled(bob), carol, disabled(dave)),
+			records: recs(
+				record(alice, user.StatusActive, "p1"),
+				record(bob, user.StatusActive, "p2"),
+				record(carol, user.StatusPending, ""),
+				record(dave, user.StatusArchived, "p4"),
+				record(erin, user.StatusActive, "p5"),
+				record(person("id-fay", "fay"), user.StatusDeleted, "p6"),
+			),
+			want:      []string{"create carol", "archive bob @p2 [active] (disabled)", "archive erin @p5 (removed)"},
+			unchanged: 2, // alice; dave (disabled, archived)
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			plan := Diff(tt.dir, tt.records, tt.onRemoved)
+			if got := summaries(plan); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("changes:\n got %q\nwant %q", got, tt.want)
+			}
+			if plan.Unchanged != tt.unchanged {
+				t.Errorf("Unchanged = %d, want %d", plan.Unchanged, tt.unchanged)
+			}
+			if plan.InScope != len(tt.dir.Users) {
+				t.Errorf("InScope = %d, want %d", plan.InScope, len(tt.dir.Users))
+			}
+			managed := 0
+			for _, r := range tt.records {
+				if r.Status == user.StatusActive {
+					managed++
+				}
+			}
+			if plan.Managed != managed {
+				t.Errorf("Managed = %d, want %d", plan.Managed, managed)
+			}
+			golden(t, "diff_"+tt.name, plan)
+		})
+	}
+}
+
+func TestDiff_RenameIsUpdate(t *testing.T) {
+	renamed := with(alice, func(u *user.User) { u.Username, u.DN = "alice.new", "CN=alice.new,OU=Other" })
+	plan := Diff(dirOf(renamed), recs(record(alice, user.StatusActive, "p1")), RemovedArchive)
+	if len(plan.Changes) != 1 {
+		t.Fatalf("plan = %q, want one update", summaries(plan))
+	}
+	c := plan.Changes[0]
+	if c.Op != user.OpUpdate || c.PlatformID != "p1" || !reflect.DeepEqual(c.User, renamed) {
+		t.Fatalf("change = %+v, want update of p1 to the renamed user", c)
+	}
+	want := []user.FieldChange{{Field: user.FieldUsername, Old: "alice", New: "alice.new"}}
+	if !reflect.DeepEqual(c.Fields, want) {
+		t.Fatalf("fields = %+v, want %+v", c.Fields, want)
+	}
+}
+
+func TestDiff_DefaultOnRemovedIsArchive(t *testing.T) {
+	plan := Diff(dirOf(bob), recs(record(alice, user.StatusActive, "p1"), record(bob, user.StatusActive, "p2")), "")
+	if got := summaries(plan); !reflect.DeepEqual(got, []string{"archive alice @p1 (removed)"}) {
+		t.Fatalf("plan = %q", got)
+	}
+}
+
+func TestDiff_RemovalCarriesLastPushedUserAndAttempts(t *testing.T) {
+	r := record(alice, user.StatusActive, "p1")
+	r.Attempts = 2
+	plan := Diff(dirOf(bob), recs(r, record(bob, user.StatusActive, "p2")), RemovedArchive)
+	if len(plan.Changes) != 1 {
+		t.Fatalf("plan = %q", summaries(plan))
+	}
+	c := plan.Changes[0]
+	if !reflect.DeepEqual(c.User, alice) || c.Attempts != 2 || c.Reason != ReasonRemoved {
+		t.Fatalf("change = %+v, want alice's record with 2 attempts", c)
+	}
+}
+
+func TestDiff_SkippedPassedThrough(t *testing.T) {
+	skips := []Skip{{DN: "CN=x", Reason: "duplicate ID"}}
+	plan := Diff(Directory{Users: []user.User{alice}, Skipped: skips}, nil, RemovedArchive)
+	if !reflect.DeepEqual(plan.Skipped, skips) {
+		t.Fatalf("Skipped = %+v, want %+v", plan.Skipped, skips)
+	}
+}
+
+func TestDiff_DoesNotModifyInputs(t *testing.T) {
+	dir := dirOf(with(alice, func(u *user.User) { u.Email = "new@example.com" }), disabled(carol))
+	records := recs(record(alice, user.StatusActive, "p1"), record(bob, user.StatusActive, "p2"), record(carol, user.StatusActive, "p3"))
+	before, _ := json.Marshal([]any{dir, records})
+	Diff(dir, records, RemovedDelete)
+	after, _ := json.Marshal([]any{dir, records})
+	if !bytes.Equal(before, after) {
+		t.Fatalf("Diff modified its inputs:\nbefore %s\n after %s", before, after)
+	}
+}
+
+func TestDiff_OrderIndependentOfInputOrder(t *testing.T) {
+	users := []user.User{person("id-c", "c"), person("id-a", "A"), person("id-b", "b"), disabled(dave)}
+	records := recs(record(dave, user.StatusActive, "p-d"), record(erin, user.StatusActive, "p-e"), record(person("id-b", "b0"), user.StatusActive, "p-b"))
+	first := summaries(Diff(dirOf(users...), records, RemovedArchive))
+	for i := range 10 {
+		// Rotate both inputs.
+		u := append(append([]user.User{}, users[i%len(users):]...), users[:i%len(users)]...)
+		rs := append(append([]user.Record{}, records[i%len(records):]...), records[:i%len(records)]...)
+		if got := summaries(Diff(dirOf(u...), rs, RemovedArchive)); !reflect.DeepEqual(got, first) {
+			t.Fatalf("order depends on input order:\n%q\n%q", got, first)
+		}
+	}
+	want := []string{"create A", "create c", "update b @p-b [username email given_name display_name]",
+		"archive dave @p-d [active] (disabled)", "archive erin @p-e (removed)"}
+	if !reflect.DeepEqual(first, want) {
+		t.Fatalf("plan = %q, want %q", first, want)
+	}
+}

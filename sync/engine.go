@@ -1,0 +1,247 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dirsync/dirsync/user"
+)
+
+// Options configure the reconciler.
+type Options struct {
+	// OnRemoved: what happens to accounts of users removed from the directory.
+	// Default RemovedArchive.
+	OnRemoved OnRemoved
+	// AdoptBy lists the keys, in order, used to find an existing platform account
+	// before creating one. Default: externalId, userName, email.
+	AdoptBy []string
+	// Concurrency bounds the changes applied at once. Default 8.
+	Concurrency int
+	// CircuitBreaker stops the apply after this many consecutive failures that
+	// say the platform is down (5xx, 429, network, 401/403). 0: never.
+	CircuitBreaker int
+	// QuarantineAfter: a user whose last QuarantineAfter changes failed is
+	// not tried again (Plan.Quarantined) until RunOptions.RetryQuarantined.
+	// 0: never.
+	QuarantineAfter int
+	// Unmanaged: what a full reconcile does with accounts no directory user
+	// owns. Default UnmanagedReport.
+	Unmanaged Unmanaged
+	// Policy holds the safety limits.
+	Policy Policy
+	// Observe, when set, is called after each change is applied (err is nil on
+	// success). It is called from several goroutines at once.
+	Observe func(c Change, err error)
+	// OnPlan, when set, is called with the plan about to be applied (not in a
+	// dry run, not when it is empty), before the first change. For progress.
+	OnPlan func(p Plan)
+	// Now returns the current time; default time.Now.
+	Now func() time.Time
+}
+
+// Engine runs reconciliations.
+type Engine struct {
+	Source Source
+	Target Target
+	Store  Store
+	Options
+}
+
+// RunOptions are the per-run choices an operator makes on the command line.
+type RunOptions struct {
+	// Mode is recorded with the run ("sync", "full", …).
+	Mode string
+	// DryRun computes and returns the plan and changes nothing: no platform write,
+	// no snapshot write (not even a run row).
+	DryRun bool
+	// AllowMassArchive overrides the max_archive / max_archive_percent limits for
+	// this run.
+	AllowMassArchive bool
+	// AllowEmptyDirectory lets an empty directory read archive every managed user.
+	AllowEmptyDirectory bool
+	// RetryQuarantined tries the quarantined users' changes again.
+	RetryQuarantined bool
+	// Full lists the platform (the Target must be a Lister) and corrects
+	// drift: managed accounts edited or deactivated by hand. An ordinary run
+	// does not read the platform.
+	Full bool
+	// FullBestEffort, with Full, goes on as an ordinary run when the platform
+	// cannot be listed (a scheduled full reconcile), noting why in
+	// Report.FullSkipped, instead of failing the run.
+	FullBestEffort bool
+}
+
+// Failure is a change the platform did not accept.
+type Failure struct {
+	Change Change `json:"change"`
+	Error  string `json:"error"`
+}
+
+// Report is what a run did.
+type Report struct {
+	RunID   int64           `json:"run_id,omitempty"`
+	DryRun  bool            `json:"dry_run"`
+	Plan    Plan            `json:"plan"`
+	Applied map[user.Op]int `json:"applied"`
+	// Failed lists the changes that failed; they are retried on the next run.
+	Failed []Failure `json:"failed,omitempty"`
+	// FullSkipped says why a best-effort full reconcile did not happen.
+	FullSkipped string        `json:"full_skipped,omitempty"`
+	Duration    time.Duration `json:"duration_ns"`
+	// Phases is the time spent in each phase; a phase not reached is zero.
+	Phases Phases `json:"phases"`
+}
+
+// Phases are the durations of a run's phases.
+type Phases struct {
+	// Fetch is the directory read.
+	Fetch time.Duration `json:"fetch_ns"`
+	// Diff is the snapshot read, the diff and the safety check.
+	Diff time.Duration `json:"diff_ns"`
+	// Apply is the platform writes and their recording.
+	Apply time.Duration `json:"apply_ns"`
+}
+
+// Outcomes recorded for a run.
+const (
+	OutcomeSuccess = "success" // every planned change landed
+	OutcomePartial = "partial" // some changes failed; they are retried next run
+	OutcomeFailed  = "failed"  // the run could not complete (read, snapshot or cancelled)
+	OutcomeRefused = "refused" // the safety policy refused the plan
+)
+
+func (e *Engine) adoptBy() []string {
+	if e.AdoptBy == nil {
+		return []string{user.MatchExternalID, user.MatchUserName, user.MatchEmail}
+	}
+	return e.AdoptBy
+}
+
+func (e *Engine) now() time.Time {
+	if e.Now != nil {
+		return e.Now()
+	}
+	return time.Now()
+}
+
+// Outcome is the run's outcome by its report and error.
+func (r Report) Outcome(err error) string {
+	var se *SafetyError
+	switch {
+	case errors.As(err, &se):
+		return OutcomeRefused
+	case err != nil:
+		return OutcomeFailed
+	case len(r.Failed) > 0:
+		return OutcomePartial
+	}
+	return OutcomeSuccess
+}
+
+// Counts returns the report's counts by kind, as recorded with the run.
+func (r Report) Counts() map[string]int {
+	m := map[string]int{"in_scope": r.Plan.InScope, "skipped": len(r.Plan.Skipped), "unchanged": r.Plan.Unchanged, "failed": len(r.Failed)}
+	if n := len(r.Plan.Quarantined); n > 0 {
+		m["quarantined"] = n
+	}
+	for op, n := range r.Applied {
+		m[string(op)] = n
+	}
+	return m
+}
+
+// Run reads the directory, diffs it against the snapshot, checks the plan against
+// the policy and, unless ro.DryRun, applies it. The report is returned with the
+// error: a *SafetyError when refused (nothing changed), a read or snapshot error
+// when the run could not complete. Failures of single changes are not errors:
+// they are in Report.Failed (outcome "partial") and retried next run.
+func (e *Engine) Run(ctx context.Context, ro RunOptions) (rep Report, err error) {
+	start := e.now()
+	rep = Report{DryRun: ro.DryRun, Applied: map[user.Op]int{}}
+	defer func() { rep.Duration = e.now().Sub(start) }()
+	if ro.Mode == "" {
+		ro.Mode = "sync"
+	}
+	if !ro.DryRun {
+		if rep.RunID, err = e.Store.BeginRun(ctx, ro.Mode); err != nil {
+			return rep, fmt.Errorf("%w: begin run: %w", ErrStore, err)
+		}
+		defer e.finishRun(ctx, &rep, &err)
+	}
+
+	phase := e.now()
+	dir, err := e.Source.Read(ctx)
+	rep.Phases.Fetch = e.now().Sub(phase)
+	if err == nil {
+		err = ctx.Err() // a read that ended because ctx did is not complete
+	}
+	if err != nil {
+		return rep, fmt.Errorf("read directory (nothing was changed): %w", err)
+	}
+	phase = e.now()
+	records, err := e.Store.Snapshot(ctx)
+	if err != nil {
+		return rep, fmt.Errorf("read snapshot: %w", err)
+	}
+	rep.Plan = Diff(dir, records, e.OnRemoved)
+	if ro.Full {
+		if err := e.fullReconcile(ctx, &rep.Plan, dir, records); err != nil {
+			if !ro.FullBestEffort || ctx.Err() != nil {
+				return rep, fmt.Errorf("full reconcile: list the platform's accounts (nothing was changed): %w", err)
+			}
+			rep.Plan = Diff(dir, records, e.OnRemoved) // drop any partial additions
+			rep.FullSkipped = err.Error()
+		}
+	}
+	quarantine(&rep.Plan, e.QuarantineAfter, ro.RetryQuarantined)
+	err = e.Policy.Check(rep.Plan, ro.AllowMassArchive, ro.AllowEmptyDirectory)
+	rep.Phases.Diff = e.now().Sub(phase)
+	if err != nil {
+		return rep, err
+	}
+	if ro.DryRun || len(rep.Plan.Changes) == 0 {
+		return rep, nil
+	}
+	err = e.applyPlan(ctx, &rep, records)
+	return rep, err
+}
+
+// finishRun records the run's outcome, even when the run was cancelled. A
+// failure to record it becomes the run's error when it had none.
+func (e *Engine) finishRun(ctx context.Context, rep *Report, err *error) {
+	errText := ""
+	if *err != nil {
+		errText = (*err).Error()
+	}
+	ferr := e.Store.FinishRun(context.WithoutCancel(ctx), rep.RunID, rep.Outcome(*err), rep.Counts(), errText)
+	if ferr != nil && *err == nil {
+		*err = fmt.Errorf("%w: finish run: %w", ErrStore, ferr)
+	}
+}
+
+// applyPlan applies rep.Plan and fills in what was applied and what failed.
+func (e *Engine) applyPlan(ctx context.Context, rep *Report, records []user.Record) error {
+	if e.OnPlan != nil {
+		e.OnPlan(rep.Plan)
+	}
+	phase := e.now()
+	a := &applier{e: e, run: rep.RunID, now: e.now}
+	err := a.apply(ctx, rep.Plan, records)
+	rep.Phases.Apply = e.now().Sub(phase)
+	rep.Applied, rep.Failed = a.applied, a.failed
+	var ce *CircuitError
+	if errors.As(err, &ce) {
+		done := len(rep.Failed)
+		for _, n := range rep.Applied {
+			done += n
+		}
+		ce.NotTried = max(len(rep.Plan.Changes)-done, 0)
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("apply: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,133 @@
+package sync
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/dirsync/dirsync/user"
+)
+
+// Unmanaged says what a full reconcile does with platform accounts that no
+// directory user owns (config `sync.unmanaged`).
+type Unmanaged string
+
+const (
+	UnmanagedReport  Unmanaged = "report"  // list them (default)
+	UnmanagedArchive Unmanaged = "archive" // deactivate them (counted by the safety limits)
+)
+
+// Reasons given by a full reconcile.
+const (
+	ReasonDrift     = "changed on the platform by hand; put back"
+	ReasonUnmanaged = "not managed by dirsync (sync.unmanaged: archive)"
+)
+
+// fullReconcile lists the platform and adds to plan what puts back the
+// accounts of managed users edited or deactivated by hand (drift), and lists
+// (or, with UnmanagedArchive, archives) the accounts no directory user owns.
+// Only the fields the target reports are compared: a target that returns no
+// groups, or only some extra attributes, is not taken for drift on the others.
+func (e *Engine) fullReconcile(ctx context.Context, plan *Plan, dir Directory, records []user.Record) error {
+	l, ok := e.Target.(Lister)
+	if !ok {
+		return fmt.Errorf("the platform's target cannot list its accounts, which a full reconcile needs")
+	}
+	accounts := map[string]user.Account{}
+	var order []string
+	if err := l.List(ctx, func(a user.Account) error {
+		if _, dup := accounts[a.PlatformID]; !dup {
+			order = append(order, a.PlatformID)
+		}
+		accounts[a.PlatformID] = a
+		return nil
+	}); err != nil {
+		return err
+	}
+
+	byID := make(map[string]*user.Record, len(records))
+	owned := map[string]bool{}
+	for i := range records {
+		r := &records[i]
+		byID[r.User.ID] = r
+		if r.PlatformID != "" && r.Status != user.StatusDeleted {
+			owned[r.PlatformID] = true
+		}
+	}
+	planned := map[string]int{}
+	for i, c := range plan.Changes {
+		planned[c.User.ID] = i
+	}
+	for _, u := range dir.Users {
+		r := byID[u.ID]
+		if !u.Active || r == nil || r.Status != user.StatusActive || r.PlatformID == "" {
+			continue
+		}
+		acct, ok := accounts[r.PlatformID]
+		if !ok {
+			continue // gone: an update finds out and recreates (below)
+		}
+		fields := user.Compare(platformView(acct.User, u), u)
+		if len(fields) == 0 {
+			continue
+		}
+		op := user.OpUpdate
+		if !acct.User.Active {
+			op = user.OpReactivate
+		}
+		if i, ok := planned[u.ID]; ok {
+			// Already changing: make sure the change also reactivates.
+			if op == user.OpReactivate && plan.Changes[i].Op == user.OpUpdate {
+				plan.Changes[i].Op = user.OpReactivate
+				plan.Changes[i].Fields = append(plan.Changes[i].Fields, user.FieldChange{Field: user.FieldActive, Old: "false", New: "true"})
+			}
+			continue
+		}
+		plan.Unchanged--
+		plan.Drifted++
+		plan.Changes = append(plan.Changes, Change{Op: op, User: u, PlatformID: r.PlatformID, Fields: fields,
+			Reason: ReasonDrift, Attempts: r.Attempts, prev: r})
+	}
+	for _, id := range order {
+		acct := accounts[id]
+		if owned[id] {
+			continue
+		}
+		if r := byID[acct.User.ID]; acct.User.ID != "" && r != nil && r.Status == user.StatusPending {
+			continue // a create that may have landed: the pending record handles it
+		}
+		plan.Unmanaged = append(plan.Unmanaged, acct)
+		if e.Unmanaged == UnmanagedArchive && acct.User.Active {
+			plan.Changes = append(plan.Changes, Change{Op: user.OpArchive, User: acct.User, PlatformID: id, Reason: ReasonUnmanaged})
+		}
+	}
+	sortChanges(plan.Changes)
+	return nil
+}
+
+// platformView is desired with the fields the platform reported replaced by
+// the platform's values: comparing it with desired shows drift only in fields
+// the target manages and reads back.
+func platformView(acct, desired user.User) user.User {
+	v := desired
+	v.Active = acct.Active
+	if !strings.EqualFold(acct.Username, desired.Username) {
+		v.Username = acct.Username
+	}
+	if !strings.EqualFold(acct.Email, desired.Email) {
+		v.Email = acct.Email
+	}
+	v.GivenName, v.FamilyName, v.DisplayName = acct.GivenName, acct.FamilyName, acct.DisplayName
+	if len(acct.Extra) > 0 {
+		v.Extra = make(map[string]string, len(desired.Extra))
+		for k, val := range desired.Extra {
+			v.Extra[k] = val
+		}
+		for k, val := range acct.Extra {
+			if _, ok := desired.Extra[k]; ok || val != "" {
+				v.Extra[k] = val
+			}
+		}
+	}
+	return v
+}

@@ -1,0 +1,88 @@
+package sync
+
+import (
+	"testing"
+
+	"github.com/dirsync/dirsync/user"
+)
+
+func TestRun_FullPutsBackAccountsEditedOrDeactivatedByHand(t *testing.T) {
+	alice, bob, carol := person("id-alice", "alice"), person("id-bob", "bob"), person("id-carol", "carol")
+	e, ft, st := setup(dirOf(alice, bob, carol),
+		record(alice, user.StatusActive, "p-alice"), record(bob, user.StatusActive, "p-bob"), record(carol, user.StatusActive, "p-carol"))
+	lt := listingTarget{ft}
+	e.Target = lt
+	// By hand on the platform: alice renamed, bob deactivated. The platform
+	// reports no groups at all: that is not drift.
+	a, _ := ft.account("p-alice")
+	a.User.DisplayName = "Mallory"
+	a.User.Groups = nil
+	ft.put(a)
+	b, _ := ft.account("p-bob")
+	b.User.Active = false
+	ft.put(b)
+	c, _ := ft.account("p-carol")
+	c.User.Groups = nil
+	ft.put(c)
+
+	rep := mustRun(t, e, RunOptions{})
+	if len(rep.Plan.Changes) != 0 || ft.count("list") != 0 {
+		t.Fatalf("an ordinary run planned %d changes and listed %d times; it must not read the platform", len(rep.Plan.Changes), ft.count("list"))
+	}
+	rep = mustRun(t, e, RunOptions{Full: true})
+	if rep.Plan.Drifted != 2 {
+		t.Errorf("drifted = %d, want 2 (alice and bob, not carol)", rep.Plan.Drifted)
+	}
+	if a, _ := ft.account("p-alice"); a.User.DisplayName != alice.DisplayName {
+		t.Errorf("alice's display name = %q, want %q put back", a.User.DisplayName, alice.DisplayName)
+	}
+	if b, _ := ft.account("p-bob"); !b.User.Active {
+		t.Error("bob was not reactivated")
+	}
+	if rec := st.records["id-bob"]; rec.Status != user.StatusActive {
+		t.Errorf("bob's record = %+v", rec)
+	}
+}
+
+func TestRun_FullReportsUnmanagedAccountsAndArchivesThemOnlyWhenConfigured(t *testing.T) {
+	alice := person("id-alice", "alice")
+	e, ft, st := setup(dirOf(alice), record(alice, user.StatusActive, "p-alice"))
+	e.Target = listingTarget{ft}
+	ft.put(user.Account{PlatformID: "p-stranger", User: user.User{Username: "stranger", Active: true}})
+
+	rep := mustRun(t, e, RunOptions{Full: true})
+	if len(rep.Plan.Unmanaged) != 1 || rep.Plan.Unmanaged[0].PlatformID != "p-stranger" {
+		t.Fatalf("unmanaged = %+v, want the stranger", rep.Plan.Unmanaged)
+	}
+	if s, _ := ft.account("p-stranger"); !s.User.Active {
+		t.Fatal("an unmanaged account was archived without sync.unmanaged: archive")
+	}
+
+	e.Unmanaged = UnmanagedArchive
+	rep = mustRun(t, e, RunOptions{Full: true})
+	if s, _ := ft.account("p-stranger"); s.User.Active {
+		t.Error("sync.unmanaged: archive left the unmanaged account active")
+	}
+	if rep.Applied[user.OpArchive] != 1 {
+		t.Errorf("applied = %v", rep.Applied)
+	}
+	if _, ok := st.records[""]; ok || len(st.records) != 1 {
+		t.Errorf("records = %+v; an unmanaged account gets no record", st.records)
+	}
+}
+
+func TestRun_ScheduledFullGoesOnAsOrdinaryWhenThePlatformCannotBeListed(t *testing.T) {
+	ana, bo := person("id-ana", "ana"), person("id-bo", "bo")
+	e, ft, _ := setup(dirOf(ana, bo), record(ana, user.StatusActive, "p-ana"))
+	e.Target = failingLister{listingTarget{ft}}
+	rep, err := e.Run(t.Context(), RunOptions{Full: true, FullBestEffort: true})
+	if err != nil {
+		t.Fatalf("Run = %v, want the ordinary run to go on", err)
+	}
+	if rep.FullSkipped == "" || rep.Applied[user.OpCreate] != 1 {
+		t.Errorf("FullSkipped %q, applied %v; want the reason and bob created", rep.FullSkipped, rep.Applied)
+	}
+	if _, err := e.Run(t.Context(), RunOptions{Full: true}); err == nil {
+		t.Error("an explicit full reconcile that cannot list the platform succeeded")
+	}
+}

@@ -1,0 +1,72 @@
+package sync
+
+import (
+	"github.com/dirsync/dirsync/user"
+)
+
+// OnRemoved says what happens to a platform account whose user left the directory
+// (config `sync.on_removed`).
+type OnRemoved string
+
+const (
+	RemovedArchive OnRemoved = "archive" // deactivate on the platform (default)
+	RemovedDelete  OnRemoved = "delete"  // delete from the platform
+	RemovedIgnore  OnRemoved = "ignore"  // leave the account as it is
+)
+
+// Reasons given with archives.
+const (
+	ReasonDisabled = "disabled in the directory"
+	ReasonRemoved  = "removed from the directory"
+)
+
+// Change is one planned change to the platform.
+type Change struct {
+	Op user.Op `json:"op"`
+	// User is the desired user; for a removal, the user as last pushed.
+	User user.User `json:"user"`
+	// PlatformID is the account's platform ID; "" for a create.
+	PlatformID string `json:"platform_id,omitempty"`
+	// Fields lists what changes (update, reactivate), old → new.
+	Fields []user.FieldChange `json:"fields,omitempty"`
+	Reason string             `json:"reason,omitempty"`
+	// Attempts is how many times this user's last change has failed before.
+	Attempts int `json:"attempts,omitempty"`
+
+	prev *user.Record
+}
+
+// Plan is the difference between the directory and the snapshot.
+type Plan struct {
+	Changes []Change `json:"changes"`
+	Skipped []Skip   `json:"skipped,omitempty"`
+	// InScope counts the users read from the directory (active and disabled).
+	InScope int `json:"in_scope"`
+	// Managed counts snapshot records active on the platform.
+	Managed int `json:"managed"`
+	// Unchanged counts users already in step.
+	Unchanged int `json:"unchanged"`
+	// Quarantined lists changes not tried because the user's last
+	// attempts all failed (see Options.QuarantineAfter).
+	Quarantined []Change `json:"quarantined,omitempty"`
+	// Drifted counts managed accounts a full reconcile found changed on the
+	// platform by hand (their corrections are in Changes).
+	Drifted int `json:"drifted,omitempty"`
+	// Unmanaged lists the platform accounts no directory user owns (full
+	// reconcile only).
+	Unmanaged []user.Account `json:"unmanaged,omitempty"`
+}
+
+// Count returns how many changes of kind op the plan holds.
+func (p Plan) Count(op user.Op) int {
+	n := 0
+	for _, c := range p.Changes {
+		if c.Op == op {
+			n++
+		}
+	}
+	return n
+}
+
+// Removals counts archives and deletes: the changes that take access away.
+func (p Plan) Removals() int { return p.Count(user.OpArchive) + p.Count(user.OpDelete) }

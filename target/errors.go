@@ -1,0 +1,218 @@
+package target
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// ErrBodyTooLarge is the cause (see HTTPError.Err) when a response body is larger
+// than the client accepts.
+var ErrBodyTooLarge = errors.New("response body too large")
+
+// HTTPError is a call to the platform that failed: either the platform answered
+// with a status other than 2xx (Status is set), or no answer was received (Status
+// is 0 and Err says why). It satisfies the reconciler's error contract through
+// NotFound and Conflict.
+type HTTPError struct {
+	// Op says what the call was for, e.g. "scim create user".
+	Op     string
+	Method string
+	// URL is the request URL with its secrets redacted.
+	URL string
+	// Status is the HTTP status code; 0 when no response was received.
+	Status int
+	// Detail is the platform's explanation, taken from the response body (SCIM
+	// "detail", JSON "message" or "error", or a short text body), secrets redacted.
+	Detail string
+	// RetryAfter is the platform's Retry-After header, as sent.
+	RetryAfter string
+	// Attempts is how many times the request was sent.
+	Attempts int
+	// Err is the underlying cause, if any: a network error, a context error,
+	// ErrBodyTooLarge.
+	Err error
+}
+
+func (e *HTTPError) Error() string {
+	var b strings.Builder
+	if e.Op != "" {
+		b.WriteString(e.Op)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Method)
+	b.WriteString(" ")
+	b.WriteString(e.URL)
+	b.WriteString(": ")
+	switch {
+	case e.Status != 0 && e.Err != nil:
+		fmt.Fprintf(&b, "HTTP %d: %v", e.Status, e.Err)
+	case e.Status != 0:
+		fmt.Fprintf(&b, "HTTP %d %s", e.Status, http.StatusText(e.Status))
+		if e.Detail != "" {
+			b.WriteString(": ")
+			b.WriteString(e.Detail)
+		}
+	case e.Err != nil:
+		b.WriteString(e.Err.Error())
+	default:
+		b.WriteString("failed")
+	}
+	if e.Attempts > 1 {
+		fmt.Fprintf(&b, " (after %d attempts)", e.Attempts)
+	}
+	return b.String()
+}
+
+// Unwrap returns the underlying cause, if any.
+func (e *HTTPError) Unwrap() error { return e.Err }
+
+// NotFound reports whether the platform answered 404 Not Found.
+func (e *HTTPError) NotFound() bool { return e.Status == http.StatusNotFound }
+
+// Conflict reports whether the platform answered 409 Conflict (SCIM uniqueness).
+func (e *HTTPError) Conflict() bool { return e.Status == http.StatusConflict }
+
+// Temporary reports whether trying again soon may succeed: HTTP 408, 429, a 5xx other
+// than 501 and 505, or a network failure (not a cancellation, a certificate
+// problem or an oversized body).
+func (e *HTTPError) Temporary() bool {
+	if e.Err != nil {
+		return retryableNetErr(e.Err)
+	}
+	return retryableStatus(e.Status)
+}
+
+// Unauthorized reports whether the platform rejected the credentials (401 or 403).
+func (e *HTTPError) Unauthorized() bool {
+	return e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden
+}
+
+func retryableStatus(status int) bool {
+	// 408: the server timed the request out before it was handled. 409 is not
+	// retried: for a create it means the account exists, which the reconciler
+	// resolves by adoption.
+	return status == http.StatusTooManyRequests || status == http.StatusRequestTimeout ||
+		(status >= 500 && status <= 599 && status != http.StatusNotImplemented && status != http.StatusHTTPVersionNotSupported)
+}
+
+// NotFoundError reports that no account matches a lookup. It satisfies the
+// reconciler's NotFound contract.
+type NotFoundError struct {
+	Op    string
+	Key   string
+	Value string
+}
+
+func (e *NotFoundError) Error() string {
+	return fmt.Sprintf("%s: no account with %s %q", e.Op, e.Key, e.Value)
+}
+
+// NotFound is always true.
+func (e *NotFoundError) NotFound() bool { return true }
+
+// maxDetail bounds the length of HTTPError.Detail.
+const maxDetail = 300
+
+// Detail extracts a human explanation from an error response body: a SCIM error's
+// "detail" (with its "scimType"), a JSON "message", "error" (string or object),
+// "error_description" or "title"; otherwise a short text body. It returns "" when
+// the body says nothing useful (empty, binary, an HTML page).
+func Detail(contentType string, body []byte) string {
+	body = []byte(strings.TrimSpace(string(body)))
+	if len(body) == 0 {
+		return ""
+	}
+	if body[0] == '{' {
+		var m map[string]any
+		if json.Unmarshal(body, &m) == nil {
+			if d := jsonDetail(m); d != "" {
+				return clip(d)
+			}
+		}
+	}
+	mt, _, _ := mime.ParseMediaType(contentType)
+	if mt == "text/html" || strings.HasPrefix(strings.ToLower(string(body[:min(len(body), 15)])), "<!doctype") ||
+		strings.HasPrefix(strings.ToLower(string(body[:min(len(body), 6)])), "<html") {
+		return ""
+	}
+	if !utf8.Valid(body) {
+		return ""
+	}
+	for _, r := range string(body) {
+		if !unicode.IsPrint(r) && !unicode.IsSpace(r) {
+			return ""
+		}
+	}
+	return clip(string(body))
+}
+
+func jsonDetail(m map[string]any) string {
+	str := func(k string) string {
+		switch v := m[k].(type) {
+		case string:
+			return strings.TrimSpace(v)
+		case float64:
+			return strconv.FormatFloat(v, 'f', -1, 64)
+		}
+		return ""
+	}
+	if d := str("detail"); d != "" {
+		if t := str("scimType"); t != "" {
+			return d + " (scimType " + t + ")"
+		}
+		return d
+	}
+	for _, k := range []string{"message", "Message", "error_description", "title"} {
+		if d := str(k); d != "" {
+			return d
+		}
+	}
+	for _, k := range []string{"error", "Error", "errors"} {
+		switch v := m[k].(type) {
+		case string:
+			if v = strings.TrimSpace(v); v != "" {
+				return v
+			}
+		case map[string]any:
+			if d := jsonDetail(v); d != "" {
+				return d
+			}
+		case []any:
+			if len(v) > 0 {
+				if e, ok := v[0].(map[string]any); ok {
+					if d := jsonDetail(e); d != "" {
+						return d
+					}
+				}
+				if s, ok := v[0].(string); ok {
+					return s
+				}
+			}
+		}
+	}
+	// ResponseStatus envelopes (see platform-apis.md, "Users API v2").
+	if rs, ok := m["ResponseStatus"].(map[string]any); ok {
+		return jsonDetail(rs)
+	}
+	return ""
+}
+
+// clip makes s one line of at most maxDetail bytes.
+func clip(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) <= maxDetail {
+		return s
+	}
+	cut := maxDetail
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}

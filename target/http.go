@@ -1,0 +1,544 @@
+package target
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	gosync "sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Defaults of the HTTP client's options.
+const (
+	DefaultMaxBodySize  = 10 << 20 // 10 MiB
+	DefaultBaseBackoff  = 500 * time.Millisecond
+	DefaultMaxBackoff   = 30 * time.Second
+	DefaultMaxRetryWait = time.Minute
+)
+
+// Doer sends one HTTP request. *http.Client implements it.
+type Doer interface {
+	Do(*http.Request) (*http.Response, error)
+}
+
+// Option adjusts an HTTPClient.
+type Option func(*options)
+
+type options struct {
+	doer         Doer
+	version      string
+	maxBody      int64
+	baseBackoff  time.Duration
+	maxBackoff   time.Duration
+	maxRetryWait time.Duration
+	now          func() time.Time
+	sleep        func(context.Context, time.Duration) error
+	observe      func(Attempt)
+	retryBudget  int
+}
+
+// WithDoer sends requests through d instead of an *http.Client built from the
+// config (ca_file, insecure_skip_verify). The config's timeout still applies.
+func WithDoer(d Doer) Option { return func(o *options) { o.doer = d } }
+
+// WithVersion sets the version in the User-Agent header, "dirsync/<version>".
+// Default "dev".
+func WithVersion(v string) Option { return func(o *options) { o.version = v } }
+
+// WithMaxBodySize bounds the response bodies read; a larger one fails the request
+// with ErrBodyTooLarge. Default 10 MiB.
+func WithMaxBodySize(n int64) Option { return func(o *options) { o.maxBody = n } }
+
+// WithBackoff sets the delay before the first retry (doubled at each retry, with
+// jitter) and its cap. Defaults 500ms and 30s.
+func WithBackoff(base, max time.Duration) Option {
+	return func(o *options) { o.baseBackoff, o.maxBackoff = base, max }
+}
+
+// WithMaxRetryWait is the longest Retry-After the client waits for; a platform
+// asking for a longer pause gets no retry (the change fails, and is retried on
+// the next run). Default 1 minute.
+func WithMaxRetryWait(d time.Duration) Option { return func(o *options) { o.maxRetryWait = d } }
+
+// WithClock replaces the clock used for backoff and Retry-After: now tells the
+// time and sleep waits (returning early with ctx's error). For tests.
+func WithClock(now func() time.Time, sleep func(ctx context.Context, d time.Duration) error) Option {
+	return func(o *options) { o.now, o.sleep = now, sleep }
+}
+
+// Attempt is one attempt of a request, as an observer sees it.
+type Attempt struct {
+	// Op says what the request is for ("scim create user").
+	Op     string
+	Method string
+	// URL is the request's URL, secrets redacted.
+	URL string
+	// Status is the HTTP status the platform answered, or 0 when there was no
+	// answer (a network error, a timeout).
+	Status int
+	// Err is why there was no answer, or why the body could not be read; nil
+	// when Status is set and the body was read.
+	Err error
+}
+
+// WithObserver calls observe after each attempt of each request, retries
+// included. It is called from several goroutines at once. For metrics and
+// for printing requests as they go.
+func WithObserver(observe func(Attempt)) Option {
+	return func(o *options) { o.observe = observe }
+}
+
+// DefaultRetryBudget is the most retries one client (one run) makes in all.
+const DefaultRetryBudget = 200
+
+// WithRetryBudget caps the retries of all requests together: once n retries
+// were made, failures are returned at once (and retried on the next run). A
+// client is built per run, so this caps the retries per run. 0: no cap.
+// Default DefaultRetryBudget.
+func WithRetryBudget(n int) Option { return func(o *options) { o.retryBudget = n } }
+
+// Request is one call to the platform.
+type Request struct {
+	// Op says what the call is for, for errors: "scim create user".
+	Op     string
+	Method string
+	// Path is joined to the base URL's path; it is in escaped form (escape ids
+	// with url.PathEscape). "" is the base URL itself.
+	Path string
+	// Query is added to the base URL's query.
+	Query url.Values
+	// Header is added to every attempt's headers.
+	Header http.Header
+	// Body is sent as is; ContentType defaults to application/json when Body is
+	// set.
+	Body        []byte
+	ContentType string
+}
+
+// Response is the platform's answer, its body read in full.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+	// URL is the request URL, secrets redacted: for error messages.
+	URL string
+}
+
+// HTTPClient is the HTTP plumbing shared by targets: authentication, User-Agent,
+// per-request timeout, bounded response bodies, a client-side rate limit, and
+// retries with exponential backoff and jitter that honour Retry-After.
+//
+// Retries: network errors, HTTP 408, 429 and 5xx (but 501) are retried up to
+// Config.MaxRetries times; other 4xx never are. A POST is retried too, even after
+// a timeout, so a create may reach the platform twice: the second one then fails
+// with 409 Conflict, which the reconciler resolves by adopting the account that
+// the first one created.
+//
+// An HTTPClient is safe for concurrent use.
+type HTTPClient struct {
+	base       *url.URL
+	auth       Auth
+	secrets    []string
+	doer       Doer
+	userAgent  string
+	timeout    time.Duration
+	maxRetries int
+	limiter    *rate.Limiter
+	window     *window // adaptive bound on requests in flight (AIMD)
+	retries    atomic.Int64
+	opts       options
+
+	mu         gosync.Mutex
+	pauseUntil time.Time // set by a 429 with Retry-After: every request waits
+}
+
+// NewHTTPClient returns a client for the API at cfg.URL, authenticating with auth
+// (nil: none). It uses cfg's url, timeout, rate_limit, max_retries, ca_file and
+// insecure_skip_verify; call cfg.Validate first.
+func NewHTTPClient(cfg Config, auth Auth, opts ...Option) (*HTTPClient, error) {
+	o := options{
+		version:      "dev",
+		maxBody:      DefaultMaxBodySize,
+		baseBackoff:  DefaultBaseBackoff,
+		maxBackoff:   DefaultMaxBackoff,
+		maxRetryWait: DefaultMaxRetryWait,
+		retryBudget:  DefaultRetryBudget,
+		now:          time.Now,
+		sleep:        sleep,
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if err := checkURL(cfg.URL); err != nil {
+		return nil, fmt.Errorf("target.url: %w", err)
+	}
+	base, _ := url.Parse(cfg.URL) // checked above
+	c := &HTTPClient{
+		base:       base,
+		auth:       auth,
+		doer:       o.doer,
+		userAgent:  "dirsync/" + o.version,
+		timeout:    cfg.Timeout,
+		maxRetries: max(cfg.MaxRetries, 0),
+		opts:       o,
+	}
+	if c.timeout <= 0 {
+		c.timeout = DefaultTimeout
+	}
+	if cfg.Concurrency > 0 {
+		c.window = newWindow(cfg.Concurrency)
+	} else {
+		c.window = newWindow(DefaultConcurrency)
+	}
+	if auth != nil {
+		for _, s := range auth.Secrets() {
+			if s != "" {
+				c.secrets = append(c.secrets, s)
+			}
+		}
+	}
+	for name, vals := range base.Query() {
+		if sensitiveParam(name) {
+			c.secrets = append(c.secrets, vals...)
+		}
+	}
+	if cfg.RateLimit > 0 {
+		c.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), max(1, int(cfg.RateLimit)))
+	}
+	if c.doer == nil {
+		tr, err := transport(cfg)
+		if err != nil {
+			return nil, err
+		}
+		c.doer = &http.Client{
+			Transport: tr,
+			// A redirect is a misconfigured URL; following it would turn a POST
+			// into a GET, or send the token to another host.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
+	return c, nil
+}
+
+func transport(cfg Config) (*http.Transport, error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.InsecureSkipVerify}
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("target.ca_file: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("target.ca_file: no PEM certificate found in %s", cfg.CAFile)
+		}
+		tlsCfg.RootCAs = pool
+	}
+	tr.TLSClientConfig = tlsCfg
+	tr.MaxIdleConnsPerHost = max(cfg.Concurrency, 2)
+	return tr, nil
+}
+
+// Redact replaces the client's secrets (the auth's, and secret query values of
+// the base URL) in s.
+func (c *HTTPClient) Redact(s string) string { return Redact(s, c.secrets...) }
+
+// URL returns the full URL of a request path, secrets redacted.
+func (c *HTTPClient) URL(path string) string {
+	return RedactURL(c.resolve(path, nil).String(), c.secrets...)
+}
+
+func (c *HTTPClient) resolve(path string, query url.Values) *url.URL {
+	u := c.base
+	if path != "" {
+		u = c.base.JoinPath(path)
+	} else {
+		cp := *u
+		u = &cp
+	}
+	if len(query) > 0 {
+		q := u.Query()
+		for k, vs := range query {
+			q[k] = append(q[k], vs...)
+		}
+		u.RawQuery = q.Encode()
+	}
+	return u
+}
+
+// Do sends req, retrying transient failures, and returns the response when its
+// status is 2xx. Otherwise it returns an *HTTPError (errors.As), together with the
+// Response when the platform answered.
+func (c *HTTPClient) Do(ctx context.Context, req Request) (*Response, error) {
+	u := c.resolve(req.Path, req.Query)
+	redURL := RedactURL(u.String(), c.secrets...)
+	for attempt := 1; ; attempt++ {
+		if err := c.waitTurn(ctx); err != nil {
+			return nil, &HTTPError{Op: req.Op, Method: req.Method, URL: redURL, Attempts: attempt - 1, Err: err}
+		}
+		if err := c.window.acquire(ctx); err != nil {
+			return nil, &HTTPError{Op: req.Op, Method: req.Method, URL: redURL, Attempts: attempt - 1, Err: err}
+		}
+		resp, err := c.once(ctx, req, u, redURL)
+		c.window.release(resp != nil && throttled(resp))
+		if c.opts.observe != nil {
+			at := Attempt{Op: req.Op, Method: req.Method, URL: redURL, Err: err}
+			if resp != nil {
+				at.Status = resp.Status
+			}
+			c.opts.observe(at)
+		}
+		var herr *HTTPError
+		switch {
+		case err != nil:
+			herr = &HTTPError{Err: err}
+			if resp != nil {
+				herr.Status = resp.Status
+			}
+		case resp.Status >= 200 && resp.Status <= 299:
+			return resp, nil
+		default:
+			herr = &HTTPError{
+				Status:     resp.Status,
+				Detail:     c.Redact(Detail(resp.Header.Get("Content-Type"), resp.Body)),
+				RetryAfter: resp.Header.Get("Retry-After"),
+			}
+			if resp.Status >= 300 && resp.Status <= 399 {
+				herr.Detail = "redirected to " + RedactURL(resp.Header.Get("Location"), c.secrets...) + "; check target.url"
+			}
+		}
+		herr.Op, herr.Method, herr.URL, herr.Attempts = req.Op, req.Method, redURL, attempt
+
+		ra, hasRA := c.retryAfter(herr.RetryAfter)
+		if hasRA && herr.Temporary() && ra <= c.opts.maxRetryWait {
+			// The platform asks every user of this token to slow down: pause all
+			// requests, not only this one. waitTurn does the waiting.
+			c.pause(ra)
+		}
+		if attempt > c.maxRetries || ctx.Err() != nil || !herr.Temporary() {
+			return resp, herr
+		}
+		if b := c.opts.retryBudget; b > 0 && c.retries.Add(1) > int64(b) {
+			return resp, fmt.Errorf("%w (not retried: this run's %d retries are spent)", herr, b)
+		}
+		if hasRA {
+			if ra > c.opts.maxRetryWait {
+				return resp, herr
+			}
+			continue
+		}
+		if err := c.opts.sleep(ctx, c.backoff(attempt)); err != nil {
+			return resp, fmt.Errorf("%w (gave up retrying: %w)", herr, err)
+		}
+	}
+}
+
+// throttled reports whether the platform asked to slow down: a 429, or a 503
+// with Retry-After.
+func throttled(resp *Response) bool {
+	return resp.Status == http.StatusTooManyRequests ||
+		(resp.Status == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") != "")
+}
+
+// Concurrency returns the current adaptive bound on requests in flight: the
+// configured concurrency, halved on each burst of throttling and regained one
+// request at a time as answers succeed.
+func (c *HTTPClient) Concurrency() int { return c.window.size() }
+
+// waitTurn waits for a pause requested by the platform and for the rate limit.
+func (c *HTTPClient) waitTurn(ctx context.Context) error {
+	c.mu.Lock()
+	until := c.pauseUntil
+	c.mu.Unlock()
+	if d := until.Sub(c.opts.now()); d > 0 {
+		if err := c.opts.sleep(ctx, d); err != nil {
+			return err
+		}
+	}
+	if c.limiter != nil {
+		return c.limiter.Wait(ctx)
+	}
+	return ctx.Err()
+}
+
+func (c *HTTPClient) pause(d time.Duration) {
+	until := c.opts.now().Add(d)
+	c.mu.Lock()
+	if until.After(c.pauseUntil) {
+		c.pauseUntil = until
+	}
+	c.mu.Unlock()
+}
+
+// backoff is the delay before retry number attempt (1-based): exponential, capped,
+// with "equal jitter" (half fixed, half random).
+func (c *HTTPClient) backoff(attempt int) time.Duration {
+	d := c.opts.baseBackoff
+	for i := 1; i < attempt && d < c.opts.maxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, c.opts.maxBackoff)
+	if d <= 1 {
+		return d
+	}
+	half := d / 2
+	return half + rand.N(d-half)
+}
+
+// retryAfter parses a Retry-After header: delay-seconds or an HTTP-date.
+func (c *HTTPClient) retryAfter(h string) (time.Duration, bool) {
+	return ParseRetryAfter(h, c.opts.now())
+}
+
+// ParseRetryAfter parses a Retry-After header value, delay-seconds or an
+// HTTP-date, relative to now. A date in the past is a zero delay. ok is false when
+// h is empty or malformed.
+func ParseRetryAfter(h string, now time.Time) (d time.Duration, ok bool) {
+	h = strings.TrimSpace(h)
+	if h == "" {
+		return 0, false
+	}
+	if secs, err := strconv.ParseInt(h, 10, 64); err == nil {
+		if secs < 0 {
+			return 0, false
+		}
+		if secs > int64(24*time.Hour/time.Second) {
+			secs = int64(24 * time.Hour / time.Second)
+		}
+		return time.Duration(secs) * time.Second, true
+	}
+	t, err := http.ParseTime(h)
+	if err != nil {
+		return 0, false
+	}
+	return max(t.Sub(now), 0), true
+}
+
+// once sends one attempt and reads the response body, bounded.
+func (c *HTTPClient) once(ctx context.Context, req Request, u *url.URL, redURL string) (*Response, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	var body io.Reader
+	if req.Body != nil {
+		body = bytes.NewReader(req.Body)
+	}
+	hr, err := http.NewRequestWithContext(ctx, req.Method, u.String(), body)
+	if err != nil {
+		return nil, errors.New(c.Redact(err.Error()))
+	}
+	for k, vs := range req.Header {
+		hr.Header[k] = append([]string(nil), vs...)
+	}
+	if req.Body != nil {
+		ct := req.ContentType
+		if ct == "" {
+			ct = "application/json"
+		}
+		hr.Header.Set("Content-Type", ct)
+	}
+	if hr.Header.Get("Accept") == "" {
+		hr.Header.Set("Accept", "application/json")
+	}
+	hr.Header.Set("User-Agent", c.userAgent)
+	if c.auth != nil {
+		if err := c.auth.Authorize(hr); err != nil {
+			return nil, fmt.Errorf("authorize: %w", err)
+		}
+	}
+	hresp, err := c.doer.Do(hr)
+	if err != nil {
+		return nil, c.redactErr(err)
+	}
+	defer hresp.Body.Close()
+	resp := &Response{Status: hresp.StatusCode, Header: hresp.Header, URL: redURL}
+	b, err := io.ReadAll(io.LimitReader(hresp.Body, c.opts.maxBody+1))
+	if err != nil {
+		return resp, fmt.Errorf("read response: %w", c.redactErr(err))
+	}
+	if int64(len(b)) > c.opts.maxBody {
+		return resp, fmt.Errorf("%w: more than %s", ErrBodyTooLarge, size(c.opts.maxBody))
+	}
+	resp.Body = b
+	return resp, nil
+}
+
+// redactErr keeps err's chain (errors.Is/As still work) but makes its text safe:
+// *url.Error repeats the full request URL.
+func (c *HTTPClient) redactErr(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		// The URL is in HTTPError already; report only the cause.
+		err = ue.Err
+	}
+	msg := c.Redact(err.Error())
+	if msg == err.Error() {
+		return err
+	}
+	return &redactedError{msg: msg, err: err}
+}
+
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+func retryableNetErr(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, ErrBodyTooLarge) {
+		return false
+	}
+	var (
+		unknownCA *x509.UnknownAuthorityError
+		hostname  x509.HostnameError
+		invalid   x509.CertificateInvalidError
+		verify    *tls.CertificateVerificationError
+		header    tls.RecordHeaderError
+	)
+	if errors.As(err, &unknownCA) || errors.As(err, &hostname) || errors.As(err, &invalid) ||
+		errors.As(err, &verify) || errors.As(err, &header) {
+		return false
+	}
+	return true
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func size(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}

@@ -1,0 +1,557 @@
+package target
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/dirsync/dirsync/target/internal/jsontpl"
+)
+
+// Auth types of a REST profile (target.rest.auth.type).
+const (
+	AuthNone   = "none"
+	AuthBearer = "bearer"
+	AuthHeader = "header"
+	AuthBasic  = "basic"
+	AuthQuery  = "query"
+	AuthOAuth2 = "oauth2"
+)
+
+// Pagination styles of a REST profile's list endpoint (target.rest.list.pagination).
+const (
+	PageNone   = "none"
+	PagePage   = "page"
+	PageOffset = "offset"
+	PageCursor = "cursor"
+)
+
+// User fields a REST profile maps (target.rest.fields keys) and body templates
+// refer to as {{name}}. Templates may also use "extra.NAME" (an extra attribute),
+// "groups" (a list) and, except in create, "platform_id".
+const (
+	RefExternalID  = "external_id"
+	RefUsername    = "username"
+	RefEmail       = "email"
+	RefGivenName   = "given_name"
+	RefFamilyName  = "family_name"
+	RefDisplayName = "display_name"
+	RefActive      = "active"
+	RefGroups      = "groups"
+	RefPlatformID  = "platform_id"
+	RefExtraPrefix = "extra."
+)
+
+// mappable are the fields target.rest.fields may map.
+var mappable = []string{RefExternalID, RefUsername, RefEmail, RefGivenName, RefFamilyName, RefDisplayName}
+
+// RestProfile describes a platform's own User Management API, so that the rest
+// target drives it without code per vendor. It is the `target.rest:` section;
+// README.md ("REST platforms") documents every key and examples/targets/ holds one
+// profile per API style.
+type RestProfile struct {
+	// Auth says how requests are authenticated. The secret is target.token (or
+	// token_file), except for auth type query.
+	Auth RestAuth `mapstructure:"auth" json:"auth"`
+	// Query lists "name=value" parameters added to every call (e.g. format=json).
+	Query []string `mapstructure:"query" json:"query,omitempty"`
+	// Headers are added to every call.
+	Headers map[string]string `mapstructure:"headers" json:"headers,omitempty"`
+	// List is how every account is read.
+	List RestList `mapstructure:"list" json:"list"`
+	// ID is the path of the platform's id inside a user object, e.g. "id" or "Id".
+	ID string `mapstructure:"id" json:"id"`
+	// Fields maps dirsync's user fields (external_id, username, email, given_name,
+	// family_name, display_name) to paths inside a platform user object.
+	Fields map[string]string `mapstructure:"fields" json:"fields,omitempty"`
+	// Active is the path of the account state inside a user object; ActiveValues
+	// are the values (compared case-insensitively as text) that mean active.
+	Active       string   `mapstructure:"active" json:"active"`
+	ActiveValues []string `mapstructure:"active_values" json:"active_values,omitempty"`
+	// Error locates an error envelope that may come with any status, HTTP 200
+	// included; a response where Error.Code holds a value is a failure.
+	Error RestError `mapstructure:"error" json:"error"`
+	// MatchBy lists the keys the platform can be matched on for adoption
+	// (externalId, userName, email). Default: those that Fields maps.
+	MatchBy []string `mapstructure:"match_by" json:"match_by,omitempty"`
+
+	// Mappings map directory groups to platform values (role ids, organization
+	// ids, group ids), by mapping name: body templates refer to
+	// {{groups.NAME}} (every mapped value of the user's groups, a list) and
+	// {{group.NAME}} (the first one, or null).
+	Mappings map[string][]GroupMapping `mapstructure:"mappings" json:"mappings,omitempty"`
+
+	// Resolve names mappings whose values are names of things the platform
+	// lists (roles, identity providers): the names are resolved to ids once,
+	// before the first change, and a name the platform does not have is an
+	// error.
+	Resolve map[string]RestResolve `mapstructure:"resolve" json:"resolve,omitempty"`
+
+	// BatchCreate, when set, creates users many per request: creates that
+	// arrive while a request is in flight are sent together in the next one.
+	BatchCreate RestBatch `mapstructure:"batch_create" json:"batch_create,omitzero"`
+
+	// AfterCreate are calls made, by name, after each create, with the new
+	// account's {id}: e.g. reset_password, or send_invitation.
+	AfterCreate map[string]RestEndpoint `mapstructure:"after_create" json:"after_create,omitempty"`
+
+	Create     RestEndpoint `mapstructure:"create" json:"create"`
+	Update     RestEndpoint `mapstructure:"update" json:"update"`
+	Deactivate RestEndpoint `mapstructure:"deactivate" json:"deactivate"`
+	Reactivate RestEndpoint `mapstructure:"reactivate" json:"reactivate"`
+	Delete     RestEndpoint `mapstructure:"delete" json:"delete"`
+}
+
+// RestAuth is a REST profile's authentication.
+type RestAuth struct {
+	// Type: none, bearer (default), header, basic, query or oauth2.
+	Type string `mapstructure:"type" json:"type"`
+	// Header is the header that carries target.token (type header), e.g. X-API-Key.
+	Header string `mapstructure:"header" json:"header,omitempty"`
+	// Username is the basic-auth user; target.token is the password.
+	Username string `mapstructure:"username" json:"username,omitempty"`
+	// Params are "name=value" query parameters sent on every call (type query),
+	// e.g. CompanyId=42 and IntegrationKey=${KEY}. Values of parameters whose names
+	// look secret (key, token, secret, …) are redacted everywhere.
+	Params []string `mapstructure:"params" json:"params,omitempty"`
+	// TokenURL is the OAuth2 token endpoint (type oauth2), absolute or relative
+	// to target.url; ClientID the client; target.token is the client secret.
+	TokenURL string   `mapstructure:"token_url" json:"token_url,omitempty"`
+	ClientID string   `mapstructure:"client_id" json:"client_id,omitempty"`
+	Scopes   []string `mapstructure:"scopes" json:"scopes,omitempty"`
+}
+
+// RestList is a REST profile's list endpoint.
+type RestList struct {
+	Path  string   `mapstructure:"path" json:"path"`
+	Query []string `mapstructure:"query" json:"query,omitempty"`
+	// Pagination: none (default), page, offset or cursor.
+	Pagination string `mapstructure:"pagination" json:"pagination"`
+	// PageSize is the size asked for each page. Default 100.
+	PageSize int `mapstructure:"page_size" json:"page_size"`
+	// page: PageParam (default "page"), SizeParam (default "pageSize"), FirstPage
+	// (default 1). offset: OffsetParam (default "offset"), LimitParam (default
+	// "limit"). cursor: CursorParam (default "cursor").
+	PageParam   string `mapstructure:"page_param" json:"page_param,omitempty"`
+	SizeParam   string `mapstructure:"size_param" json:"size_param,omitempty"`
+	FirstPage   int    `mapstructure:"first_page" json:"first_page,omitempty"`
+	OffsetParam string `mapstructure:"offset_param" json:"offset_param,omitempty"`
+	LimitParam  string `mapstructure:"limit_param" json:"limit_param,omitempty"`
+	CursorParam string `mapstructure:"cursor_param" json:"cursor_param,omitempty"`
+	// Items is the path of the array of users in the response ("" when the
+	// response is the array).
+	Items string `mapstructure:"items" json:"items"`
+	// Total (a count of users) or TotalPages, when the response has one, ends the
+	// listing early; otherwise it ends at a short or empty page.
+	Total      string `mapstructure:"total" json:"total,omitempty"`
+	TotalPages string `mapstructure:"total_pages" json:"total_pages,omitempty"`
+	// NextCursor is the path of the next cursor (cursor pagination); the listing
+	// ends when it is null or empty.
+	NextCursor string `mapstructure:"next_cursor" json:"next_cursor,omitempty"`
+}
+
+// GroupMapping maps a directory group, by DN or by CN (case-insensitive), to a
+// platform value; group "*" maps every user.
+type GroupMapping struct {
+	Group string `mapstructure:"group" json:"group"`
+	Value string `mapstructure:"value" json:"value"`
+}
+
+// Mapped returns the values of the mappings whose group is among groups (DNs),
+// in the mappings' order, without duplicates. Group "*" matches every user.
+func Mapped(maps []GroupMapping, groups []string) []string {
+	out := []string{}
+	for _, m := range maps {
+		if strings.TrimSpace(m.Group) == "*" && !slices.Contains(out, m.Value) {
+			out = append(out, m.Value)
+			continue
+		}
+		for _, g := range groups {
+			if groupMatches(m.Group, g) && !slices.Contains(out, m.Value) {
+				out = append(out, m.Value)
+			}
+		}
+	}
+	return out
+}
+
+func groupMatches(want, dn string) bool {
+	want, dn = strings.ToLower(strings.TrimSpace(want)), strings.ToLower(strings.TrimSpace(dn))
+	if want == "*" {
+		return true
+	}
+	if strings.Contains(want, "=") {
+		return want == dn
+	}
+	first, _, _ := strings.Cut(dn, ",")
+	cn, ok := strings.CutPrefix(first, "cn=")
+	return ok && cn == want
+}
+
+// Reference prefixes for group mappings in body templates.
+const (
+	RefGroupsPrefix = "groups."
+	RefGroupPrefix  = "group."
+)
+
+// RestResolve is a list endpoint of named platform objects: Items is the path
+// of the array ("" : the response is the array), ID and Name the paths in an
+// object.
+type RestResolve struct {
+	Path  string `mapstructure:"path" json:"path"`
+	Items string `mapstructure:"items" json:"items,omitempty"`
+	ID    string `mapstructure:"id" json:"id"`
+	Name  string `mapstructure:"name" json:"name"`
+}
+
+// RestBatch is an endpoint creating many users in one request, answering with
+// one result per user.
+type RestBatch struct {
+	Method string   `mapstructure:"method" json:"method,omitempty"`
+	Path   string   `mapstructure:"path" json:"path,omitempty"`
+	Query  []string `mapstructure:"query" json:"query,omitempty"`
+	// Body is the request's JSON template, where "{{users}}" stands for the
+	// array of users, e.g. {"Users": "{{users}}"}.
+	Body string `mapstructure:"body" json:"body,omitempty"`
+	// Item is the JSON template of one user in that array (references as in
+	// create).
+	Item string `mapstructure:"item" json:"item,omitempty"`
+	// Results is the path of the per-user results array. Match is the path of
+	// the email inside a result, matched case-insensitively ("" : results come in
+	// request order). ID and Error are the paths of the new id and of the
+	// per-user error inside a result.
+	Results string `mapstructure:"results" json:"results,omitempty"`
+	Match   string `mapstructure:"match" json:"match,omitempty"`
+	ID      string `mapstructure:"id" json:"id,omitempty"`
+	Error   string `mapstructure:"error" json:"error,omitempty"`
+	// Size is the most users in one request. Default 50.
+	Size int `mapstructure:"size" json:"size,omitempty"`
+}
+
+// Configured reports whether batch create is set.
+func (b RestBatch) Configured() bool { return b.Path != "" || b.Method != "" }
+
+// RefUsers is the batch body's reference to the array of users.
+const RefUsers = "users"
+
+// ParseBatch parses a batch endpoint's body and item templates.
+func (p RestProfile) ParseBatch() (body, item *jsontpl.Template, err error) {
+	b := p.BatchCreate
+	if body, err = jsontpl.Parse(b.Body, func(ref string) bool { return ref == RefUsers }); err != nil {
+		return nil, nil, fmt.Errorf("body: %w", err)
+	}
+	if !slices.Contains(body.Refs(), RefUsers) {
+		return nil, nil, errors.New(`body: must hold "{{users}}", where the array of users goes`)
+	}
+	if item, err = jsontpl.Parse(b.Item, func(ref string) bool { return p.validRef(ref, false) }); err != nil {
+		return nil, nil, fmt.Errorf("item: %w", err)
+	}
+	return body, item, nil
+}
+
+// RestError locates the error envelope of a REST platform's responses.
+type RestError struct {
+	// Code and Message are paths, e.g. ResponseStatus.ErrorCode.
+	Code    string `mapstructure:"code" json:"code,omitempty"`
+	Message string `mapstructure:"message" json:"message,omitempty"`
+	// NotFound and Conflict list the codes that mean "no such account" and
+	// "the account already exists" (HTTP 404 and 409 always do).
+	NotFound []string `mapstructure:"not_found" json:"not_found,omitempty"`
+	Conflict []string `mapstructure:"conflict" json:"conflict,omitempty"`
+}
+
+// RestEndpoint is one call: method, path and query ("{id}" is the platform id),
+// and a JSON body template.
+type RestEndpoint struct {
+	Method string   `mapstructure:"method" json:"method,omitempty"`
+	Path   string   `mapstructure:"path" json:"path,omitempty"`
+	Query  []string `mapstructure:"query" json:"query,omitempty"`
+	// Body is a JSON template whose string leaves may refer to user fields, e.g.
+	// {"email": "{{email}}", "active": "{{active}}"}: values keep their JSON type
+	// and are encoded, never spliced into the text.
+	Body string `mapstructure:"body" json:"body,omitempty"`
+	// ID is the path of the new account's id in a create response (default: the
+	// profile's id path, then the same inside Result).
+	ID string `mapstructure:"id" json:"id,omitempty"`
+	// ItemError is the path of a per-user error inside a successful response,
+	// e.g. "Results.0.Error" for a batch endpoint called with one user.
+	ItemError string `mapstructure:"item_error" json:"item_error,omitempty"`
+}
+
+// Configured reports whether the endpoint is set.
+func (e RestEndpoint) Configured() bool { return e.Path != "" || e.Method != "" }
+
+// NeedsToken reports whether the profile's auth takes its secret from
+// target.token.
+func (p RestProfile) NeedsToken() bool {
+	switch p.Auth.Type {
+	case AuthNone, AuthQuery:
+		return false
+	}
+	return true
+}
+
+// AuthType returns the auth type, bearer when unset.
+func (p RestProfile) AuthType() string {
+	if p.Auth.Type == "" {
+		return AuthBearer
+	}
+	return p.Auth.Type
+}
+
+// ValidRef reports whether name may appear as {{name}} in a body template;
+// withID allows platform_id.
+func ValidRef(name string, withID bool) bool {
+	switch name {
+	case RefExternalID, RefUsername, RefEmail, RefGivenName, RefFamilyName, RefDisplayName, RefActive, RefGroups:
+		return true
+	case RefPlatformID:
+		return withID
+	}
+	return strings.HasPrefix(name, RefExtraPrefix) && len(name) > len(RefExtraPrefix)
+}
+
+// ParseBody parses an endpoint's body template; create has no platform id yet,
+// and deactivate, reactivate and delete know nothing but the platform id.
+func (p RestProfile) ParseBody(name string, e RestEndpoint) (*jsontpl.Template, error) {
+	if e.Body == "" {
+		return nil, nil
+	}
+	valid := func(ref string) bool { return p.validRef(ref, true) }
+	switch name {
+	case "create":
+		valid = func(ref string) bool { return p.validRef(ref, false) }
+	case "deactivate", "reactivate", "delete":
+		valid = func(ref string) bool { return ref == RefPlatformID }
+	}
+	return jsontpl.Parse(e.Body, valid)
+}
+
+// validRef is ValidRef, plus references to the profile's group mappings.
+func (p RestProfile) validRef(ref string, withID bool) bool {
+	for _, prefix := range []string{RefGroupsPrefix, RefGroupPrefix} {
+		if name, ok := strings.CutPrefix(ref, prefix); ok {
+			_, known := p.Mappings[name]
+			return known
+		}
+	}
+	return ValidRef(ref, withID)
+}
+
+// validate reports every problem of the profile, each named by its key.
+func (p RestProfile) validate() []error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("target.rest.%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	pairs := func(key string, list []string) {
+		for _, kv := range list {
+			if name, _, ok := strings.Cut(kv, "="); !ok || name == "" {
+				bad(key, "every entry must be name=value")
+			}
+		}
+	}
+
+	switch p.AuthType() {
+	case AuthBearer, AuthNone:
+	case AuthHeader:
+		if p.Auth.Header == "" {
+			bad("auth.header", "must be set for auth type header (the header carrying target.token, e.g. X-API-Key)")
+		}
+	case AuthBasic:
+		if p.Auth.Username == "" {
+			bad("auth.username", "must be set for auth type basic (target.token is the password)")
+		}
+	case AuthQuery:
+		if len(p.Auth.Params) == 0 {
+			bad("auth.params", `must list the "name=value" parameters for auth type query`)
+		}
+		pairs("auth.params", p.Auth.Params)
+	case AuthOAuth2:
+		if p.Auth.TokenURL == "" {
+			bad("auth.token_url", "must be set for auth type oauth2 (the token endpoint)")
+		} else if u, err := url.Parse(p.Auth.TokenURL); err != nil {
+			bad("auth.token_url", "not a valid URL")
+		} else if u.IsAbs() {
+			if err := checkURL(p.Auth.TokenURL); err != nil {
+				bad("auth.token_url", "%v", err)
+			}
+		}
+		if p.Auth.ClientID == "" {
+			bad("auth.client_id", "must be set for auth type oauth2 (target.token is the client secret)")
+		}
+	default:
+		bad("auth.type", "unknown type %q (want none, bearer, header, basic, query or oauth2)", p.Auth.Type)
+	}
+	pairs("query", p.Query)
+	pairs("list.query", p.List.Query)
+
+	if p.List.Path == "" {
+		bad("list.path", "must be set (the endpoint listing every user)")
+	}
+	switch p.List.Pagination {
+	case "", PageNone, PagePage, PageOffset:
+	case PageCursor:
+		if p.List.NextCursor == "" {
+			bad("list.next_cursor", "must be set for cursor pagination (where the response holds the next cursor)")
+		}
+	default:
+		bad("list.pagination", "unknown pagination %q (want none, page, offset or cursor)", p.List.Pagination)
+	}
+	if p.List.PageSize < 0 {
+		bad("list.page_size", "must be positive, got %d", p.List.PageSize)
+	}
+	if p.ID == "" {
+		bad("id", "must be set (the path of the platform id in a user object, e.g. id)")
+	}
+	for k, v := range p.Fields {
+		if !slices.Contains(mappable, k) {
+			bad("fields."+k, "unknown user field (want one of %s)", strings.Join(mappable, ", "))
+		} else if v == "" {
+			bad("fields."+k, "must be a path in the platform's user object")
+		}
+	}
+	if p.Fields[RefEmail] == "" && p.Fields[RefUsername] == "" && p.Fields[RefExternalID] == "" {
+		bad("fields", "must map at least one of external_id, username or email, so that accounts can be matched")
+	}
+	for name, maps := range p.Mappings {
+		for i, m := range maps {
+			if m.Group == "" || m.Value == "" {
+				bad(fmt.Sprintf("mappings.%s[%d]", name, i), "group and value must be set")
+			}
+		}
+	}
+	for name, r := range p.Resolve {
+		if _, ok := p.Mappings[name]; !ok {
+			bad("resolve."+name, "names no mapping (mappings.%s is not set)", name)
+		}
+		if r.Path == "" || r.ID == "" || r.Name == "" {
+			bad("resolve."+name, "path, id and name must be set")
+		}
+	}
+	if p.Active == "" {
+		bad("active", "must be set (the path of the account state in a user object)")
+	}
+	for _, k := range p.MatchBy {
+		switch k {
+		case "externalId", "userName", "email":
+		default:
+			bad("match_by", "%q is not one of externalId, userName, email", k)
+		}
+	}
+
+	eps := []struct {
+		name string
+		e    RestEndpoint
+	}{{"create", p.Create}, {"update", p.Update}, {"deactivate", p.Deactivate}, {"reactivate", p.Reactivate}, {"delete", p.Delete}}
+	for name, e := range p.AfterCreate {
+		eps = append(eps, struct {
+			name string
+			e    RestEndpoint
+		}{"after_create." + name, e})
+		if !e.Configured() {
+			bad("after_create."+name, "method and path must be set")
+		}
+	}
+	for _, ep := range eps {
+		if !ep.e.Configured() {
+			continue
+		}
+		if ep.e.Path == "" {
+			bad(ep.name+".path", "must be set when %s.method is", ep.name)
+		}
+		switch ep.e.Method {
+		case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+		case "":
+			bad(ep.name+".method", "must be set (POST, PUT, PATCH or DELETE)")
+		default:
+			bad(ep.name+".method", "%q is not POST, PUT, PATCH or DELETE", ep.e.Method)
+		}
+		pairs(ep.name+".query", ep.e.Query)
+		if _, err := p.ParseBody(ep.name, ep.e); err != nil {
+			bad(ep.name+".body", "%v", err)
+		}
+	}
+	if !p.Create.Configured() && !p.BatchCreate.Configured() {
+		bad("create", "must be set, or batch_create (method, path and body of the call creating users)")
+	}
+	if b := p.BatchCreate; b.Configured() {
+		switch b.Method {
+		case http.MethodPost, http.MethodPut, http.MethodPatch:
+		default:
+			bad("batch_create.method", "%q is not POST, PUT or PATCH", b.Method)
+		}
+		if b.Path == "" {
+			bad("batch_create.path", "must be set")
+		}
+		if b.Results == "" || b.ID == "" {
+			bad("batch_create", "results and id must be set (where the per-user results and their ids are)")
+		}
+		if b.Size < 0 {
+			bad("batch_create.size", "must be positive, got %d", b.Size)
+		}
+		pairs("batch_create.query", b.Query)
+		if _, _, err := p.ParseBatch(); err != nil {
+			bad("batch_create."+strings.SplitN(err.Error(), ":", 2)[0], "%s", strings.TrimSpace(strings.SplitN(err.Error(), ":", 2)[1]))
+		}
+	}
+	if !p.Deactivate.Configured() && !p.Delete.Configured() {
+		bad("deactivate", "must be set, or delete (a user leaving the directory must lose access)")
+	}
+	if p.Deactivate.Configured() && !p.Reactivate.Configured() {
+		bad("reactivate", "must be set when deactivate is (a returning user must get access back)")
+	}
+	return errs
+}
+
+// errProfileUnset is reported for target.type rest without a profile.
+var errProfileUnset = errors.New("target.rest: must describe the platform's API for target.type rest (see examples/targets/ and README.md)")
+
+// secrets returns the profile's secret values (query auth parameters and
+// headers whose names look secret).
+func (p RestProfile) secrets() []string {
+	var out []string
+	for k, v := range p.Headers {
+		if sensitiveParam(k) && v != "" {
+			out = append(out, v)
+		}
+	}
+	for _, kv := range p.Auth.Params {
+		if name, val, ok := strings.Cut(kv, "="); ok && sensitiveParam(name) && val != "" {
+			out = append(out, val)
+		}
+	}
+	return out
+}
+
+// SensitiveName reports whether a parameter or header name looks like it
+// carries a secret (key, token, secret, password, auth, …).
+func SensitiveName(name string) bool { return sensitiveParam(name) }
+
+// redacted returns p with its secrets masked.
+func (p RestProfile) redacted() RestProfile {
+	if len(p.Headers) > 0 {
+		h := make(map[string]string, len(p.Headers))
+		for k, v := range p.Headers {
+			if sensitiveParam(k) {
+				v = redacted
+			}
+			h[k] = v
+		}
+		p.Headers = h
+	}
+	if len(p.Auth.Params) > 0 {
+		params := make([]string, len(p.Auth.Params))
+		for i, kv := range p.Auth.Params {
+			if name, _, ok := strings.Cut(kv, "="); ok && sensitiveParam(name) {
+				kv = name + "=" + redacted
+			}
+			params[i] = kv
+		}
+		p.Auth.Params = params
+	}
+	return p
+}
