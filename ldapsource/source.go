@@ -200,6 +200,12 @@ func (s *Source) searchPage(ctx context.Context, conn *ldap.Conn, req *ldap.Sear
 		return nil, n, err
 	}
 	if err := res.Err(); err != nil {
+		// Depending on timing, a dropped connection shows up as the
+		// reader's error ("unable to read LDAP response packet: EOF") on a
+		// closing connection, or as the silent end below.
+		if conn.IsClosing() || ldap.IsErrorWithCode(err, ldap.ErrorNetwork) {
+			return nil, n, fmt.Errorf("%w: %w", errConnectionLost, err)
+		}
 		return nil, n, err
 	}
 	if pagingDone == nil {

@@ -135,8 +135,11 @@ func (m *metrics) request(a target.Attempt) {
 	m.requests.WithLabelValues(label).Inc()
 }
 
-// finished records a run's report and outcome.
+// finished records a run's report and outcome. The run stops being "in
+// progress" before it is counted, so a scraper that sees the new count
+// never sees the run still going.
 func (m *metrics) finished(rep dsync.Report, outcome string, end time.Time) {
+	m.running.Set(0)
 	m.runs.WithLabelValues(outcome).Inc()
 	m.runDuration.Observe(rep.Duration.Seconds())
 	for phase, d := range map[string]time.Duration{phaseFetch: rep.Phases.Fetch, phaseDiff: rep.Phases.Diff, phaseApply: rep.Phases.Apply} {
