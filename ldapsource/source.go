@@ -114,7 +114,7 @@ func (s *Source) Fetch(ctx context.Context) ([]user.User, []Skipped, error) {
 	seen := make(map[string]bool)
 	var entries []mapped
 	for _, base := range s.cfg.bases() {
-		err := s.search(ctx, conn, base, s.cfg.UserFilter, m.attributes(), func(e *ldap.Entry) {
+		err := s.searchUsers(ctx, conn, base, s.cfg.UserFilter, m.attributes(), func(e *ldap.Entry) {
 			k := dnKey(e.DN)
 			if seen[k] { // overlapping base DNs
 				return
