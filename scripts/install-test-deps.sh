@@ -1,9 +1,10 @@
 #!/bin/sh
 # Installs what the integration tests need: OpenLDAP's slapd and ldap-utils,
 # and systemd (for systemd-analyze verify of deploy/systemd; it needs no
-# running systemd, so it works in a container).
-# Idempotent: does nothing when slapd, slapadd, ldapsearch and systemd-analyze
-# are present.
+# running systemd, so it works in a container), and GNU time (the benchmark
+# reads dirsync's peak RSS from /usr/bin/time).
+# Idempotent: does nothing when slapd, slapadd, ldapsearch, systemd-analyze
+# and /usr/bin/time are present.
 # The tests start their own slapd on a loopback port; a system slapd that the
 # Debian package starts on port 389 is stopped and disabled, it is never used.
 set -eu
@@ -13,8 +14,8 @@ LIB_APT_NAME=install-test-deps
 
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
 
-if have slapd && have slapadd && have ldapsearch && have systemd-analyze; then
-	echo "slapd, ldap-utils and systemd-analyze are installed"
+if have slapd && have slapadd && have ldapsearch && have systemd-analyze && [ -x /usr/bin/time ]; then
+	echo "slapd, ldap-utils, systemd-analyze and time are installed"
 	exit 0
 fi
 
@@ -26,11 +27,11 @@ fi
 set_sudo
 
 apt_update
-apt_install slapd ldap-utils systemd
+apt_install slapd ldap-utils systemd time
 
 # The package may have started a system slapd; the tests never use it.
 $SUDO service slapd stop >/dev/null 2>&1 || true
 if command -v systemctl >/dev/null 2>&1; then
 	$SUDO systemctl disable --now slapd >/dev/null 2>&1 || true
 fi
-echo "slapd and ldap-utils are installed"
+echo "slapd, ldap-utils, systemd-analyze and time are installed"
