@@ -52,6 +52,9 @@ type Skipped struct {
 	DN     string
 	ID     string
 	Reason string
+	// Withdrawn: Stream had emitted this entry as a user before a later entry
+	// collided with it.
+	Withdrawn bool
 }
 
 // New returns a Source for cfg, which must be valid (see Config.Validate).
@@ -90,9 +93,31 @@ func New(cfg Config) (*Source, error) {
 //
 // The result maps one to one onto sync.Directory (Skipped onto sync.Skip).
 func (s *Source) Fetch(ctx context.Context) ([]user.User, []Skipped, error) {
-	conn, closeConn, err := s.connect(ctx)
+	var users []user.User
+	skipped, err := s.Stream(ctx, func(u user.User) error {
+		users = append(users, u)
+		return nil
+	})
 	if err != nil {
 		return nil, nil, err
+	}
+	users, skipped = withoutWithdrawn(users, skipped)
+	return users, skipped, nil
+}
+
+// Stream is Fetch handing each user to emit as its page arrives, so the
+// directory is never held whole: it keeps per entry only what duplicate
+// detection needs. Users come in the server's order. A user emitted can be
+// withdrawn later (a later entry shares its ID, username or email): it is
+// then in the skipped list with Withdrawn set. An error from emit stops the
+// read and is returned. On any error nothing emitted is the directory.
+//
+// With member_of, membership is known only after the user search, so the
+// entries are held until the group walk is done.
+func (s *Source) Stream(ctx context.Context, emit func(user.User) error) ([]Skipped, error) {
+	conn, closeConn, err := s.connect(ctx)
+	if err != nil {
+		return nil, err
 	}
 	defer closeConn()
 
@@ -105,40 +130,67 @@ func (s *Source) Fetch(ctx context.Context) ([]user.User, []Skipped, error) {
 				disabled[dnKey(e.DN)] = true
 			}, nil)
 			if err != nil {
-				return nil, nil, fmt.Errorf("disabled users: %w", err)
+				return nil, fmt.Errorf("disabled users: %w", err)
 			}
 		}
 	}
 
+	d := newDedup(emit)
 	m := newMapper(s.cfg)
-	seen := make(map[string]bool)
-	var entries []mapped
-	for _, base := range s.cfg.bases() {
+	bases := s.cfg.bases()
+	// seen holds every entry's dnKey when an entry can come twice
+	// (overlapping base DNs) or member_of needs the users' DNs.
+	var seen map[string]bool
+	if len(bases) > 1 || s.cfg.MemberOf != "" {
+		seen = make(map[string]bool)
+	}
+	var held []mapped // member_of: the entries until membership is known
+	var emitErr error
+	for _, base := range bases {
 		err := s.searchUsers(ctx, conn, base, s.cfg.UserFilter, m.attributes(), func(e *ldap.Entry) {
-			k := dnKey(e.DN)
-			if seen[k] { // overlapping base DNs
+			if emitErr != nil {
 				return
 			}
-			seen[k] = true
-			entries = append(entries, m.mapEntry(e, k, disabled[k]))
+			k := dnKey(e.DN)
+			if seen != nil {
+				if seen[k] { // overlapping base DNs
+					return
+				}
+				seen[k] = true
+			}
+			me := m.mapEntry(e, k, disabled[k])
+			if s.cfg.MemberOf != "" {
+				held = append(held, me)
+				return
+			}
+			emitErr = d.add(me)
 		}, s.OnPage)
+		if err == nil {
+			err = emitErr
+		}
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 
 	if s.cfg.MemberOf != "" {
 		members, err := s.groupMembers(ctx, conn, seen)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		entries = slices.DeleteFunc(entries, func(e mapped) bool { return !members[e.key] })
+		for _, me := range held {
+			if !members[me.key] {
+				continue
+			}
+			if err := d.add(me); err != nil {
+				return nil, err
+			}
+		}
 	}
-	users, skipped := resolveDuplicates(entries)
 	if err := ctx.Err(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return users, skipped, nil
+	return d.result(), nil
 }
 
 // search runs a paged search (RFC 2696), handing each entry to onEntry as it

@@ -60,8 +60,8 @@ func (d *DB) Snapshot(ctx context.Context) ([]user.Record, error) {
 }
 
 // queryRecords runs query, which selects recordColumns, with room for n records.
-func (d *DB) queryRecords(ctx context.Context, n int, query string) ([]user.Record, error) {
-	rows, err := d.sql.QueryContext(ctx, query)
+func (d *DB) queryRecords(ctx context.Context, n int, query string, args ...any) ([]user.Record, error) {
+	rows, err := d.sql.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, classify(err)
 	}

@@ -41,6 +41,38 @@ type Skip struct {
 	// record is protected from archiving.
 	ID     string `json:"id,omitempty"`
 	Reason string `json:"reason"`
+	// Withdrawn marks an entry a Streamer had already emitted as a user before
+	// finding it must be skipped (see Streamer).
+	Withdrawn bool `json:"-"`
+}
+
+// Streamer is implemented by sources that can hand over users one at a time
+// as they are read, so that a run need not hold the whole directory. The
+// reconciler uses it, with a SummaryStore, for every run but a full
+// reconcile.
+type Streamer interface {
+	// Stream calls emit for every user in scope (normalized, in no
+	// particular order) and returns the skipped entries. An error from emit
+	// stops the read and is returned.
+	//
+	// Error contract: as Read's. An error means the read was incomplete and
+	// nothing emitted may be taken as the directory.
+	//
+	// A user can be withdrawn after it was emitted, when a later entry shares
+	// its ID, username or email: both are then skipped, and the emitted one is
+	// in the returned list with Withdrawn set and its ID.
+	Stream(ctx context.Context, emit func(user.User) error) ([]Skip, error)
+}
+
+// SummaryStore is implemented by stores that can read the snapshot in its
+// compact form and single records by ID. With a Streamer, the reconciler
+// then holds one user.Summary per managed user and full records only for the
+// users that changed.
+type SummaryStore interface {
+	// Summaries calls fn with every record's summary, ordered by ID.
+	Summaries(ctx context.Context, fn func(user.Summary) error) error
+	// Records returns the records of the given IDs that exist, ordered by ID.
+	Records(ctx context.Context, ids []string) ([]user.Record, error)
 }
 
 // Target is the platform's User Management API.

@@ -73,3 +73,14 @@ type Entry struct {
 	// Error is empty when the platform accepted the change.
 	Error string `json:"error,omitempty"`
 }
+
+// Summary is the compact form of a snapshot record: enough to tell whether a
+// directory user changed since dirsync last pushed it, without loading the
+// record. A reconciler holds one per managed user in memory.
+type Summary struct {
+	ID         string `json:"id"`
+	PlatformID string `json:"platform_id,omitempty"`
+	Status     Status `json:"status"`
+	// Hash is the record's User.Hash().
+	Hash string `json:"hash"`
+}
