@@ -57,7 +57,7 @@ func main() {
 	flag.IntVar(&o.groups, "groups", 200, "groups in the directory (each user is in up to 3)")
 	flag.StringVar(&scale, "scale", "10000,100000,300000", "directory sizes of the scale curve (comma-separated; -n is always included)")
 	flag.IntVar(&o.runs, "runs", 3, "runs of each scenario (the median is reported)")
-	flag.IntVar(&o.initialN, "initial", 10_000, "users of the initial-sync scenario")
+	flag.IntVar(&o.initialN, "initial", 10_000, "users of the initial-sync scenario (0: skip it)")
 	flag.DurationVar(&o.latency, "latency", 5*time.Millisecond, "platform latency per request in the initial-sync and churn scenarios")
 	flag.IntVar(&o.rateLimit, "rate", 1000, "platform rate limit, requests per second (dirsync's target.rate_limit is set to it)")
 	flag.IntVar(&o.concurrency, "concurrency", 16, "dirsync's target.concurrency")
@@ -107,7 +107,7 @@ func main() {
 	if !slices.Contains(o.scale, o.n) {
 		o.scale = append(o.scale, o.n)
 	}
-	if !slices.Contains(o.scale, o.initialN) {
+	if o.initialN > 0 && !slices.Contains(o.scale, o.initialN) {
 		o.scale = append(o.scale, o.initialN)
 	}
 	if o.throttledN > 0 && !slices.Contains(o.scale, o.throttledN) {
