@@ -67,6 +67,15 @@ func (w *window) release(throttled bool) {
 	w.changed = make(chan struct{})
 }
 
+// abandon frees a slot that was not used to send a request, without adapting.
+func (w *window) abandon() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.inFlight--
+	close(w.changed)
+	w.changed = make(chan struct{})
+}
+
 // size returns the current bound.
 func (w *window) size() int {
 	w.mu.Lock()

@@ -3,6 +3,7 @@ package target
 import (
 	"context"
 	"testing"
+	"time"
 )
 
 func TestWindow_HalvesOnThrottlingOncePerWindowAndRecoversAdditively(t *testing.T) {
@@ -67,5 +68,79 @@ func TestWindow_AcquireWaitsForASlotAndHonoursCancellation(t *testing.T) {
 	w.release(false)
 	if err := <-got; err != nil {
 		t.Fatalf("acquire after a release: %v", err)
+	}
+}
+
+// paceClock is a settable clock for the adaptive rate.
+type paceClock struct{ t time.Time }
+
+func (c *paceClock) now() time.Time { return c.t }
+
+func TestPace_CutsOncePerRoundTripAndRecoversAdditively(t *testing.T) {
+	clk := &paceClock{t: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
+	p := newPace(100, clk.now)
+	sent := clk.t
+	clk.t = clk.t.Add(10 * time.Millisecond)
+	if cut, r := p.throttled(sent); !cut || r != 70 {
+		t.Fatalf("first 429: cut %t, rate %g; want a cut to 70", cut, r)
+	}
+	// More 429s for requests sent before the cut: the same overload.
+	for range 5 {
+		if cut, _ := p.throttled(sent); cut {
+			t.Fatal("a 429 to a request sent before the cut cut the rate again")
+		}
+	}
+	clk.t = clk.t.Add(10 * time.Millisecond)
+	sent = clk.t
+	clk.t = clk.t.Add(10 * time.Millisecond)
+	if cut, r := p.throttled(sent); !cut || r != 49 {
+		t.Fatalf("a 429 to a request sent after the cut: cut %t, rate %g; want 49", cut, r)
+	}
+	// Additive: each answer adds 5% of the rate before the cut (70) ÷ rate, so
+	// about 3.5 req/s per second's worth (~50–70) of answers: from 49 to 100,
+	// about 51 ÷ 3.5 ≈ 15 seconds' worth of answers.
+	answers := 0
+	for p.current() < 100 {
+		p.answered()
+		answers++
+		if answers > 10_000 {
+			t.Fatal("the rate never recovered")
+		}
+	}
+	if answers < 600 || answers > 1500 {
+		t.Errorf("recovering from 49 to 100 took %d answers, want additive increase (~1000)", answers)
+	}
+	for range 100 {
+		p.answered()
+	}
+	if got := p.current(); got != 100 {
+		t.Errorf("rate %g after recovery, want the configured 100 and never more", got)
+	}
+	if cuts, lowest := p.stats(); cuts != 2 || lowest != 49 {
+		t.Errorf("stats: %d cuts, lowest %g; want 2 and 49", cuts, lowest)
+	}
+}
+
+func TestPace_CutsFromTheMeasuredRateAndNeverBelowTheFloor(t *testing.T) {
+	clk := &paceClock{t: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
+	p := newPace(1000, clk.now)
+	// 20 requests a second for 2 seconds: the limit of 1000 is not what
+	// the platform saw.
+	for range 40 {
+		clk.t = clk.t.Add(50 * time.Millisecond)
+		p.sends.add(clk.t)
+	}
+	if cut, r := p.throttled(clk.t.Add(-time.Millisecond)); !cut || r < 12 || r > 16 {
+		t.Fatalf("cut %t to %g, want about 0.7 × the measured 20/s", cut, r)
+	}
+	for range 20 {
+		clk.t = clk.t.Add(time.Second)
+		p.throttled(clk.t.Add(-time.Millisecond))
+	}
+	if got := p.current(); got != paceFloor {
+		t.Errorf("after many cuts the rate is %g, want the floor %g", got, paceFloor)
+	}
+	if newPace(0, clk.now) != nil {
+		t.Error("rate_limit 0 has an adaptive limit; want none")
 	}
 }

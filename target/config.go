@@ -22,6 +22,9 @@ const (
 	DefaultRateLimit   = 10
 	DefaultTimeout     = 30 * time.Second
 	DefaultMaxRetries  = 2
+	// DefaultThrottleTimeout is how long the platform may keep throttling
+	// every request before a run gives up on them.
+	DefaultThrottleTimeout = 5 * time.Minute
 )
 
 // Config holds the settings every target shares: where the platform is, how to
@@ -36,6 +39,7 @@ const (
 //	  rate_limit: 10                    # requests per second, 0 = no client-side limit
 //	  timeout: 30s
 //	  max_retries: 2
+//	  throttle_timeout: 5m              # give up when only throttled (429) for this long
 //	  ca_file: ""
 //	  insecure_skip_verify: false
 //
@@ -61,6 +65,15 @@ type Config struct {
 	// error, HTTP 429 or 5xx) is retried. 0 disables retries. Default 2, so at most
 	// 3 attempts.
 	MaxRetries int `mapstructure:"max_retries" json:"max_retries"`
+	// ThrottleTimeout bounds the waiting on a throttling platform. A throttled
+	// answer (429, or 503 with Retry-After) is not a failure: the request waits
+	// (Retry-After, or a backoff) and is sent again, without counting against
+	// MaxRetries or the run's retry budget, and the client slows down (see
+	// HTTPClient). But once a request has been throttled for ThrottleTimeout,
+	// or the platform has answered nothing but throttling for that long, the
+	// throttled requests fail; the circuit breaker (sync.circuit_breaker) then
+	// stops the run. Default (and 0) 5m.
+	ThrottleTimeout time.Duration `mapstructure:"throttle_timeout" json:"throttle_timeout"`
 	// CAFile is a PEM bundle of CAs trusted for the platform's certificate, in
 	// addition to the system's. Default: the system's only.
 	CAFile string `mapstructure:"ca_file" json:"ca_file,omitempty"`
@@ -82,6 +95,8 @@ func Default() Config {
 		RateLimit:   DefaultRateLimit,
 		Timeout:     DefaultTimeout,
 		MaxRetries:  DefaultMaxRetries,
+
+		ThrottleTimeout: DefaultThrottleTimeout,
 	}
 }
 
@@ -137,6 +152,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxRetries < 0 || c.MaxRetries > 10 {
 		bad("max_retries", "must be between 0 and 10, got %d", c.MaxRetries)
+	}
+	if c.ThrottleTimeout < 0 {
+		bad("throttle_timeout", "must be positive, got %s", c.ThrottleTimeout)
 	}
 	for i, g := range c.Groups {
 		if g.Group == "" || g.Value == "" {

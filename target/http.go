@@ -17,8 +17,6 @@ import (
 	gosync "sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // Defaults of the HTTP client's options.
@@ -48,6 +46,8 @@ type options struct {
 	sleep        func(context.Context, time.Duration) error
 	observe      func(Attempt)
 	retryBudget  int
+
+	throttleObserve func(ThrottleEvent)
 }
 
 // WithDoer sends requests through d instead of an *http.Client built from the
@@ -141,28 +141,44 @@ type Response struct {
 // per-request timeout, bounded response bodies, a client-side rate limit, and
 // retries with exponential backoff and jitter that honour Retry-After.
 //
-// Retries: network errors, HTTP 408, 429 and 5xx (but 501) are retried up to
-// Config.MaxRetries times; other 4xx never are. A POST is retried too, even after
-// a timeout, so a create may reach the platform twice: the second one then fails
-// with 409 Conflict, which the reconciler resolves by adopting the account that
-// the first one created.
+// Retries: network errors, HTTP 408 and 5xx (but 501 and 505) are retried up to
+// Config.MaxRetries times, and at most DefaultRetryBudget times per client (per
+// run) in all; other 4xx never are. A POST is retried too, even after a timeout,
+// so a create may reach the platform twice: the second one then fails with 409
+// Conflict, which the reconciler resolves by adopting the account that the first
+// one created.
+//
+// Throttling: a throttled answer (429, or 503 with Retry-After) is the platform
+// asking to slow down, not a failure. The request that got it waits
+// Retry-After (seconds or an HTTP-date, RFC 9110 section 10.2.3; without one, a
+// backoff) and is sent again — nothing else pauses, and the wait counts against
+// neither Config.MaxRetries nor the retry budget. The client slows down
+// instead: the rate limit is cut multiplicatively and regained additively
+// (see pace), and so is the bound on requests in flight (see window). A run
+// against a throttled platform thus settles near the rate the platform allows.
+// Config.ThrottleTimeout bounds the waiting: a request throttled for that long,
+// or any throttled request once the platform has answered nothing but
+// throttling for that long, fails, and the reconciler's circuit breaker stops
+// the run. A Retry-After longer than WithMaxRetryWait fails the request at once.
 //
 // An HTTPClient is safe for concurrent use.
 type HTTPClient struct {
-	base       *url.URL
-	auth       Auth
-	secrets    []string
-	doer       Doer
-	userAgent  string
-	timeout    time.Duration
-	maxRetries int
-	limiter    *rate.Limiter
-	window     *window // adaptive bound on requests in flight (AIMD)
-	retries    atomic.Int64
-	opts       options
+	base            *url.URL
+	auth            Auth
+	secrets         []string
+	doer            Doer
+	userAgent       string
+	timeout         time.Duration
+	maxRetries      int
+	throttleTimeout time.Duration
+	pace            *pace   // adaptive rate limit (AIMD); nil: none
+	window          *window // adaptive bound on requests in flight (AIMD)
+	retries         atomic.Int64
+	opts            options
 
-	mu         gosync.Mutex
-	pauseUntil time.Time // set by a 429 with Retry-After: every request waits
+	mu       gosync.Mutex
+	throttle ThrottleStats
+	streakAt time.Time // first throttled answer since the last other answer; zero: none
 }
 
 // NewHTTPClient returns a client for the API at cfg.URL, authenticating with auth
@@ -194,9 +210,14 @@ func NewHTTPClient(cfg Config, auth Auth, opts ...Option) (*HTTPClient, error) {
 		timeout:    cfg.Timeout,
 		maxRetries: max(cfg.MaxRetries, 0),
 		opts:       o,
+
+		throttleTimeout: cfg.ThrottleTimeout,
 	}
 	if c.timeout <= 0 {
 		c.timeout = DefaultTimeout
+	}
+	if c.throttleTimeout <= 0 {
+		c.throttleTimeout = DefaultThrottleTimeout
 	}
 	if cfg.Concurrency > 0 {
 		c.window = newWindow(cfg.Concurrency)
@@ -215,9 +236,7 @@ func NewHTTPClient(cfg Config, auth Auth, opts ...Option) (*HTTPClient, error) {
 			c.secrets = append(c.secrets, vals...)
 		}
 	}
-	if cfg.RateLimit > 0 {
-		c.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), max(1, int(cfg.RateLimit)))
-	}
+	c.pace = newPace(cfg.RateLimit, time.Now)
 	if c.doer == nil {
 		tr, err := transport(cfg)
 		if err != nil {
@@ -282,27 +301,39 @@ func (c *HTTPClient) resolve(path string, query url.Values) *url.URL {
 	return u
 }
 
-// Do sends req, retrying transient failures, and returns the response when its
-// status is 2xx. Otherwise it returns an *HTTPError (errors.As), together with the
-// Response when the platform answered.
+// Do sends req, retrying transient failures and waiting out throttling, and
+// returns the response when its status is 2xx. Otherwise it returns an
+// *HTTPError (errors.As), together with the Response when the platform
+// answered.
 func (c *HTTPClient) Do(ctx context.Context, req Request) (*Response, error) {
 	u := c.resolve(req.Path, req.Query)
 	redURL := RedactURL(u.String(), c.secrets...)
+	retries, waits := 0, 0
+	var throttledSince time.Time // this request's first throttled answer
 	for attempt := 1; ; attempt++ {
-		if err := c.waitTurn(ctx); err != nil {
-			return nil, &HTTPError{Op: req.Op, Method: req.Method, URL: redURL, Attempts: attempt - 1, Err: err}
-		}
 		if err := c.window.acquire(ctx); err != nil {
 			return nil, &HTTPError{Op: req.Op, Method: req.Method, URL: redURL, Attempts: attempt - 1, Err: err}
 		}
+		sent, err := c.pace.wait(ctx)
+		if err != nil {
+			c.window.abandon()
+			return nil, &HTTPError{Op: req.Op, Method: req.Method, URL: redURL, Attempts: attempt - 1, Err: err}
+		}
 		resp, err := c.once(ctx, req, u, redURL)
-		c.window.release(resp != nil && throttled(resp))
+		isThrottled := resp != nil && throttled(resp)
+		c.window.release(isThrottled)
 		if c.opts.observe != nil {
 			at := Attempt{Op: req.Op, Method: req.Method, URL: redURL, Err: err}
 			if resp != nil {
 				at.Status = resp.Status
 			}
 			c.opts.observe(at)
+		}
+		switch {
+		case isThrottled:
+			c.throttled(sent, resp)
+		case resp != nil:
+			c.answered(resp.Status)
 		}
 		var herr *HTTPError
 		switch {
@@ -324,26 +355,47 @@ func (c *HTTPClient) Do(ctx context.Context, req Request) (*Response, error) {
 			}
 		}
 		herr.Op, herr.Method, herr.URL, herr.Attempts = req.Op, req.Method, redURL, attempt
-
-		ra, hasRA := c.retryAfter(herr.RetryAfter)
-		if hasRA && herr.Temporary() && ra <= c.opts.maxRetryWait {
-			// The platform asks every user of this token to slow down: pause all
-			// requests, not only this one. waitTurn does the waiting.
-			c.pause(ra)
-		}
-		if attempt > c.maxRetries || ctx.Err() != nil || !herr.Temporary() {
+		if ctx.Err() != nil || !herr.Temporary() {
 			return resp, herr
 		}
-		if b := c.opts.retryBudget; b > 0 && c.retries.Add(1) > int64(b) {
-			return resp, fmt.Errorf("%w (not retried: this run's %d retries are spent)", herr, b)
+		ra, hasRA := c.retryAfter(herr.RetryAfter)
+		if hasRA && ra > c.opts.maxRetryWait {
+			return resp, fmt.Errorf("%w (not retried: the platform asks to wait %s, more than %s; the change is retried on the next run)",
+				herr, ra.Round(time.Second), c.opts.maxRetryWait)
 		}
-		if hasRA {
-			if ra > c.opts.maxRetryWait {
+
+		var wait time.Duration
+		if isThrottled {
+			// Not a failure: wait as asked, and send it again.
+			now := c.opts.now()
+			if throttledSince.IsZero() {
+				throttledSince = now
+			}
+			if why := c.throttledTooLong(now, throttledSince); why != "" {
+				return resp, fmt.Errorf("%w (%s)", herr, why)
+			}
+			waits++
+			wait = c.backoff(waits)
+			if hasRA {
+				wait = ra
+			}
+			c.mu.Lock()
+			c.throttle.Waited += wait
+			c.mu.Unlock()
+		} else {
+			retries++
+			if retries > c.maxRetries {
 				return resp, herr
 			}
-			continue
+			if b := c.opts.retryBudget; b > 0 && c.retries.Add(1) > int64(b) {
+				return resp, fmt.Errorf("%w (not retried: this run's %d retries are spent)", herr, b)
+			}
+			wait = c.backoff(retries)
+			if hasRA {
+				wait = ra
+			}
 		}
-		if err := c.opts.sleep(ctx, c.backoff(attempt)); err != nil {
+		if err := c.opts.sleep(ctx, wait); err != nil {
 			return resp, fmt.Errorf("%w (gave up retrying: %w)", herr, err)
 		}
 	}
@@ -361,29 +413,111 @@ func throttled(resp *Response) bool {
 // request at a time as answers succeed.
 func (c *HTTPClient) Concurrency() int { return c.window.size() }
 
-// waitTurn waits for a pause requested by the platform and for the rate limit.
-func (c *HTTPClient) waitTurn(ctx context.Context) error {
-	c.mu.Lock()
-	until := c.pauseUntil
-	c.mu.Unlock()
-	if d := until.Sub(c.opts.now()); d > 0 {
-		if err := c.opts.sleep(ctx, d); err != nil {
-			return err
-		}
-	}
-	if c.limiter != nil {
-		return c.limiter.Wait(ctx)
-	}
-	return ctx.Err()
+// Rate returns the current adaptive rate limit, requests per second: the
+// configured rate_limit, cut on throttling and regained as answers succeed. 0
+// means no client-side limit (rate_limit 0).
+func (c *HTTPClient) Rate() float64 { return c.pace.current() }
+
+// ThrottleStats sums up how the platform throttled the client so far.
+type ThrottleStats struct {
+	// Throttled counts the throttled answers (429, or 503 with Retry-After).
+	Throttled int64
+	// Cuts counts the decreases of the rate limit (one per round trip of
+	// throttled answers) and LowestRate is the lowest rate it reached,
+	// requests per second (0: no client-side limit).
+	Cuts       int
+	LowestRate float64
+	// Rate is the rate limit now and MaxRate target.rate_limit.
+	Rate, MaxRate float64
+	// Concurrency is the bound on requests in flight now.
+	Concurrency int
+	// Waited sums the waits of throttled requests before they were sent
+	// again (requests waited in parallel: not the run's delay).
+	Waited time.Duration
 }
 
-func (c *HTTPClient) pause(d time.Duration) {
-	until := c.opts.now().Add(d)
+// ThrottleEvent is a change of the client's pace in answer to throttling,
+// for logs: the rate was cut (Cut), or it is back at target.rate_limit after
+// cuts (Recovered).
+type ThrottleEvent struct {
+	Cut, Recovered bool
+	// Status and RetryAfter are the throttled answer's (when Cut).
+	Status     int
+	RetryAfter string
+	ThrottleStats
+}
+
+// WithThrottleObserver calls observe when the client slows down because the
+// platform throttles it, and when it is back at full rate, at most once per
+// round trip of throttled answers. It is called from several goroutines, never
+// at once, and must not call the client.
+func WithThrottleObserver(observe func(ThrottleEvent)) Option {
+	return func(o *options) { o.throttleObserve = observe }
+}
+
+// Throttling returns the throttling seen so far.
+func (c *HTTPClient) Throttling() ThrottleStats {
 	c.mu.Lock()
-	if until.After(c.pauseUntil) {
-		c.pauseUntil = until
-	}
+	s := c.throttle
 	c.mu.Unlock()
+	return c.fillStats(s)
+}
+
+func (c *HTTPClient) fillStats(s ThrottleStats) ThrottleStats {
+	s.Cuts, s.LowestRate = c.pace.stats()
+	s.Rate = c.pace.current()
+	if c.pace != nil {
+		s.MaxRate = c.pace.ceiling
+	}
+	s.Concurrency = c.window.size()
+	return s
+}
+
+// throttled adapts the client to a throttled answer to a request sent at sent.
+func (c *HTTPClient) throttled(sent time.Time, resp *Response) {
+	cut, _ := c.pace.throttled(sent)
+	now := c.opts.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.throttle.Throttled++
+	if c.streakAt.IsZero() {
+		c.streakAt = now
+	}
+	if cut && c.opts.throttleObserve != nil {
+		c.opts.throttleObserve(ThrottleEvent{Cut: true, Status: resp.Status, RetryAfter: resp.Header.Get("Retry-After"),
+			ThrottleStats: c.fillStats(c.throttle)})
+	}
+}
+
+// answered adapts the client to an answer that was not throttling.
+func (c *HTTPClient) answered(status int) {
+	recovered := false
+	if status < 500 {
+		recovered = c.pace.answered()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.streakAt = time.Time{}
+	if recovered && c.opts.throttleObserve != nil {
+		c.opts.throttleObserve(ThrottleEvent{Recovered: true, ThrottleStats: c.fillStats(c.throttle)})
+	}
+}
+
+// throttledTooLong says why a request throttled since since is not sent
+// again, or "" when it may be.
+func (c *HTTPClient) throttledTooLong(now, since time.Time) string {
+	c.mu.Lock()
+	streak := c.streakAt
+	c.mu.Unlock()
+	switch {
+	case now.Sub(since) >= c.throttleTimeout:
+		return fmt.Sprintf("not retried: this request was throttled for %s (target.throttle_timeout); it is retried on the next run",
+			now.Sub(since).Round(time.Second))
+	case !streak.IsZero() && now.Sub(streak) >= c.throttleTimeout:
+		return fmt.Sprintf("not retried: the platform has answered nothing but throttling for %s (target.throttle_timeout); "+
+			"the change is retried on the next run", now.Sub(streak).Round(time.Second))
+	}
+	return ""
 }
 
 // backoff is the delay before retry number attempt (1-based): exponential, capped,

@@ -341,21 +341,136 @@ func TestHTTPClient_HonoursRetryAfterDate(t *testing.T) {
 	}
 }
 
-func TestHTTPClient_RetryAfterPausesLaterRequests(t *testing.T) {
+// A 429 with Retry-After delays the request that got it, and nothing else:
+// other requests go on (the adaptive rate and window slow them instead).
+func TestHTTPClient_RetryAfterDelaysOnlyTheThrottledRequest(t *testing.T) {
+	var throttledOnce atomic.Bool
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/throttled" && throttledOnce.CompareAndSwap(false, true) {
+			w.Header().Set("Retry-After", "5")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		w.Write([]byte(`{}`))
+	})
+	// The throttled request's wait blocks until the test releases it.
+	waiting, release := make(chan time.Duration, 1), make(chan struct{})
+	sleep := func(ctx context.Context, d time.Duration) error {
+		waiting <- d
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	c := newClientCfg(t, h, newFakeClock(), func(c *target.Config) { c.MaxRetries = 0; c.RateLimit = 1000 },
+		target.WithClock(time.Now, sleep))
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Do(context.Background(), target.Request{Op: "test", Method: "GET", Path: "throttled"})
+		done <- err
+	}()
+	if d := <-waiting; d != 5*time.Second {
+		t.Errorf("the throttled request waits %v, want the Retry-After of 5s", d)
+	}
+	// While it waits, other requests are answered at once.
+	for range 5 {
+		if _, err := c.Do(context.Background(), target.Request{Op: "test", Method: "GET", Path: "other"}); err != nil {
+			t.Fatalf("a request while another waits out its Retry-After: %v", err)
+		}
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("the throttled request ended before its wait was over: %v", err)
+	default:
+	}
+	close(release)
+	// Not counted as a retry: max_retries 0 still sends it again.
+	if err := <-done; err != nil {
+		t.Fatalf("the throttled request after its Retry-After: %v", err)
+	}
+}
+
+func TestHTTPClient_ThrottledWaitsCountNeitherAsRetriesNorAgainstTheBudget(t *testing.T) {
 	var n atomic.Int32
 	clk := newFakeClock()
-	c := newClientCfg(t, statuses(&n, []int{429}, http.Header{"Retry-After": {"5"}}), clk, func(c *target.Config) { c.MaxRetries = 0 })
-	if _, err := c.Do(context.Background(), target.Request{Op: "test", Method: "GET"}); err == nil {
-		t.Fatal("want the 429 without retries")
+	c := newClientCfg(t, statuses(&n, []int{429, 429, 429, 429}, http.Header{"Retry-After": {"1"}}), clk,
+		func(c *target.Config) { c.MaxRetries = 0 }, target.WithRetryBudget(1))
+	if _, err := c.Do(context.Background(), target.Request{Op: "test", Method: "POST", Body: []byte(`{}`)}); err != nil {
+		t.Fatalf("4 throttled answers then 200, with max_retries 0 and a budget of 1: %v", err)
 	}
-	if len(clk.Slept()) != 0 {
-		t.Fatalf("waited %v without retrying", clk.Slept())
+	if got, slept := n.Load(), clk.Slept(); got != 5 || !slices.Equal(slept, []time.Duration{time.Second, time.Second, time.Second, time.Second}) {
+		t.Errorf("%d requests, waits %v; want 5 and four waits of the Retry-After (1s)", got, slept)
+	}
+	// The budget is untouched: a 503 is still retried once.
+	var m atomic.Int32
+	c = newClientCfg(t, statuses(&m, []int{429, 503}, nil), newFakeClock(),
+		func(c *target.Config) { c.MaxRetries = 1 }, target.WithRetryBudget(1))
+	if _, err := c.Do(context.Background(), target.Request{Op: "test", Method: "GET"}); err != nil || m.Load() != 3 {
+		t.Errorf("a 429 without Retry-After, a 503, then 200: err %v after %d requests, want success after 3", err, m.Load())
+	}
+	if st := c.Throttling(); st.Throttled != 1 || st.Waited <= 0 {
+		t.Errorf("throttling stats %+v, want 1 throttled answer and a backoff waited", st)
+	}
+}
+
+// A platform that answers nothing but 429 does not hold a run forever:
+// target.throttle_timeout ends the waiting with a clear, temporary error (which
+// the circuit breaker counts).
+func TestHTTPClient_ThrottleTimeoutEndsTheWaiting(t *testing.T) {
+	var n atomic.Int32
+	always429 := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		w.Header().Set("Retry-After", "2")
+		w.WriteHeader(http.StatusTooManyRequests)
+	})
+	clk := newFakeClock()
+	c := newClientCfg(t, always429, clk, func(c *target.Config) { c.ThrottleTimeout = 10 * time.Second })
+	_, err := c.Do(context.Background(), target.Request{Op: "scim create user", Method: "POST", Body: []byte(`{}`)})
+	var he *target.HTTPError
+	if !errors.As(err, &he) || he.Status != 429 || !he.Temporary() {
+		t.Fatalf("err = %v, want the 429 as a temporary HTTPError", err)
+	}
+	if !strings.Contains(err.Error(), "target.throttle_timeout") || !strings.Contains(err.Error(), "next run") {
+		t.Errorf("error %q does not name target.throttle_timeout and say what happens next", err)
+	}
+	if got := n.Load(); got != 6 { // sent at 0, 2, …, 10 s
+		t.Errorf("%d requests in 10s of Retry-After: 2, want 6", got)
+	}
+	// The platform still throttles everything: the next request is not
+	// held for another 10s.
+	before := len(clk.Slept())
+	_, err = c.Do(context.Background(), target.Request{Op: "scim create user", Method: "POST", Body: []byte(`{}`)})
+	if err == nil || !strings.Contains(err.Error(), "nothing but throttling") || len(clk.Slept()) != before {
+		t.Errorf("next request: err %v after %d more waits; want it to fail at once", err, len(clk.Slept())-before)
+	}
+}
+
+func TestHTTPClient_ThrottlingCutsTheRateWithinTheConfiguredLimit(t *testing.T) {
+	var n atomic.Int32
+	var events []target.ThrottleEvent
+	c := newClientCfg(t, statuses(&n, []int{429}, nil), newFakeClock(), func(c *target.Config) { c.RateLimit = 100 },
+		target.WithThrottleObserver(func(e target.ThrottleEvent) { events = append(events, e) }))
+	if got := c.Rate(); got != 100 {
+		t.Fatalf("initial rate %g, want target.rate_limit 100", got)
 	}
 	if _, err := c.Do(context.Background(), target.Request{Op: "test", Method: "GET"}); err != nil {
 		t.Fatal(err)
 	}
-	if slept := clk.Slept(); len(slept) != 1 || slept[0] != 5*time.Second {
-		t.Errorf("next request waited %v, want [5s]", slept)
+	if got := c.Rate(); got < 60 || got > 80 {
+		t.Errorf("after a 429 the rate is %g, want it cut to about 70", got)
+	}
+	if len(events) != 1 || !events[0].Cut || events[0].Status != 429 || events[0].MaxRate != 100 || events[0].Throttled != 1 {
+		t.Errorf("throttle events %+v, want one cut after the 429", events)
+	}
+	for range 20 {
+		if _, err := c.Do(context.Background(), target.Request{Op: "test", Method: "GET"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := c.Rate(); got <= 70 || got > 100 {
+		t.Errorf("after 20 successes the rate is %g, want it regaining, at most 100", got)
 	}
 }
 

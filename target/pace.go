@@ -1,0 +1,201 @@
+package target
+
+import (
+	"context"
+	"math"
+	gosync "sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// The adaptive rate's constants.
+const (
+	// paceDecrease multiplies the rate on throttling (multiplicative decrease).
+	paceDecrease = 0.7
+	// paceIncrease is the share of the rate before the last decrease regained
+	// per second of successful answers (additive increase).
+	paceIncrease = 0.05
+	// paceFloor is the lowest adaptive rate, requests per second (or
+	// target.rate_limit when that is lower).
+	paceFloor = 0.5
+	// paceBurstShare is the share of a second's requests the limiter sends at
+	// once after an idle spell: a twentieth of a second's worth, so that a
+	// resumed run does not overflow a gateway's token bucket at once.
+	paceBurstShare = 1.0 / 20
+)
+
+// pace is the client-side rate limit (target.rate_limit), adapted to the
+// platform's throttling by additive increase, multiplicative decrease (AIMD)
+// on the rate — the quantity a platform's "N requests per second" limits:
+//
+//   - a throttled answer (429, or a 503 with Retry-After) to a request sent
+//     after the last decrease cuts the rate to paceDecrease × the rate sent
+//     at (the lower of the limit and the rate measured over the last second),
+//     once per round trip: answers to requests sent before a decrease do not
+//     decrease it again;
+//   - every other answer raises it by paceIncrease × (the rate before the
+//     last decrease) ÷ rate, so it regains paceIncrease of that rate per
+//     second of answers, never above target.rate_limit.
+//
+// A nil *pace is no limit: target.rate_limit 0 turns the client-side limit
+// off, the adaptive one included (the concurrency window still adapts).
+type pace struct {
+	lim *rate.Limiter
+	now func() time.Time
+
+	mu      gosync.Mutex
+	ceiling float64 // target.rate_limit
+	floor   float64
+	rate    float64 // the limit now
+	peak    float64 // the rate just before the last decrease
+	lastCut time.Time
+	sends   meter
+	cuts    int
+	lowest  float64
+}
+
+func newPace(ceiling float64, now func() time.Time) *pace {
+	if ceiling <= 0 {
+		return nil
+	}
+	p := &pace{
+		lim:     rate.NewLimiter(rate.Limit(ceiling), paceBurst(ceiling)),
+		now:     now,
+		ceiling: ceiling,
+		floor:   min(paceFloor, ceiling),
+		rate:    ceiling,
+		peak:    ceiling,
+		lowest:  ceiling,
+	}
+	p.sends.start = now()
+	return p
+}
+
+func paceBurst(r float64) int { return max(1, int(math.Ceil(r*paceBurstShare))) }
+
+// wait waits for the limiter and returns the time the request is sent at.
+func (p *pace) wait(ctx context.Context) (time.Time, error) {
+	if p == nil {
+		return time.Now(), ctx.Err()
+	}
+	if err := p.lim.Wait(ctx); err != nil {
+		return time.Time{}, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t := p.now()
+	p.sends.add(t)
+	return t, nil
+}
+
+// throttled adapts the rate to a throttled answer to a request sent at sent.
+// It reports whether the rate was cut, and the rate now.
+func (p *pace) throttled(sent time.Time) (cut bool, now float64) {
+	if p == nil {
+		return false, 0
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !sent.After(p.lastCut) {
+		return false, p.rate
+	}
+	t := p.now()
+	base := p.rate
+	if m, ok := p.sends.rate(t); ok && m < base {
+		base = m
+	}
+	p.peak = base
+	p.rate = max(p.floor, base*paceDecrease)
+	p.lowest = min(p.lowest, p.rate)
+	p.lastCut = t
+	p.cuts++
+	p.applyLocked(t)
+	return true, p.rate
+}
+
+// answered adapts the rate to an answer that was not throttled. It reports
+// whether the rate is back at target.rate_limit with this answer.
+func (p *pace) answered() (recovered bool) {
+	if p == nil {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.rate >= p.ceiling {
+		return false
+	}
+	step := max(paceIncrease*p.peak, paceFloor) / p.rate
+	p.rate = min(p.ceiling, p.rate+step)
+	p.applyLocked(p.now())
+	return p.rate >= p.ceiling
+}
+
+func (p *pace) applyLocked(t time.Time) {
+	p.lim.SetLimitAt(t, rate.Limit(p.rate))
+	p.lim.SetBurstAt(t, paceBurst(p.rate))
+}
+
+// current returns the limit now, requests per second; 0: no limit.
+func (p *pace) current() float64 {
+	if p == nil {
+		return 0
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.rate
+}
+
+// stats returns the decreases so far and the lowest rate reached.
+func (p *pace) stats() (cuts int, lowest float64) {
+	if p == nil {
+		return 0, 0
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cuts, p.lowest
+}
+
+// meterSlot is the resolution of the send-rate meter; it remembers
+// meterSlots of them (one second).
+const (
+	meterSlot  = 100 * time.Millisecond
+	meterSlots = 10
+)
+
+// meter counts requests sent over the last second.
+type meter struct {
+	start time.Time
+	count [meterSlots]int
+	slot  [meterSlots]int64 // the slot number each count is for
+}
+
+func (m *meter) index(t time.Time) int64 { return int64(t.Sub(m.start) / meterSlot) }
+
+func (m *meter) add(t time.Time) {
+	i := m.index(t)
+	k := i % meterSlots
+	if m.slot[k] != i {
+		m.slot[k], m.count[k] = i, 0
+	}
+	m.count[k]++
+}
+
+// rate returns the requests sent per second over the last second; ok is false
+// before a second has passed since the start (too little to measure).
+func (m *meter) rate(t time.Time) (r float64, ok bool) {
+	age := t.Sub(m.start)
+	if age < time.Second {
+		return 0, false
+	}
+	i := m.index(t)
+	n := 0
+	for k := range meterSlots {
+		if m.slot[k] > i-meterSlots && m.slot[k] <= i {
+			n += m.count[k]
+		}
+	}
+	// The last meterSlots-1 whole slots and the current one so far.
+	span := time.Duration(meterSlots-1)*meterSlot + (age - time.Duration(i)*meterSlot)
+	return float64(n) / span.Seconds(), true
+}
