@@ -40,13 +40,11 @@ type applier struct {
 // removals. Each outcome is saved at once. It returns early only when the
 // snapshot cannot be written or ctx ends; failures of single changes are
 // collected in a.failed.
-func (a *applier) apply(ctx context.Context, plan Plan, records []user.Record) error {
-	a.claimed = make(map[string]string, len(records))
-	for _, r := range records {
-		if r.PlatformID != "" && r.Status != user.StatusDeleted {
-			a.claimed[r.PlatformID] = r.User.ID
-		}
-	}
+//
+// claimed maps the platform ID of every account linked in the snapshot to
+// its directory ID (see claimsOf); apply updates it as it links accounts.
+func (a *applier) apply(ctx context.Context, plan Plan, claimed map[string]string) error {
+	a.claimed = claimed
 	a.applied = map[user.Op]int{}
 
 	var grant, remove []Change
@@ -70,6 +68,17 @@ func (a *applier) apply(ctx context.Context, plan Plan, records []user.Record) e
 		return err
 	}
 	return a.each(ctx, remove)
+}
+
+// claimsOf returns the platform IDs linked by records, to their directory IDs.
+func claimsOf(records []user.Record) map[string]string {
+	claimed := make(map[string]string, len(records))
+	for _, r := range records {
+		if r.PlatformID != "" && r.Status != user.StatusDeleted {
+			claimed[r.PlatformID] = r.User.ID
+		}
+	}
+	return claimed
 }
 
 // each applies changes with bounded concurrency.

@@ -2,6 +2,7 @@ package sync
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -388,7 +389,26 @@ func TestDiff(t *testing.T) {
 				t.Errorf("Managed = %d, want %d", plan.Managed, managed)
 			}
 			golden(t, "diff_"+tt.name, plan)
+			assertStreamedPlan(t, tt.dir, tt.records, tt.onRemoved, plan)
 		})
+	}
+}
+
+// assertStreamedPlan checks that a run streaming dir past the records'
+// summaries (Engine.streamPlan) plans exactly what Diff planned over the
+// whole directory and snapshot.
+func assertStreamedPlan(t *testing.T, dir Directory, records []user.Record, onRemoved OnRemoved, want Plan) {
+	t.Helper()
+	e := &Engine{Source: &fakeSource{dir: dir}, Store: newFakeStore(records...), Target: newFakeTarget(),
+		Options: Options{OnRemoved: onRemoved}}
+	rep, err := e.Run(context.Background(), RunOptions{DryRun: true, AllowMassArchive: true, AllowEmptyDirectory: true})
+	if err != nil {
+		t.Fatalf("streamed run: %v", err)
+	}
+	got, _ := json.Marshal(rep.Plan)
+	w, _ := json.Marshal(want)
+	if !bytes.Equal(got, w) {
+		t.Errorf("streamed plan differs from Diff's:\n got: %s\nwant: %s", got, w)
 	}
 }
 

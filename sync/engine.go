@@ -67,6 +67,11 @@ type RunOptions struct {
 	// drift: managed accounts edited or deactivated by hand. An ordinary run
 	// does not read the platform.
 	Full bool
+	// PriorRemovals counts the removals change-event runs (RunChanged) made
+	// since the directory was last read in full. The safety limits count them
+	// with this run's, so a mass deletion cannot slip through as many small
+	// event runs.
+	PriorRemovals int
 	// FullBestEffort, with Full, goes on as an ordinary run when the platform
 	// cannot be listed (a scheduled full reconcile), noting why in
 	// Report.FullSkipped, instead of failing the run.
@@ -171,6 +176,31 @@ func (e *Engine) Run(ctx context.Context, ro RunOptions) (rep Report, err error)
 		defer e.finishRun(ctx, &rep, &err)
 	}
 
+	// A full reconcile compares every account, so it needs the whole
+	// directory and snapshot; any other run streams the directory past the
+	// snapshot's summaries and holds only the users that changed.
+	src, canStream := e.Source.(Streamer)
+	st, haveSummaries := e.Store.(SummaryStore)
+	var claims func() map[string]string
+	var diffStart time.Time
+	if canStream && haveSummaries && !ro.Full {
+		claims, diffStart, err = e.streamPlan(ctx, &rep, src, st)
+	} else {
+		claims, diffStart, err = e.readPlan(ctx, &rep, ro)
+	}
+	if err != nil {
+		if !diffStart.IsZero() {
+			rep.Phases.Diff = e.now().Sub(diffStart)
+		}
+		return rep, err
+	}
+	return rep, e.checkAndApply(ctx, &rep, ro, claims, diffStart, ro.AllowEmptyDirectory)
+}
+
+// readPlan reads the whole directory and snapshot and diffs them into
+// rep.Plan, correcting drift when ro.Full. It returns the snapshot's claims
+// and when the diff phase began (zero when the read failed).
+func (e *Engine) readPlan(ctx context.Context, rep *Report, ro RunOptions) (claims func() map[string]string, diffStart time.Time, err error) {
 	phase := e.now()
 	dir, err := e.Source.Read(ctx)
 	rep.Phases.Fetch = e.now().Sub(phase)
@@ -178,34 +208,41 @@ func (e *Engine) Run(ctx context.Context, ro RunOptions) (rep Report, err error)
 		err = ctx.Err() // a read that ended because ctx did is not complete
 	}
 	if err != nil {
-		return rep, fmt.Errorf("read directory (nothing was changed): %w", err)
+		return nil, time.Time{}, fmt.Errorf("read directory (nothing was changed): %w", err)
 	}
-	phase = e.now()
+	diffStart = e.now()
 	records, err := e.Store.Snapshot(ctx)
 	if err != nil {
-		return rep, fmt.Errorf("read snapshot: %w", err)
+		return nil, diffStart, fmt.Errorf("read snapshot: %w", err)
 	}
 	rep.Plan = Diff(dir, records, e.OnRemoved)
 	if ro.Full {
 		if err := e.fullReconcile(ctx, &rep.Plan, dir, records); err != nil {
 			if !ro.FullBestEffort || ctx.Err() != nil {
-				return rep, fmt.Errorf("full reconcile: list the platform's accounts (nothing was changed): %w", err)
+				return nil, diffStart, fmt.Errorf("full reconcile: list the platform's accounts (nothing was changed): %w", err)
 			}
 			rep.Plan = Diff(dir, records, e.OnRemoved) // drop any partial additions
 			rep.FullSkipped = err.Error()
 		}
 	}
+	return func() map[string]string { return claimsOf(records) }, diffStart, nil
+}
+
+// checkAndApply quarantines, checks rep.Plan against the safety policy and,
+// unless a dry run, applies it.
+// The diff phase, which began at diffStart, ends with the check.
+func (e *Engine) checkAndApply(ctx context.Context, rep *Report, ro RunOptions, claims func() map[string]string,
+	diffStart time.Time, allowEmpty bool) error {
 	quarantine(&rep.Plan, e.QuarantineAfter, ro.RetryQuarantined)
-	err = e.Policy.Check(rep.Plan, ro.AllowMassArchive, ro.AllowEmptyDirectory)
-	rep.Phases.Diff = e.now().Sub(phase)
+	err := e.Policy.check(rep.Plan, ro.AllowMassArchive, allowEmpty, ro.PriorRemovals)
+	rep.Phases.Diff = e.now().Sub(diffStart)
 	if err != nil {
-		return rep, err
+		return err
 	}
 	if ro.DryRun || len(rep.Plan.Changes) == 0 {
-		return rep, nil
+		return nil
 	}
-	err = e.applyPlan(ctx, &rep, records)
-	return rep, err
+	return e.applyPlan(ctx, rep, claims())
 }
 
 // finishRun records the run's outcome, even when the run was cancelled. A
@@ -222,13 +259,14 @@ func (e *Engine) finishRun(ctx context.Context, rep *Report, err *error) {
 }
 
 // applyPlan applies rep.Plan and fills in what was applied and what failed.
-func (e *Engine) applyPlan(ctx context.Context, rep *Report, records []user.Record) error {
+// claimed is as for applier.apply.
+func (e *Engine) applyPlan(ctx context.Context, rep *Report, claimed map[string]string) error {
 	if e.OnPlan != nil {
 		e.OnPlan(rep.Plan)
 	}
 	phase := e.now()
 	a := &applier{e: e, run: rep.RunID, now: e.now}
-	err := a.apply(ctx, rep.Plan, records)
+	err := a.apply(ctx, rep.Plan, claimed)
 	rep.Phases.Apply = e.now().Sub(phase)
 	rep.Applied, rep.Failed = a.applied, a.failed
 	var ce *CircuitError

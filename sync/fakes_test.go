@@ -288,6 +288,27 @@ func (fs *fakeSource) Read(ctx context.Context) (Directory, error) {
 	return fs.dir, fs.err
 }
 
+// Stream emits Read's users: with it the engine tests drive the streaming
+// path (Engine.streamPlan) in every run but a full reconcile.
+func (fs *fakeSource) Stream(ctx context.Context, emit func(user.User) error) ([]Skip, error) {
+	dir, err := fs.Read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range dir.Users {
+		if err := emit(u); err != nil {
+			return nil, err
+		}
+	}
+	return slices.Clone(dir.Skipped), nil
+}
+
+// readOnlySource hides fakeSource's Stream: the engine reads the whole
+// directory (Engine.readPlan).
+type readOnlySource struct{ fs *fakeSource }
+
+func (r readOnlySource) Read(ctx context.Context) (Directory, error) { return r.fs.Read(ctx) }
+
 // saved is one Store.Save call.
 type saved struct {
 	Run   int64
@@ -320,7 +341,11 @@ type fakeStore struct {
 	onFinish   func() error
 }
 
-var _ Store = (*fakeStore)(nil)
+var (
+	_ Store        = (*fakeStore)(nil)
+	_ SummaryStore = (*fakeStore)(nil)
+	_ Streamer     = (*fakeSource)(nil)
+)
 
 func newFakeStore(recs ...user.Record) *fakeStore {
 	fs := &fakeStore{records: map[string]user.Record{}}
@@ -342,6 +367,31 @@ func (fs *fakeStore) Snapshot(ctx context.Context) ([]user.Record, error) {
 	var out []user.Record
 	for _, id := range slices.Sorted(maps.Keys(fs.records)) {
 		out = append(out, fs.records[id])
+	}
+	return out, nil
+}
+
+func (fs *fakeStore) Summaries(ctx context.Context, fn func(user.Summary) error) error {
+	recs, err := fs.Snapshot(ctx)
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		if err := fn(user.Summary{ID: r.User.ID, PlatformID: r.PlatformID, Status: r.Status, Hash: r.Hash}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (fs *fakeStore) Records(ctx context.Context, ids []string) ([]user.Record, error) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	var out []user.Record
+	for _, id := range slices.Compact(slices.Sorted(slices.Values(ids))) {
+		if r, ok := fs.records[id]; ok {
+			out = append(out, r)
+		}
 	}
 	return out, nil
 }

@@ -21,7 +21,10 @@ type SafetyError struct {
 	Managed int
 	// EmptyDirectory is set when the directory returned nobody in scope.
 	EmptyDirectory bool
-	Policy         Policy
+	// Prior is how many of Removals change-event runs already made since the
+	// directory was last read in full (RunOptions.PriorRemovals).
+	Prior  int
+	Policy Policy
 }
 
 func (e *SafetyError) Error() string {
@@ -41,6 +44,13 @@ func (e *SafetyError) Error() string {
 	if e.Managed > 0 {
 		pct = float64(e.Removals) * 100 / float64(e.Managed)
 	}
+	if e.Prior > 0 {
+		return fmt.Sprintf("safety: directory change events would archive or delete %d of %d managed users (%.1f%%) "+
+			"since the directory was last read in full (%d already done), over the limit (sync.max_archive: %d, "+
+			"sync.max_archive_percent: %g). These removals wait for the next scheduled run, whose own plan is checked "+
+			"(or `dirsync sync --allow-mass-archive` if they are right)",
+			e.Removals, e.Managed, pct, e.Prior, e.Policy.MaxArchive, e.Policy.MaxArchivePercent)
+	}
 	return fmt.Sprintf("safety: the plan would archive or delete %d of %d managed users (%.1f%%), over the limit "+
 		"(sync.max_archive: %d, sync.max_archive_percent: %g). Nothing was changed. Review the plan with `dirsync plan`; "+
 		"if it is right, run again with --allow-mass-archive for this one run",
@@ -51,7 +61,18 @@ func (e *SafetyError) Error() string {
 // when the directory came back empty while users are managed. allowMass and
 // allowEmpty are the operator's explicit per-run overrides.
 func (p Policy) Check(plan Plan, allowMass, allowEmpty bool) error {
+	return p.check(plan, allowMass, allowEmpty, 0)
+}
+
+// check is Check counting prior removals (RunOptions.PriorRemovals) with the
+// plan's against the limits.
+func (p Policy) check(plan Plan, allowMass, allowEmpty bool, prior int) error {
 	removals := plan.Removals()
+	if removals > 0 { // prior removals count only against a plan that removes
+		removals += prior
+	} else {
+		prior = 0
+	}
 	// No usable entry at all (an empty read, or every entry skipped) while users
 	// are managed is almost always a wrong base DN or filter, not a company
 	// that let everyone go.
@@ -59,7 +80,7 @@ func (p Policy) Check(plan Plan, allowMass, allowEmpty bool) error {
 		return &SafetyError{Removals: removals, Managed: plan.Managed, EmptyDirectory: true, Policy: p}
 	}
 	if !allowMass && p.over(removals, plan.Managed) {
-		return &SafetyError{Removals: removals, Managed: plan.Managed, Policy: p}
+		return &SafetyError{Removals: removals, Managed: plan.Managed, Prior: prior, Policy: p}
 	}
 	return nil
 }

@@ -1,0 +1,72 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/dirsync/dirsync/user"
+)
+
+// Changed is what a directory change stream reported, re-read from the
+// directory.
+type Changed struct {
+	// Users are the users the events named that are still in scope, re-read
+	// in full and normalized.
+	Users []user.User
+	// Gone are the directory IDs verified, by a re-read, to be no longer in
+	// scope: deleted, moved out of the base DNs, or filtered out.
+	Gone []string
+	// Skipped are the entries the events named that could not be mapped, as
+	// in Directory.
+	Skipped []Skip
+}
+
+// RunChanged diffs just the users in ch against their snapshot records,
+// checks the plan against the safety policy — the percentage limit against
+// every managed user, and ro.PriorRemovals counted with the plan's — and,
+// unless ro.DryRun, applies it. The run is recorded and journalled like any
+// run, with ro.Mode (default "watch"). The Store must be a SummaryStore.
+func (e *Engine) RunChanged(ctx context.Context, ro RunOptions, ch Changed) (rep Report, err error) {
+	start := e.now()
+	rep = Report{DryRun: ro.DryRun, Applied: map[user.Op]int{}}
+	defer func() { rep.Duration = e.now().Sub(start) }()
+	st, ok := e.Store.(SummaryStore)
+	if !ok {
+		return rep, errors.New("change events need a snapshot that reads records by ID")
+	}
+	if ro.Full {
+		return rep, errors.New("a change-event run cannot be a full reconcile")
+	}
+	if ro.Mode == "" {
+		ro.Mode = "watch"
+	}
+	if !ro.DryRun {
+		if rep.RunID, err = e.Store.BeginRun(ctx, ro.Mode); err != nil {
+			return rep, fmt.Errorf("%w: begin run: %w", ErrStore, err)
+		}
+		defer e.finishRun(ctx, &rep, &err)
+	}
+
+	phase := e.now()
+	sums, err := loadSummaries(ctx, st)
+	if err != nil {
+		return rep, err
+	}
+	ids := make([]string, 0, len(ch.Users)+len(ch.Gone))
+	for _, u := range ch.Users {
+		ids = append(ids, u.ID)
+	}
+	ids = append(ids, ch.Gone...)
+	records, err := st.Records(ctx, ids)
+	if err != nil {
+		return rep, fmt.Errorf("read snapshot: %w", err)
+	}
+	// Only the records of these IDs are given, so the only ones Diff can
+	// remove are those of Gone.
+	rep.Plan = Diff(Directory{Users: ch.Users, Skipped: ch.Skipped}, records, e.OnRemoved)
+	rep.Plan.Managed = sums.managed
+	// An event run reads a few users, not the directory: the empty-directory
+	// rule is for full reads.
+	return rep, e.checkAndApply(ctx, &rep, ro, sums.claims, phase, true)
+}

@@ -1,0 +1,149 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/dirsync/dirsync/user"
+)
+
+func TestRunChanged_TouchesOnlyTheUsersNamed(t *testing.T) {
+	many := numbered("staff", 40)
+	var records []user.Record
+	for _, u := range many {
+		records = append(records, record(u, user.StatusActive, "p-"+u.Username))
+	}
+	e, ft, st := setup(Directory{}, records...)
+	e.Policy = Policy{MaxArchive: 5, MaxArchivePercent: 10}
+
+	renamed := mailTo(many[0], "new@example.com")
+	newcomer := person("id-new", "newcomer")
+	rep, err := e.RunChanged(t.Context(), RunOptions{}, Changed{
+		Users: []user.User{renamed, newcomer},
+		Gone:  []string{many[1].ID, "id-never-synced"},
+	})
+	if err != nil {
+		t.Fatalf("RunChanged: %v", err)
+	}
+	got := summaries(rep.Plan)
+	want := []string{"create newcomer", "update " + many[0].Username + " @p-" + many[0].Username + " [email]",
+		"archive " + many[1].Username + " @p-" + many[1].Username + " (removed)"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("plan = %q, want %q (nobody else: the other 38 users were not named)", got, want)
+	}
+	if rep.Plan.Managed != 40 {
+		t.Errorf("Managed = %d, want 40 (the limits are measured against every managed user)", rep.Plan.Managed)
+	}
+	if n := len(ft.writes()); n != 3 {
+		t.Errorf("%d platform writes, want 3: %v", n, ft.writes())
+	}
+	if run := st.lastRun(t); run.Outcome != OutcomeSuccess {
+		t.Errorf("run recorded %+v, want success", run)
+	}
+	if st.begun[len(st.begun)-1] != "watch" {
+		t.Errorf("run mode %q, want watch", st.begun[len(st.begun)-1])
+	}
+}
+
+func TestRunChanged_PriorRemovalsCountAgainstTheLimits(t *testing.T) {
+	many := numbered("staff", 100)
+	var records []user.Record
+	for _, u := range many {
+		records = append(records, record(u, user.StatusActive, "p-"+u.Username))
+	}
+	e, ft, _ := setup(Directory{}, records...)
+	e.Policy = Policy{MaxArchive: 5, MaxArchivePercent: 50}
+
+	// One removal alone is within the limits...
+	if _, err := e.RunChanged(t.Context(), RunOptions{DryRun: true}, Changed{Gone: []string{many[0].ID}}); err != nil {
+		t.Fatalf("one removal: %v", err)
+	}
+	// ...but not after five earlier event runs each removed one.
+	_, err := e.RunChanged(t.Context(), RunOptions{PriorRemovals: 5}, Changed{Gone: []string{many[0].ID}})
+	var se *SafetyError
+	if !errors.As(err, &se) || se.Removals != 6 || se.Prior != 5 || !strings.Contains(err.Error(), "change events") {
+		t.Fatalf("err = %v, want a safety refusal counting 5 prior + 1 removals", err)
+	}
+	// A plan that removes nobody is not held back by earlier removals.
+	if _, err := e.RunChanged(t.Context(), RunOptions{PriorRemovals: 50}, Changed{Users: []user.User{mailTo(many[2], "x@example.com")}}); err != nil {
+		t.Fatalf("an update after many removals: %v", err)
+	}
+	if n := len(ft.writes()); n != 1 {
+		t.Errorf("%d platform writes, want the one update: %v", n, ft.writes())
+	}
+}
+
+func TestRunChanged_NeedsASummaryStore(t *testing.T) {
+	e := engine(&fakeSource{}, newFakeTarget(), newFakeStore())
+	e.Store = plainStore{newFakeStore()}
+	if _, err := e.RunChanged(context.Background(), RunOptions{}, Changed{}); err == nil {
+		t.Fatal("RunChanged over a store without Records: no error")
+	}
+}
+
+// plainStore hides fakeStore's SummaryStore methods.
+type plainStore struct{ fs *fakeStore }
+
+func (p plainStore) Snapshot(ctx context.Context) ([]user.Record, error) { return p.fs.Snapshot(ctx) }
+func (p plainStore) BeginRun(ctx context.Context, mode string) (int64, error) {
+	return p.fs.BeginRun(ctx, mode)
+}
+func (p plainStore) Save(ctx context.Context, run int64, e user.Entry, rec *user.Record) error {
+	return p.fs.Save(ctx, run, e, rec)
+}
+func (p plainStore) FinishRun(ctx context.Context, run int64, outcome string, counts map[string]int, errText string) error {
+	return p.fs.FinishRun(ctx, run, outcome, counts, errText)
+}
+
+// withdrawingSource emits every user, then withdraws some.
+type withdrawingSource struct {
+	users    []user.User
+	withdraw map[string]string // ID → DN
+}
+
+func (w withdrawingSource) Read(ctx context.Context) (Directory, error) {
+	panic("the streaming path must not call Read")
+}
+
+func (w withdrawingSource) Stream(ctx context.Context, emit func(user.User) error) ([]Skip, error) {
+	for _, u := range w.users {
+		if err := emit(u); err != nil {
+			return nil, err
+		}
+	}
+	var out []Skip
+	for id, dn := range w.withdraw {
+		out = append(out, Skip{ID: id, DN: dn, Reason: "duplicate username", Withdrawn: true})
+	}
+	return out, nil
+}
+
+func TestRun_StreamedUserWithdrawnLaterIsSkippedNotSynced(t *testing.T) {
+	// alice is in step, bob is new, carol changed: all three are withdrawn
+	// after being emitted (a later duplicate). Nobody may be created,
+	// updated or archived for them, and the counts must not include them.
+	records := []user.Record{record(alice, user.StatusActive, "p-a"), record(carol, user.StatusActive, "p-c"), record(dave, user.StatusActive, "p-d")}
+	e, ft, _ := setup(Directory{}, records...)
+	e.Source = withdrawingSource{
+		users:    []user.User{alice, bob, mailTo(carol, "c2@example.com"), dave, erin},
+		withdraw: map[string]string{alice.ID: alice.DN, bob.ID: bob.DN, carol.ID: carol.DN},
+	}
+	rep := mustRun(t, e, RunOptions{DryRun: true})
+	if got := summaries(rep.Plan); !slices.Equal(got, []string{"create erin"}) {
+		t.Errorf("plan = %q, want only erin's create", got)
+	}
+	if rep.Plan.InScope != 2 || rep.Plan.Unchanged != 1 || len(rep.Plan.Skipped) != 3 {
+		t.Errorf("in scope %d, unchanged %d, skipped %d; want 2, 1 (dave), 3", rep.Plan.InScope, rep.Plan.Unchanged, len(rep.Plan.Skipped))
+	}
+	for _, s := range rep.Plan.Skipped {
+		if s.Withdrawn {
+			t.Errorf("skip %+v still marked withdrawn in the plan", s)
+		}
+	}
+	if n := len(ft.writes()); n != 0 {
+		t.Errorf("a dry run wrote %v", ft.writes())
+	}
+}
