@@ -192,4 +192,3 @@ func FormatSID(b []byte) (string, error) {
 	}
 	return sb.String(), nil
 }
-
