@@ -24,11 +24,24 @@ func (l ldapSource) Read(ctx context.Context) (dsync.Directory, error) {
 	if err != nil {
 		return dsync.Directory{}, err
 	}
-	dir := dsync.Directory{Users: users, Skipped: make([]dsync.Skip, len(skipped))}
-	for i, s := range skipped {
-		dir.Skipped[i] = dsync.Skip{DN: s.DN, ID: s.ID, Reason: s.Reason}
+	return dsync.Directory{Users: users, Skipped: skips(skipped)}, nil
+}
+
+// Stream implements dsync.Streamer: runs hold only the users that changed.
+func (l ldapSource) Stream(ctx context.Context, emit func(user.User) error) ([]dsync.Skip, error) {
+	skipped, err := l.s.Stream(ctx, emit)
+	if err != nil {
+		return nil, err
 	}
-	return dir, nil
+	return skips(skipped), nil
+}
+
+func skips(skipped []ldapsource.Skipped) []dsync.Skip {
+	out := make([]dsync.Skip, len(skipped))
+	for i, s := range skipped {
+		out[i] = dsync.Skip{DN: s.DN, ID: s.ID, Reason: s.Reason, Withdrawn: s.Withdrawn}
+	}
+	return out
 }
 
 // platform is what the command needs of a target beyond the reconciler's contract.

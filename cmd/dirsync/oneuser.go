@@ -112,6 +112,17 @@ func (st scopedStore) Snapshot(ctx context.Context) ([]user.Record, error) {
 	return out, nil
 }
 
+// Summaries and Records would see past the scope: a --user run reads the
+// whole (narrowed) snapshot instead (scopedSource is no dsync.Streamer, so
+// the reconciler never asks; these make sure).
+func (st scopedStore) Summaries(context.Context, func(user.Summary) error) error {
+	return errors.New("--user: the snapshot is read whole, not in summaries")
+}
+
+func (st scopedStore) Records(context.Context, []string) ([]user.Record, error) {
+	return nil, errors.New("--user: the snapshot is read whole, not by ID")
+}
+
 // requestPrinter prints each platform request's outcome as it comes.
 type requestPrinter struct {
 	mu *gosync.Mutex
