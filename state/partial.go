@@ -28,7 +28,7 @@ func (d *DB) Summaries(ctx context.Context, fn func(user.Summary) error) error {
 		if err := rows.Scan(&s.ID, &s.PlatformID, &status, &s.Hash); err != nil {
 			return fmt.Errorf("state %s: summaries: %w", d.path, classify(err))
 		}
-		s.Status = user.Status(status)
+		s.Status = internStatus(status)
 		if err := fn(s); err != nil {
 			return err
 		}
@@ -37,6 +37,17 @@ func (d *DB) Summaries(ctx context.Context, fn func(user.Summary) error) error {
 		return fmt.Errorf("state %s: summaries: %w", d.path, classify(err))
 	}
 	return nil
+}
+
+// internStatus returns the package constant equal to status, so that a
+// reader holding many summaries does not hold a copy of the word per record.
+func internStatus(status string) user.Status {
+	for _, st := range []user.Status{user.StatusActive, user.StatusArchived, user.StatusPending, user.StatusDeleted} {
+		if string(st) == status {
+			return st
+		}
+	}
+	return user.Status(status)
 }
 
 // recordsChunk bounds the IDs bound into one query (SQLite's limit on
