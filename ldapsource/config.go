@@ -83,6 +83,17 @@ type Config struct {
 	Timeout time.Duration `mapstructure:"timeout"`
 	// Attributes maps directory attributes to user fields.
 	Attributes Attributes `mapstructure:"attributes"`
+
+	// Watch makes `dirsync run` follow the directory's changes between
+	// scheduled runs and sync each changed user within seconds: off (the
+	// default: scheduled runs only), auto (the best the server offers),
+	// syncrepl (RFC 4533, OpenLDAP's syncprov), dirsync (Active Directory's
+	// DirSync control), poll (a modifyTimestamp / uSNChanged query every
+	// WatchPollInterval; it cannot see deletes, the scheduled runs do).
+	Watch string `mapstructure:"watch"`
+	// WatchPollInterval is how often watch: poll (and dirsync, which asks
+	// rather than being told) queries the directory. Default (and 0) 10s.
+	WatchPollInterval time.Duration `mapstructure:"watch_poll_interval"`
 }
 
 // Attributes names the directory attribute of each user field. An empty name
@@ -113,15 +124,19 @@ const (
 	DefaultTimeout    = 30 * time.Second
 	DefaultUserFilter = "(objectClass=person)"
 	DefaultIDAttr     = "entryUUID"
+	// DefaultWatchPollInterval is the default ldap.watch_poll_interval.
+	DefaultWatchPollInterval = 10 * time.Second
 )
 
 // Default returns the configuration defaults.
 func Default() Config {
 	return Config{
-		UserFilter:  DefaultUserFilter,
-		PageSize:    DefaultPageSize,
-		IDAttribute: DefaultIDAttr,
-		Timeout:     DefaultTimeout,
+		UserFilter:        DefaultUserFilter,
+		PageSize:          DefaultPageSize,
+		IDAttribute:       DefaultIDAttr,
+		Timeout:           DefaultTimeout,
+		Watch:             WatchOff,
+		WatchPollInterval: DefaultWatchPollInterval,
 		Attributes: Attributes{
 			Username:    "uid",
 			Email:       "mail",
@@ -233,6 +248,12 @@ func (c Config) Validate() error {
 	}
 	if c.Timeout <= 0 {
 		add("timeout", "must be positive, e.g. 30s")
+	}
+	if c.Watch != "" && !slices.Contains(watchModes, c.Watch) {
+		add("watch", "%q is not a watch mode: want one of %s", c.Watch, strings.Join(watchModes, ", "))
+	}
+	if c.WatchPollInterval != 0 && c.WatchPollInterval < 100*time.Millisecond {
+		add("watch_poll_interval", "%v is too short: want at least 100ms (default %v)", c.WatchPollInterval, DefaultWatchPollInterval)
 	}
 
 	a := c.Attributes

@@ -147,6 +147,9 @@ func (e env) configText(dir string, overlays []string, o options) string {
 	b.WriteString("index objectClass eq\nindex uid,mail,cn eq\nindex entryUUID,entryCSN eq\n")
 	for _, ov := range overlays {
 		fmt.Fprintf(&b, "overlay %s\n", ov)
+		if ov == "syncprov" && o.sessionlog > 0 {
+			fmt.Fprintf(&b, "syncprov-sessionlog %d\n", o.sessionlog)
+		}
 	}
 	if o.sizeLimit > 0 {
 		fmt.Fprintf(&b, "limits dn.exact=%q size.soft=%d size.hard=%d size.prtotal=%d\n", readerDN, o.sizeLimit, o.sizeLimit, o.sizeLimit)

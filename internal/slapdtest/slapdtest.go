@@ -60,6 +60,16 @@ type options struct {
 	sizeLimit int
 	tls       bool
 	adSchema  bool
+	// sessionlog, when positive, sets syncprov-sessionlog.
+	sessionlog int
+}
+
+// WithSyncprovSessionlog keeps a syncprov session log of n operations, so
+// that a content synchronization (RFC 4533) resumed from a recent cookie is
+// answered with the changes since, deletes included, rather than with the
+// whole content.
+func WithSyncprovSessionlog(n int) Option {
+	return func(o *options) { o.sessionlog = n }
 }
 
 // WithLDIF pre-loads entries with slapadd before slapd starts: the fast path

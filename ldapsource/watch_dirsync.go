@@ -1,0 +1,106 @@
+package ldapsource
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+)
+
+// DirSync flags (MS-ADTS 3.1.1.3.4.1.3).
+const (
+	// dirSyncObjectSecurity: return only what the bind account may read,
+	// instead of requiring it to read everything.
+	dirSyncObjectSecurity = 0x1
+)
+
+// dirsync asks Active Directory, every poll interval, for the objects
+// changed since the cookie (the DirSync control). Deleted objects come back
+// too (isDeleted, as far as the account can see them): every ID is read
+// again, and only one no longer found in scope is reported gone. An account
+// without the right to use DirSync falls back to polling uSNChanged.
+func (st *stream) dirsync(ctx context.Context) error {
+	conn, closeConn, err := st.s.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeConn()
+	st.h.Connected(st.key, true, nil)
+
+	// DirSync searches must start at the root of a naming context: the
+	// domain that holds the base DN. The reread narrows to the base DN.
+	root := domainRoot(st.base)
+	m := newMapper(st.s.cfg)
+	first := st.cookie == nil
+	var ids []string
+	for {
+		req := ldap.NewSearchRequest(root, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+			st.s.cfg.UserFilter, []string{st.s.cfg.IDAttribute}, nil)
+		res, err := conn.DirSync(req, dirSyncObjectSecurity, 0, st.cookie)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if ldap.IsErrorWithCode(err, ldap.LDAPResultInsufficientAccessRights) ||
+				ldap.IsErrorWithCode(err, ldap.LDAPResultUnwillingToPerform) ||
+				ldap.IsErrorWithCode(err, ldap.LDAPResultUnavailableCriticalExtension) {
+				return &errFallback{to: WatchPoll, err: fmt.Errorf("ldap dirsync %s: the bind account may not use DirSync (grant it \"Replicating Directory Changes\", see the README); polling uSNChanged instead: %w", root, err)}
+			}
+			if st.cookie != nil && ldap.IsErrorWithCode(err, ldap.LDAPResultProtocolError) {
+				return fmt.Errorf("%w: %w", errCookieRefused, err)
+			}
+			return fmt.Errorf("ldap dirsync %s: %w", root, err)
+		}
+		ctl, _ := ldap.FindControl(res.Controls, ldap.ControlTypeDirSync).(*ldap.ControlDirSync)
+		if ctl == nil {
+			return fmt.Errorf("ldap dirsync %s: %w", root, errDirSyncEnded)
+		}
+		if !first {
+			for _, e := range res.Entries {
+				if id, reason := m.id(e); reason == "" {
+					ids = append(ids, id)
+				}
+			}
+		}
+		st.cookie = ctl.Cookie
+		if ctl.Flags != 0 {
+			continue // more changes waiting
+		}
+		switch {
+		case first:
+			st.emit(Change{Resync: true, Cookie: ctl.Cookie})
+			first = false
+		default:
+			st.emit(Change{IDs: ids, Cookie: ctl.Cookie})
+		}
+		ids = nil
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(st.s.cfg.pollInterval()):
+		}
+	}
+}
+
+// domainRoot returns the DC=... suffix of dn: the domain naming context
+// that holds it.
+func domainRoot(dn string) string {
+	parsed, err := ldap.ParseDN(dn)
+	if err != nil {
+		return dn
+	}
+	i := len(parsed.RDNs)
+	for i > 0 {
+		r := parsed.RDNs[i-1]
+		if len(r.Attributes) != 1 || !strings.EqualFold(r.Attributes[0].Type, "DC") {
+			break
+		}
+		i--
+	}
+	if i == len(parsed.RDNs) {
+		return dn
+	}
+	return (&ldap.DN{RDNs: parsed.RDNs[i:]}).String()
+}

@@ -1,0 +1,178 @@
+package ldapsource
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/go-ldap/ldap/v3"
+
+	"github.com/dirsync/dirsync/user"
+)
+
+// rereadChunk bounds the IDs in one search filter.
+const rereadChunk = 100
+
+// Reread reads the entries with the given directory IDs again, as Fetch
+// would read them: users are those still in scope (base DNs, user filter,
+// member_of), mapped and normalized, sorted by ID; gone are the IDs that the
+// searches, all complete, found nowhere in scope (deleted, moved out,
+// filtered out); skipped are entries in scope that cannot be mapped.
+// Duplicates are detected among the entries read only: a full read is what
+// sees the whole directory.
+//
+// Any error means nothing may be concluded, and no ID is reported gone.
+func (s *Source) Reread(ctx context.Context, ids []string) (users []user.User, gone []string, skipped []Skipped, err error) {
+	ids = uniqueFold(ids)
+	if len(ids) == 0 {
+		return nil, nil, nil, nil
+	}
+	conn, closeConn, err := s.connect(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	defer closeConn()
+
+	m := newMapper(s.cfg)
+	bases := s.cfg.bases()
+	seen := make(map[string]bool)
+	type found struct {
+		key string
+		e   *ldap.Entry
+	}
+	var raw []found
+	disabled := make(map[string]bool)
+	for chunk := range slices.Chunk(ids, rereadChunk) {
+		idFilter, err := s.idFilter(chunk)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		for _, base := range bases {
+			if s.cfg.DisabledFilter != "" {
+				filter := "(&" + s.cfg.UserFilter + s.cfg.DisabledFilter + idFilter + ")"
+				err := s.search(ctx, conn, base, filter, noAttributes, func(e *ldap.Entry) {
+					disabled[dnKey(e.DN)] = true
+				}, nil)
+				if err != nil {
+					return nil, nil, nil, fmt.Errorf("reread disabled users: %w", err)
+				}
+			}
+		}
+		for _, base := range bases {
+			filter := "(&" + s.cfg.UserFilter + idFilter + ")"
+			err := s.search(ctx, conn, base, filter, m.attributes(), func(e *ldap.Entry) {
+				k := dnKey(e.DN)
+				if seen[k] {
+					return
+				}
+				seen[k] = true
+				raw = append(raw, found{k, e})
+			}, nil)
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("reread: %w", err)
+			}
+		}
+	}
+	// The disabled searches may have run before a user search that found
+	// the entry: map only now.
+	entries := make([]mapped, len(raw))
+	for i, r := range raw {
+		entries[i] = m.mapEntry(r.e, r.key, disabled[r.key])
+	}
+	if s.cfg.MemberOf != "" && len(entries) > 0 {
+		members, err := s.groupMembers(ctx, conn, seen)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		entries = slices.DeleteFunc(entries, func(e mapped) bool { return !members[e.key] })
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, nil, nil, err
+	}
+
+	d := newDedup(func(u user.User) error {
+		users = append(users, u)
+		return nil
+	})
+	inScope := make(map[string]bool)
+	for _, e := range entries {
+		if e.u.ID != "" {
+			inScope[strings.ToLower(e.u.ID)] = true
+		}
+		if err := d.add(e); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	users, skipped = withoutWithdrawn(users, d.result())
+	slices.SortFunc(users, func(a, b user.User) int { return strings.Compare(a.ID, b.ID) })
+	for _, id := range ids {
+		if !inScope[strings.ToLower(id)] {
+			gone = append(gone, id)
+		}
+	}
+	return users, gone, skipped, nil
+}
+
+// idFilter returns a filter matching any of ids in the ID attribute.
+func (s *Source) idFilter(ids []string) (string, error) {
+	var b strings.Builder
+	b.WriteString("(|")
+	for _, id := range ids {
+		v, err := s.idValue(id)
+		if err != nil {
+			return "", err
+		}
+		b.WriteString("(" + s.cfg.IDAttribute + "=" + v + ")")
+	}
+	b.WriteString(")")
+	return b.String(), nil
+}
+
+// idValue is id as an escaped filter value: objectGUID back to its 16
+// bytes, anything else as it is.
+func (s *Source) idValue(id string) (string, error) {
+	if !strings.EqualFold(s.cfg.IDAttribute, "objectGUID") {
+		return ldap.EscapeFilter(id), nil
+	}
+	raw, err := parseGUID(id)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for _, c := range raw {
+		fmt.Fprintf(&b, `\%02x`, c)
+	}
+	return b.String(), nil
+}
+
+// parseGUID is FormatGUID's inverse.
+func parseGUID(s string) ([]byte, error) {
+	h, err := hex.DecodeString(strings.ReplaceAll(s, "-", ""))
+	if err != nil || len(h) != 16 || len(s) != 36 {
+		return nil, fmt.Errorf("%q is not an objectGUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)", s)
+	}
+	b := make([]byte, 16)
+	b[0], b[1], b[2], b[3] = h[3], h[2], h[1], h[0]
+	b[4], b[5] = h[5], h[4]
+	b[6], b[7] = h[7], h[6]
+	copy(b[8:], h[8:])
+	return b, nil
+}
+
+// uniqueFold returns ids without empty and repeated (case-insensitively)
+// values, in order.
+func uniqueFold(ids []string) []string {
+	seen := make(map[string]bool, len(ids))
+	var out []string
+	for _, id := range ids {
+		k := strings.ToLower(id)
+		if id == "" || seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, id)
+	}
+	return out
+}

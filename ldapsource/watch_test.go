@@ -1,0 +1,360 @@
+package ldapsource
+
+import (
+	"context"
+	"io"
+	"net"
+	"slices"
+	"strings"
+	gosync "sync"
+	"testing"
+	"time"
+
+	"github.com/dirsync/dirsync/internal/slapdtest"
+)
+
+// watchRecorder collects what a Watch reports.
+type watchRecorder struct {
+	mu      gosync.Mutex
+	changes []Change
+	ups     int
+	downs   []error
+}
+
+func (r *watchRecorder) hooks() WatchHooks {
+	return WatchHooks{
+		Change: func(c Change) {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			r.changes = append(r.changes, c)
+		},
+		Connected: func(_ string, up bool, err error) {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			if up {
+				r.ups++
+			} else {
+				r.downs = append(r.downs, err)
+			}
+		},
+	}
+}
+
+// waitFor polls cond (under the recorder's lock) until it holds, for up to 20s.
+func (r *watchRecorder) waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		r.mu.Lock()
+		ok := cond()
+		r.mu.Unlock()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			t.Fatalf("timed out waiting for %s; changes: %+v; downs: %v", what, r.changes, r.downs)
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval
+	}
+}
+
+// reported reports whether some change named id.
+func (r *watchRecorder) reported(id string) bool {
+	for _, c := range r.changes {
+		if slices.Contains(c.IDs, id) {
+			return true
+		}
+	}
+	return false
+}
+
+// lastCookie returns the newest cookie reported.
+func (r *watchRecorder) lastCookie() []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var c []byte
+	for _, ch := range r.changes {
+		if ch.Cookie != nil {
+			c = ch.Cookie
+		}
+	}
+	return c
+}
+
+func startWatch(t *testing.T, s *Source, mode string, cookies map[string][]byte) (*watchRecorder, context.CancelFunc) {
+	t.Helper()
+	r := &watchRecorder{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.Watch(ctx, mode, cookies, r.hooks()) //nolint:errcheck // ctx's error
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return r, cancel
+}
+
+func TestWatch_SyncreplReportsChangesAndResumesFromTheCookie(t *testing.T) {
+	srv := slapdtest.Start(t, slapdtest.WithSyncprovSessionlog(1000))
+	ou := srv.AddOU(t, "watch")
+	dns := addUsers(t, srv, ou, 3)
+	c := readerConfig(srv, ou)
+	c.Watch = WatchAuto
+	s := newSource(t, c)
+
+	mode, err := s.ResolveWatchMode(context.Background())
+	if err != nil || mode != WatchSyncrepl {
+		t.Fatalf("ResolveWatchMode = %q, %v; want syncrepl (slapdtest loads syncprov)", mode, err)
+	}
+	key := s.StreamKeys(mode)[ou]
+	r, cancel := startWatch(t, s, mode, nil)
+
+	// No cookie: the stream starts with a resync and a cookie.
+	r.waitFor(t, "the initial resync", func() bool {
+		return len(r.changes) > 0 && r.changes[0].Resync && r.changes[0].Cookie != nil
+	})
+	if r.changes[0].Stream != key || len(r.changes[0].IDs) != 0 {
+		t.Errorf("first change %+v: want stream %s and no IDs (the resync reads everything)", r.changes[0], key)
+	}
+
+	// A modify, a delete and an add are reported by ID.
+	srv.Modify(t, dns[0], map[string][]string{"mail": {"new0@example.com"}})
+	id0 := srv.EntryUUID(t, dns[0])
+	id1 := srv.EntryUUID(t, dns[1])
+	srv.Delete(t, dns[1])
+	dn3 := srv.AddUser(t, ou, slapdtest.UserSpec{UID: "late", Mail: "late@example.com", SN: "Doe"})
+	id3 := srv.EntryUUID(t, dn3)
+	r.waitFor(t, "the modify, delete and add", func() bool {
+		return r.reported(id0) && r.reported(id1) && r.reported(id3)
+	})
+	for _, ch := range r.changes[1:] {
+		if ch.Resync {
+			t.Errorf("a resync after the refresh: %+v", ch)
+		}
+	}
+	cookie := r.lastCookie()
+	cancel()
+
+	// Reread: the modified and added users are read in full, the deleted
+	// one is verified gone.
+	users, gone, skipped, err := s.Reread(context.Background(), []string{id0, id1, id3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := usernames(users); !slices.Equal(got, []string{"late", "user0"}) || len(skipped) != 0 {
+		t.Errorf("Reread users %v, skipped %v; want late and user0", got, skipped)
+	}
+	if !slices.Equal(gone, []string{id1}) {
+		t.Errorf("Reread gone = %v, want [%s]", gone, id1)
+	}
+	for _, u := range users {
+		if u.Username == "user0" && u.Email != "new0@example.com" {
+			t.Errorf("user0 reread with mail %q", u.Email)
+		}
+	}
+
+	// Resuming from the cookie: no resync, and only what changed since.
+	srv.Modify(t, dns[2], map[string][]string{"sn": {"Later"}})
+	id2 := srv.EntryUUID(t, dns[2])
+	r2, _ := startWatch(t, s, mode, map[string][]byte{key: cookie})
+	r2.waitFor(t, "the change made while stopped", func() bool { return r2.reported(id2) })
+	r2.mu.Lock()
+	defer r2.mu.Unlock()
+	for _, ch := range r2.changes {
+		if ch.Resync {
+			t.Errorf("resumed from a valid cookie, yet a resync: %+v", ch)
+		}
+		if slices.Contains(ch.IDs, id0) {
+			t.Errorf("resumed stream reported %s, changed before the cookie", id0)
+		}
+	}
+}
+
+// A cookie ahead of the server (its database was restored from a backup) is
+// refused with e-syncRefreshRequired.
+func TestWatch_SyncreplRefusedCookieResyncs(t *testing.T) {
+	srv := slapdtest.Start(t)
+	ou := srv.AddOU(t, "badcookie")
+	addUsers(t, srv, ou, 2)
+	s := newSource(t, readerConfig(srv, ou))
+	key := s.StreamKeys(WatchSyncrepl)[ou]
+	r, _ := startWatch(t, s, WatchSyncrepl, map[string][]byte{key: []byte("rid=000,csn=20991231235959.999999Z#000000#000#000000")})
+	r.waitFor(t, "a resync", func() bool {
+		return slices.ContainsFunc(r.changes, func(c Change) bool { return c.Resync && c.Cookie != nil })
+	})
+	for _, ch := range r.changes {
+		if len(ch.IDs) > 0 || len(ch.DNs) > 0 {
+			t.Errorf("a refused cookie reported entries %+v: it must only ask for a full read", ch)
+		}
+	}
+}
+
+// proxy forwards TCP connections to target and can cut them all.
+type proxy struct {
+	ln     net.Listener
+	target string
+	mu     gosync.Mutex
+	conns  []net.Conn
+}
+
+func newProxy(t *testing.T, target string) *proxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{ln: ln, target: target}
+	t.Cleanup(func() {
+		ln.Close()
+		p.cut()
+	})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			u, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, u)
+			p.mu.Unlock()
+			go func() { io.Copy(u, c); u.Close() }() //nolint:errcheck // ends when either side closes
+			go func() { io.Copy(c, u); c.Close() }() //nolint:errcheck // ends when either side closes
+		}
+	}()
+	return p
+}
+
+func (p *proxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+func TestWatch_SyncreplReconnectsAfterTheConnectionDrops(t *testing.T) {
+	srv := slapdtest.Start(t)
+	ou := srv.AddOU(t, "reconnect")
+	dns := addUsers(t, srv, ou, 2)
+	p := newProxy(t, strings.TrimPrefix(srv.URL(), "ldap://"))
+	c := readerConfig(srv, ou)
+	c.URL = "ldap://" + p.ln.Addr().String()
+	s := newSource(t, c)
+	r, _ := startWatch(t, s, WatchSyncrepl, nil)
+	r.waitFor(t, "the initial resync", func() bool { return len(r.changes) > 0 })
+
+	p.cut()
+	r.waitFor(t, "the drop and a reconnect", func() bool { return len(r.downs) >= 1 && r.ups >= 2 })
+	srv.Modify(t, dns[0], map[string][]string{"sn": {"After"}})
+	id0 := srv.EntryUUID(t, dns[0])
+	r.waitFor(t, "the change after the reconnect", func() bool { return r.reported(id0) })
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, ch := range r.changes[1:] {
+		if ch.Resync {
+			t.Errorf("a reconnect with a cookie resynced: %+v", ch)
+		}
+	}
+}
+
+func TestWatch_PollReportsAddsAndModifiesOnce(t *testing.T) {
+	srv := slapdtest.Start(t)
+	ou := srv.AddOU(t, "poll")
+	dns := addUsers(t, srv, ou, 2)
+	c := readerConfig(srv, ou)
+	c.WatchPollInterval = 200 * time.Millisecond
+	s := newSource(t, c)
+	r, _ := startWatch(t, s, WatchPoll, nil)
+	r.waitFor(t, "the initial resync", func() bool {
+		return len(r.changes) > 0 && r.changes[0].Resync && strings.HasPrefix(string(r.changes[0].Cookie), pollTS)
+	})
+	srv.Modify(t, dns[1], map[string][]string{"sn": {"Polled"}})
+	id1 := srv.EntryUUID(t, dns[1])
+	r.waitFor(t, "the modify", func() bool { return r.reported(id1) })
+	// Several more polls: the same change is not reported again.
+	n := 0
+	r.waitFor(t, "more polls", func() bool {
+		n++
+		return n > 10 // 10 × 20ms of polling the recorder spans several 200ms polls
+	})
+	time.Sleep(time.Second) // several polls: nothing new may be reported
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	count := 0
+	for _, ch := range r.changes {
+		if slices.Contains(ch.IDs, id1) {
+			count++
+		}
+		if slices.Contains(ch.IDs, srv.EntryUUID(t, dns[0])) {
+			t.Errorf("an unchanged user was reported: %+v", ch)
+		}
+	}
+	if count != 1 {
+		t.Errorf("the modify was reported %d times, want 1", count)
+	}
+}
+
+func TestReread_VerifiesScopeAndDisabled(t *testing.T) {
+	srv := slapdtest.Start(t)
+	ou := srv.AddOU(t, "reread")
+	other := srv.AddOU(t, "elsewhere")
+	dns := addUsers(t, srv, ou, 2)
+	out := srv.AddUser(t, other, slapdtest.UserSpec{UID: "outsider", Mail: "outsider@example.com", SN: "Doe"})
+	c := readerConfig(srv, ou)
+	c.DisabledFilter = srv.LockedFilter()
+	s := newSource(t, c)
+	locked := srv.AddUser(t, ou, slapdtest.UserSpec{UID: "locked", Mail: "locked@example.com", SN: "Doe", Locked: true})
+
+	ids := []string{srv.EntryUUID(t, dns[0]), srv.EntryUUID(t, out), srv.EntryUUID(t, locked), "00000000-0000-0000-0000-000000000000"}
+	users, gone, _, err := s.Reread(context.Background(), ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := usernames(users); !slices.Equal(got, []string{"locked", "user0"}) {
+		t.Fatalf("users %v, want locked and user0", got)
+	}
+	for _, u := range users {
+		if u.Active != (u.Username == "user0") {
+			t.Errorf("%s read with Active %v", u.Username, u.Active)
+		}
+	}
+	if want := []string{ids[1], ids[3]}; !slices.Equal(gone, want) {
+		t.Errorf("gone = %v, want %v (out of scope, and unknown)", gone, want)
+	}
+
+	// A failed read reports nobody gone.
+	srv.Stop()
+	users, gone, _, err = s.Reread(context.Background(), ids)
+	if err == nil || len(gone) != 0 || len(users) != 0 {
+		t.Errorf("Reread with the server down = %v, %v, %v; want an error and nothing else", users, gone, err)
+	}
+}
+
+func TestParseGUID_InvertsFormatGUID(t *testing.T) {
+	raw := []byte{0x10, 0x32, 0x54, 0x76, 0x98, 0xba, 0xdc, 0xfe, 1, 2, 3, 4, 5, 6, 7, 8}
+	s, err := FormatGUID(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := parseGUID(s)
+	if err != nil || string(back) != string(raw) {
+		t.Errorf("parseGUID(%s) = %x, %v; want %x", s, back, err, raw)
+	}
+	if _, err := parseGUID("not-a-guid"); err == nil {
+		t.Error("parseGUID accepted garbage")
+	}
+	if got := domainRoot("OU=Staff,DC=corp,DC=example,DC=com"); !strings.EqualFold(got, "DC=corp,DC=example,DC=com") {
+		t.Errorf("domainRoot = %q", got)
+	}
+}
