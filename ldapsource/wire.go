@@ -134,9 +134,9 @@ type messageReader struct {
 	buf []byte
 }
 
-// readChunk is how much of a message's buffer grows at a time, so that a
-// length the peer declares costs memory only as the bytes arrive.
-const readChunk = 1 << 20
+// readChunk is the least a message's buffer grows by: the buffer grows as
+// the bytes arrive, not by the length the peer declares.
+const readChunk = 64 << 10
 
 // next reads the next LDAPMessage and returns its contents (what follows
 // the outer SEQUENCE's identifier and length). A stream that ends between
@@ -166,7 +166,9 @@ func (m *messageReader) next() ([]byte, error) {
 	}
 	m.buf = m.buf[:0]
 	for len(m.buf) < n {
-		k := min(n-len(m.buf), readChunk)
+		// Grow by what has arrived so far (at least readChunk): a declared
+		// length costs at most twice the bytes actually sent.
+		k := min(n-len(m.buf), max(readChunk, len(m.buf)))
 		m.buf = slices.Grow(m.buf, k)
 		start := len(m.buf)
 		m.buf = m.buf[:start+k]

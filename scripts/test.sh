@@ -35,6 +35,7 @@ go test -count=1 -race -timeout 10m ./sync/... ./state/...
 
 echo "==> fuzz smoke (a few seconds each; longer runs: docs/operations.md)"
 go test -run '^$' -fuzz '^FuzzMapEntry$' -fuzztime 5s ./ldapsource
+go test -run '^$' -fuzz '^FuzzDecodeSearchResponses$' -fuzztime 5s ./ldapsource
 go test -run '^$' -fuzz '^FuzzDecodeUser$' -fuzztime 5s ./target/scim
 go test -run '^$' -fuzz '^FuzzRender$' -fuzztime 5s ./target/internal/jsontpl
 
