@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"reflect"
 	gosync "sync"
 	"sync/atomic"
 	"syscall"
@@ -99,6 +100,7 @@ type service struct {
 	stopping    bool
 	lastOutcome string
 	lastSuccess time.Time
+	watch       *watcher // ldap.watch; nil when off
 }
 
 func newService(g *globalFlags, cfg Config, log *zap.Logger, f *runFlags) *service {
@@ -150,6 +152,12 @@ func (s *service) serve(ctx context.Context) error {
 	s.mu.Unlock()
 	s.cron.Start()
 	defer s.cron.Stop()
+	if w := s.startWatcher(cfg); w != nil {
+		s.mu.Lock()
+		s.watch = w
+		s.mu.Unlock()
+	}
+	defer s.stopWatcher()
 	s.log.Info("service started", zap.String("listen", ln.Addr().String()), zap.String("schedule", cfg.Schedule),
 		zap.Time("next_run", s.cron.Entry(entry).Next), zap.String("version", buildVersion()))
 	if s.flags.runAtStart {
@@ -192,22 +200,56 @@ func (s *service) serve(ctx context.Context) error {
 
 // trigger starts a run unless one is going or the service is stopping.
 func (s *service) trigger(reason string) {
+	if !s.start(reason, func() { s.runOnce(reason) }) && !s.isStopping() {
+		s.m.skipped.Inc()
+		s.log.Warn("run skipped: the previous run is still going", zap.String("reason", reason))
+	}
+}
+
+// start runs fn as the one run going, unless a run is going or the service
+// is stopping, and reports whether it did. When the run ends, the watcher
+// (if any) is told, so that events that came meanwhile are handled.
+func (s *service) start(reason string, fn func()) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stopping {
-		return
+		return false
 	}
 	if !s.busy.CompareAndSwap(false, true) {
-		s.m.skipped.Inc()
-		s.log.Warn("run skipped: the previous run is still going", zap.String("reason", reason))
-		return
+		return false
 	}
 	s.runs.Add(1)
 	go func() {
 		defer s.runs.Done()
-		defer s.busy.Store(false)
-		s.runOnce(reason)
+		defer func() {
+			s.busy.Store(false)
+			s.mu.Lock()
+			w := s.watch
+			s.mu.Unlock()
+			if w != nil {
+				w.poke()
+			}
+		}()
+		fn()
 	}()
+	return true
+}
+
+func (s *service) isStopping() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stopping
+}
+
+// stopWatcher stops the watcher, if one is running.
+func (s *service) stopWatcher() {
+	s.mu.Lock()
+	w := s.watch
+	s.watch = nil
+	s.mu.Unlock()
+	if w != nil {
+		w.stop()
+	}
 }
 
 // runOnce runs one reconciliation with the config in force, opening (and
@@ -220,7 +262,13 @@ func (s *service) runOnce(reason string) {
 	start := time.Now()
 	var rep dsync.Report
 	mode := "sync"
+	// The events and cookies the change stream gathered so far are covered
+	// by this run's directory read.
+	take := s.fullReadTake()
 	a, err := wire(s.runCtx, cfg, s.root, false, s.m)
+	if err != nil {
+		s.fullReadDone(s.runCtx, nil, take, false)
+	}
 	if err == nil {
 		// Every sync.full_reconcile_every, a run lists the platform and
 		// corrects drift, as `dirsync sync` does.
@@ -237,6 +285,7 @@ func (s *service) runOnce(reason string) {
 		if full && err == nil && rep.FullSkipped == "" {
 			markFull(s.runCtx, a, s.root)
 		}
+		s.fullReadDone(s.runCtx, a, take, completed(rep.Outcome(err)))
 		if cerr := a.Close(); cerr != nil && err == nil {
 			err = fmt.Errorf("close snapshot: %w", cerr)
 		}
@@ -298,6 +347,19 @@ func (s *service) reload() {
 	if cfg.Log != old.Log {
 		s.log.Warn("log settings changed: they take effect on restart")
 	}
+	if !reflect.DeepEqual(cfg.LDAP, old.LDAP) || cfg.State != old.State {
+		// Follow the directory as the new config says: stop the stream
+		// (outside the lock: it waits for the watcher) and start anew.
+		old := s.watch
+		s.watch = nil
+		s.mu.Unlock()
+		if old != nil {
+			old.stop()
+		}
+		w := s.startWatcher(cfg)
+		s.mu.Lock()
+		s.watch = w
+	}
 	s.cfg = cfg
 	s.m.reloads.WithLabelValues("applied").Inc()
 	s.log.Info("config reloaded", zap.String("schedule", cfg.Schedule), zap.Time("next_run", s.cron.Entry(s.entry).Next))
@@ -310,6 +372,7 @@ func (s *service) stop(sigs <-chan os.Signal) error {
 	s.stopping = true
 	s.mu.Unlock()
 	s.cron.Stop()
+	s.stopWatcher()
 	done := make(chan struct{})
 	go func() {
 		s.runs.Wait()

@@ -37,6 +37,10 @@ type metrics struct {
 	running     prometheus.Gauge
 	requests    *prometheus.CounterVec
 	reloads     *prometheus.CounterVec
+
+	watchConnected prometheus.Gauge
+	watchEvents    *prometheus.CounterVec
+	watchRuns      *prometheus.CounterVec
 }
 
 var _ observer = (*metrics)(nil)
@@ -93,6 +97,18 @@ func newMetrics() *metrics {
 			Name: "dirsync_config_reloads_total",
 			Help: "Config reloads on SIGHUP by result: applied, or refused (the new config is invalid; the running one is kept).",
 		}, []string{"result"}),
+		watchConnected: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "dirsync_watch_connected",
+			Help: "Change streams (ldap.watch, one per base DN) connected to the directory now.",
+		}),
+		watchEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dirsync_watch_events_total",
+			Help: "What the change streams reported: change (an entry to read again), resync (the stream could not tell what changed: a full read follows).",
+		}, []string{"kind"}),
+		watchRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dirsync_watch_runs_total",
+			Help: "Change-event runs (the changed users read again and synced) by outcome.",
+		}, []string{"outcome"}),
 	}
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "dirsync_build_info",
@@ -102,6 +118,7 @@ func newMetrics() *metrics {
 	build.Set(1)
 	m.reg.MustRegister(m.runs, m.skipped, m.changes, m.inScope, m.phase, m.runDuration,
 		m.lastSuccess, m.lastRun, m.running, m.requests, m.reloads, build,
+		m.watchConnected, m.watchEvents, m.watchRuns,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	// Export every series from the start, at zero, so that rate() and alerts
@@ -115,6 +132,12 @@ func newMetrics() *metrics {
 	}
 	for _, r := range []string{"applied", "refused"} {
 		m.reloads.WithLabelValues(r)
+	}
+	for _, k := range []string{"change", "resync"} {
+		m.watchEvents.WithLabelValues(k)
+	}
+	for _, o := range []string{dsync.OutcomeSuccess, dsync.OutcomePartial, dsync.OutcomeFailed, dsync.OutcomeRefused} {
+		m.watchRuns.WithLabelValues(o)
 	}
 	return m
 }

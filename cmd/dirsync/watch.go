@@ -1,0 +1,506 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	gosync "sync"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+	"go.uber.org/zap"
+
+	"github.com/dirsync/dirsync/ldapsource"
+	"github.com/dirsync/dirsync/state"
+	dsync "github.com/dirsync/dirsync/sync"
+	"github.com/dirsync/dirsync/user"
+)
+
+// metaWatchRemovals is the snapshot meta key counting the archives and
+// deletes that change-event runs made since the directory was last read in
+// full: the safety limits count them with each event run's.
+const metaWatchRemovals = "watch.removals_since_full_read"
+
+// Retry bounds for an event run that failed (directory or platform down).
+const (
+	watchRetryMin = 2 * time.Second
+	watchRetryMax = 5 * time.Minute
+)
+
+// watcher follows the directory's changes for `dirsync run` (ldap.watch)
+// and syncs each changed user through sync.Engine.RunChanged, under the
+// service's one-run-at-a-time rule. Events that come during a run are
+// gathered and handled by one run after it.
+//
+// Safety: a change stream only names entries to read again. A user is
+// archived only when Reread, a complete search, no longer finds its ID in
+// scope; a stream error, a reconnect or a failed read archives nobody. A
+// stream that cannot tell what changed (no cookie, a refused one) asks for
+// an ordinary run: a full directory read, with every safety rule.
+//
+// Cookies are kept in the snapshot's meta table, under a key derived from
+// the LDAP settings that decide what the stream reports, and only once the
+// changes before them have been applied.
+type watcher struct {
+	s   *service
+	log *zap.Logger
+	cfg ldapsource.Config
+
+	cancel context.CancelFunc
+	done   chan struct{}
+	kick   chan struct{}
+
+	mu        gosync.Mutex
+	ids       map[string]bool
+	dns       map[string]bool
+	cookies   map[string][]byte // newest cookie per stream, not yet kept
+	resync    map[string]bool   // streams that need a full read before their cookie is kept
+	connected map[string]bool
+	failures  int // event runs failed in a row
+	retry     *time.Timer
+}
+
+// watchTake is the work one run takes from the watcher.
+type watchTake struct {
+	full    bool
+	ids     []string
+	dns     []string
+	cookies map[string][]byte
+	resync  map[string]bool
+}
+
+func (t *watchTake) empty() bool {
+	return len(t.ids) == 0 && len(t.dns) == 0 && len(t.resync) == 0
+}
+
+// startWatcher starts following the directory when ldap.watch asks for it.
+func (s *service) startWatcher(cfg Config) *watcher {
+	if cfg.LDAP.Watch == "" || cfg.LDAP.Watch == ldapsource.WatchOff {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(s.runCtx))
+	w := &watcher{
+		s: s, log: s.root.With(zap.String(keyComponent, "watch")), cfg: cfg.LDAP,
+		cancel: cancel, done: make(chan struct{}), kick: make(chan struct{}, 1),
+		ids: map[string]bool{}, dns: map[string]bool{}, cookies: map[string][]byte{},
+		resync: map[string]bool{}, connected: map[string]bool{},
+	}
+	go func() {
+		defer close(w.done)
+		var wg gosync.WaitGroup
+		wg.Go(func() { w.dispatch(ctx) })
+		w.follow(ctx, cfg.State.Path)
+		wg.Wait()
+	}()
+	return w
+}
+
+// stop stops following and waits for the stream to close. Events not yet
+// applied are dropped: their cookies were not kept, so they are seen again.
+func (w *watcher) stop() {
+	w.cancel()
+	<-w.done
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.retry != nil {
+		w.retry.Stop()
+	}
+	w.s.m.watchConnected.Set(0)
+}
+
+// follow resolves the mode and runs the change streams until ctx is done,
+// retrying with backoff while the directory cannot be reached.
+func (w *watcher) follow(ctx context.Context, statePath string) {
+	src, err := ldapsource.New(w.cfg)
+	if err != nil { // validated with the config
+		w.log.Error("watch cannot start", zap.Error(err))
+		return
+	}
+	backoff := time.Second
+	var mode string
+	for {
+		mode, err = src.ResolveWatchMode(ctx)
+		if err == nil || ctx.Err() != nil {
+			break
+		}
+		w.log.Warn("watch: the directory cannot be reached to start the change stream; retrying", zap.Duration("in", backoff), zap.Error(err))
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Minute)
+	}
+	if ctx.Err() != nil {
+		return
+	}
+	keys := src.StreamKeys(mode)
+	cookies, err := loadCookies(ctx, statePath, slices.Collect(maps.Values(keys)))
+	if err != nil {
+		w.log.Warn("watch: cannot read the saved cookies; starting from scratch (a full read follows)", zap.Error(err))
+	}
+	w.log.Info("watch started", zap.String("mode", mode), zap.Strings("base_dns", slices.Sorted(maps.Keys(keys))),
+		zap.Int("resumed_streams", len(cookies)), zap.Int("streams", len(keys)))
+	src.Watch(ctx, mode, cookies, ldapsource.WatchHooks{ //nolint:errcheck // ctx's error
+		Change:    w.onChange,
+		Connected: w.onConnected,
+		Mode: func(stream, mode string) {
+			w.log.Warn("watch: falling back", zap.String("stream", stream), zap.String("mode", mode))
+		},
+	})
+}
+
+// loadCookies reads the kept cookies of keys from the snapshot, without
+// locking it.
+func loadCookies(ctx context.Context, path string, keys []string) (map[string][]byte, error) {
+	db, err := state.OpenReadOnly(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	out := make(map[string][]byte)
+	for _, k := range keys {
+		v, ok, err := db.GetMeta(ctx, k)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue
+		}
+		c, err := base64.StdEncoding.DecodeString(v)
+		if err != nil || len(c) == 0 {
+			continue // unreadable: start that stream afresh
+		}
+		out[k] = c
+	}
+	return out, nil
+}
+
+func (w *watcher) onConnected(stream string, up bool, err error) {
+	w.mu.Lock()
+	was := w.connected[stream]
+	w.connected[stream] = up
+	n := 0
+	for _, c := range w.connected {
+		if c {
+			n++
+		}
+	}
+	w.mu.Unlock()
+	w.s.m.watchConnected.Set(float64(n))
+	switch {
+	case up && !was:
+		w.log.Info("watch connected", zap.String("stream", stream))
+	case !up:
+		w.log.Warn("watch disconnected; reconnecting with backoff", zap.String("stream", stream), zap.Error(err))
+	}
+}
+
+func (w *watcher) onChange(c ldapsource.Change) {
+	w.mu.Lock()
+	for _, id := range c.IDs {
+		w.ids[id] = true
+	}
+	for _, dn := range c.DNs {
+		w.dns[dn] = true
+	}
+	if c.Cookie != nil {
+		w.cookies[c.Stream] = c.Cookie
+	}
+	if c.Resync {
+		w.resync[c.Stream] = true
+	}
+	w.mu.Unlock()
+	w.s.m.watchEvents.WithLabelValues("change").Add(float64(len(c.IDs) + len(c.DNs)))
+	if c.Resync {
+		w.s.m.watchEvents.WithLabelValues("resync").Inc()
+		w.log.Info("watch: the change stream cannot tell what changed before now; a full directory read follows", zap.String("stream", c.Stream))
+	}
+	w.poke()
+}
+
+// poke wakes the dispatcher.
+func (w *watcher) poke() {
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+// dispatch starts a run for the gathered events whenever there are some
+// and no run is going; a run that ends pokes it again.
+func (w *watcher) dispatch(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.kick:
+		}
+		w.mu.Lock()
+		resync := len(w.resync) > 0
+		work := len(w.ids) > 0 || len(w.dns) > 0
+		waiting := w.retry != nil
+		w.mu.Unlock()
+		switch {
+		case waiting:
+			// A failed run backs off; the timer pokes.
+		case resync:
+			// An ordinary run reads the whole directory; it takes the
+			// events and cookies gathered so far (see runOnce).
+			w.s.start("watch: full read", func() { w.s.runOnce("watch: full read") })
+		case work:
+			w.s.start("watch", w.runChanged)
+		}
+	}
+}
+
+// take removes the work a run handles. A full read takes every event and
+// every cookie; an event run takes the events, and the cookies of the
+// streams that need no full read.
+func (w *watcher) take(full bool) *watchTake {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	t := &watchTake{full: full, cookies: map[string][]byte{}}
+	t.ids = slices.Collect(maps.Keys(w.ids))
+	t.dns = slices.Collect(maps.Keys(w.dns))
+	clear(w.ids)
+	clear(w.dns)
+	for k, c := range w.cookies {
+		if full || !w.resync[k] {
+			t.cookies[k] = c
+		}
+	}
+	if full {
+		t.resync = w.resync
+		w.resync = map[string]bool{}
+	}
+	return t
+}
+
+// giveBack returns the work of a run that did not complete.
+func (w *watcher) giveBack(t *watchTake) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, id := range t.ids {
+		w.ids[id] = true
+	}
+	for _, dn := range t.dns {
+		w.dns[dn] = true
+	}
+	for k := range t.resync {
+		w.resync[k] = true
+	}
+}
+
+// kept records that t's cookies are in the snapshot: they need not be
+// written again.
+func (w *watcher) kept(t *watchTake) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for k, c := range t.cookies {
+		if string(w.cookies[k]) == string(c) {
+			delete(w.cookies, k)
+		}
+	}
+}
+
+// backoff schedules the next attempt after a failed event run.
+func (w *watcher) backoff() time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.failures++
+	d := min(watchRetryMin<<min(w.failures-1, 10), watchRetryMax)
+	if w.retry != nil {
+		w.retry.Stop()
+	}
+	w.retry = time.AfterFunc(d, func() {
+		w.mu.Lock()
+		w.retry = nil
+		w.mu.Unlock()
+		w.poke()
+	})
+	return d
+}
+
+func (w *watcher) succeeded() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.failures = 0
+}
+
+// saveCookies writes t's cookies into the snapshot a run has open.
+func (w *watcher) saveCookies(ctx context.Context, ms metaStore, t *watchTake) error {
+	for k, c := range t.cookies {
+		if err := ms.SetMeta(ctx, k, base64.StdEncoding.EncodeToString(c)); err != nil {
+			return fmt.Errorf("keep the change stream's cookie: %w", err)
+		}
+	}
+	w.kept(t)
+	return nil
+}
+
+// runChanged is one event run: it reads the changed users again and syncs
+// them. It runs under the service's busy flag.
+func (w *watcher) runChanged() {
+	s := w.s
+	t := w.take(false)
+	if t.empty() {
+		return
+	}
+	ctx := s.runCtx
+	start := time.Now()
+	rep, n, err := w.applyChanged(ctx, t)
+	outcome := rep.Outcome(err)
+	s.m.watchRuns.WithLabelValues(outcome).Inc()
+	fields := append(summaryFields(rep, "watch", err), zap.Int("events", n), zap.Duration("latency", time.Since(start)))
+	var se *dsync.SafetyError
+	switch {
+	case completed(outcome):
+		w.succeeded()
+		if outcome == dsync.OutcomeSuccess {
+			w.log.Info("watch run finished", fields...)
+		} else {
+			w.log.Warn("watch run finished", fields...)
+		}
+	case errors.As(err, &se):
+		// Retrying would be refused again: the scheduled run reports it
+		// with the whole directory in view.
+		w.succeeded()
+		w.log.Error("watch run refused by the safety limits; the changes wait for the scheduled run", fields...)
+	default:
+		w.giveBack(t)
+		if ctx.Err() != nil {
+			w.log.Warn("watch run interrupted", fields...)
+			return
+		}
+		d := w.backoff()
+		w.log.Error("watch run failed; retrying", append(fields, zap.Duration("retry_in", d))...)
+	}
+}
+
+// applyChanged rereads and applies t's events, and keeps the cookies when
+// the run completes. n is the number of entries named.
+func (w *watcher) applyChanged(ctx context.Context, t *watchTake) (rep dsync.Report, n int, err error) {
+	a, err := wire(ctx, w.s.config(), w.s.root, false, w.s.m)
+	if err != nil {
+		return rep, 0, err
+	}
+	defer func() {
+		if cerr := a.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close snapshot: %w", cerr)
+		}
+	}()
+	src, ok := a.engine.Source.(ldapSource)
+	if !ok {
+		return rep, 0, errors.New("watch: the source is not LDAP")
+	}
+	ids := t.ids
+	if len(t.dns) > 0 {
+		more, err := idsByDN(ctx, a.engine.Store, t.dns)
+		if err != nil {
+			return rep, 0, err
+		}
+		ids = append(ids, more...)
+	}
+	n = len(t.ids) + len(t.dns)
+	users, gone, skipped, err := src.s.Reread(ctx, ids)
+	if err != nil {
+		return rep, n, fmt.Errorf("reread the changed users: %w", err)
+	}
+	ms, _ := a.engine.Store.(metaStore)
+	prior := 0
+	if ms != nil {
+		if v, ok, err := ms.GetMeta(ctx, metaWatchRemovals); err == nil && ok {
+			prior, _ = strconv.Atoi(v)
+		}
+	}
+	rep, err = a.engine.RunChanged(ctx, dsync.RunOptions{Mode: "watch", PriorRemovals: prior},
+		dsync.Changed{Users: users, Gone: gone, Skipped: skips(skipped)})
+	if !completed(rep.Outcome(err)) || ms == nil {
+		return rep, n, err
+	}
+	if removed := rep.Applied[user.OpArchive] + rep.Applied[user.OpDelete]; removed > 0 {
+		if serr := ms.SetMeta(ctx, metaWatchRemovals, strconv.Itoa(prior+removed)); serr != nil {
+			w.log.Warn("cannot count the event run's removals for the safety limits", zap.Error(serr))
+		}
+	}
+	if serr := w.saveCookies(ctx, ms, t); serr != nil {
+		w.log.Warn("the changes landed but the cookie was not kept; a restart sees them again", zap.Error(serr))
+	}
+	return rep, n, err
+}
+
+// idsByDN resolves DNs to the IDs of the snapshot records that have them.
+func idsByDN(ctx context.Context, st dsync.Store, dns []string) ([]string, error) {
+	want := make([]*ldap.DN, 0, len(dns))
+	for _, dn := range dns {
+		if p, err := ldap.ParseDN(dn); err == nil {
+			want = append(want, p)
+		}
+	}
+	recs, err := st.Snapshot(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read snapshot: %w", err)
+	}
+	var ids []string
+	for _, r := range recs {
+		p, err := ldap.ParseDN(r.User.DN)
+		if err != nil {
+			continue
+		}
+		if slices.ContainsFunc(want, func(d *ldap.DN) bool { return d.EqualFold(p) }) {
+			ids = append(ids, r.User.ID)
+		}
+	}
+	return ids, nil
+}
+
+// fullReadTake is what an ordinary run takes from the watcher, if one is
+// running: every event and cookie gathered before its directory read.
+func (s *service) fullReadTake() *watchTake {
+	s.mu.Lock()
+	w := s.watch
+	s.mu.Unlock()
+	if w == nil {
+		return nil
+	}
+	return w.take(true)
+}
+
+// fullReadDone settles what an ordinary run took: on success the cookies
+// are kept and the event runs' removals count from zero again; otherwise
+// the work goes back.
+func (s *service) fullReadDone(ctx context.Context, a *app, t *watchTake, ok bool) {
+	if t == nil {
+		return
+	}
+	s.mu.Lock()
+	w := s.watch
+	s.mu.Unlock()
+	if w == nil {
+		return
+	}
+	if !ok || a == nil {
+		w.giveBack(t)
+		if len(t.resync) > 0 {
+			// The full read the stream asked for waits, not to loop on
+			// a directory or platform that is down.
+			w.backoff()
+		}
+		return
+	}
+	w.succeeded()
+	ms, isMeta := a.engine.Store.(metaStore)
+	if !isMeta {
+		return
+	}
+	if err := ms.SetMeta(ctx, metaWatchRemovals, "0"); err != nil {
+		w.log.Warn("cannot reset the event runs' removal count", zap.Error(err))
+	}
+	if err := w.saveCookies(ctx, ms, t); err != nil {
+		w.log.Warn("the run completed but the change stream's cookie was not kept", zap.Error(err))
+	}
+}
