@@ -6,23 +6,17 @@ import (
 	"github.com/go-ldap/ldap/v3"
 )
 
-// wireUserSearch selects the reader of the bulk user search: the lean
-// decoder of wire.go over a connection of its own (true), or go-ldap over the
-// Fetch's connection, like every other read. Tests switch it to compare the
-// two.
-var wireUserSearch = true
-
 // searchUsers runs the bulk user search: the one read whose speed sets the
 // cost of a run. It has search's contract.
 //
 // go-ldap decodes each message into a tree of packets, which costs more than
 // the server takes to send the entry; the user search reads the whole
-// directory, so it is made with wireSearch instead, over a connection of its
-// own set up like conn (same URL, TLS, bind and timeout), and conn is left
-// idle meanwhile.
+// directory, so unless ldap.fast_read is false it is made with wireSearch,
+// over a connection of its own set up like conn (same URL, TLS, bind and
+// timeout), and conn is left idle meanwhile.
 func (s *Source) searchUsers(ctx context.Context, conn *ldap.Conn, base, filter string, attrs []string,
 	onEntry func(*ldap.Entry), onPage func(int)) error {
-	if !wireUserSearch {
+	if !s.cfg.FastRead {
 		return s.search(ctx, conn, base, filter, attrs, onEntry, onPage)
 	}
 	return s.wireSearch(ctx, base, filter, attrs, onEntry, onPage)

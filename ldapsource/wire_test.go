@@ -124,16 +124,15 @@ func TestWireSearch_FetchIsTheSameThroughEitherReader(t *testing.T) {
 	c := readerConfig(srv, ou)
 	c.PageSize = 4
 	c.DisabledFilter = srv.LockedFilter()
-	s := newSource(t, c)
-
-	defer func(v bool) { wireUserSearch = v }(wireUserSearch)
-	wireUserSearch = true
-	users, skipped, err := s.Fetch(context.Background())
+	if !c.FastRead {
+		t.Fatal("ldap.fast_read is not on by default")
+	}
+	users, skipped, err := newSource(t, c).Fetch(context.Background())
 	if err != nil {
 		t.Fatalf("Fetch (wire): %v", err)
 	}
-	wireUserSearch = false
-	wantUsers, wantSkipped, err := s.Fetch(context.Background())
+	c.FastRead = false
+	wantUsers, wantSkipped, err := newSource(t, c).Fetch(context.Background())
 	if err != nil {
 		t.Fatalf("Fetch (go-ldap): %v", err)
 	}
@@ -239,5 +238,39 @@ func TestWireSearch_CancelledWithinAPageIsAnError(t *testing.T) {
 	}, func(int) { t.Error("a page ended after the read was cancelled") })
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("wireSearch error = %v, want context.Canceled", err)
+	}
+}
+
+// BenchmarkUserSearch20k reads 20,000 users from a local slapd, discarding
+// the entries, through each reader: the cost of decoding alone.
+func BenchmarkUserSearch20k(b *testing.B) {
+	const n = 20_000
+	srv := slapdtest.Start(b, slapdtest.WithLDIF(slapdtest.UsersLDIF("bench", n)), slapdtest.WithSizeLimit(n+100))
+	base := "ou=bench," + srv.BaseDN()
+	c := readerConfig(srv, base)
+	attrs := newMapper(c).attributes()
+	for _, wire := range []bool{true, false} {
+		name := map[bool]string{true: "wire", false: "go-ldap"}[wire]
+		b.Run(name, func(b *testing.B) {
+			c.FastRead = wire
+			s, err := New(c)
+			if err != nil {
+				b.Fatalf("New: %v", err)
+			}
+			ctx := context.Background()
+			conn, closeConn, err := s.connect(ctx)
+			if err != nil {
+				b.Fatalf("connect: %v", err)
+			}
+			defer closeConn()
+			b.ReportAllocs()
+			for b.Loop() {
+				got := 0
+				err := s.searchUsers(ctx, conn, base, c.UserFilter, attrs, func(*ldap.Entry) { got++ }, nil)
+				if err != nil || got != n {
+					b.Fatalf("read %d entries, %v; want %d", got, err, n)
+				}
+			}
+		})
 	}
 }
