@@ -80,6 +80,13 @@ func main() {
 		}
 		return
 	}
+	if *latencyChanges > 0 {
+		if err := runLatency(o, *latencyChanges); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: change latency: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if o.smoke {
 		o.n, o.groups, scale, o.runs, o.initialN = 2000, 20, "500,2000", 1, 300
 		o.latency, o.rateLimit = time.Millisecond, 500
