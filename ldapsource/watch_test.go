@@ -358,3 +358,24 @@ func TestParseGUID_InvertsFormatGUID(t *testing.T) {
 		t.Errorf("domainRoot = %q", got)
 	}
 }
+
+func TestConfig_WatchKeysAreValidated(t *testing.T) {
+	c := Default()
+	c.URL, c.AllowPlaintext, c.BaseDN = "ldap://127.0.0.1", true, "dc=example,dc=com"
+	if c.Watch != WatchOff || c.pollInterval() != DefaultWatchPollInterval {
+		t.Errorf("defaults: watch %q, poll interval %v", c.Watch, c.pollInterval())
+	}
+	for _, mode := range watchModes {
+		c.Watch = mode
+		if err := c.Validate(); err != nil {
+			t.Errorf("watch: %s refused: %v", mode, err)
+		}
+	}
+	c.Watch, c.WatchPollInterval = "syncrep", time.Millisecond
+	err := c.Validate()
+	for _, want := range []string{"ldap.watch: \"syncrep\" is not a watch mode", "ldap.watch_poll_interval: 1ms is too short"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate = %v; want it to say %q", err, want)
+		}
+	}
+}
