@@ -47,7 +47,9 @@ type options struct {
 	// dirsync's target.rate_limit and target.concurrency in scenario 5.
 	throttleClientRate  int
 	throttleConcurrency int
-	dirsync             string
+	// onlyThrottled runs scenario 5 alone.
+	onlyThrottled bool
+	dirsync       string
 }
 
 func main() {
@@ -66,6 +68,7 @@ func main() {
 	flag.IntVar(&o.throttleRate, "throttle-rate", 200, "requests per second the throttled platform admits")
 	flag.IntVar(&o.throttleClientRate, "throttle-client-rate", 2000, "dirsync's target.rate_limit in the throttled-platform scenario")
 	flag.IntVar(&o.throttleConcurrency, "throttle-concurrency", 32, "dirsync's target.concurrency in the throttled-platform scenario")
+	flag.BoolVar(&o.onlyThrottled, "only-throttled", false, "run scenario 5 (the throttled platform) alone")
 	flag.StringVar(&o.dirsync, "dirsync", "", "a dirsync binary to measure instead of building ./cmd/dirsync")
 	flag.BoolVar(&o.smoke, "smoke", false, "tiny sizes and one run: checks that the benchmark works, in seconds")
 	var goldapURL, goldapFilter, goldapBind string
@@ -121,6 +124,13 @@ func main() {
 		o.scale = append(o.scale, o.throttledN)
 	}
 	slices.Sort(o.scale)
+	if o.onlyThrottled {
+		if o.throttledN <= 0 {
+			fmt.Fprintf(os.Stderr, "bench: --only-throttled needs --throttled > 0\n")
+			os.Exit(2)
+		}
+		o.scale = []int{o.throttledN}
+	}
 	if err := run(o); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		os.Exit(1)
@@ -227,6 +237,9 @@ func runSize(t *tb, o options, bin, work string, n int, rep *report) error {
 		// Scenario 5: initial sync into a platform that answers 429 over its limit.
 		if rep.throttled, err = runThrottled(o, bin, dir, srv, n); err != nil {
 			return fmt.Errorf("throttled platform: %w", err)
+		}
+		if o.onlyThrottled {
+			return nil
 		}
 	}
 

@@ -81,24 +81,31 @@ func TestPace_CutsOncePerRoundTripAndRecoversAdditively(t *testing.T) {
 	p := newPace(100, clk.now)
 	sent := clk.t
 	clk.t = clk.t.Add(10 * time.Millisecond)
-	if cut, r := p.throttled(sent); !cut || r != 70 {
-		t.Fatalf("first 429: cut %t, rate %g; want a cut to 70", cut, r)
+	if cut, r := p.throttled(sent); !cut || r != 100*paceDecrease {
+		t.Fatalf("first 429: cut %t, rate %g; want a cut to %g", cut, r, 100*paceDecrease)
+	}
+	// A 429 to a request sent after the cut, but at once: the gateway is
+	// still paying off the same overload.
+	first := sent
+	sent = clk.t
+	clk.t = clk.t.Add(time.Millisecond)
+	if cut, _ := p.throttled(sent); cut {
+		t.Fatalf("a second cut %s after the first, want at most one per %s", time.Millisecond, paceCutInterval)
 	}
 	// More 429s for requests sent before the cut: the same overload.
 	for range 5 {
-		if cut, _ := p.throttled(sent); cut {
+		clk.t = clk.t.Add(paceCutInterval)
+		if cut, _ := p.throttled(first); cut {
 			t.Fatal("a 429 to a request sent before the cut cut the rate again")
 		}
 	}
-	clk.t = clk.t.Add(10 * time.Millisecond)
-	sent = clk.t
-	clk.t = clk.t.Add(10 * time.Millisecond)
-	if cut, r := p.throttled(sent); !cut || r != 49 {
-		t.Fatalf("a 429 to a request sent after the cut: cut %t, rate %g; want 49", cut, r)
+	want := 100 * paceDecrease * paceDecrease
+	if cut, r := p.throttled(sent); !cut || r != want {
+		t.Fatalf("a 429 to a request sent after the cut: cut %t, rate %g; want %g", cut, r, want)
 	}
-	// Additive: each answer adds 5% of the rate before the cut (70) ÷ rate, so
-	// about 3.5 req/s per second's worth (~50–70) of answers: from 49 to 100,
-	// about 51 ÷ 3.5 ≈ 15 seconds' worth of answers.
+	// Additive: each answer adds paceIncrease × the rate before the cut (80)
+	// ÷ the rate, so about 12 req/s per second's worth (64–100) of answers:
+	// from 64 to 100 in about 3 seconds' worth, ~250 answers.
 	answers := 0
 	for p.current() < 100 {
 		p.answered()
@@ -107,8 +114,8 @@ func TestPace_CutsOncePerRoundTripAndRecoversAdditively(t *testing.T) {
 			t.Fatal("the rate never recovered")
 		}
 	}
-	if answers < 600 || answers > 1500 {
-		t.Errorf("recovering from 49 to 100 took %d answers, want additive increase (~1000)", answers)
+	if answers < 150 || answers > 400 {
+		t.Errorf("recovering from %g to 100 took %d answers, want additive increase (~250)", want, answers)
 	}
 	for range 100 {
 		p.answered()
@@ -116,8 +123,8 @@ func TestPace_CutsOncePerRoundTripAndRecoversAdditively(t *testing.T) {
 	if got := p.current(); got != 100 {
 		t.Errorf("rate %g after recovery, want the configured 100 and never more", got)
 	}
-	if cuts, lowest := p.stats(); cuts != 2 || lowest != 49 {
-		t.Errorf("stats: %d cuts, lowest %g; want 2 and 49", cuts, lowest)
+	if cuts, lowest := p.stats(); cuts != 2 || lowest != want {
+		t.Errorf("stats: %d cuts, lowest %g; want 2 and %g", cuts, lowest, want)
 	}
 }
 
@@ -130,8 +137,8 @@ func TestPace_CutsFromTheMeasuredRateAndNeverBelowTheFloor(t *testing.T) {
 		clk.t = clk.t.Add(50 * time.Millisecond)
 		p.sends.add(clk.t)
 	}
-	if cut, r := p.throttled(clk.t.Add(-time.Millisecond)); !cut || r < 12 || r > 16 {
-		t.Fatalf("cut %t to %g, want about 0.7 × the measured 20/s", cut, r)
+	if cut, r := p.throttled(clk.t.Add(-time.Millisecond)); !cut || r < 20*paceDecrease-2 || r > 20*paceDecrease+2 {
+		t.Fatalf("cut %t to %g, want about %g × the measured 20/s", cut, r, paceDecrease)
 	}
 	for range 20 {
 		clk.t = clk.t.Add(time.Second)

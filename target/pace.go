@@ -12,13 +12,17 @@ import (
 // The adaptive rate's constants.
 const (
 	// paceDecrease multiplies the rate on throttling (multiplicative decrease).
-	paceDecrease = 0.7
+	paceDecrease = 0.8
 	// paceIncrease is the share of the rate before the last decrease regained
 	// per second of successful answers (additive increase).
-	paceIncrease = 0.05
+	paceIncrease = 0.15
 	// paceFloor is the lowest adaptive rate, requests per second (or
 	// target.rate_limit when that is lower).
 	paceFloor = 0.5
+	// paceCutInterval is the least time between two decreases: a gateway
+	// that answers 429 at once tells of the same overload again and again
+	// until its bucket refills.
+	paceCutInterval = 100 * time.Millisecond
 	// paceBurstShare is the share of a second's requests the limiter sends at
 	// once after an idle spell: a twentieth of a second's worth, so that a
 	// resumed run does not overflow a gateway's token bucket at once.
@@ -32,8 +36,11 @@ const (
 //   - a throttled answer (429, or a 503 with Retry-After) to a request sent
 //     after the last decrease cuts the rate to paceDecrease × the rate sent
 //     at (the lower of the limit and the rate measured over the last second),
-//     once per round trip: answers to requests sent before a decrease do not
-//     decrease it again;
+//     once per round trip (and at most every paceCutInterval): answers to
+//     requests sent before a decrease do not decrease it again. The cut is never below paceDecrease × the rate the
+//     platform answered without throttling over the last second: a gateway
+//     that is still paying off an overload answers 429 to the first requests
+//     after a cut, which says nothing about the rate it allows;
 //   - every other answer raises it by paceIncrease × (the rate before the
 //     last decrease) ÷ rate, so it regains paceIncrease of that rate per
 //     second of answers, never above target.rate_limit.
@@ -50,7 +57,8 @@ type pace struct {
 	rate    float64 // the limit now
 	peak    float64 // the rate just before the last decrease
 	lastCut time.Time
-	sends   meter
+	sends   meter // requests sent
+	served  meter // answers other than throttling
 	cuts    int
 	lowest  float64
 }
@@ -68,7 +76,6 @@ func newPace(ceiling float64, now func() time.Time) *pace {
 		peak:    ceiling,
 		lowest:  ceiling,
 	}
-	p.sends.start = now()
 	return p
 }
 
@@ -97,12 +104,15 @@ func (p *pace) throttled(sent time.Time) (cut bool, now float64) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !sent.After(p.lastCut) {
+	t := p.now()
+	if !sent.After(p.lastCut) || t.Sub(p.lastCut) < paceCutInterval {
 		return false, p.rate
 	}
-	t := p.now()
 	base := p.rate
 	if m, ok := p.sends.rate(t); ok && m < base {
+		base = m
+	}
+	if m, ok := p.served.rate(t); ok && m > base {
 		base = m
 	}
 	p.peak = base
@@ -122,12 +132,14 @@ func (p *pace) answered() (recovered bool) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	t := p.now()
+	p.served.add(t)
 	if p.rate >= p.ceiling {
 		return false
 	}
 	step := max(paceIncrease*p.peak, paceFloor) / p.rate
 	p.rate = min(p.ceiling, p.rate+step)
-	p.applyLocked(p.now())
+	p.applyLocked(t)
 	return p.rate >= p.ceiling
 }
 
@@ -156,16 +168,17 @@ func (p *pace) stats() (cuts int, lowest float64) {
 	return p.cuts, p.lowest
 }
 
-// meterSlot is the resolution of the send-rate meter; it remembers
-// meterSlots of them (one second).
+// meterSlot is the resolution of a rate meter; it remembers meterSlots of
+// them (one second), and measures nothing before meterMinAge.
 const (
-	meterSlot  = 100 * time.Millisecond
-	meterSlots = 10
+	meterSlot   = 100 * time.Millisecond
+	meterSlots  = 10
+	meterMinAge = 250 * time.Millisecond
 )
 
-// meter counts requests sent over the last second.
+// meter counts events (requests sent, answers) over the last second.
 type meter struct {
-	start time.Time
+	start time.Time // of the first event
 	count [meterSlots]int
 	slot  [meterSlots]int64 // the slot number each count is for
 }
@@ -173,6 +186,9 @@ type meter struct {
 func (m *meter) index(t time.Time) int64 { return int64(t.Sub(m.start) / meterSlot) }
 
 func (m *meter) add(t time.Time) {
+	if m.start.IsZero() {
+		m.start = t
+	}
 	i := m.index(t)
 	k := i % meterSlots
 	if m.slot[k] != i {
@@ -181,11 +197,12 @@ func (m *meter) add(t time.Time) {
 	m.count[k]++
 }
 
-// rate returns the requests sent per second over the last second; ok is false
-// before a second has passed since the start (too little to measure).
+// rate returns the events per second over the last second (or since the
+// first event, when that is shorter); ok is false until meterMinAge after the
+// first event (too little to measure).
 func (m *meter) rate(t time.Time) (r float64, ok bool) {
 	age := t.Sub(m.start)
-	if age < time.Second {
+	if m.start.IsZero() || age < meterMinAge {
 		return 0, false
 	}
 	i := m.index(t)
@@ -196,6 +213,6 @@ func (m *meter) rate(t time.Time) (r float64, ok bool) {
 		}
 	}
 	// The last meterSlots-1 whole slots and the current one so far.
-	span := time.Duration(meterSlots-1)*meterSlot + (age - time.Duration(i)*meterSlot)
+	span := min(age, time.Duration(meterSlots-1)*meterSlot+(age-time.Duration(i)*meterSlot))
 	return float64(n) / span.Seconds(), true
 }
