@@ -87,8 +87,8 @@ func TestPace_CutsOncePerRoundTripAndRecoversAdditively(t *testing.T) {
 	// A 429 to a request sent after the cut, but at once: the gateway is
 	// still paying off the same overload.
 	first := sent
-	sent = clk.t
 	clk.t = clk.t.Add(time.Millisecond)
+	sent = clk.t
 	if cut, _ := p.throttled(sent); cut {
 		t.Fatalf("a second cut %s after the first, want at most one per %s", time.Millisecond, paceCutInterval)
 	}
