@@ -64,12 +64,16 @@ func newPlatform(cfg target.Config, log *zap.Logger, opts ...target.Option) (pla
 
 // app is one wired reconciler with its resources.
 type app struct {
-	engine *dsync.Engine
-	store  interface{ Close() error }
-	plat   platform
+	engine   *dsync.Engine
+	store    interface{ Close() error }
+	plat     platform
+	throttle *throttleLog
 }
 
 func (a *app) Close() error {
+	if a.throttle != nil {
+		a.throttle.summary()
+	}
 	if a.store != nil {
 		return a.store.Close()
 	}
@@ -97,7 +101,9 @@ func wire(ctx context.Context, cfg Config, log *zap.Logger, readOnly bool, obs .
 	if err != nil {
 		return nil, err
 	}
-	var hopts []target.Option
+	tl := newThrottleLog(log)
+	obs = append(obs, tl)
+	hopts := []target.Option{target.WithThrottleObserver(tl.event)}
 	if len(obs) > 0 {
 		hopts = append(hopts, target.WithObserver(func(a target.Attempt) {
 			for _, o := range obs {
@@ -136,9 +142,10 @@ func wire(ctx context.Context, cfg Config, log *zap.Logger, readOnly bool, obs .
 		changeLog.Info("change applied", fields...)
 	}
 	return &app{
-		engine: &dsync.Engine{Source: ldapSource{src}, Target: plat, Store: st, Options: opts},
-		store:  st,
-		plat:   plat,
+		engine:   &dsync.Engine{Source: ldapSource{src}, Target: plat, Store: st, Options: opts},
+		store:    st,
+		plat:     plat,
+		throttle: tl,
 	}, nil
 }
 
