@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dirsync/dirsync/target/fake"
 	"github.com/dirsync/dirsync/user"
@@ -243,5 +244,50 @@ func TestEdit_ChangesTheAccountDirectly(t *testing.T) {
 	}
 	if err := s.Edit("nope", func(*fake.Resource) {}); err == nil {
 		t.Error("edited a missing user")
+	}
+}
+
+func TestFaults_ThrottleAnswers429OverTheRate(t *testing.T) {
+	s := fake.New(fake.Options{})
+	u := s.StartT(t)
+	s.SetThrottle(1, 3) // a burst of 3, then one a second
+	var got []int
+	for range 6 {
+		resp, err := http.Get(u + "/ServiceProviderConfig")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		got = append(got, resp.StatusCode)
+		if resp.StatusCode == 429 && resp.Header.Get("Retry-After") != "1" {
+			t.Errorf("a 429 without Retry-After: 1: %v", resp.Header)
+		}
+	}
+	if got[0] != 200 || got[2] != 200 || got[5] != 429 || s.Throttled() < 2 {
+		t.Errorf("statuses %v, %d throttled; want the burst of 3 admitted, then 429s", got, s.Throttled())
+	}
+	s.SetThrottle(0, 0)
+	if resp, err := http.Get(u + "/ServiceProviderConfig"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("after SetThrottle(0): %v %v", resp, err)
+	}
+}
+
+func TestFaults_SlowBodiesTrickleTheBody(t *testing.T) {
+	s := fake.New(fake.Options{})
+	u := s.StartT(t)
+	s.SetSlowBodies(300 * time.Millisecond)
+	start := time.Now()
+	resp, err := http.Get(u + "/ServiceProviderConfig")
+	if err != nil {
+		t.Fatal(err)
+	}
+	headers := time.Since(start)
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || !json.Valid(b) {
+		t.Fatalf("body %q, err %v", b, err)
+	}
+	if body := time.Since(start); body < 250*time.Millisecond || headers > body/2 {
+		t.Errorf("headers after %v, body after %v; want the headers at once and the body over ~300ms", headers, body)
 	}
 }

@@ -24,6 +24,9 @@ type recorder struct {
 	logged bool
 }
 
+// Unwrap lets http.ResponseController reach the connection's Flush.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
 func (r *recorder) record(status int) {
 	if r.logged {
 		return
@@ -52,6 +55,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer rec.record(0) // no answer: reset, or the client went away
 
 	s.mu.Lock()
+	if s.throttle != nil && !s.throttle.Allow() {
+		s.throttled++
+		s.mu.Unlock()
+		rec.Header().Set("Retry-After", "1")
+		s.writeError(rec, &scimError{status: http.StatusTooManyRequests, detail: "rate limit exceeded (simulated)"})
+		return
+	}
 	latency := s.latency
 	reset := s.resetNext > 0
 	if reset {
@@ -490,6 +500,7 @@ func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
 	}
 	s.mu.Lock()
 	pad := s.padding
+	slow := s.slowBodies
 	corrupt := status < 300 && s.corruptNext > 0
 	if corrupt {
 		s.corruptNext--
@@ -504,5 +515,28 @@ func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/scim+json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
+	if slow > 0 {
+		trickle(w, b, slow)
+		return
+	}
 	w.Write(b)
+}
+
+// trickle writes b in 10 parts spread over d, flushing each; it stops when the
+// client has gone.
+func trickle(w http.ResponseWriter, b []byte, d time.Duration) {
+	const parts = 10
+	rc := http.NewResponseController(w)
+	step := (len(b) + parts - 1) / parts
+	for i := 0; i < len(b); i += step {
+		if _, err := w.Write(b[i:min(i+step, len(b))]); err != nil {
+			return
+		}
+		if err := rc.Flush(); err != nil {
+			return
+		}
+		if i+step < len(b) {
+			time.Sleep(d / parts)
+		}
+	}
 }

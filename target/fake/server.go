@@ -22,6 +22,8 @@ import (
 	gosync "sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/dirsync/dirsync/user"
 )
 
@@ -77,6 +79,9 @@ type Server struct {
 	resetNext   int
 	padding     int
 	corruptNext int
+	slowBodies  time.Duration
+	throttle    *rate.Limiter // nil: no throttling
+	throttled   int
 }
 
 type failure struct {
@@ -344,6 +349,36 @@ func (s *Server) SetPadding(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.padding = n
+}
+
+// SetSlowBodies trickles every JSON answer's body: the status and headers go
+// out at once, the body in 10 parts spread over d, as from a platform that
+// stalls mid-answer. 0 stops it.
+func (s *Server) SetSlowBodies(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.slowBodies = d
+}
+
+// SetThrottle makes the platform admit perSecond requests a second (a token
+// bucket holding burst requests, like an API gateway) and answer every
+// request over that at once with 429 and Retry-After: 1. perSecond 0 stops
+// it.
+func (s *Server) SetThrottle(perSecond float64, burst int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if perSecond <= 0 {
+		s.throttle = nil
+		return
+	}
+	s.throttle = rate.NewLimiter(rate.Limit(perSecond), max(burst, 1))
+}
+
+// Throttled returns how many requests SetThrottle's limit refused.
+func (s *Server) Throttled() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.throttled
 }
 
 // CorruptNext makes the next n successful answers carry malformed JSON.
