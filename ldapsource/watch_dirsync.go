@@ -3,6 +3,8 @@ package ldapsource
 import (
 	"context"
 	"fmt"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -33,11 +35,23 @@ func (st *stream) dirsync(ctx context.Context) error {
 	// domain that holds the base DN. The reread narrows to the base DN.
 	root := domainRoot(st.base)
 	m := newMapper(st.s.cfg)
+	// DirSync returns an object only when one of the requested attributes
+	// changed: ask for every attribute a user is read from. A deleted
+	// object (a tombstone) has lost objectCategory and most attributes, so
+	// deletions are asked for by isDeleted; any ID named is read again and
+	// only reported gone when it is not found in scope.
+	attrs := append(m.attributes(), "isDeleted")
+	for _, a := range filterAttributes(st.s.cfg.DisabledFilter) {
+		if !slices.ContainsFunc(attrs, func(o string) bool { return strings.EqualFold(o, a) }) {
+			attrs = append(attrs, a)
+		}
+	}
+	filter := "(|" + st.s.cfg.UserFilter + "(isDeleted=TRUE))"
 	first := st.cookie == nil
 	var ids []string
 	for {
 		req := ldap.NewSearchRequest(root, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
-			st.s.cfg.UserFilter, []string{st.s.cfg.IDAttribute}, nil)
+			filter, attrs, nil)
 		res, err := conn.DirSync(req, dirSyncObjectSecurity, 0, st.cookie)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -72,9 +86,11 @@ func (st *stream) dirsync(ctx context.Context) error {
 		case first:
 			st.emit(Change{Resync: true, Cookie: ctl.Cookie})
 			first = false
-		default:
+		case len(ids) > 0:
 			st.emit(Change{IDs: ids, Cookie: ctl.Cookie})
 		}
+		// With nothing changed, the new cookie is only used for the next
+		// question: the kept one resumes just as well.
 		ids = nil
 		select {
 		case <-ctx.Done():
@@ -103,4 +119,18 @@ func domainRoot(dn string) string {
 		return dn
 	}
 	return (&ldap.DN{RDNs: parsed.RDNs[i:]}).String()
+}
+
+// filterAttr matches the attribute of each item of an LDAP filter.
+var filterAttr = regexp.MustCompile(`\(([A-Za-z][A-Za-z0-9-]*|[0-9]+(?:\.[0-9]+)+)(?:;[A-Za-z0-9-]+)*(?::[^=()]*)?[~<>]?=`)
+
+// filterAttributes returns the attributes a filter tests.
+func filterAttributes(filter string) []string {
+	var out []string
+	for _, m := range filterAttr.FindAllStringSubmatch(filter, -1) {
+		if !slices.Contains(out, m[1]) {
+			out = append(out, m[1])
+		}
+	}
+	return out
 }

@@ -379,3 +379,11 @@ func TestConfig_WatchKeysAreValidated(t *testing.T) {
 		}
 	}
 }
+
+func TestFilterAttributes_NamesEachTestedAttribute(t *testing.T) {
+	got := filterAttributes("(&(objectClass=user)(|(pwdAccountLockedTime=*)(userAccountControl:1.2.840.113556.1.4.803:=2)(lockoutTime>=1)))")
+	want := []string{"objectClass", "pwdAccountLockedTime", "userAccountControl", "lockoutTime"}
+	if !slices.Equal(got, want) {
+		t.Errorf("filterAttributes = %v, want %v", got, want)
+	}
+}
