@@ -316,3 +316,35 @@ func TestWatch_ReconnectsWithBackoffWhenTheDirectoryGoesAway(t *testing.T) {
 	}
 	s.stop()
 }
+
+func TestWatch_PollSyncsModifiesAndLeavesDeletesToTheSchedule(t *testing.T) {
+	e := newEnv(t)
+	alice := e.addUser("alice", false)
+	bob := e.addUser("bob", false)
+	e.cfg.ldapAttributes = "  watch: poll\n  watch_poll_interval: 200ms\n"
+	e.cfg.extra = "listen: 127.0.0.1:0\nschedule: \"@every 1h\"\n"
+	e.writeConfig()
+	s := e.startService()
+	s.waitMetric(`dirsync_runs_total{outcome="success"}`, 2)
+
+	e.ldap.Modify(t, alice, map[string][]string{"mail": {"alice.polled@example.com"}})
+	e.waitAccount("alice", "alice's new mail", func(r fake.Resource, ok bool) bool { return ok && hasEmail(r, "alice.polled@example.com") })
+	e.setLocked(bob, true)
+	e.waitAccount("bob", "bob disabled", func(r fake.Resource, ok bool) bool { return ok && !r.Active })
+
+	// A delete leaves nothing for a poll to find: bob's account waits for
+	// the next scheduled run, and nobody else is touched meanwhile.
+	carol := e.addUser("carol", false)
+	e.waitAccount("carol", "carol created", func(r fake.Resource, ok bool) bool { return ok && r.Active })
+	e.ldap.Delete(t, carol)
+	// Polls after the delete: a later change arrives, the delete does not.
+	e.ldap.Modify(t, alice, map[string][]string{"mail": {"alice.later@example.com"}})
+	e.waitAccount("alice", "a change after the delete", func(r fake.Resource, ok bool) bool { return ok && hasEmail(r, "alice.later@example.com") })
+	if got := s.lines("run starting"); len(got) != 2 {
+		t.Errorf("%d runs started, want 2 (start-up and the first full read)", len(got))
+	}
+	if r := e.account("carol"); !r.Active {
+		t.Errorf("carol archived without a full read: a poll cannot see deletes")
+	}
+	s.stop()
+}
