@@ -133,3 +133,30 @@ func BenchmarkSnapshot1M(b *testing.B) {
 	}
 	b.ReportMetric(float64(held)/(1<<20), "records-heap-MB")
 }
+
+// BenchmarkSummaries1M reads the summaries of 1,000,000 records, as every
+// run but a full reconcile does, and reports the heap they hold.
+func BenchmarkSummaries1M(b *testing.B) {
+	const n = 1_000_000
+	db := fill(b, n)
+	ctx := context.Background()
+	b.ReportAllocs()
+	var held uint64
+	for b.Loop() {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		sums := make([]user.Summary, 0, n)
+		if err := db.Summaries(ctx, func(s user.Summary) error { sums = append(sums, s); return nil }); err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		if len(sums) != n {
+			b.Fatalf("%d summaries", len(sums))
+		}
+		held = after.HeapAlloc - min(after.HeapAlloc, before.HeapAlloc)
+		runtime.KeepAlive(sums)
+	}
+	b.ReportMetric(float64(held)/(1<<20), "held-MB")
+}
