@@ -348,3 +348,30 @@ func TestWatch_PollSyncsModifiesAndLeavesDeletesToTheSchedule(t *testing.T) {
 	}
 	s.stop()
 }
+
+func TestWatch_ResumesAfterSlapdIsKilledAndRestarted(t *testing.T) {
+	e := newEnv(t)
+	alice := e.addUser("alice", false)
+	e.addUser("bob", false)
+	e.cfg.ldapAttributes = "  watch: syncrepl\n"
+	e.cfg.extra = "listen: 127.0.0.1:0\nschedule: \"@every 1h\"\n"
+	e.writeConfig()
+	s := e.startService()
+	s.waitMetric(`dirsync_runs_total{outcome="success"}`, 2)
+	s.waitMetric(`dirsync_watch_connected`, 1)
+
+	e.ldap.Stop() // kill -9
+	s.waitFor("the stream to notice", func() bool {
+		_, body := s.get("/metrics")
+		return metric(body, "dirsync_watch_connected") == 0
+	})
+	s.waitFor("reconnect attempts", func() bool { return len(s.lines("watch disconnected; reconnecting with backoff")) >= 3 })
+	e.ldap.Restart(t)
+	s.waitMetric(`dirsync_watch_connected`, 1)
+	e.ldap.Modify(t, alice, map[string][]string{"mail": {"alice.restarted@example.com"}})
+	e.waitAccount("alice", "a change after slapd's restart", func(r fake.Resource, ok bool) bool { return ok && hasEmail(r, "alice.restarted@example.com") })
+	if active, archived := e.activeCount(); active != 2 || archived != 0 {
+		t.Errorf("%d active, %d archived after slapd's restart; want 2 and 0", active, archived)
+	}
+	s.stop()
+}

@@ -113,6 +113,9 @@ type Server struct {
 	ppolicy  bool
 
 	mu      sync.Mutex
+	bin     string // slapd, its config and -h, for Restart
+	conf    string
+	listen  string
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	stopped bool
@@ -194,6 +197,29 @@ func (s *Server) start(bin, conf string, tls bool) error {
 		s.ldapsURL = fmt.Sprintf("ldaps://127.0.0.1:%d", p2)
 		listen += " " + s.ldapsURL + "/"
 	}
+	return s.run(bin, conf, listen)
+}
+
+// Restart starts slapd again after Stop, on the same addresses and with the
+// same database: a directory server coming back after a crash or a restart.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	s.mu.Lock()
+	bin, conf, listen := s.bin, s.conf, s.listen
+	s.mu.Unlock()
+	s.Stop()
+	var err error
+	for range 50 { // the port may linger for a moment after the kill
+		if err = s.run(bin, conf, listen); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("slapdtest: restart slapd: %v\nslapd output:\n%s", err, s.log.String())
+}
+
+// run runs slapd listening on listen and waits for it to answer a bind.
+func (s *Server) run(bin, conf, listen string) error {
 	s.log.Reset()
 	cmd := exec.Command(bin, "-f", conf, "-h", listen, "-d", "0")
 	cmd.Stdout = s.log
@@ -208,6 +234,7 @@ func (s *Server) start(bin, conf string, tls bool) error {
 	}()
 	s.mu.Lock()
 	s.cmd, s.exited, s.stopped = cmd, exited, false
+	s.bin, s.conf, s.listen = bin, conf, listen
 	s.mu.Unlock()
 
 	deadline := time.NewTimer(startTimeout)
