@@ -259,6 +259,14 @@ func newTCPProxy(t *testing.T, target string) *tcpProxy {
 
 func (p *tcpProxy) url() string { return "ldap://" + p.ln.Addr().String() }
 
+// refuseNew refuses new connections (true), keeping those open, or accepts
+// them again (false).
+func (p *tcpProxy) refuseNew(refuse bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = refuse
+}
+
 // setDown cuts every connection and refuses new ones (true), or accepts
 // them again (false).
 func (p *tcpProxy) setDown(down bool) {
@@ -372,6 +380,46 @@ func TestWatch_ResumesAfterSlapdIsKilledAndRestarted(t *testing.T) {
 	e.waitAccount("alice", "a change after slapd's restart", func(r fake.Resource, ok bool) bool { return ok && hasEmail(r, "alice.restarted@example.com") })
 	if active, archived := e.activeCount(); active != 2 || archived != 0 {
 		t.Errorf("%d active, %d archived after slapd's restart; want 2 and 0", active, archived)
+	}
+	s.stop()
+}
+
+func TestWatch_AnUnverifiableDeleteArchivesNobodyUntilTheReadSucceeds(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("alice", false)
+	bob := e.addUser("bob", false)
+	p := newTCPProxy(t, strings.TrimPrefix(e.ldap.URL(), "ldap://"))
+	e.cfg.ldapAttributes = "  watch: syncrepl\n"
+	e.cfg.extra = "listen: 127.0.0.1:0\nschedule: \"@every 1h\"\n"
+	e.writeConfig()
+	b, err := os.ReadFile(e.configPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.Replace(string(b), fmt.Sprintf("%q", e.ldap.URL()), fmt.Sprintf("%q", p.url()), 1)
+	if err := os.WriteFile(e.configPath(), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := e.startService()
+	s.waitMetric(`dirsync_runs_total{outcome="success"}`, 2)
+	s.waitMetric(`dirsync_watch_connected`, 1)
+
+	// The stream stays up, but the re-read cannot connect: the delete it
+	// reports cannot be verified, so nobody is archived and the run is
+	// retried.
+	p.refuseNew(true)
+	e.ldap.Delete(t, bob)
+	s.waitMetric(`dirsync_watch_runs_total{outcome="failed"}`, 2)
+	s.waitLine("watch run failed; retrying")
+	if active, archived := e.activeCount(); active != 2 || archived != 0 {
+		t.Errorf("%d active, %d archived while the delete cannot be verified; want 2 and 0", active, archived)
+	}
+
+	// The directory answers again: the retry verifies bob gone.
+	p.refuseNew(false)
+	e.waitAccount("bob", "bob archived once verified", func(r fake.Resource, ok bool) bool { return ok && !r.Active })
+	if !e.account("alice").Active {
+		t.Errorf("alice archived")
 	}
 	s.stop()
 }
