@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-ldap/ldap/v3"
+
 	"github.com/dirsync/dirsync/internal/slapdtest"
 )
 
@@ -385,5 +387,22 @@ func TestFilterAttributes_NamesEachTestedAttribute(t *testing.T) {
 	want := []string{"objectClass", "pwdAccountLockedTime", "userAccountControl", "lockoutTime"}
 	if !slices.Equal(got, want) {
 		t.Errorf("filterAttributes = %v, want %v", got, want)
+	}
+}
+
+func TestAutoMode_PicksFromTheRootDSE(t *testing.T) {
+	for _, c := range []struct {
+		info serverInfo
+		want string
+	}{
+		{serverInfo{controls: []string{oidSyncRequest, ldap.ControlTypePaging}}, WatchSyncrepl},
+		{serverInfo{controls: []string{oidDirSync}, ad: true}, WatchDirSync},
+		{serverInfo{controls: []string{oidDirSync}}, WatchPoll}, // DirSync is AD's
+		{serverInfo{controls: []string{ldap.ControlTypePaging}, ad: true}, WatchPoll},
+		{serverInfo{}, WatchPoll},
+	} {
+		if got := autoMode(c.info); got != c.want {
+			t.Errorf("autoMode(%+v) = %s, want %s", c.info, got, c.want)
+		}
 	}
 }
