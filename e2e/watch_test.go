@@ -423,3 +423,38 @@ func TestWatch_AnUnverifiableDeleteArchivesNobodyUntilTheReadSucceeds(t *testing
 	}
 	s.stop()
 }
+
+func TestWatch_EventsDuringARunAreHandledTogetherAfterIt(t *testing.T) {
+	e := newEnv(t)
+	var dns []string
+	for _, name := range []string{"u0", "u1", "u2", "u3", "u4", "u5"} {
+		dns = append(dns, e.addUser(name, false))
+	}
+	e.cfg.ldapAttributes = "  watch: syncrepl\n"
+	e.cfg.extra = "listen: 127.0.0.1:0\nschedule: \"@every 1h\"\n"
+	e.writeConfig()
+	s := e.startService()
+	s.waitMetric(`dirsync_runs_total{outcome="success"}`, 2)
+
+	// The first change's run is slow on the platform; the five that come
+	// meanwhile wait for it, then go together.
+	e.plat.SetLatency(time.Second)
+	e.ldap.Modify(t, dns[0], map[string][]string{"mail": {"u0.new@example.com"}})
+	s.waitFor("the first event run to start", func() bool {
+		_, body := s.get("/metrics")
+		return metric(body, `dirsync_watch_events_total{kind="change"}`) >= 1
+	})
+	for i, dn := range dns[1:] {
+		e.ldap.Modify(t, dn, map[string][]string{"mail": {fmt.Sprintf("u%d.new@example.com", i+1)}})
+	}
+	for i := range dns {
+		name := fmt.Sprintf("u%d", i)
+		e.waitAccount(name, name+"'s new mail", func(r fake.Resource, ok bool) bool { return ok && hasEmail(r, name+".new@example.com") })
+	}
+	_, body := s.get("/metrics")
+	if runs := metric(body, `dirsync_watch_runs_total{outcome="success"}`); runs < 2 || runs > 3 {
+		t.Errorf("%g event runs for 6 changes, 5 of them during the first run: want 2 (3 if the first run had not started)", runs)
+	}
+	e.plat.SetLatency(0)
+	s.stop()
+}
