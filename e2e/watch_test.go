@@ -468,3 +468,33 @@ func TestWatch_EventsDuringARunAreHandledTogetherAfterIt(t *testing.T) {
 	e.plat.SetLatency(0)
 	s.stop()
 }
+
+func TestWatch_ReloadTurnsTheWatchOnAndOff(t *testing.T) {
+	e := newEnv(t)
+	alice := e.addUser("alice", false)
+	e.cfg.extra = "listen: 127.0.0.1:0\nschedule: \"@every 1h\"\n"
+	e.writeConfig()
+	s := e.startService()
+	s.waitMetric(`dirsync_runs_total{outcome="success"}`, 1)
+	if got := s.lines("watch started"); len(got) != 0 {
+		t.Fatalf("watch started with ldap.watch unset: %v", got)
+	}
+
+	e.cfg.ldapAttributes = "  watch: syncrepl\n"
+	e.writeConfig()
+	s.signal(syscall.SIGHUP)
+	s.waitLine("watch started")
+	s.waitMetric(`dirsync_runs_total{outcome="success"}`, 2) // the new stream's full read
+	e.ldap.Modify(t, alice, map[string][]string{"mail": {"alice.reloaded@example.com"}})
+	e.waitAccount("alice", "a change after the reload", func(r fake.Resource, ok bool) bool { return ok && hasEmail(r, "alice.reloaded@example.com") })
+
+	e.cfg.ldapAttributes = ""
+	e.writeConfig()
+	s.signal(syscall.SIGHUP)
+	s.waitMetric(`dirsync_config_reloads_total{result="applied"}`, 2)
+	s.waitFor("the stream to close", func() bool {
+		_, body := s.get("/metrics")
+		return metric(body, "dirsync_watch_connected") == 0
+	})
+	s.stop()
+}
