@@ -498,3 +498,33 @@ func TestWatch_ReloadTurnsTheWatchOnAndOff(t *testing.T) {
 	})
 	s.stop()
 }
+
+func TestWatch_ADeleteNamedByDNIsResolvedThroughTheSnapshot(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("alice", false)
+	bob := e.addUser("bob", false)
+	e.cfg.ldapAttributes = "  watch: syncrepl\n"
+	e.cfg.extra = "listen: 127.0.0.1:0\nschedule: \"@every 1h\"\n"
+	e.writeConfig()
+	// An ID attribute other than entryUUID: a syncrepl delete names the
+	// entry by DN only.
+	b, err := os.ReadFile(e.configPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.Replace(string(b), "id_attribute: entryUUID", "id_attribute: uid", 1)
+	if err := os.WriteFile(e.configPath(), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := e.startService()
+	s.waitMetric(`dirsync_runs_total{outcome="success"}`, 2)
+	e.ldap.Delete(t, bob)
+	e.waitAccount("bob", "bob archived", func(r fake.Resource, ok bool) bool { return ok && !r.Active })
+	if !e.account("alice").Active {
+		t.Errorf("alice archived")
+	}
+	if got := s.lines("run starting"); len(got) != 2 {
+		t.Errorf("%d runs started, want 2: the delete must come as an event", len(got))
+	}
+	s.stop()
+}
