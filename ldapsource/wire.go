@@ -336,18 +336,31 @@ type entryDecoder struct {
 	// names holds the attribute names seen so far, so that each entry
 	// shares them instead of allocating its own.
 	names map[string]string
+	// last holds the previous entry's attribute names by position: a
+	// server sends them in the same order for every entry, so comparing
+	// with it finds a name without hashing it.
+	last []string
 }
 
-func (d *entryDecoder) name(b []byte) string {
-	if s, ok := d.names[string(b)]; ok { // no allocation for the lookup
-		return s
+// name returns the attribute name b, the i-th of its entry.
+func (d *entryDecoder) name(i int, b []byte) string {
+	if i < len(d.last) && d.last[i] == string(b) { // no allocation
+		return d.last[i]
 	}
-	s := string(b)
-	if d.names == nil {
-		d.names = make(map[string]string)
+	s, ok := d.names[string(b)] // no allocation for the lookup
+	if !ok {
+		s = string(b)
+		if d.names == nil {
+			d.names = make(map[string]string)
+		}
+		if len(d.names) < maxInternedNames {
+			d.names[s] = s
+		}
 	}
-	if len(d.names) < maxInternedNames {
-		d.names[s] = s
+	if i < len(d.last) {
+		d.last[i] = s
+	} else if i == len(d.last) && i < maxInternedNames {
+		d.last = append(d.last, s)
 	}
 	return s
 }
@@ -429,7 +442,7 @@ func (d *entryDecoder) decode(b []byte) (*ldap.Entry, error) {
 			vi++
 		}
 		a := &attrs[i]
-		a.Name = d.name(name)
+		a.Name = d.name(i, name)
 		a.Values = values[first:vi:vi]
 		a.ByteValues = byteValues[first:vi:vi]
 		ptrs[i] = a
