@@ -137,8 +137,29 @@ func TestPace_CutsFromTheMeasuredRateAndNeverBelowTheFloor(t *testing.T) {
 		clk.t = clk.t.Add(50 * time.Millisecond)
 		p.sends.add(clk.t)
 	}
-	if cut, r := p.throttled(clk.t.Add(-time.Millisecond)); !cut || r < 20*paceDecrease-2 || r > 20*paceDecrease+2 {
-		t.Fatalf("cut %t to %g, want about %g × the measured 20/s", cut, r, paceDecrease)
+	// The limit was not binding: the cut goes towards the measured rate,
+	// but halves the limit at most.
+	if cut, r := p.throttled(clk.t.Add(-time.Millisecond)); !cut || r != 500 {
+		t.Fatalf("cut %t to %g, want 500 (half the limit: the measured 20/s spans idling)", cut, r)
+	}
+	clk.t = clk.t.Add(paceCutInterval)
+	for range 5 {
+		clk.t = clk.t.Add(50 * time.Millisecond)
+		p.sends.add(clk.t)
+	}
+	clk.t = clk.t.Add(paceCutInterval)
+	if cut, r := p.throttled(clk.t.Add(-time.Millisecond)); !cut || r != 250 {
+		t.Fatalf("second cut %t to %g, want 250", cut, r)
+	}
+	// The platform served 200 a second: no cut goes below 0.8 × that.
+	for range 200 {
+		clk.t = clk.t.Add(5 * time.Millisecond)
+		p.answered()
+	}
+	p.rate = 220
+	clk.t = clk.t.Add(paceCutInterval)
+	if cut, r := p.throttled(clk.t.Add(-time.Millisecond)); !cut || r < 200*paceDecrease-10 || r > 200*paceDecrease+10 {
+		t.Fatalf("cut %t to %g, want about %g × the 200/s the platform served", cut, r, paceDecrease)
 	}
 	for range 20 {
 		clk.t = clk.t.Add(time.Second)

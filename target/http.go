@@ -377,7 +377,9 @@ func (c *HTTPClient) Do(ctx context.Context, req Request) (*Response, error) {
 			waits++
 			wait = c.backoff(waits)
 			if hasRA {
-				wait = ra
+				// Retry-After, and a random part of up to half of it more:
+				// requests throttled together are not sent again together.
+				wait = ra + throttleJitter(ra)
 			}
 			c.mu.Lock()
 			c.throttle.Waited += wait
@@ -399,6 +401,15 @@ func (c *HTTPClient) Do(ctx context.Context, req Request) (*Response, error) {
 			return resp, fmt.Errorf("%w (gave up retrying: %w)", herr, err)
 		}
 	}
+}
+
+// throttleJitter is the random part added to a throttled request's
+// Retry-After: up to half of it, at most 5s.
+func throttleJitter(ra time.Duration) time.Duration {
+	if j := min(ra/2, 5*time.Second); j > 0 {
+		return rand.N(j)
+	}
+	return 0
 }
 
 // throttled reports whether the platform asked to slow down: a 429, or a 503

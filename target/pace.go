@@ -22,7 +22,7 @@ const (
 	// paceCutInterval is the least time between two decreases: a gateway
 	// that answers 429 at once tells of the same overload again and again
 	// until its bucket refills.
-	paceCutInterval = 100 * time.Millisecond
+	paceCutInterval = 25 * time.Millisecond
 	// paceBurstShare is the share of a second's requests the limiter sends at
 	// once after an idle spell: a twentieth of a second's worth, so that a
 	// resumed run does not overflow a gateway's token bucket at once.
@@ -35,14 +35,15 @@ const (
 //
 //   - a throttled answer (429, or a 503 with Retry-After) to a request sent
 //     after the last decrease cuts the rate to paceDecrease × the rate sent
-//     at (the lower of the limit and the rate measured over the last second),
-//     once per round trip (and at most every paceCutInterval): answers to
-//     requests sent before a decrease do not decrease it again. The cut is never below paceDecrease × the rate the
+//     at (the lower of the limit and the rate measured over the last second,
+//     but at most halving the limit), once per round trip and at most every
+//     paceCutInterval: answers to requests sent before a decrease do not
+//     decrease it again. The cut is never below paceDecrease × the rate the
 //     platform answered without throttling over the last second: a gateway
 //     that is still paying off an overload answers 429 to the first requests
 //     after a cut, which says nothing about the rate it allows;
-//   - every other answer raises it by paceIncrease × (the rate before the
-//     last decrease) ÷ rate, so it regains paceIncrease of that rate per
+//   - every other answer raises it by paceIncrease × (the limit before the
+//     last decrease) ÷ rate, so it regains paceIncrease of that limit per
 //     second of answers, never above target.rate_limit.
 //
 // A nil *pace is no limit: target.rate_limit 0 turns the client-side limit
@@ -55,7 +56,7 @@ type pace struct {
 	ceiling float64 // target.rate_limit
 	floor   float64
 	rate    float64 // the limit now
-	peak    float64 // the rate just before the last decrease
+	peak    float64 // the limit just before the last decrease
 	lastCut time.Time
 	sends   meter // requests sent
 	served  meter // answers other than throttling
@@ -108,15 +109,20 @@ func (p *pace) throttled(sent time.Time) (cut bool, now float64) {
 	if !sent.After(p.lastCut) || t.Sub(p.lastCut) < paceCutInterval {
 		return false, p.rate
 	}
-	base := p.rate
-	if m, ok := p.sends.rate(t); ok && m < base {
-		base = m
+	// Cut to paceDecrease × the rate sent at, when that is measured and
+	// lower than the limit (the limit was not binding); but never by more
+	// than half the limit in one cut (the measure may span a spell of
+	// idling, such as requests waiting out Retry-After), nor below
+	// paceDecrease × the rate the platform just served.
+	next := p.rate * paceDecrease
+	if m, ok := p.sends.rate(t); ok && m < p.rate {
+		next = max(m*paceDecrease, p.rate/2)
 	}
-	if m, ok := p.served.rate(t); ok && m > base {
-		base = m
+	if m, ok := p.served.rate(t); ok {
+		next = max(next, m*paceDecrease)
 	}
-	p.peak = base
-	p.rate = max(p.floor, base*paceDecrease)
+	p.peak = p.rate
+	p.rate = max(p.floor, min(next, p.rate))
 	p.lowest = min(p.lowest, p.rate)
 	p.lastCut = t
 	p.cuts++

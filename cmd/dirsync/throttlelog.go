@@ -16,10 +16,11 @@ import (
 type throttleLog struct {
 	log *zap.Logger
 
-	mu        gosync.Mutex
-	answers   int64 // 429 answers seen by the request observer
-	last      target.ThrottleStats
-	slowedNow bool // a slow-down was logged at info
+	mu      gosync.Mutex
+	answers int64 // 429 answers seen by the request observer
+	cuts    int
+	lowest  float64 // the lowest rate limit cut to
+	maxRate float64
 }
 
 func newThrottleLog(log *zap.Logger) *throttleLog {
@@ -29,10 +30,13 @@ func newThrottleLog(log *zap.Logger) *throttleLog {
 // event is the client's target.WithThrottleObserver.
 func (l *throttleLog) event(e target.ThrottleEvent) {
 	l.mu.Lock()
-	l.last = e.ThrottleStats
-	first := e.Cut && !l.slowedNow
-	if first {
-		l.slowedNow = true
+	first := e.Cut && l.cuts == 0
+	if e.Cut {
+		l.cuts++
+		if first || e.Rate < l.lowest {
+			l.lowest = e.Rate
+		}
+		l.maxRate = e.MaxRate
 	}
 	l.mu.Unlock()
 	fields := []zap.Field{
@@ -66,13 +70,12 @@ func (l *throttleLog) request(a target.Attempt) {
 func (l *throttleLog) summary() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.answers == 0 && l.last.Cuts == 0 {
+	if l.answers == 0 && l.cuts == 0 {
 		return
 	}
 	l.log.Info("platform throttling summary",
-		zap.Int64("answers_429", l.answers), zap.Int("rate_cuts", l.last.Cuts),
-		zap.Float64("lowest_rate", round1(l.last.LowestRate)), zap.Float64("rate", round1(l.last.Rate)),
-		zap.Float64("max_rate", l.last.MaxRate), zap.Int("concurrency", l.last.Concurrency))
+		zap.Int64("answers_429", l.answers), zap.Int("rate_cuts", l.cuts),
+		zap.Float64("lowest_rate", round1(l.lowest)), zap.Float64("max_rate", l.maxRate))
 }
 
 func round1(f float64) float64 { return math.Round(f*10) / 10 }

@@ -50,7 +50,7 @@ func (r *recorder) Write(b []byte) (int, error) {
 
 // ServeHTTP serves the SCIM API under BasePath.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	entry := Request{Method: r.Method, Path: strings.TrimPrefix(r.URL.Path, BasePath), Query: r.URL.RawQuery}
+	entry := Request{Method: r.Method, Path: strings.TrimPrefix(r.URL.Path, BasePath), Query: r.URL.RawQuery, At: s.opts.Now()}
 	rec := &recorder{ResponseWriter: w, s: s, entry: entry}
 	defer rec.record(0) // no answer: reset, or the client went away
 

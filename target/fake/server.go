@@ -57,6 +57,8 @@ type Request struct {
 	Query string
 	// Status is what the fake answered; 0 when the connection was reset.
 	Status int
+	// At is when the request arrived (Options.Now).
+	At time.Time
 }
 
 // Server is the fake platform. Its methods are safe for concurrent use.
