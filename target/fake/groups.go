@@ -30,6 +30,19 @@ func (s *Server) Members(id string) []string {
 	return out
 }
 
+// RemoveMember takes member id out of group id, as a platform does by itself
+// (some drop a deactivated account's memberships). It reports whether id was
+// a member.
+func (s *Server) RemoveMember(group, id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.groups[group][id] {
+		return false
+	}
+	delete(s.groups[group], id)
+	return true
+}
+
 var memberFilter = regexp.MustCompile(`^members\[value eq "([^"]*)"\]$`)
 
 // patchGroup applies a PatchOp adding members (path "members", value a list of
