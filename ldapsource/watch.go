@@ -335,6 +335,7 @@ func (st *stream) syncrepl(ctx context.Context) error {
 			pending.IDs, pending.DNs = nil, nil
 		}
 		st.emit(pending)
+		pending = Change{} // the persist phase starts clean
 	}
 	for res.Next() {
 		if e := res.Entry(); e != nil {
