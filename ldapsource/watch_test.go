@@ -139,6 +139,9 @@ func TestWatch_SyncreplReportsChangesAndResumesFromTheCookie(t *testing.T) {
 			t.Errorf("a resync after the refresh: %+v", ch)
 		}
 	}
+	dnGone := srv.AddUser(t, ou, slapdtest.UserSpec{UID: "leaver", Mail: "leaver@example.com", SN: "Doe"})
+	idGone := srv.EntryUUID(t, dnGone)
+	r.waitFor(t, "the leaver's add", func() bool { return r.reported(idGone) })
 	cookie := r.lastCookie()
 	cancel()
 
@@ -163,8 +166,9 @@ func TestWatch_SyncreplReportsChangesAndResumesFromTheCookie(t *testing.T) {
 	// Resuming from the cookie: no resync, and only what changed since.
 	srv.Modify(t, dns[2], map[string][]string{"sn": {"Later"}})
 	id2 := srv.EntryUUID(t, dns[2])
+	srv.Delete(t, dnGone)
 	r2, _ := startWatch(t, s, mode, map[string][]byte{key: cookie})
-	r2.waitFor(t, "the change made while stopped", func() bool { return r2.reported(id2) })
+	r2.waitFor(t, "the modify and the delete made while stopped", func() bool { return r2.reported(id2) && r2.reported(idGone) })
 	r2.mu.Lock()
 	defer r2.mu.Unlock()
 	for _, ch := range r2.changes {
