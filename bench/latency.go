@@ -143,6 +143,9 @@ func runLatency(o options, changes int) (err error) {
 	fmt.Printf("| dirsync CPU during the changes | %s (%s per change) |\n", ms(busyCPU), ms(busyCPU/time.Duration(changes)))
 	fmt.Printf("| dirsync CPU while idle | %s over %s (%.2f %% of one core) |\n", ms(idleCPU), latencyIdle, 100*idleCPU.Seconds()/latencyIdle.Seconds())
 	fmt.Printf("| watch runs / events | %d / %d |\n", svc.count("watch run finished"), svc.sumField("watch run finished", "events"))
+	if runs, all := svc.durations("watch run finished", "duration"), svc.durations("watch run finished", "latency"); len(runs) > 0 && len(all) > 0 {
+		fmt.Printf("| event run, median: whole (wire, re-read, RunChanged) / RunChanged alone | %s / %s |\n", ms(pct(all, 0.5)), ms(pct(runs, 0.5)))
+	}
 	if med := pct(lat, 0.5); med > 5*time.Second {
 		return fmt.Errorf("median latency %s is over the 5 s target", med)
 	}
@@ -224,6 +227,22 @@ func (r *runProc) sumField(msg, field string) int {
 		}
 	}
 	return n
+}
+
+// durations returns the sorted durations in field of the log lines msg.
+func (r *runProc) durations(msg, field string) []time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []time.Duration
+	for _, l := range r.logs {
+		if v, ok := l[field].(string); ok && l["msg"] == msg {
+			if d, err := time.ParseDuration(v); err == nil {
+				out = append(out, d)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 func (r *runProc) waitLine(msg string, limit time.Duration) error {
