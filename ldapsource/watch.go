@@ -363,8 +363,10 @@ func (st *stream) syncrepl(ctx context.Context) error {
 				}
 			}
 			if refreshing {
-				pending.IDs = append(pending.IDs, c.IDs...)
-				pending.DNs = append(pending.DNs, c.DNs...)
+				if !pending.Resync { // a full read covers them otherwise
+					pending.IDs = append(pending.IDs, c.IDs...)
+					pending.DNs = append(pending.DNs, c.DNs...)
+				}
 				if state.Cookie != nil {
 					pendingCookie = state.Cookie
 				}
