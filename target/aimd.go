@@ -7,10 +7,11 @@ import (
 )
 
 // window is an adaptive bound on the requests in flight: additive increase,
-// multiplicative decrease (AIMD). A throttled answer (429, or a 503 with
-// Retry-After) halves it, at most once per window's worth of answers; every
-// other answer grows it by 1/window, so it regains one slot per full window of
-// successes, up to the configured concurrency. Against a throttled platform the
+// multiplicative decrease (AIMD), after a slow start (see slowStart). A
+// throttled answer (429, or a 503 with Retry-After) halves it, at most once
+// per window's worth of answers; every other answer grows it by 1/window, so
+// it regains one slot per full window of successes, up to the configured
+// concurrency. Against a throttled platform the
 // client settles near the concurrency the platform allows instead of
 // hammering it or stalling.
 type window struct {
@@ -21,12 +22,20 @@ type window struct {
 	// cooldown counts the answers still to come, after a decrease, from
 	// requests sent before it: they do not decrease the window again.
 	cooldown int
-	changed  chan struct{}
+	// slowStart: until the first throttled answer, the window starts at
+	// windowStart and grows by one per answer (doubling per round trip), so
+	// that a run does not open with a burst of target.concurrency requests
+	// at once.
+	slowStart bool
+	changed   chan struct{}
 }
+
+// windowStart is the window's size at the start.
+const windowStart = 2
 
 func newWindow(n int) *window {
 	n = max(n, 1)
-	return &window{limit: float64(n), max: float64(n), changed: make(chan struct{})}
+	return &window{limit: float64(min(n, windowStart)), max: float64(n), slowStart: true, changed: make(chan struct{})}
 }
 
 // acquire waits for a slot.
@@ -55,8 +64,11 @@ func (w *window) release(throttled bool) {
 	w.inFlight--
 	switch {
 	case throttled && w.cooldown == 0:
+		w.slowStart = false
 		w.limit = max(1, w.limit/2)
 		w.cooldown = w.inFlight
+	case w.slowStart:
+		w.limit = min(w.max, w.limit+1)
 	case throttled:
 		w.cooldown--
 	default:

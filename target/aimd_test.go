@@ -6,9 +6,21 @@ import (
 	"time"
 )
 
-func TestWindow_HalvesOnThrottlingOncePerWindowAndRecoversAdditively(t *testing.T) {
+func TestWindow_SlowStartThenHalvesOnThrottlingOncePerWindowAndRecoversAdditively(t *testing.T) {
 	w := newWindow(8)
 	ctx := context.Background()
+	// Slow start: a run opens with windowStart requests in flight, one more
+	// per answer, up to the configured 8.
+	if got := w.size(); got != windowStart {
+		t.Fatalf("initial window %d, want %d", got, windowStart)
+	}
+	for range 8 - windowStart {
+		w.acquire(ctx) //nolint:errcheck // background ctx
+		w.release(false)
+	}
+	if got := w.size(); got != 8 {
+		t.Fatalf("after %d answers in slow start the window is %d, want 8", 8-windowStart, got)
+	}
 	for range 8 {
 		if err := w.acquire(ctx); err != nil {
 			t.Fatal(err)

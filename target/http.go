@@ -419,9 +419,10 @@ func throttled(resp *Response) bool {
 		(resp.Status == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") != "")
 }
 
-// Concurrency returns the current adaptive bound on requests in flight: the
-// configured concurrency, halved on each burst of throttling and regained one
-// request at a time as answers succeed.
+// Concurrency returns the current adaptive bound on requests in flight: 2 at
+// the start, growing by one per answer up to the configured concurrency (slow
+// start) until the first throttling; then halved on each burst of throttling
+// and regained one request at a time as answers succeed.
 func (c *HTTPClient) Concurrency() int { return c.window.size() }
 
 // Rate returns the current adaptive rate limit, requests per second: the

@@ -624,9 +624,18 @@ func TestHTTPClient_ObserverSeesEveryAttemptsStatus(t *testing.T) {
 
 func TestHTTPClient_ThrottlingShrinksConcurrencyAndSuccessRestoresIt(t *testing.T) {
 	var n atomic.Int32
-	c := newClientCfg(t, statuses(&n, []int{429, 429}, nil), newFakeClock(), func(c *target.Config) { c.Concurrency = 8; c.MaxRetries = 3 })
+	c := newClientCfg(t, statuses(&n, []int{200, 200, 200, 200, 200, 200, 429, 429}, nil), newFakeClock(), func(c *target.Config) { c.Concurrency = 8; c.MaxRetries = 3 })
+	// Slow start: 2, then one more per answer.
+	if got := c.Concurrency(); got != 2 {
+		t.Fatalf("initial concurrency %d, want 2 (slow start)", got)
+	}
+	for range 6 {
+		if _, err := c.Do(context.Background(), target.Request{Op: "test", Method: "GET"}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if got := c.Concurrency(); got != 8 {
-		t.Fatalf("initial concurrency %d, want 8", got)
+		t.Fatalf("after 6 answers the concurrency is %d, want 8", got)
 	}
 	if _, err := c.Do(context.Background(), target.Request{Op: "test", Method: "GET"}); err != nil {
 		t.Fatal(err)
