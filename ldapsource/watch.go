@@ -451,6 +451,8 @@ func (st *stream) syncrepl(ctx context.Context) error {
 		return &errFallback{to: WatchPoll, err: fmt.Errorf("ldap sync %s: the server does not offer content synchronization for this base DN; polling instead: %w", st.base, err)}
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultUnavailableCriticalExtension):
 		return fmt.Errorf("ldap sync %s: the server does not offer content synchronization (RFC 4533) here: load the syncprov overlay on this database, or set ldap.watch: poll: %w", st.base, err)
+	case ldap.IsErrorWithCode(err, ldap.LDAPResultInsufficientAccessRights) && st.s.cfg.Watch == WatchAuto:
+		return &errFallback{to: WatchPoll, err: fmt.Errorf("ldap sync %s: the bind account may not use content synchronization; polling instead (grant it, see the README): %w", st.base, err)}
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultInsufficientAccessRights):
 		return fmt.Errorf("ldap sync %s: the bind account may not use content synchronization: grant it (see the README) or set ldap.watch: poll: %w", st.base, err)
 	}
