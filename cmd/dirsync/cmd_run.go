@@ -101,6 +101,8 @@ type service struct {
 	lastOutcome string
 	lastSuccess time.Time
 	watch       *watcher // ldap.watch; nil when off
+	eventRun    bool     // the run going is a change-event run
+	deferred    string   // the reason of a run that waits for the event run going
 }
 
 func newService(g *globalFlags, cfg Config, log *zap.Logger, f *runFlags) *service {
@@ -198,18 +200,32 @@ func (s *service) serve(ctx context.Context) error {
 	}
 }
 
-// trigger starts a run unless one is going or the service is stopping.
+// trigger starts a run unless one is going or the service is stopping. A
+// run that comes while a change-event run (ldap.watch) is going is not
+// skipped but goes next, so that a steady stream of changes cannot keep the
+// scheduled runs from ever running.
 func (s *service) trigger(reason string) {
-	if !s.start(reason, func() { s.runOnce(reason) }) && !s.isStopping() {
+	if s.start(reason, false, func() { s.runOnce(reason) }) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.stopping:
+	case s.eventRun:
+		if s.deferred == "" {
+			s.log.Info("run deferred: a change-event run is going; this run goes next", zap.String("reason", reason))
+		}
+		s.deferred = reason
+	default:
 		s.m.skipped.Inc()
 		s.log.Warn("run skipped: the previous run is still going", zap.String("reason", reason))
 	}
 }
 
-// start runs fn as the one run going, unless a run is going or the service
-// is stopping, and reports whether it did. When the run ends, the watcher
-// (if any) is told, so that events that came meanwhile are handled.
-func (s *service) start(reason string, fn func()) bool {
+// start runs fn as the one run going (event: a change-event run), unless a
+// run is going or the service is stopping, and reports whether it did.
+func (s *service) start(reason string, event bool, fn func()) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stopping {
@@ -218,27 +234,35 @@ func (s *service) start(reason string, fn func()) bool {
 	if !s.busy.CompareAndSwap(false, true) {
 		return false
 	}
-	s.runs.Add(1)
-	go func() {
-		defer s.runs.Done()
-		defer func() {
-			s.busy.Store(false)
-			s.mu.Lock()
-			w := s.watch
-			s.mu.Unlock()
-			if w != nil {
-				w.poke()
-			}
-		}()
-		fn()
-	}()
+	s.launch(event, fn)
 	return true
 }
 
-func (s *service) isStopping() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.stopping
+// launch runs fn in the background as the run going; busy is held and s.mu
+// locked. When fn ends, a run deferred meanwhile starts at once (busy passes
+// to it); otherwise busy is released and the watcher (if any) is told, so
+// that events that came meanwhile are handled.
+func (s *service) launch(event bool, fn func()) {
+	s.eventRun = event
+	s.runs.Add(1)
+	go func() {
+		defer s.runs.Done()
+		fn()
+		s.mu.Lock()
+		if next := s.deferred; next != "" && !s.stopping {
+			s.deferred = ""
+			s.launch(false, func() { s.runOnce(next) })
+			s.mu.Unlock()
+			return
+		}
+		s.eventRun = false
+		s.busy.Store(false)
+		w := s.watch
+		s.mu.Unlock()
+		if w != nil {
+			w.poke()
+		}
+	}()
 }
 
 // stopWatcher stops the watcher, if one is running.

@@ -250,9 +250,9 @@ func (w *watcher) dispatch(ctx context.Context) {
 		case resync:
 			// An ordinary run reads the whole directory; it takes the
 			// events and cookies gathered so far (see runOnce).
-			w.s.start("watch: full read", func() { w.s.runOnce("watch: full read") })
+			w.s.start("watch: full read", false, func() { w.s.runOnce("watch: full read") })
 		case work:
-			w.s.start("watch", w.runChanged)
+			w.s.start("watch", true, w.runChanged)
 		}
 	}
 }

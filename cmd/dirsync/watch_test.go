@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/zap"
 
 	"github.com/dirsync/dirsync/ldapsource"
@@ -91,4 +93,60 @@ func TestWatcher_AFailedEventRunGivesItsEventsBack(t *testing.T) {
 		t.Errorf("second retry in %v, want %v", d, 2*watchRetryMin)
 	}
 	w.retry.Stop()
+}
+
+func TestService_ARunThatComesDuringAnEventRunGoesNextInsteadOfBeingSkipped(t *testing.T) {
+	s := newService(&globalFlags{}, Config{}, zap.NewNop(), &runFlags{})
+	s.runCtx, s.cancelRun = context.WithCancel(context.Background())
+	defer s.cancelRun()
+
+	release := make(chan struct{})
+	if !s.start("watch", true, func() { <-release }) {
+		t.Fatal("the event run did not start")
+	}
+	s.trigger("schedule")
+	s.trigger("schedule") // a second tick meanwhile: still one run next
+	s.mu.Lock()
+	deferred := s.deferred
+	s.mu.Unlock()
+	if deferred != "schedule" {
+		t.Fatalf("deferred = %q, want the scheduled run", deferred)
+	}
+	close(release)
+	s.runs.Wait()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// The empty config makes the deferred run fail at once: it ran.
+	if s.lastOutcome == "" || s.busy.Load() || s.deferred != "" || s.eventRun {
+		t.Errorf("after the event run: last outcome %q, busy %v, deferred %q, event run %v; want the scheduled run done and the service idle",
+			s.lastOutcome, s.busy.Load(), s.deferred, s.eventRun)
+	}
+	if got := counterValue(t, s.m.skipped); got != 0 {
+		t.Errorf("dirsync_runs_skipped_total = %g, want 0", got)
+	}
+}
+
+func TestService_ARunThatComesDuringAnOrdinaryRunIsSkipped(t *testing.T) {
+	s := newService(&globalFlags{}, Config{}, zap.NewNop(), &runFlags{})
+	s.runCtx, s.cancelRun = context.WithCancel(context.Background())
+	defer s.cancelRun()
+	release := make(chan struct{})
+	if !s.start("schedule", false, func() { <-release }) {
+		t.Fatal("the run did not start")
+	}
+	s.trigger("schedule")
+	close(release)
+	s.runs.Wait()
+	if got := counterValue(t, s.m.skipped); got != 1 || s.deferred != "" {
+		t.Errorf("skipped %g, deferred %q; want the tick skipped", got, s.deferred)
+	}
+}
+
+func counterValue(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
 }
