@@ -40,8 +40,12 @@ func newRunCmd(g *globalFlags) *cobra.Command {
 		Long: `Run reconciliations on the cron schedule of the config's schedule: key (and
 once at start-up unless --run-at-start=false), until stopped. Never two runs at
 once: a scheduled run that comes while the previous one is still going is
-skipped, and logged. A failed run does not stop the service; the next one
-retries.
+skipped, and logged (one that comes during a change-event run of ldap.watch
+goes next). A failed run does not stop the service; the next one retries.
+
+With ldap.watch set, the directory's changes are followed between the
+scheduled runs and each changed user is synced within seconds (see the README,
+"Near-real-time sync").
 
 HTTP on the config's listen: address (default 127.0.0.1:9464):
   /metrics  Prometheus metrics (runs, changes, phase durations, platform requests)
