@@ -366,9 +366,11 @@ func (d *entryDecoder) name(i int, b []byte) string {
 }
 
 // decode decodes the contents of a SearchResultEntry. The entry does not
-// point into b. All the entry's values share one []byte (ByteValues) and one
-// string (Values); each attribute's slices are capped, so that appending to
-// one cannot overwrite another's.
+// point into b. All the entry's ByteValues share one []byte, each
+// attribute's slices capped so that appending to one cannot overwrite
+// another's. Each of Values is a string of its own, as with go-ldap: a
+// value kept (an ID, a username) keeps only itself in memory, not the
+// whole entry.
 func (d *entryDecoder) decode(b []byte) (*ldap.Entry, error) {
 	dn, b, err := berExpect(b, tagOctetString, "entry DN")
 	if err != nil {
@@ -407,26 +409,13 @@ func (d *entryDecoder) decode(b []byte) (*ldap.Entry, error) {
 	}
 
 	// Second pass: fill. Nothing can fail any more.
-	blob := make([]byte, 0, size)
-	for rest := attrList; len(rest) > 0; {
-		attr, r, _ := berExpect(rest, tagSequence, "")
-		rest = r
-		_, attr, _ = berExpect(attr, tagOctetString, "")
-		vals, _, _ := berExpect(attr, tagSet, "")
-		for len(vals) > 0 {
-			v, r, _ := berExpect(vals, tagOctetString, "")
-			vals = r
-			blob = append(blob, v...)
-		}
-	}
-	str := string(blob)
+	blob := make([]byte, size)
 	attrs := make([]ldap.EntryAttribute, nAttrs)
 	ptrs := make([]*ldap.EntryAttribute, nAttrs)
 	values := make([]string, nValues)
 	byteValues := make([][]byte, nValues)
 	off, vi := 0, 0
-	i := 0
-	for rest := attrList; len(rest) > 0; i++ {
+	for i, rest := 0, attrList; len(rest) > 0; i++ {
 		attr, r, _ := berExpect(rest, tagSequence, "")
 		rest = r
 		name, attr, _ := berExpect(attr, tagOctetString, "")
@@ -435,9 +424,9 @@ func (d *entryDecoder) decode(b []byte) (*ldap.Entry, error) {
 		for len(vals) > 0 {
 			v, r, _ := berExpect(vals, tagOctetString, "")
 			vals = r
-			end := off + len(v)
-			values[vi] = str[off:end]
+			end := off + copy(blob[off:], v)
 			byteValues[vi] = blob[off:end:end]
+			values[vi] = string(v)
 			off = end
 			vi++
 		}
