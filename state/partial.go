@@ -50,6 +50,18 @@ func internStatus(status string) user.Status {
 	return user.Status(status)
 }
 
+// Managed counts the records active on the platform.
+func (d *DB) Managed(ctx context.Context) (int, error) {
+	if d.sql == nil {
+		return 0, nil
+	}
+	var n int
+	if err := d.sql.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE status = ?`, string(user.StatusActive)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("state %s: count managed users: %w", d.path, classify(err))
+	}
+	return n, nil
+}
+
 // recordsChunk bounds the IDs bound into one query (SQLite's limit on
 // variables is far higher; this keeps statements short).
 const recordsChunk = 500

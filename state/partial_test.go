@@ -79,3 +79,19 @@ func TestSummaries_CallbackErrorStopsTheRead(t *testing.T) {
 		t.Errorf("Summaries = %v after %d calls, want the callback's error after 1", err, calls)
 	}
 }
+
+func TestManaged_CountsActiveRecords(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openTest(t)
+	run := mustBegin(t, db)
+	for i, st := range []user.Status{user.StatusActive, user.StatusArchived, user.StatusActive, user.StatusPending, user.StatusDeleted} {
+		r := fullRecord(fmt.Sprintf("g%d", i))
+		r.Status = st
+		if err := db.Save(ctx, run, user.Entry{Op: user.OpCreate, UserID: r.User.ID}, &r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := db.Managed(ctx); err != nil || n != 2 {
+		t.Errorf("Managed = %d, %v; want 2", n, err)
+	}
+}

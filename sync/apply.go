@@ -27,7 +27,11 @@ type applier struct {
 	now func() time.Time
 
 	mu      sync.Mutex
-	claimed map[string]string // platform ID → directory ID of every linked account
+	claimed map[string]string // platform ID → directory ID of every linked account, once loaded
+	// claims loads claimed; it is called once, when a create first needs it.
+	claims        func() (map[string]string, error)
+	claimsLoaded  bool
+	claimsLoadErr error
 	index   *accountIndex     // nil unless the platform was listed for adoption
 	applied map[user.Op]int
 	failed  []Failure
@@ -41,10 +45,12 @@ type applier struct {
 // snapshot cannot be written or ctx ends; failures of single changes are
 // collected in a.failed.
 //
-// claimed maps the platform ID of every account linked in the snapshot to
-// its directory ID (see claimsOf); apply updates it as it links accounts.
-func (a *applier) apply(ctx context.Context, plan Plan, claimed map[string]string) error {
-	a.claimed = claimed
+// claims returns the platform ID of every account linked in the snapshot,
+// mapped to its directory ID (see claimsOf). It is called only if a change
+// may link an account (a create or an adoption), so a plan of updates and
+// removals never loads it; apply updates the map as it links accounts.
+func (a *applier) apply(ctx context.Context, plan Plan, claims func() (map[string]string, error)) error {
+	a.claims = claims
 	a.applied = map[user.Op]int{}
 
 	var grant, remove []Change
@@ -68,6 +74,20 @@ func (a *applier) apply(ctx context.Context, plan Plan, claimed map[string]strin
 		return err
 	}
 	return a.each(ctx, remove)
+}
+
+// loadClaims loads a.claimed on first use and returns the load's error.
+func (a *applier) loadClaims() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.claimsLoaded {
+		a.claimsLoaded = true
+		a.claimed, a.claimsLoadErr = a.claims()
+		if a.claimsLoadErr != nil {
+			a.claimsLoadErr = fmt.Errorf("read the snapshot's linked accounts: %w", a.claimsLoadErr)
+		}
+	}
+	return a.claimsLoadErr
 }
 
 // claimsOf returns the platform IDs linked by records, to their directory IDs.
@@ -252,6 +272,9 @@ func (a *applier) do(ctx context.Context, c Change) (user.Entry, *user.Record, e
 // snapshot still links it: the link is dropped and the user created (or adopted)
 // again.
 func (a *applier) recreate(ctx context.Context, c Change) (user.Entry, *user.Record, error) {
+	if err := a.loadClaims(); err != nil {
+		return user.Entry{Op: user.OpCreate}, nil, err
+	}
 	a.mu.Lock()
 	delete(a.claimed, c.PlatformID)
 	a.mu.Unlock()
@@ -265,6 +288,9 @@ func (a *applier) recreate(ctx context.Context, c Change) (user.Entry, *user.Rec
 // create adopts a matching platform account, or creates one. A conflict on
 // create (the account appeared meanwhile) leads to the same lookup and adoption.
 func (a *applier) create(ctx context.Context, u user.User) (user.Entry, *user.Record, error) {
+	if err := a.loadClaims(); err != nil {
+		return user.Entry{Op: user.OpCreate}, nil, err
+	}
 	acct, found, err := a.find(ctx, u, a.index)
 	if err != nil {
 		return user.Entry{Op: user.OpCreate}, nil, fmt.Errorf("look up %s before create: %w", u.Username, err)
@@ -325,10 +351,14 @@ func (a *applier) adopt(ctx context.Context, u user.User, acct user.Account) (us
 	return entry, &user.Record{User: u, PlatformID: acct.PlatformID, Status: user.StatusActive}, nil
 }
 
-// claim links platformID to directory user id; false if another user holds it.
+// claim links platformID to directory user id; false if another user holds it,
+// or if the snapshot's links were not loaded (loadClaims comes first).
 func (a *applier) claim(platformID, id string) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.claimed == nil {
+		return false
+	}
 	if owner, ok := a.claimed[platformID]; ok && owner != id {
 		return false
 	}

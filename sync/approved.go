@@ -29,6 +29,6 @@ func (e *Engine) ApplyPlan(ctx context.Context, mode string, plan Plan) (rep Rep
 	if err != nil {
 		return rep, fmt.Errorf("read snapshot: %w", err)
 	}
-	err = e.applyPlan(ctx, &rep, claimsOf(records))
+	err = e.applyPlan(ctx, &rep, func() (map[string]string, error) { return claimsOf(records), nil })
 	return rep, err
 }

@@ -49,9 +49,9 @@ func (e *Engine) RunChanged(ctx context.Context, ro RunOptions, ch Changed) (rep
 	}
 
 	phase := e.now()
-	sums, err := loadSummaries(ctx, st)
+	managed, err := st.Managed(ctx)
 	if err != nil {
-		return rep, err
+		return rep, fmt.Errorf("read snapshot: %w", err)
 	}
 	ids := make([]string, 0, len(ch.Users)+len(ch.Gone))
 	for _, u := range ch.Users {
@@ -65,8 +65,16 @@ func (e *Engine) RunChanged(ctx context.Context, ro RunOptions, ch Changed) (rep
 	// Only the records of these IDs are given, so the only ones Diff can
 	// remove are those of Gone.
 	rep.Plan = Diff(Directory{Users: ch.Users, Skipped: ch.Skipped}, records, e.OnRemoved)
-	rep.Plan.Managed = sums.managed
+	rep.Plan.Managed = managed
+	// The snapshot's links are read only if a change may link an account.
+	claims := func() (map[string]string, error) {
+		sums, err := loadSummaries(ctx, st)
+		if err != nil {
+			return nil, err
+		}
+		return sums.claims()
+	}
 	// An event run reads a few users, not the directory: the empty-directory
 	// rule is for full reads.
-	return rep, e.checkAndApply(ctx, &rep, ro, sums.claims, phase, true)
+	return rep, e.checkAndApply(ctx, &rep, ro, claims, phase, true)
 }

@@ -147,3 +147,20 @@ func TestRun_StreamedUserWithdrawnLaterIsSkippedNotSynced(t *testing.T) {
 		t.Errorf("a dry run wrote %v", ft.writes())
 	}
 }
+
+func TestRunChanged_ReadsTheSnapshotsLinksOnlyForACreate(t *testing.T) {
+	e, _, st := setup(Directory{}, record(alice, user.StatusActive, "p-a"), record(bob, user.StatusActive, "p-b"))
+	if _, err := e.RunChanged(t.Context(), RunOptions{}, Changed{Users: []user.User{mailTo(alice, "a2@example.com")}, Gone: []string{bob.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	if st.summaryReads != 0 {
+		t.Errorf("an update and an archive read the summaries %d times, want 0", st.summaryReads)
+	}
+	rep, err := e.RunChanged(t.Context(), RunOptions{}, Changed{Users: []user.User{carol}})
+	if err != nil || rep.Applied[user.OpCreate] != 1 {
+		t.Fatalf("create: %v, applied %v", err, rep.Applied)
+	}
+	if st.summaryReads != 1 {
+		t.Errorf("a create read the summaries %d times, want 1 (to know which accounts are linked)", st.summaryReads)
+	}
+}

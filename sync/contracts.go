@@ -73,6 +73,8 @@ type SummaryStore interface {
 	Summaries(ctx context.Context, fn func(user.Summary) error) error
 	// Records returns the records of the given IDs that exist, ordered by ID.
 	Records(ctx context.Context, ids []string) ([]user.Record, error)
+	// Managed counts the records active on the platform.
+	Managed(ctx context.Context) (int, error)
 }
 
 // Target is the platform's User Management API.

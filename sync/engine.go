@@ -181,7 +181,7 @@ func (e *Engine) Run(ctx context.Context, ro RunOptions) (rep Report, err error)
 	// snapshot's summaries and holds only the users that changed.
 	src, canStream := e.Source.(Streamer)
 	st, haveSummaries := e.Store.(SummaryStore)
-	var claims func() map[string]string
+	var claims func() (map[string]string, error)
 	var diffStart time.Time
 	if canStream && haveSummaries && !ro.Full {
 		claims, diffStart, err = e.streamPlan(ctx, &rep, src, st)
@@ -200,7 +200,7 @@ func (e *Engine) Run(ctx context.Context, ro RunOptions) (rep Report, err error)
 // readPlan reads the whole directory and snapshot and diffs them into
 // rep.Plan, correcting drift when ro.Full. It returns the snapshot's claims
 // and when the diff phase began (zero when the read failed).
-func (e *Engine) readPlan(ctx context.Context, rep *Report, ro RunOptions) (claims func() map[string]string, diffStart time.Time, err error) {
+func (e *Engine) readPlan(ctx context.Context, rep *Report, ro RunOptions) (claims func() (map[string]string, error), diffStart time.Time, err error) {
 	phase := e.now()
 	dir, err := e.Source.Read(ctx)
 	rep.Phases.Fetch = e.now().Sub(phase)
@@ -225,13 +225,13 @@ func (e *Engine) readPlan(ctx context.Context, rep *Report, ro RunOptions) (clai
 			rep.FullSkipped = err.Error()
 		}
 	}
-	return func() map[string]string { return claimsOf(records) }, diffStart, nil
+	return func() (map[string]string, error) { return claimsOf(records), nil }, diffStart, nil
 }
 
 // checkAndApply quarantines, checks rep.Plan against the safety policy and,
 // unless a dry run, applies it.
 // The diff phase, which began at diffStart, ends with the check.
-func (e *Engine) checkAndApply(ctx context.Context, rep *Report, ro RunOptions, claims func() map[string]string,
+func (e *Engine) checkAndApply(ctx context.Context, rep *Report, ro RunOptions, claims func() (map[string]string, error),
 	diffStart time.Time, allowEmpty bool) error {
 	quarantine(&rep.Plan, e.QuarantineAfter, ro.RetryQuarantined)
 	err := e.Policy.check(rep.Plan, ro.AllowMassArchive, allowEmpty, ro.PriorRemovals)
@@ -242,7 +242,7 @@ func (e *Engine) checkAndApply(ctx context.Context, rep *Report, ro RunOptions, 
 	if ro.DryRun || len(rep.Plan.Changes) == 0 {
 		return nil
 	}
-	return e.applyPlan(ctx, rep, claims())
+	return e.applyPlan(ctx, rep, claims)
 }
 
 // finishRun records the run's outcome, even when the run was cancelled. A
@@ -259,14 +259,14 @@ func (e *Engine) finishRun(ctx context.Context, rep *Report, err *error) {
 }
 
 // applyPlan applies rep.Plan and fills in what was applied and what failed.
-// claimed is as for applier.apply.
-func (e *Engine) applyPlan(ctx context.Context, rep *Report, claimed map[string]string) error {
+// claims is as for applier.apply.
+func (e *Engine) applyPlan(ctx context.Context, rep *Report, claims func() (map[string]string, error)) error {
 	if e.OnPlan != nil {
 		e.OnPlan(rep.Plan)
 	}
 	phase := e.now()
 	a := &applier{e: e, run: rep.RunID, now: e.now}
-	err := a.apply(ctx, rep.Plan, claimed)
+	err := a.apply(ctx, rep.Plan, claims)
 	rep.Phases.Apply = e.now().Sub(phase)
 	rep.Applied, rep.Failed = a.applied, a.failed
 	var ce *CircuitError

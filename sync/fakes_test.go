@@ -334,6 +334,8 @@ type fakeStore struct {
 	begun    []string
 	finishes []finished
 	reads    int
+	// summaryReads counts Summaries calls.
+	summaryReads int
 
 	onSnapshot func() error
 	onSave     func(e user.Entry, rec *user.Record) error
@@ -372,6 +374,9 @@ func (fs *fakeStore) Snapshot(ctx context.Context) ([]user.Record, error) {
 }
 
 func (fs *fakeStore) Summaries(ctx context.Context, fn func(user.Summary) error) error {
+	fs.mu.Lock()
+	fs.summaryReads++
+	fs.mu.Unlock()
 	recs, err := fs.Snapshot(ctx)
 	if err != nil {
 		return err
@@ -394,6 +399,17 @@ func (fs *fakeStore) Records(ctx context.Context, ids []string) ([]user.Record, 
 		}
 	}
 	return out, nil
+}
+
+func (fs *fakeStore) Managed(ctx context.Context) (int, error) {
+	recs, err := fs.Snapshot(ctx)
+	n := 0
+	for _, r := range recs {
+		if r.Status == user.StatusActive {
+			n++
+		}
+	}
+	return n, err
 }
 
 func (fs *fakeStore) BeginRun(ctx context.Context, mode string) (int64, error) {

@@ -38,6 +38,9 @@ func (a *applier) saveIntent(ctx context.Context, c Change) error {
 // finds it (externalId first), if no other record holds it.
 func (a *applier) archivePending(ctx context.Context, c Change) (user.Entry, *user.Record, error) {
 	entry := user.Entry{}
+	if err := a.loadClaims(); err != nil {
+		return entry, nil, err
+	}
 	acct, found, err := a.find(ctx, c.User, nil)
 	now := a.now().UTC()
 	if err != nil {

@@ -45,14 +45,14 @@ func (s *summaryIndex) mark(id string) (user.Summary, bool) {
 }
 
 // claims returns the platform IDs linked in the snapshot, to directory IDs.
-func (s *summaryIndex) claims() map[string]string {
+func (s *summaryIndex) claims() (map[string]string, error) {
 	claimed := make(map[string]string, len(s.list))
 	for _, r := range s.list {
 		if r.PlatformID != "" && r.Status != user.StatusDeleted {
 			claimed[r.PlatformID] = r.ID
 		}
 	}
-	return claimed
+	return claimed, nil
 }
 
 // inStep reports whether Diff would find nothing to do for directory user u,
@@ -77,7 +77,7 @@ func inStep(u user.User, s user.Summary, ok bool) bool {
 // step are counted and dropped as they stream by, so memory holds one
 // summary per record and the changed users only. The plan is the one Diff
 // gives over the whole directory and snapshot.
-func (e *Engine) streamPlan(ctx context.Context, rep *Report, src Streamer, st SummaryStore) (claims func() map[string]string, diffStart time.Time, err error) {
+func (e *Engine) streamPlan(ctx context.Context, rep *Report, src Streamer, st SummaryStore) (claims func() (map[string]string, error), diffStart time.Time, err error) {
 	phase := e.now()
 	sums, err := loadSummaries(ctx, st)
 	if err != nil {
