@@ -32,9 +32,9 @@ type applier struct {
 	claims        func() (map[string]string, error)
 	claimsLoaded  bool
 	claimsLoadErr error
-	index   *accountIndex     // nil unless the platform was listed for adoption
-	applied map[user.Op]int
-	failed  []Failure
+	index         *accountIndex // nil unless the platform was listed for adoption
+	applied       map[user.Op]int
+	failed        []Failure
 	// consecutive counts platform-down failures in a row (circuit breaker).
 	consecutive int
 	tripped     bool
