@@ -2,10 +2,13 @@ package ldapsource
 
 import (
 	"context"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-ldap/ldap/v3"
 
 	"github.com/dirsync/dirsync/internal/sambatest"
 )
@@ -106,5 +109,93 @@ func TestAD_WatchPollFollowsUSNChanged(t *testing.T) {
 		if slices.Contains(ch.IDs, bobID) {
 			t.Errorf("an unchanged user was reported: %+v", ch)
 		}
+	}
+}
+
+// addADServiceAccount creates an enabled user with a password (a plain
+// domain user: no "Replicating Directory Changes" right) and returns its DN.
+// Samba sets a password over LDAP only on an encrypted connection, and Go
+// refuses the test DC's certificate (a negative serial number): samba-tool
+// sets it instead, over a sealed SASL bind.
+func addADServiceAccount(t *testing.T, s *sambatest.Server, sam, password string) string {
+	t.Helper()
+	tool, err := exec.LookPath("samba-tool")
+	if err != nil {
+		t.Fatalf("samba-tool: %v; run scripts/install-ad-test-deps.sh", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, tool, "user", "create", sam, password,
+		"-H", s.URL(), "-W", sambatest.Domain, "--use-kerberos=off", "-U", "Administrator%"+s.AdminPassword())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("samba-tool user create %s: %v\n%s", sam, err, out)
+	}
+	return "CN=" + ldap.EscapeDN(sam) + ",CN=Users," + s.BaseDN()
+}
+
+// TestAD_WatchDirSyncAsAPlainDomainUser binds as a plain domain user,
+// without "Replicating Directory Changes". dirsync sends the DirSync control
+// with LDAP_DIRSYNC_OBJECT_SECURITY, with which the DC does not check that
+// right (MS-DRSR 5.115.3 ProcessDirSyncSearchRequest; Samba's dirsync module
+// likewise): DirSync is granted, no fallback to polling is taken, and the
+// account sees the changes to what it may read: modifies, but not deletes
+// (the scheduled runs find those).
+func TestAD_WatchDirSyncAsAPlainDomainUser(t *testing.T) {
+	s := sambatest.Start(t)
+	ou := s.AddOU(t, "watchnoright")
+	alice := s.AddUser(t, ou, sambatest.UserSpec{SAM: "nalice", UPN: "nalice@dirsync.test", Mail: "nalice@dirsync.test", GivenName: "Alice", SN: "A"})
+	bob := s.AddUser(t, ou, sambatest.UserSpec{SAM: "nbob", UPN: "nbob@dirsync.test", Mail: "nbob@dirsync.test", GivenName: "Bob", SN: "B"})
+	aliceID, bobID := guidOf(t, s, alice), guidOf(t, s, bob)
+	const password = "Svc-Watch-Pa55word!"
+	svc := addADServiceAccount(t, s, "svcwatch", password)
+
+	c := adConfig(s, ou)
+	c.BindDN = svc
+	c.BindPassword = password
+	c.Watch = WatchAuto
+	c.WatchPollInterval = 200 * time.Millisecond
+	src := newSource(t, c)
+	// The plain user reads the users: a full read works.
+	if users, _ := fetch(t, c); !slices.Equal(usernames(users), []string{"nalice", "nbob"}) {
+		t.Fatalf("the service account reads %v, want [nalice nbob]", usernames(users))
+	}
+	mode, err := src.ResolveWatchMode(context.Background())
+	if err != nil || mode != WatchDirSync {
+		t.Fatalf("ResolveWatchMode = %q, %v; want dirsync on AD", mode, err)
+	}
+	key := src.StreamKeys(mode)[ou]
+	r, _ := startWatch(t, src, mode, nil)
+	r.waitFor(t, "the initial resync", func() bool {
+		return len(r.changes) > 0 && r.changes[0].Resync && r.changes[0].Cookie != nil
+	})
+
+	s.Replace(t, alice, map[string][]string{"mail": {"nalice.new@dirsync.test"}})
+	r.waitFor(t, "the modify", func() bool { return r.reported(aliceID) })
+	// A delete is not reported: the account cannot read the tombstones in
+	// CN=Deleted Objects, so DirSync does not return them. A modify made
+	// after it is reported; by then the delete would have been too.
+	s.Delete(t, bob)
+	s.Replace(t, alice, map[string][]string{"sn": {"Later"}})
+	r.waitFor(t, "the modify after the delete", func() bool {
+		n := 0
+		for _, ch := range r.changes {
+			if slices.Contains(ch.IDs, aliceID) {
+				n++
+			}
+		}
+		return n >= 2
+	})
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.modes) != 0 || len(r.downs) != 0 {
+		t.Errorf("fell back to %v after %v; want DirSync kept for a plain domain user", r.modes, r.downs)
+	}
+	for _, ch := range r.changes {
+		if ch.Stream != key {
+			t.Errorf("a change from stream %s, want every one from the DirSync stream %s: %+v", ch.Stream, key, ch)
+		}
+	}
+	if r.reported(bobID) {
+		t.Errorf("the delete of %s was reported to a plain domain user, which cannot read the tombstones: if the DC now returns them, update the README", bobID)
 	}
 }

@@ -21,6 +21,8 @@ type watchRecorder struct {
 	changes []Change
 	ups     int
 	downs   []error
+	// modes are the modes the stream fell back to, in order.
+	modes []string
 }
 
 func (r *watchRecorder) hooks() WatchHooks {
@@ -38,6 +40,11 @@ func (r *watchRecorder) hooks() WatchHooks {
 			} else {
 				r.downs = append(r.downs, err)
 			}
+		},
+		Mode: func(_ string, mode string) {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			r.modes = append(r.modes, mode)
 		},
 	}
 }
