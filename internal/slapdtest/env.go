@@ -92,7 +92,7 @@ func (e env) test(overlays []string) error {
 	}
 	defer os.RemoveAll(dir)
 	conf := filepath.Join(dir, "slapd.conf")
-	c := e.configText(dir, overlays, options{})
+	c := e.configText(dir, nil, overlays, options{})
 	if err := os.WriteFile(conf, []byte(c), 0o600); err != nil {
 		return err
 	}
@@ -107,9 +107,12 @@ func (e env) test(overlays []string) error {
 }
 
 func (s *Server) config(e env, o options) string {
-	var overlays []string
-	if e.syncprov {
+	var overlays, modulesOnly []string
+	switch {
+	case e.syncprov && !o.noSyncprov:
 		overlays = append(overlays, "syncprov")
+	case e.syncprov && o.keepModule:
+		modulesOnly = append(modulesOnly, "syncprov")
 	}
 	if s.memberOf {
 		overlays = append(overlays, "memberof")
@@ -117,7 +120,7 @@ func (s *Server) config(e env, o options) string {
 	if e.ppolicy {
 		overlays = append(overlays, "ppolicy")
 	}
-	c := e.configText(s.dir, overlays, o)
+	c := e.configText(s.dir, modulesOnly, overlays, o)
 	if o.tls {
 		c = strings.Replace(c, "database mdb", fmt.Sprintf(
 			"TLSCACertificateFile %s\nTLSCertificateFile %s\nTLSCertificateKeyFile %s\n\ndatabase mdb",
@@ -126,7 +129,9 @@ func (s *Server) config(e env, o options) string {
 	return c
 }
 
-func (e env) configText(dir string, overlays []string, o options) string {
+// configText writes slapd.conf: modulesOnly are overlay modules loaded but
+// not configured on the database; overlays are loaded and configured.
+func (e env) configText(dir string, modulesOnly, overlays []string, o options) string {
 	var b strings.Builder
 	schemas := []string{"core", "cosine", "inetorgperson", "nis"}
 	if o.adSchema {
@@ -137,7 +142,7 @@ func (e env) configText(dir string, overlays []string, o options) string {
 	}
 	if e.moduleDir != "" {
 		fmt.Fprintf(&b, "modulepath %s\nmoduleload back_mdb\n", e.moduleDir)
-		for _, ov := range overlays {
+		for _, ov := range append(slices.Clone(modulesOnly), overlays...) {
 			fmt.Fprintf(&b, "moduleload %s\n", ov)
 		}
 	}

@@ -2,7 +2,8 @@
 //
 // Start writes a slapd.conf into t.TempDir() (mdb backend, suffix
 // dc=example,dc=com, the core, cosine, inetorgperson and nis schemas, and the
-// syncprov, memberof and ppolicy overlays when the installed slapd has them),
+// syncprov, memberof and ppolicy overlays when the installed slapd has them;
+// WithoutSyncprov and WithSyncprovModuleOnly leave syncprov off),
 // optionally pre-loads LDIF with slapadd, and starts slapd in the foreground on
 // 127.0.0.1 and a free port. It returns once the server answers a bind; the
 // test's cleanup stops it and removes its data.
@@ -62,6 +63,25 @@ type options struct {
 	adSchema  bool
 	// sessionlog, when positive, sets syncprov-sessionlog.
 	sessionlog int
+	// noSyncprov leaves the syncprov overlay off the database; keepModule
+	// still loads its module (WithoutSyncprov, WithSyncprovModuleOnly).
+	noSyncprov, keepModule bool
+}
+
+// WithoutSyncprov leaves the syncprov overlay out: a content synchronization
+// search (RFC 4533) is refused and the root DSE does not list the sync request
+// control, as on an OpenLDAP server set up without change streams. (A slapd
+// with syncprov built in rather than as a module still lists the control.)
+func WithoutSyncprov() Option {
+	return func(o *options) { o.noSyncprov, o.keepModule = true, false }
+}
+
+// WithSyncprovModuleOnly loads the syncprov module but leaves the overlay off
+// the database: the root DSE lists the sync request control (as on a server
+// where syncprov serves some other database), yet a content synchronization
+// search of this database is refused with unavailableCriticalExtension.
+func WithSyncprovModuleOnly() Option {
+	return func(o *options) { o.noSyncprov, o.keepModule = true, true }
 }
 
 // WithSyncprovSessionlog keeps a syncprov session log of n operations, so

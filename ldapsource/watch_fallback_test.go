@@ -1,0 +1,122 @@
+package ldapsource
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dirsync/dirsync/internal/slapdtest"
+)
+
+// TestWatch_AutoPollsAServerWithoutSyncprov: the root DSE of an OpenLDAP
+// server without the syncprov overlay does not offer content
+// synchronization, so auto resolves to poll, and the poll reports a modify.
+func TestWatch_AutoPollsAServerWithoutSyncprov(t *testing.T) {
+	srv := slapdtest.Start(t, slapdtest.WithoutSyncprov())
+	ou := srv.AddOU(t, "nosyncprov")
+	dns := addUsers(t, srv, ou, 2)
+	c := readerConfig(srv, ou)
+	c.Watch = WatchAuto
+	c.WatchPollInterval = 200 * time.Millisecond
+	s := newSource(t, c)
+
+	mode, err := s.ResolveWatchMode(context.Background())
+	if err != nil || mode != WatchPoll {
+		t.Fatalf("ResolveWatchMode = %q, %v; want poll on a server without syncprov", mode, err)
+	}
+	key := s.StreamKeys(mode)[ou]
+	r, _ := startWatch(t, s, mode, nil)
+	r.waitFor(t, "the initial resync", func() bool {
+		return len(r.changes) > 0 && r.changes[0].Resync && strings.HasPrefix(string(r.changes[0].Cookie), pollTS)
+	})
+	srv.Modify(t, dns[0], map[string][]string{"mail": {"polled0@example.com"}})
+	id0 := srv.EntryUUID(t, dns[0])
+	r.waitFor(t, "the modify", func() bool { return r.reported(id0) })
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.modes) != 0 {
+		t.Errorf("fell back to %v; want poll from the start", r.modes)
+	}
+	for _, ch := range r.changes {
+		if ch.Stream != key {
+			t.Errorf("a change from stream %s, want %s: %+v", ch.Stream, key, ch)
+		}
+	}
+}
+
+// TestWatch_AutoFallsBackToPollWhenSyncreplIsRefused: the root DSE lists
+// content synchronization (syncprov serves another database) but the users'
+// database refuses it. With auto, the stream says why, falls back to poll
+// under the poll stream's key, starts it with a full read, and reports a
+// modify.
+func TestWatch_AutoFallsBackToPollWhenSyncreplIsRefused(t *testing.T) {
+	srv := slapdtest.Start(t, slapdtest.WithSyncprovModuleOnly())
+	ou := srv.AddOU(t, "refused")
+	dns := addUsers(t, srv, ou, 2)
+	c := readerConfig(srv, ou)
+	c.Watch = WatchAuto
+	c.WatchPollInterval = 200 * time.Millisecond
+	s := newSource(t, c)
+
+	mode, err := s.ResolveWatchMode(context.Background())
+	if err != nil || mode != WatchSyncrepl {
+		t.Fatalf("ResolveWatchMode = %q, %v; want syncrepl (the root DSE lists the sync request control)", mode, err)
+	}
+	pollKey := s.StreamKeys(WatchPoll)[ou]
+	r, _ := startWatch(t, s, mode, nil)
+	r.waitFor(t, "the fall back to poll and its initial resync", func() bool {
+		return slices.Equal(r.modes, []string{WatchPoll}) && slices.ContainsFunc(r.changes, func(ch Change) bool {
+			return ch.Resync && ch.Stream == pollKey && strings.HasPrefix(string(ch.Cookie), pollTS)
+		})
+	})
+	r.mu.Lock()
+	reason := r.downs[0]
+	r.mu.Unlock()
+	if msg := reason.Error(); !strings.Contains(msg, "does not offer content synchronization") || !strings.Contains(msg, "polling instead") {
+		t.Errorf("the fall back says %q; want why syncrepl was refused and that it polls instead", msg)
+	}
+
+	srv.Modify(t, dns[1], map[string][]string{"mail": {"polled1@example.com"}})
+	id1 := srv.EntryUUID(t, dns[1])
+	r.waitFor(t, "the modify, seen by the poll", func() bool { return r.reported(id1) })
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !slices.Equal(r.modes, []string{WatchPoll}) {
+		t.Errorf("modes %v, want one fall back, to poll", r.modes)
+	}
+	for _, ch := range r.changes {
+		if ch.Stream != pollKey {
+			t.Errorf("a change from stream %s, want every one from the poll stream %s: %+v", ch.Stream, pollKey, ch)
+		}
+	}
+}
+
+// TestWatch_SyncreplAskedForExplicitlyDoesNotFallBack: ldap.watch: syncrepl
+// against a database without syncprov keeps retrying with an error that says
+// what to do, and never polls behind the operator's back.
+func TestWatch_SyncreplAskedForExplicitlyDoesNotFallBack(t *testing.T) {
+	srv := slapdtest.Start(t, slapdtest.WithSyncprovModuleOnly())
+	ou := srv.AddOU(t, "explicit")
+	addUsers(t, srv, ou, 1)
+	c := readerConfig(srv, ou)
+	c.Watch = WatchSyncrepl
+	s := newSource(t, c)
+	r, _ := startWatch(t, s, WatchSyncrepl, nil)
+	// Two failures: the first attempt and one retry after the backoff.
+	r.waitFor(t, "two refused attempts", func() bool { return len(r.downs) >= 2 })
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.modes) != 0 {
+		t.Errorf("fell back to %v with ldap.watch: syncrepl", r.modes)
+	}
+	if msg := r.downs[0].Error(); !strings.Contains(msg, "load the syncprov overlay") || !strings.Contains(msg, "ldap.watch: poll") {
+		t.Errorf("the error says %q; want it to say to load syncprov or set ldap.watch: poll", msg)
+	}
+	for _, ch := range r.changes {
+		if len(ch.IDs) > 0 || ch.Resync {
+			t.Errorf("a refused stream reported %+v", ch)
+		}
+	}
+}
