@@ -528,3 +528,68 @@ func TestWatch_ADeleteNamedByDNIsResolvedThroughTheSnapshot(t *testing.T) {
 	}
 	s.stop()
 }
+
+// With ldap.watch: auto against an OpenLDAP server whose root DSE offers
+// content synchronization but whose users' database has no syncprov overlay,
+// the stream is refused: dirsync logs why and that it falls back to poll, and
+// a modify still reaches the platform with no scheduled run.
+func TestWatch_AutoFallsBackToPollWhenTheDatabaseHasNoSyncprov(t *testing.T) {
+	e := newEnv(t, slapdtest.WithSyncprovModuleOnly())
+	alice := e.addUser("alice", false)
+	e.addUser("bob", false)
+	e.cfg.ldapAttributes = "  watch: auto\n  watch_poll_interval: 200ms\n"
+	e.cfg.extra = "listen: 127.0.0.1:0\nschedule: \"@every 1h\"\n"
+	e.writeConfig()
+	s := e.startService()
+
+	// The start-up run, then the full read the poll stream asks for.
+	s.waitMetric(`dirsync_runs_total{outcome="success"}`, 2)
+	s.waitLine("watch: falling back")
+	if got := s.lines("watch started"); len(got) != 1 || got[0]["mode"] != "syncrepl" {
+		t.Errorf("watch started lines %v: want one, mode syncrepl (the root DSE lists the sync control)", got)
+	}
+	if got := s.lines("watch: falling back"); len(got) != 1 || got[0]["mode"] != "poll" {
+		t.Errorf("falling back lines %v: want one, to mode poll", got)
+	}
+	var why []string
+	for _, l := range s.lines("watch disconnected; reconnecting with backoff") {
+		why = append(why, fmt.Sprint(l["error"]))
+	}
+	if len(why) == 0 || !strings.Contains(why[0], "does not offer content synchronization") || !strings.Contains(why[0], "polling instead") {
+		t.Errorf("disconnect reasons %q: want the first to say syncrepl is not offered and that it polls instead", why)
+	}
+	s.waitMetric(`dirsync_watch_connected`, 1)
+
+	e.ldap.Modify(t, alice, map[string][]string{"mail": {"alice.polled@example.com"}})
+	took := e.waitAccount("alice", "alice's new mail", func(r fake.Resource, ok bool) bool { return ok && hasEmail(r, "alice.polled@example.com") })
+	t.Logf("modify seen on the platform after %v", took)
+	body := s.waitMetric(`dirsync_watch_runs_total{outcome="success"}`, 1)
+	if got := metric(body, `dirsync_runs_total{outcome="success"}`); got != 2 {
+		t.Errorf("dirsync_runs_total{success} = %g, want 2: the modify must come by an event, not a run", got)
+	}
+	if got := s.lines("watch: falling back"); len(got) != 1 {
+		t.Errorf("%d falling back lines, want 1: the poll stream stays", len(got))
+	}
+	s.stop()
+}
+
+// With ldap.watch: auto against an OpenLDAP server without syncprov at all,
+// auto picks poll from the root DSE.
+func TestWatch_AutoPollsAServerWithoutSyncprov(t *testing.T) {
+	e := newEnv(t, slapdtest.WithoutSyncprov())
+	alice := e.addUser("alice", false)
+	e.cfg.ldapAttributes = "  watch: auto\n  watch_poll_interval: 200ms\n"
+	e.cfg.extra = "listen: 127.0.0.1:0\nschedule: \"@every 1h\"\n"
+	e.writeConfig()
+	s := e.startService()
+	s.waitMetric(`dirsync_runs_total{outcome="success"}`, 2)
+	if got := s.lines("watch started"); len(got) != 1 || got[0]["mode"] != "poll" {
+		t.Errorf("watch started lines %v: want one, mode poll (no syncprov)", got)
+	}
+	e.ldap.Modify(t, alice, map[string][]string{"mail": {"alice.polled@example.com"}})
+	e.waitAccount("alice", "alice's new mail", func(r fake.Resource, ok bool) bool { return ok && hasEmail(r, "alice.polled@example.com") })
+	if got := s.lines("watch: falling back"); len(got) != 0 {
+		t.Errorf("falling back lines %v: auto chose poll from the start", got)
+	}
+	s.stop()
+}
