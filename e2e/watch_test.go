@@ -532,7 +532,8 @@ func TestWatch_ADeleteNamedByDNIsResolvedThroughTheSnapshot(t *testing.T) {
 // With ldap.watch: auto against an OpenLDAP server whose root DSE offers
 // content synchronization but whose users' database has no syncprov overlay,
 // the stream is refused: dirsync logs why and that it falls back to poll, and
-// a modify still reaches the platform with no scheduled run.
+// a modify still reaches the platform with no scheduled run. After a restart
+// the poll stream resumes from its kept cookie.
 func TestWatch_AutoFallsBackToPollWhenTheDatabaseHasNoSyncprov(t *testing.T) {
 	e := newEnv(t, slapdtest.WithSyncprovModuleOnly())
 	alice := e.addUser("alice", false)
@@ -569,6 +570,22 @@ func TestWatch_AutoFallsBackToPollWhenTheDatabaseHasNoSyncprov(t *testing.T) {
 	}
 	if got := s.lines("watch: falling back"); len(got) != 1 {
 		t.Errorf("%d falling back lines, want 1: the poll stream stays", len(got))
+	}
+	s.stop()
+
+	// A restart resolves auto to syncrepl again and falls back again; the
+	// poll stream resumes from its kept cookie: no full read, and a change
+	// made while stopped arrives.
+	e.ldap.Modify(t, alice, map[string][]string{"mail": {"alice.again@example.com"}})
+	s = e.startService("--run-at-start=false")
+	e.waitAccount("alice", "alice's mail changed while stopped", func(r fake.Resource, ok bool) bool { return ok && hasEmail(r, "alice.again@example.com") })
+	body = s.waitMetric(`dirsync_watch_runs_total{outcome="success"}`, 1)
+	s.waitLine("watch: falling back")
+	if got := metric(body, `dirsync_watch_events_total{kind="resync"}`); got != 0 {
+		t.Errorf("dirsync_watch_events_total{resync} = %g after the fallen-back stream restarted, want 0 (it resumes from its poll cookie)", got)
+	}
+	if got := s.lines("run starting"); len(got) != 0 {
+		t.Errorf("%d runs started after the restart, want none", len(got))
 	}
 	s.stop()
 }

@@ -167,7 +167,9 @@ func autoMode(info serverInfo) string {
 // Watch follows the directory's changes in mode (resolved: not auto, not
 // off) until ctx is done, one stream per base DN, and returns ctx's error.
 // cookies holds the cookies kept from earlier Changes, by stream key; a
-// stream without one starts with a Change whose Resync is set. A dropped
+// stream without one starts with a Change whose Resync is set. A stream that
+// falls back to poll (see WatchHooks.Mode) resumes from the cookie kept under
+// its poll key (StreamKeys(WatchPoll)), when cookies holds one. A dropped
 // connection is retried with backoff (500ms doubling to 1m); a cookie the
 // server refuses is dropped, and the stream starts again with Resync set.
 // Nothing the stream says on its own is taken as a delete: it names entries
@@ -190,7 +192,7 @@ func (s *Source) Watch(ctx context.Context, mode string, cookies map[string][]by
 	done := make(chan struct{})
 	bases := s.cfg.bases()
 	for _, base := range bases {
-		st := &stream{s: s, base: base, mode: mode, h: h}
+		st := &stream{s: s, base: base, mode: mode, h: h, kept: cookies}
 		st.key = s.streamKey(mode, base)
 		st.cookie = cookies[st.key]
 		go func() {
@@ -212,6 +214,9 @@ type stream struct {
 	key    string
 	h      WatchHooks
 	cookie []byte // the last cookie the stream reported (not necessarily kept yet)
+	// kept are the cookies passed to Watch: a stream that falls back to
+	// another mode resumes from the one kept under that mode's key.
+	kept map[string][]byte
 	// poll state: the entries seen at the mark's second (by ID, a digest of
 	// their content), not to be reported again unless they change.
 	atMark map[string]string
@@ -254,7 +259,7 @@ func (st *stream) run(ctx context.Context) {
 			st.h.Connected(st.key, false, err)
 			st.mode = fb.to
 			st.key = st.s.streamKey(st.mode, st.base)
-			st.cookie = nil
+			st.cookie = st.kept[st.key]
 			st.h.Mode(st.key, st.mode)
 			continue
 		case errors.Is(err, errCookieRefused):

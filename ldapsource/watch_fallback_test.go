@@ -50,7 +50,7 @@ func TestWatch_AutoPollsAServerWithoutSyncprov(t *testing.T) {
 // content synchronization (syncprov serves another database) but the users'
 // database refuses it. With auto, the stream says why, falls back to poll
 // under the poll stream's key, starts it with a full read, and reports a
-// modify.
+// modify; started again with the poll cookie kept, it resumes from it.
 func TestWatch_AutoFallsBackToPollWhenSyncreplIsRefused(t *testing.T) {
 	srv := slapdtest.Start(t, slapdtest.WithSyncprovModuleOnly())
 	ou := srv.AddOU(t, "refused")
@@ -82,13 +82,31 @@ func TestWatch_AutoFallsBackToPollWhenSyncreplIsRefused(t *testing.T) {
 	id1 := srv.EntryUUID(t, dns[1])
 	r.waitFor(t, "the modify, seen by the poll", func() bool { return r.reported(id1) })
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if !slices.Equal(r.modes, []string{WatchPoll}) {
 		t.Errorf("modes %v, want one fall back, to poll", r.modes)
 	}
 	for _, ch := range r.changes {
 		if ch.Stream != pollKey {
 			t.Errorf("a change from stream %s, want every one from the poll stream %s: %+v", ch.Stream, pollKey, ch)
+		}
+	}
+	r.mu.Unlock()
+	cookie := r.lastCookie()
+
+	// Started again in syncrepl with the poll cookie kept: after the fall
+	// back, the poll stream resumes from it, without a resync.
+	srv.Modify(t, dns[0], map[string][]string{"mail": {"polled0@example.com"}})
+	id0 := srv.EntryUUID(t, dns[0])
+	r2, _ := startWatch(t, s, mode, map[string][]byte{pollKey: cookie})
+	r2.waitFor(t, "the modify made before the restart", func() bool { return r2.reported(id0) })
+	r2.mu.Lock()
+	defer r2.mu.Unlock()
+	if !slices.Equal(r2.modes, []string{WatchPoll}) {
+		t.Errorf("modes %v after the restart, want one fall back, to poll", r2.modes)
+	}
+	for _, ch := range r2.changes {
+		if ch.Resync {
+			t.Errorf("the fallen-back stream resumed with a resync despite its kept cookie: %+v", ch)
 		}
 	}
 }

@@ -138,12 +138,17 @@ func (w *watcher) follow(ctx context.Context, statePath string) {
 		return
 	}
 	keys := src.StreamKeys(mode)
-	cookies, err := loadCookies(ctx, statePath, slices.Collect(maps.Values(keys)))
+	load := slices.Collect(maps.Values(keys))
+	if mode != ldapsource.WatchPoll {
+		// A stream that falls back to poll resumes from its poll cookie.
+		load = append(load, slices.Collect(maps.Values(src.StreamKeys(ldapsource.WatchPoll)))...)
+	}
+	cookies, err := loadCookies(ctx, statePath, load)
 	if err != nil {
 		w.log.Warn("watch: cannot read the saved cookies; starting from scratch (a full read follows)", zap.Error(err))
 	}
 	w.log.Info("watch started", zap.String("mode", mode), zap.Strings("base_dns", slices.Sorted(maps.Keys(keys))),
-		zap.Int("resumed_streams", len(cookies)), zap.Int("streams", len(keys)))
+		zap.Int("resumed_streams", resumed(keys, cookies)), zap.Int("streams", len(keys)))
 	src.Watch(ctx, mode, cookies, ldapsource.WatchHooks{ //nolint:errcheck // ctx's error
 		Change:    w.onChange,
 		Connected: w.onConnected,
@@ -151,6 +156,17 @@ func (w *watcher) follow(ctx context.Context, statePath string) {
 			w.log.Warn("watch: falling back", zap.String("stream", stream), zap.String("mode", mode))
 		},
 	})
+}
+
+// resumed counts the streams of keys that have a kept cookie.
+func resumed(keys map[string]string, cookies map[string][]byte) int {
+	n := 0
+	for _, k := range keys {
+		if cookies[k] != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // loadCookies reads the kept cookies of keys from the snapshot, without
