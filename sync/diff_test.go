@@ -410,6 +410,15 @@ func assertStreamedPlan(t *testing.T, dir Directory, records []user.Record, onRe
 	if !bytes.Equal(got, w) {
 		t.Errorf("streamed plan differs from Diff's:\n got: %s\nwant: %s", got, w)
 	}
+	// And a source that cannot stream is read whole (Engine.readPlan).
+	e.Source = readOnlySource{&fakeSource{dir: dir}}
+	rep, err = e.Run(context.Background(), RunOptions{DryRun: true, AllowMassArchive: true, AllowEmptyDirectory: true})
+	if err != nil {
+		t.Fatalf("whole-read run: %v", err)
+	}
+	if got, _ := json.Marshal(rep.Plan); !bytes.Equal(got, w) {
+		t.Errorf("whole-read plan differs from Diff's:\n got: %s\nwant: %s", got, w)
+	}
 }
 
 func TestDiff_RenameIsUpdate(t *testing.T) {
