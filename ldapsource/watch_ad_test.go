@@ -199,3 +199,68 @@ func TestAD_WatchDirSyncAsAPlainDomainUser(t *testing.T) {
 		t.Errorf("the delete of %s was reported to a plain domain user, which cannot read the tombstones: if the DC now returns them, update the README", bobID)
 	}
 }
+
+// TestAD_WatchDirSyncRefusedFallsBackToPollingUSNChanged: the base DN is
+// under a DC= object that is not a naming context (a domainDNS inside the
+// domain), so the DC refuses the DirSync search at that suffix. The stream
+// says why, falls back to polling uSNChanged under the poll stream's key,
+// and reports a modify; started again with that poll cookie kept, it resumes
+// from it without a resync.
+func TestAD_WatchDirSyncRefusedFallsBackToPollingUSNChanged(t *testing.T) {
+	s := sambatest.Start(t)
+	sub := "DC=sub," + s.BaseDN()
+	s.Add(t, sub, map[string][]string{"objectClass": {"domainDNS"}, "dc": {"sub"}})
+	ou := "OU=people," + sub
+	s.Add(t, ou, map[string][]string{"objectClass": {"organizationalUnit"}, "ou": {"people"}})
+	alice := s.AddUser(t, ou, sambatest.UserSpec{SAM: "salice", UPN: "salice@dirsync.test", Mail: "salice@dirsync.test", GivenName: "Alice", SN: "A"})
+	bob := s.AddUser(t, ou, sambatest.UserSpec{SAM: "sbob", UPN: "sbob@dirsync.test", Mail: "sbob@dirsync.test", GivenName: "Bob", SN: "B"})
+	aliceID, bobID := guidOf(t, s, alice), guidOf(t, s, bob)
+
+	c := adConfig(s, ou)
+	c.Watch = WatchAuto
+	c.WatchPollInterval = 200 * time.Millisecond
+	src := newSource(t, c)
+	mode, err := src.ResolveWatchMode(context.Background())
+	if err != nil || mode != WatchDirSync {
+		t.Fatalf("ResolveWatchMode = %q, %v; want dirsync on AD", mode, err)
+	}
+	pollKey := src.StreamKeys(WatchPoll)[ou]
+	r, _ := startWatch(t, src, mode, nil)
+	r.waitFor(t, "the fall back to poll and its initial resync", func() bool {
+		return slices.Equal(r.modes, []string{WatchPoll}) && slices.ContainsFunc(r.changes, func(ch Change) bool {
+			return ch.Resync && ch.Stream == pollKey && strings.HasPrefix(string(ch.Cookie), pollUSN)
+		})
+	})
+	r.mu.Lock()
+	reason := r.downs[0].Error()
+	r.mu.Unlock()
+	t.Logf("fall back reason: %s", reason)
+	if !strings.Contains(reason, "refuses DirSync") || !strings.Contains(reason, "polling uSNChanged instead") {
+		t.Errorf("the fall back says %q; want that DirSync is refused and uSNChanged polled instead", reason)
+	}
+
+	s.Replace(t, alice, map[string][]string{"mail": {"salice.new@dirsync.test"}})
+	r.waitFor(t, "the modify, seen by the poll", func() bool { return r.reported(aliceID) })
+	r.mu.Lock()
+	for _, ch := range r.changes {
+		if ch.Stream != pollKey {
+			t.Errorf("a change from stream %s, want every one from the poll stream %s: %+v", ch.Stream, pollKey, ch)
+		}
+	}
+	if !slices.Equal(r.modes, []string{WatchPoll}) {
+		t.Errorf("modes %v, want one fall back, to poll", r.modes)
+	}
+	r.mu.Unlock()
+	cookie := r.lastCookie()
+
+	s.Replace(t, bob, map[string][]string{"sn": {"Later"}})
+	r2, _ := startWatch(t, src, mode, map[string][]byte{pollKey: cookie})
+	r2.waitFor(t, "the change made before the restart", func() bool { return r2.reported(bobID) })
+	r2.mu.Lock()
+	defer r2.mu.Unlock()
+	for _, ch := range r2.changes {
+		if ch.Resync {
+			t.Errorf("the fallen-back stream resumed with a resync despite its kept cookie: %+v", ch)
+		}
+	}
+}

@@ -21,8 +21,8 @@ const (
 // dirsync asks Active Directory, every poll interval, for the objects
 // changed since the cookie (the DirSync control). Deleted objects come back
 // too (isDeleted, as far as the account can see them): every ID is read
-// again, and only one no longer found in scope is reported gone. An account
-// without the right to use DirSync falls back to polling uSNChanged.
+// again, and only one no longer found in scope is reported gone. When the DC
+// refuses DirSync, the stream falls back to polling uSNChanged.
 func (st *stream) dirsync(ctx context.Context) error {
 	conn, closeConn, err := st.s.connect(ctx)
 	if err != nil {
@@ -60,7 +60,10 @@ func (st *stream) dirsync(ctx context.Context) error {
 			if ldap.IsErrorWithCode(err, ldap.LDAPResultInsufficientAccessRights) ||
 				ldap.IsErrorWithCode(err, ldap.LDAPResultUnwillingToPerform) ||
 				ldap.IsErrorWithCode(err, ldap.LDAPResultUnavailableCriticalExtension) {
-				return &errFallback{to: WatchPoll, err: fmt.Errorf("ldap dirsync %s: the bind account may not use DirSync (grant it \"Replicating Directory Changes\", see the README); polling uSNChanged instead: %w", root, err)}
+				// Refused: the DC does not offer DirSync, the account may
+				// not use it, or root is not a naming context (the DC says
+				// which in err).
+				return &errFallback{to: WatchPoll, err: fmt.Errorf("ldap dirsync %s: the directory refuses DirSync there (DirSync starts at the DC=... suffix of base_dn, which must be the root of a naming context, and the DC must offer DirSync to the bind account; see the README); polling uSNChanged instead: %w", root, err)}
 			}
 			if st.cookie != nil && ldap.IsErrorWithCode(err, ldap.LDAPResultProtocolError) {
 				return fmt.Errorf("%w: %w", errCookieRefused, err)
