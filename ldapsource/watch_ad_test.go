@@ -138,8 +138,8 @@ func addADServiceAccount(t *testing.T, s *sambatest.Server, sam, password string
 // with LDAP_DIRSYNC_OBJECT_SECURITY, with which the DC does not check that
 // right (MS-DRSR 5.115.3 ProcessDirSyncSearchRequest; Samba's dirsync module
 // likewise): DirSync is granted, no fallback to polling is taken, and the
-// account sees the changes to what it may read: modifies, but not deletes
-// (the scheduled runs find those).
+// account sees the changes to what it may read: modifies and adds, but not
+// deletes (the scheduled runs find those).
 func TestAD_WatchDirSyncAsAPlainDomainUser(t *testing.T) {
 	s := sambatest.Start(t)
 	ou := s.AddOU(t, "watchnoright")
@@ -170,7 +170,9 @@ func TestAD_WatchDirSyncAsAPlainDomainUser(t *testing.T) {
 	})
 
 	s.Replace(t, alice, map[string][]string{"mail": {"nalice.new@dirsync.test"}})
-	r.waitFor(t, "the modify", func() bool { return r.reported(aliceID) })
+	carol := s.AddUser(t, ou, sambatest.UserSpec{SAM: "ncarol", UPN: "ncarol@dirsync.test", Mail: "ncarol@dirsync.test", GivenName: "Carol", SN: "C"})
+	carolID := guidOf(t, s, carol)
+	r.waitFor(t, "the modify and the add", func() bool { return r.reported(aliceID) && r.reported(carolID) })
 	// A delete is not reported: the account cannot read the tombstones in
 	// CN=Deleted Objects, so DirSync does not return them. A modify made
 	// after it is reported; by then the delete would have been too.
