@@ -1,3 +1,9 @@
+// Samba AD DCs make themselves a certificate with a negative serial number,
+// which Go refuses since 1.23 unless asked (RFC 5280 wants it positive; it is
+// no weakness of the key or the chain). Accept it, as before.
+//
+//go:debug x509negativeserial=1
+
 // Command dirsync keeps a SaaS platform's users in step with an LDAP or Active
 // Directory directory.
 package main
