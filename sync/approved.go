@@ -3,8 +3,6 @@ package sync
 import (
 	"context"
 	"fmt"
-
-	"github.com/dirsync/dirsync/user"
 )
 
 // ApplyPlan applies exactly plan's changes — a plan computed earlier by a dry
@@ -15,13 +13,12 @@ import (
 // recomputed from them). Failures of single changes are in Report.Failed, as
 // with Run.
 func (e *Engine) ApplyPlan(ctx context.Context, mode string, plan Plan) (rep Report, err error) {
-	start := e.now()
-	rep = Report{Plan: plan, Applied: map[user.Op]int{}}
-	defer func() { rep.Duration = e.now().Sub(start) }()
-	if rep.RunID, err = e.Store.BeginRun(ctx, mode); err != nil {
-		return rep, fmt.Errorf("%w: begin run: %w", ErrStore, err)
+	done := e.startRun(ctx, &rep, &err, mode, false)
+	defer done()
+	rep.Plan = plan
+	if err != nil {
+		return rep, err
 	}
-	defer e.finishRun(ctx, &rep, &err)
 	if len(plan.Changes) == 0 {
 		return rep, nil
 	}

@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -28,9 +29,6 @@ type Changed struct {
 // unless ro.DryRun, applies it. The run is recorded and journalled like any
 // run, with ro.Mode (default "watch"). The Store must be a SummaryStore.
 func (e *Engine) RunChanged(ctx context.Context, ro RunOptions, ch Changed) (rep Report, err error) {
-	start := e.now()
-	rep = Report{DryRun: ro.DryRun, Applied: map[user.Op]int{}}
-	defer func() { rep.Duration = e.now().Sub(start) }()
 	st, ok := e.Store.(SummaryStore)
 	if !ok {
 		return rep, errors.New("change events need a snapshot that reads records by ID")
@@ -38,14 +36,10 @@ func (e *Engine) RunChanged(ctx context.Context, ro RunOptions, ch Changed) (rep
 	if ro.Full {
 		return rep, errors.New("a change-event run cannot be a full reconcile")
 	}
-	if ro.Mode == "" {
-		ro.Mode = "watch"
-	}
-	if !ro.DryRun {
-		if rep.RunID, err = e.Store.BeginRun(ctx, ro.Mode); err != nil {
-			return rep, fmt.Errorf("%w: begin run: %w", ErrStore, err)
-		}
-		defer e.finishRun(ctx, &rep, &err)
+	done := e.startRun(ctx, &rep, &err, cmp.Or(ro.Mode, "watch"), ro.DryRun)
+	defer done()
+	if err != nil {
+		return rep, err
 	}
 
 	phase := e.now()

@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -163,17 +164,10 @@ func (r Report) Counts() map[string]int {
 // when the run could not complete. Failures of single changes are not errors:
 // they are in Report.Failed (outcome "partial") and retried next run.
 func (e *Engine) Run(ctx context.Context, ro RunOptions) (rep Report, err error) {
-	start := e.now()
-	rep = Report{DryRun: ro.DryRun, Applied: map[user.Op]int{}}
-	defer func() { rep.Duration = e.now().Sub(start) }()
-	if ro.Mode == "" {
-		ro.Mode = "sync"
-	}
-	if !ro.DryRun {
-		if rep.RunID, err = e.Store.BeginRun(ctx, ro.Mode); err != nil {
-			return rep, fmt.Errorf("%w: begin run: %w", ErrStore, err)
-		}
-		defer e.finishRun(ctx, &rep, &err)
+	done := e.startRun(ctx, &rep, &err, cmp.Or(ro.Mode, "sync"), ro.DryRun)
+	defer done()
+	if err != nil {
+		return rep, err
 	}
 
 	// A full reconcile compares every account, so it needs the whole
@@ -203,12 +197,8 @@ func (e *Engine) Run(ctx context.Context, ro RunOptions) (rep Report, err error)
 func (e *Engine) readPlan(ctx context.Context, rep *Report, ro RunOptions) (claims func() (map[string]string, error), diffStart time.Time, err error) {
 	phase := e.now()
 	dir, err := e.Source.Read(ctx)
-	rep.Phases.Fetch = e.now().Sub(phase)
-	if err == nil {
-		err = ctx.Err() // a read that ended because ctx did is not complete
-	}
-	if err != nil {
-		return nil, time.Time{}, fmt.Errorf("read directory (nothing was changed): %w", err)
+	if err := e.fetched(ctx, rep, phase, err); err != nil {
+		return nil, time.Time{}, err
 	}
 	diffStart = e.now()
 	records, err := e.Store.Snapshot(ctx)
@@ -243,6 +233,43 @@ func (e *Engine) checkAndApply(ctx context.Context, rep *Report, ro RunOptions, 
 		return nil
 	}
 	return e.applyPlan(ctx, rep, claims)
+}
+
+// startRun starts *rep and, unless dryRun, records the start of a run of
+// mode; a failure to record it is left in *err. The caller defers the
+// returned func, which sets the run's duration and records its outcome
+// (see finishRun) once the caller has set *rep and *err.
+func (e *Engine) startRun(ctx context.Context, rep *Report, err *error, mode string, dryRun bool) (done func()) {
+	start := e.now()
+	rep.DryRun, rep.Applied = dryRun, map[user.Op]int{}
+	recorded := false
+	if !dryRun {
+		if rep.RunID, *err = e.Store.BeginRun(ctx, mode); *err != nil {
+			*err = fmt.Errorf("%w: begin run: %w", ErrStore, *err)
+		} else {
+			recorded = true
+		}
+	}
+	return func() {
+		if recorded {
+			e.finishRun(ctx, rep, err)
+		}
+		rep.Duration = e.now().Sub(start)
+	}
+}
+
+// fetched ends a fetch phase begun at phase that ended with readErr: it
+// records the phase's time and returns the run's error, if any. A read that
+// ended because ctx did is not complete.
+func (e *Engine) fetched(ctx context.Context, rep *Report, phase time.Time, readErr error) error {
+	rep.Phases.Fetch = e.now().Sub(phase)
+	if readErr == nil {
+		readErr = ctx.Err()
+	}
+	if readErr != nil {
+		return fmt.Errorf("read directory (nothing was changed): %w", readErr)
+	}
+	return nil
 }
 
 // finishRun records the run's outcome, even when the run was cancelled. A

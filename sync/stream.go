@@ -94,12 +94,8 @@ func (e *Engine) streamPlan(ctx context.Context, rep *Report, src Streamer, st S
 		kept = append(kept, u)
 		return nil
 	})
-	rep.Phases.Fetch = e.now().Sub(phase)
-	if err == nil {
-		err = ctx.Err() // a read that ended because ctx did is not complete
-	}
-	if err != nil {
-		return nil, time.Time{}, fmt.Errorf("read directory (nothing was changed): %w", err)
+	if err := e.fetched(ctx, rep, phase, err); err != nil {
+		return nil, time.Time{}, err
 	}
 	diffStart = e.now()
 
