@@ -4,15 +4,12 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"io"
-	"net"
-	"os"
 	"strings"
-	gosync "sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/dirsync/dirsync/internal/proxytest"
 	"github.com/dirsync/dirsync/internal/slapdtest"
 	"github.com/dirsync/dirsync/ldapsource"
 	"github.com/dirsync/dirsync/state"
@@ -37,6 +34,96 @@ func (e *env) waitAccount(name, what string, cond func(fake.Resource, bool) bool
 		}
 		time.Sleep(20 * time.Millisecond) // polling interval
 	}
+}
+
+// waitMail waits until the platform account of name has the address mail.
+func (e *env) waitMail(name, what, mail string) time.Duration {
+	e.t.Helper()
+	return e.waitAccount(name, what, func(r fake.Resource, ok bool) bool { return ok && hasEmail(r, mail) })
+}
+
+// waitActive waits until the platform account of name exists and is active.
+func (e *env) waitActive(name, what string) {
+	e.t.Helper()
+	e.waitAccount(name, what, func(r fake.Resource, ok bool) bool { return ok && r.Active })
+}
+
+// waitInactive waits until the platform account of name exists and is
+// inactive (disabled or archived).
+func (e *env) waitInactive(name, what string) {
+	e.t.Helper()
+	e.waitAccount(name, what, func(r fake.Resource, ok bool) bool { return ok && !r.Active })
+}
+
+// setMail replaces the mail of the directory entry dn.
+func (e *env) setMail(dn, mail string) {
+	e.t.Helper()
+	e.ldap.Modify(e.t, dn, map[string][]string{"mail": {mail}})
+}
+
+// wantActiveArchived fails the test unless the platform holds exactly active
+// active and archived archived accounts; when says at which point.
+func (e *env) wantActiveArchived(active, archived int, when string) {
+	e.t.Helper()
+	if a, r := e.activeCount(); a != active || r != archived {
+		e.t.Errorf("%d active, %d archived %s; want %d and %d", a, r, when, active, archived)
+	}
+}
+
+// watchServiceExtra is the rest of the watch tests' config: a listener for
+// the metrics and a schedule far beyond the test, so that changes come by
+// events, not runs.
+const watchServiceExtra = "listen: 127.0.0.1:0\nschedule: \"@every 1h\"\n"
+
+// writeWatchConfig writes the env's config with watchKeys (such as
+// "  watch: syncrepl\n") in its ldap section, plus watchServiceExtra.
+func (e *env) writeWatchConfig(watchKeys string) {
+	e.t.Helper()
+	e.cfg.ldapAttributes = watchKeys
+	e.cfg.extra = watchServiceExtra
+	e.writeConfig()
+}
+
+// startWatching starts the service and waits for its start-up run and the
+// full read its new stream asks for.
+func (e *env) startWatching() *service {
+	e.t.Helper()
+	s := e.startService()
+	s.waitMetric(`dirsync_runs_total{outcome="success"}`, 2)
+	return s
+}
+
+// proxyLDAP starts a TCP proxy to the env's slapd and points the config
+// file's ldap URL at it.
+func (e *env) proxyLDAP() *proxytest.Proxy {
+	e.t.Helper()
+	p := proxytest.Start(e.t, strings.TrimPrefix(e.ldap.URL(), "ldap://"))
+	e.editConfig(fmt.Sprintf("%q", e.ldap.URL()), fmt.Sprintf("%q", "ldap://"+p.Addr()))
+	return p
+}
+
+// soleLineHas reports whether exactly one log line has message msg and its
+// field key equals want; it returns the lines with msg for the failure message.
+func (s *service) soleLineHas(msg, key string, want any) ([]map[string]any, bool) {
+	s.t.Helper()
+	got := s.lines(msg)
+	return got, len(got) == 1 && got[0][key] == want
+}
+
+// waitDisconnected waits until the service reports no connected stream.
+func (s *service) waitDisconnected(what string) {
+	s.t.Helper()
+	s.waitFor(what, func() bool {
+		_, body := s.get("/metrics")
+		return metric(body, "dirsync_watch_connected") == 0
+	})
+}
+
+// waitReconnectAttempts waits for the first failed connection of a stream
+// and two failed reconnects after it.
+func (s *service) waitReconnectAttempts(what string) {
+	s.t.Helper()
+	s.waitFor(what, func() bool { return len(s.lines("watch disconnected; reconnecting with backoff")) >= 3 })
 }
 
 func hasEmail(r fake.Resource, mail string) bool {
@@ -101,28 +188,24 @@ func TestWatch_SyncreplSyncsChangesWithinSecondsAndResumesFromTheCookie(t *testi
 	alice := e.addUser("alice", false)
 	bob := e.addUser("bob", false)
 	carol := e.addUser("carol", false)
-	e.cfg.ldapAttributes = "  watch: auto\n"
-	e.cfg.extra = "listen: 127.0.0.1:0\nschedule: \"@every 1h\"\n"
-	e.writeConfig()
-	s := e.startService()
-
+	e.writeWatchConfig("  watch: auto\n")
 	// The start-up run, then the full read the new stream asks for (it has
 	// no cookie yet), after which the cookie is kept.
-	s.waitMetric(`dirsync_runs_total{outcome="success"}`, 2)
+	s := e.startWatching()
 	s.waitMetric(`dirsync_watch_connected`, 1)
-	if got := s.lines("watch started"); len(got) != 1 || got[0]["mode"] != "syncrepl" {
+	if got, ok := s.soleLineHas("watch started", "mode", "syncrepl"); !ok {
 		t.Fatalf("watch started lines %v: want one, mode syncrepl (auto on a server with syncprov)", got)
 	}
 
 	// A modify, a disable and a delete reach the platform within seconds,
 	// with no scheduled run.
-	e.ldap.Modify(t, alice, map[string][]string{"mail": {"alice.new@example.com"}})
-	took := e.waitAccount("alice", "alice's new mail", func(r fake.Resource, ok bool) bool { return ok && hasEmail(r, "alice.new@example.com") })
+	e.setMail(alice, "alice.new@example.com")
+	took := e.waitMail("alice", "alice's new mail", "alice.new@example.com")
 	t.Logf("modify seen on the platform after %v", took)
 	e.setLocked(bob, true)
-	e.waitAccount("bob", "bob disabled", func(r fake.Resource, ok bool) bool { return ok && !r.Active })
+	e.waitInactive("bob", "bob disabled")
 	e.ldap.Delete(t, carol)
-	e.waitAccount("carol", "carol archived", func(r fake.Resource, ok bool) bool { return ok && !r.Active })
+	e.waitInactive("carol", "carol archived")
 	if !e.account("alice").Active {
 		t.Errorf("alice is inactive")
 	}
@@ -155,9 +238,9 @@ func TestWatch_SyncreplSyncsChangesWithinSecondsAndResumesFromTheCookie(t *testi
 	// the cookie: no full read, and the change arrives.
 	e.addUser("dave", false)
 	s = e.startService("--run-at-start=false")
-	e.waitAccount("dave", "dave, added while stopped", func(r fake.Resource, ok bool) bool { return ok && r.Active })
+	e.waitActive("dave", "dave, added while stopped")
 	body = s.waitMetric(`dirsync_watch_runs_total{outcome="success"}`, 1)
-	if got := s.lines("watch started"); len(got) != 1 || got[0]["resumed_streams"] != float64(1) {
+	if got, ok := s.soleLineHas("watch started", "resumed_streams", float64(1)); !ok {
 		t.Errorf("watch started lines %v: want resumed_streams 1", got)
 	}
 	if got := metric(body, `dirsync_watch_events_total{kind="resync"}`); got != 0 {
@@ -166,9 +249,7 @@ func TestWatch_SyncreplSyncsChangesWithinSecondsAndResumesFromTheCookie(t *testi
 	if got := s.lines("run starting"); len(got) != 0 {
 		t.Errorf("a run started after resuming from a cookie: %v", got)
 	}
-	if active, archived := e.activeCount(); active != 2 || archived != 2 {
-		t.Errorf("%d active, %d archived; want 2 and 2 (alice, dave; bob disabled, carol gone)", active, archived)
-	}
+	e.wantActiveArchived(2, 2, "at the end (alice, dave; bob disabled, carol gone)")
 	s.stop()
 }
 
@@ -176,11 +257,8 @@ func TestWatch_RefusedCookieFallsBackToAFullReadAndArchivesNobody(t *testing.T) 
 	e := newEnv(t)
 	e.addUser("alice", false)
 	bob := e.addUser("bob", false)
-	e.cfg.ldapAttributes = "  watch: syncrepl\n"
-	e.cfg.extra = "listen: 127.0.0.1:0\nschedule: \"@every 1h\"\n"
-	e.writeConfig()
-	s := e.startService()
-	s.waitMetric(`dirsync_runs_total{outcome="success"}`, 2)
+	e.writeWatchConfig("  watch: syncrepl\n")
+	s := e.startWatching()
 	s.stop()
 
 	// A cookie ahead of the server (as after restoring its database): it
@@ -193,91 +271,16 @@ func TestWatch_RefusedCookieFallsBackToAFullReadAndArchivesNobody(t *testing.T) 
 	s = e.startService("--run-at-start=false")
 	s.waitMetric(`dirsync_watch_events_total{kind="resync"}`, 1)
 	s.waitMetric(`dirsync_runs_total{outcome="success"}`, 1)
-	if got := s.lines("run starting"); len(got) != 1 || got[0]["reason"] != "watch: full read" {
+	if got, ok := s.soleLineHas("run starting", "reason", "watch: full read"); !ok {
 		t.Errorf("run starting lines %v: want one full read asked by the stream", got)
 	}
-	if active, archived := e.activeCount(); active != 2 || archived != 0 {
-		t.Errorf("%d active, %d archived after a refused cookie; want 2 and 0", active, archived)
-	}
+	e.wantActiveArchived(2, 0, "after a refused cookie")
 	// The stream goes on from a fresh cookie.
 	e.setLocked(bob, true)
-	e.waitAccount("bob", "bob disabled", func(r fake.Resource, ok bool) bool { return ok && !r.Active })
+	e.waitInactive("bob", "bob disabled")
 	s.stop()
 	if v, _ := e.meta(key, nil); v == future {
 		t.Errorf("the refused cookie is still kept")
-	}
-}
-
-// tcpProxy forwards connections to a target; it can cut them and refuse new
-// ones, as a directory that goes away does.
-type tcpProxy struct {
-	ln     net.Listener
-	target string
-	mu     gosync.Mutex
-	down   bool
-	conns  []net.Conn
-}
-
-func newTCPProxy(t *testing.T, target string) *tcpProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &tcpProxy{ln: ln, target: target}
-	t.Cleanup(func() {
-		ln.Close()
-		p.setDown(true)
-	})
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			p.mu.Lock()
-			down := p.down
-			p.mu.Unlock()
-			if down {
-				c.Close()
-				continue
-			}
-			u, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, u)
-			p.mu.Unlock()
-			go func() { io.Copy(u, c); u.Close() }() //nolint:errcheck // ends when either side closes
-			go func() { io.Copy(c, u); c.Close() }() //nolint:errcheck // ends when either side closes
-		}
-	}()
-	return p
-}
-
-func (p *tcpProxy) url() string { return "ldap://" + p.ln.Addr().String() }
-
-// refuseNew refuses new connections (true), keeping those open, or accepts
-// them again (false).
-func (p *tcpProxy) refuseNew(refuse bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = refuse
-}
-
-// setDown cuts every connection and refuses new ones (true), or accepts
-// them again (false).
-func (p *tcpProxy) setDown(down bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = down
-	if down {
-		for _, c := range p.conns {
-			c.Close()
-		}
-		p.conns = nil
 	}
 }
 
@@ -285,43 +288,25 @@ func TestWatch_ReconnectsWithBackoffWhenTheDirectoryGoesAway(t *testing.T) {
 	e := newEnv(t)
 	alice := e.addUser("alice", false)
 	e.addUser("bob", false)
-	p := newTCPProxy(t, strings.TrimPrefix(e.ldap.URL(), "ldap://"))
-	e.cfg.ldapAttributes = "  watch: syncrepl\n"
-	e.cfg.extra = "listen: 127.0.0.1:0\nschedule: \"@every 1h\"\n"
-	e.writeConfig()
+	e.writeWatchConfig("  watch: syncrepl\n")
 	// The binary reaches the directory through the proxy.
-	b, err := os.ReadFile(e.configPath())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := strings.Replace(string(b), fmt.Sprintf("%q", e.ldap.URL()), fmt.Sprintf("%q", p.url()), 1)
-	if err := os.WriteFile(e.configPath(), []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s := e.startService()
-	s.waitMetric(`dirsync_runs_total{outcome="success"}`, 2)
+	p := e.proxyLDAP()
+	s := e.startWatching()
 	s.waitMetric(`dirsync_watch_connected`, 1)
 
 	// The directory goes away for a while: the stream drops and retries,
 	// and nobody is archived for it.
-	p.setDown(true)
-	s.waitFor("the stream to notice", func() bool {
-		_, body := s.get("/metrics")
-		return metric(body, "dirsync_watch_connected") == 0
-	})
-	s.waitFor("two failed reconnects", func() bool { return len(s.lines("watch disconnected; reconnecting with backoff")) >= 3 })
-	if active, archived := e.activeCount(); active != 2 || archived != 0 {
-		t.Errorf("%d active, %d archived while the directory is away; want 2 and 0", active, archived)
-	}
+	p.SetDown(true)
+	s.waitDisconnected("the stream to notice")
+	s.waitReconnectAttempts("two failed reconnects")
+	e.wantActiveArchived(2, 0, "while the directory is away")
 
 	// It comes back: the stream reconnects and events flow again.
-	p.setDown(false)
+	p.SetDown(false)
 	s.waitMetric(`dirsync_watch_connected`, 1)
-	e.ldap.Modify(t, alice, map[string][]string{"mail": {"alice.back@example.com"}})
-	e.waitAccount("alice", "a change after the reconnect", func(r fake.Resource, ok bool) bool { return ok && hasEmail(r, "alice.back@example.com") })
-	if active, archived := e.activeCount(); active != 2 || archived != 0 {
-		t.Errorf("%d active, %d archived after the reconnect; want 2 and 0", active, archived)
-	}
+	e.setMail(alice, "alice.back@example.com")
+	e.waitMail("alice", "a change after the reconnect", "alice.back@example.com")
+	e.wantActiveArchived(2, 0, "after the reconnect")
 	s.stop()
 }
 
@@ -329,25 +314,22 @@ func TestWatch_PollSyncsModifiesAndLeavesDeletesToTheSchedule(t *testing.T) {
 	e := newEnv(t)
 	alice := e.addUser("alice", false)
 	bob := e.addUser("bob", false)
-	e.cfg.ldapAttributes = "  watch: poll\n  watch_poll_interval: 200ms\n"
-	e.cfg.extra = "listen: 127.0.0.1:0\nschedule: \"@every 1h\"\n"
-	e.writeConfig()
-	s := e.startService()
-	s.waitMetric(`dirsync_runs_total{outcome="success"}`, 2)
+	e.writeWatchConfig("  watch: poll\n  watch_poll_interval: 200ms\n")
+	s := e.startWatching()
 
-	e.ldap.Modify(t, alice, map[string][]string{"mail": {"alice.polled@example.com"}})
-	e.waitAccount("alice", "alice's new mail", func(r fake.Resource, ok bool) bool { return ok && hasEmail(r, "alice.polled@example.com") })
+	e.setMail(alice, "alice.polled@example.com")
+	e.waitMail("alice", "alice's new mail", "alice.polled@example.com")
 	e.setLocked(bob, true)
-	e.waitAccount("bob", "bob disabled", func(r fake.Resource, ok bool) bool { return ok && !r.Active })
+	e.waitInactive("bob", "bob disabled")
 
 	// A delete leaves nothing for a poll to find: bob's account waits for
 	// the next scheduled run, and nobody else is touched meanwhile.
 	carol := e.addUser("carol", false)
-	e.waitAccount("carol", "carol created", func(r fake.Resource, ok bool) bool { return ok && r.Active })
+	e.waitActive("carol", "carol created")
 	e.ldap.Delete(t, carol)
 	// Polls after the delete: a later change arrives, the delete does not.
-	e.ldap.Modify(t, alice, map[string][]string{"mail": {"alice.later@example.com"}})
-	e.waitAccount("alice", "a change after the delete", func(r fake.Resource, ok bool) bool { return ok && hasEmail(r, "alice.later@example.com") })
+	e.setMail(alice, "alice.later@example.com")
+	e.waitMail("alice", "a change after the delete", "alice.later@example.com")
 	if got := s.lines("run starting"); len(got) != 2 {
 		t.Errorf("%d runs started, want 2 (start-up and the first full read)", len(got))
 	}
@@ -361,26 +343,18 @@ func TestWatch_ResumesAfterSlapdIsKilledAndRestarted(t *testing.T) {
 	e := newEnv(t)
 	alice := e.addUser("alice", false)
 	e.addUser("bob", false)
-	e.cfg.ldapAttributes = "  watch: syncrepl\n"
-	e.cfg.extra = "listen: 127.0.0.1:0\nschedule: \"@every 1h\"\n"
-	e.writeConfig()
-	s := e.startService()
-	s.waitMetric(`dirsync_runs_total{outcome="success"}`, 2)
+	e.writeWatchConfig("  watch: syncrepl\n")
+	s := e.startWatching()
 	s.waitMetric(`dirsync_watch_connected`, 1)
 
 	e.ldap.Stop() // kill -9
-	s.waitFor("the stream to notice", func() bool {
-		_, body := s.get("/metrics")
-		return metric(body, "dirsync_watch_connected") == 0
-	})
-	s.waitFor("reconnect attempts", func() bool { return len(s.lines("watch disconnected; reconnecting with backoff")) >= 3 })
+	s.waitDisconnected("the stream to notice")
+	s.waitReconnectAttempts("reconnect attempts")
 	e.ldap.Restart(t)
 	s.waitMetric(`dirsync_watch_connected`, 1)
-	e.ldap.Modify(t, alice, map[string][]string{"mail": {"alice.restarted@example.com"}})
-	e.waitAccount("alice", "a change after slapd's restart", func(r fake.Resource, ok bool) bool { return ok && hasEmail(r, "alice.restarted@example.com") })
-	if active, archived := e.activeCount(); active != 2 || archived != 0 {
-		t.Errorf("%d active, %d archived after slapd's restart; want 2 and 0", active, archived)
-	}
+	e.setMail(alice, "alice.restarted@example.com")
+	e.waitMail("alice", "a change after slapd's restart", "alice.restarted@example.com")
+	e.wantActiveArchived(2, 0, "after slapd's restart")
 	s.stop()
 }
 
@@ -388,36 +362,24 @@ func TestWatch_AnUnverifiableDeleteArchivesNobodyUntilTheReadSucceeds(t *testing
 	e := newEnv(t)
 	e.addUser("alice", false)
 	bob := e.addUser("bob", false)
-	p := newTCPProxy(t, strings.TrimPrefix(e.ldap.URL(), "ldap://"))
-	e.cfg.ldapAttributes = "  watch: syncrepl\n"
-	e.cfg.extra = "listen: 127.0.0.1:0\nschedule: \"@every 1h\"\n"
-	e.writeConfig()
-	b, err := os.ReadFile(e.configPath())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := strings.Replace(string(b), fmt.Sprintf("%q", e.ldap.URL()), fmt.Sprintf("%q", p.url()), 1)
-	if err := os.WriteFile(e.configPath(), []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s := e.startService()
-	s.waitMetric(`dirsync_runs_total{outcome="success"}`, 2)
+	e.writeWatchConfig("  watch: syncrepl\n")
+	// The binary reaches the directory through the proxy.
+	p := e.proxyLDAP()
+	s := e.startWatching()
 	s.waitMetric(`dirsync_watch_connected`, 1)
 
 	// The stream stays up, but the re-read cannot connect: the delete it
 	// reports cannot be verified, so nobody is archived and the run is
 	// retried.
-	p.refuseNew(true)
+	p.RefuseNew(true)
 	e.ldap.Delete(t, bob)
 	s.waitMetric(`dirsync_watch_runs_total{outcome="failed"}`, 2)
 	s.waitLine("watch run failed; retrying")
-	if active, archived := e.activeCount(); active != 2 || archived != 0 {
-		t.Errorf("%d active, %d archived while the delete cannot be verified; want 2 and 0", active, archived)
-	}
+	e.wantActiveArchived(2, 0, "while the delete cannot be verified")
 
 	// The directory answers again: the retry verifies bob gone.
-	p.refuseNew(false)
-	e.waitAccount("bob", "bob archived once verified", func(r fake.Resource, ok bool) bool { return ok && !r.Active })
+	p.RefuseNew(false)
+	e.waitInactive("bob", "bob archived once verified")
 	if !e.account("alice").Active {
 		t.Errorf("alice archived")
 	}
@@ -430,26 +392,23 @@ func TestWatch_EventsDuringARunAreHandledTogetherAfterIt(t *testing.T) {
 	for _, name := range []string{"u0", "u1", "u2", "u3", "u4", "u5"} {
 		dns = append(dns, e.addUser(name, false))
 	}
-	e.cfg.ldapAttributes = "  watch: syncrepl\n"
-	e.cfg.extra = "listen: 127.0.0.1:0\nschedule: \"@every 1h\"\n"
-	e.writeConfig()
-	s := e.startService()
-	s.waitMetric(`dirsync_runs_total{outcome="success"}`, 2)
+	e.writeWatchConfig("  watch: syncrepl\n")
+	s := e.startWatching()
 
 	// The first change's run is slow on the platform; the five that come
 	// meanwhile wait for it, then go together.
 	e.plat.SetLatency(time.Second)
-	e.ldap.Modify(t, dns[0], map[string][]string{"mail": {"u0.new@example.com"}})
+	e.setMail(dns[0], "u0.new@example.com")
 	s.waitFor("the first event run to start", func() bool {
 		_, body := s.get("/metrics")
 		return metric(body, `dirsync_watch_events_total{kind="change"}`) >= 1
 	})
 	for i, dn := range dns[1:] {
-		e.ldap.Modify(t, dn, map[string][]string{"mail": {fmt.Sprintf("u%d.new@example.com", i+1)}})
+		e.setMail(dn, fmt.Sprintf("u%d.new@example.com", i+1))
 	}
 	for i := range dns {
 		name := fmt.Sprintf("u%d", i)
-		e.waitAccount(name, name+"'s new mail", func(r fake.Resource, ok bool) bool { return ok && hasEmail(r, name+".new@example.com") })
+		e.waitMail(name, name+"'s new mail", name+".new@example.com")
 	}
 	// Every event is accounted for by a finished run (the last change is on
 	// the platform a moment before its run ends).
@@ -485,17 +444,14 @@ func TestWatch_ReloadTurnsTheWatchOnAndOff(t *testing.T) {
 	s.signal(syscall.SIGHUP)
 	s.waitLine("watch started")
 	s.waitMetric(`dirsync_runs_total{outcome="success"}`, 2) // the new stream's full read
-	e.ldap.Modify(t, alice, map[string][]string{"mail": {"alice.reloaded@example.com"}})
-	e.waitAccount("alice", "a change after the reload", func(r fake.Resource, ok bool) bool { return ok && hasEmail(r, "alice.reloaded@example.com") })
+	e.setMail(alice, "alice.reloaded@example.com")
+	e.waitMail("alice", "a change after the reload", "alice.reloaded@example.com")
 
 	e.cfg.ldapAttributes = ""
 	e.writeConfig()
 	s.signal(syscall.SIGHUP)
 	s.waitMetric(`dirsync_config_reloads_total{result="applied"}`, 2)
-	s.waitFor("the stream to close", func() bool {
-		_, body := s.get("/metrics")
-		return metric(body, "dirsync_watch_connected") == 0
-	})
+	s.waitDisconnected("the stream to close")
 	s.stop()
 }
 
@@ -503,23 +459,13 @@ func TestWatch_ADeleteNamedByDNIsResolvedThroughTheSnapshot(t *testing.T) {
 	e := newEnv(t)
 	e.addUser("alice", false)
 	bob := e.addUser("bob", false)
-	e.cfg.ldapAttributes = "  watch: syncrepl\n"
-	e.cfg.extra = "listen: 127.0.0.1:0\nschedule: \"@every 1h\"\n"
-	e.writeConfig()
+	e.writeWatchConfig("  watch: syncrepl\n")
 	// An ID attribute other than entryUUID: a syncrepl delete names the
 	// entry by DN only.
-	b, err := os.ReadFile(e.configPath())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := strings.Replace(string(b), "id_attribute: entryUUID", "id_attribute: uid", 1)
-	if err := os.WriteFile(e.configPath(), []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s := e.startService()
-	s.waitMetric(`dirsync_runs_total{outcome="success"}`, 2)
+	e.editConfig("id_attribute: entryUUID", "id_attribute: uid")
+	s := e.startWatching()
 	e.ldap.Delete(t, bob)
-	e.waitAccount("bob", "bob archived", func(r fake.Resource, ok bool) bool { return ok && !r.Active })
+	e.waitInactive("bob", "bob archived")
 	if !e.account("alice").Active {
 		t.Errorf("alice archived")
 	}
@@ -538,18 +484,14 @@ func TestWatch_AutoFallsBackToPollWhenTheDatabaseHasNoSyncprov(t *testing.T) {
 	e := newEnv(t, slapdtest.WithSyncprovModuleOnly())
 	alice := e.addUser("alice", false)
 	e.addUser("bob", false)
-	e.cfg.ldapAttributes = "  watch: auto\n  watch_poll_interval: 200ms\n"
-	e.cfg.extra = "listen: 127.0.0.1:0\nschedule: \"@every 1h\"\n"
-	e.writeConfig()
-	s := e.startService()
-
+	e.writeWatchConfig("  watch: auto\n  watch_poll_interval: 200ms\n")
 	// The start-up run, then the full read the poll stream asks for.
-	s.waitMetric(`dirsync_runs_total{outcome="success"}`, 2)
+	s := e.startWatching()
 	s.waitLine("watch: falling back")
-	if got := s.lines("watch started"); len(got) != 1 || got[0]["mode"] != "syncrepl" {
+	if got, ok := s.soleLineHas("watch started", "mode", "syncrepl"); !ok {
 		t.Errorf("watch started lines %v: want one, mode syncrepl (the root DSE lists the sync control)", got)
 	}
-	if got := s.lines("watch: falling back"); len(got) != 1 || got[0]["mode"] != "poll" {
+	if got, ok := s.soleLineHas("watch: falling back", "mode", "poll"); !ok {
 		t.Errorf("falling back lines %v: want one, to mode poll", got)
 	}
 	var why []string
@@ -561,8 +503,8 @@ func TestWatch_AutoFallsBackToPollWhenTheDatabaseHasNoSyncprov(t *testing.T) {
 	}
 	s.waitMetric(`dirsync_watch_connected`, 1)
 
-	e.ldap.Modify(t, alice, map[string][]string{"mail": {"alice.polled@example.com"}})
-	took := e.waitAccount("alice", "alice's new mail", func(r fake.Resource, ok bool) bool { return ok && hasEmail(r, "alice.polled@example.com") })
+	e.setMail(alice, "alice.polled@example.com")
+	took := e.waitMail("alice", "alice's new mail", "alice.polled@example.com")
 	t.Logf("modify seen on the platform after %v", took)
 	body := s.waitMetric(`dirsync_watch_runs_total{outcome="success"}`, 1)
 	if got := metric(body, `dirsync_runs_total{outcome="success"}`); got != 2 {
@@ -576,9 +518,9 @@ func TestWatch_AutoFallsBackToPollWhenTheDatabaseHasNoSyncprov(t *testing.T) {
 	// A restart resolves auto to syncrepl again and falls back again; the
 	// poll stream resumes from its kept cookie: no full read, and a change
 	// made while stopped arrives.
-	e.ldap.Modify(t, alice, map[string][]string{"mail": {"alice.again@example.com"}})
+	e.setMail(alice, "alice.again@example.com")
 	s = e.startService("--run-at-start=false")
-	e.waitAccount("alice", "alice's mail changed while stopped", func(r fake.Resource, ok bool) bool { return ok && hasEmail(r, "alice.again@example.com") })
+	e.waitMail("alice", "alice's mail changed while stopped", "alice.again@example.com")
 	body = s.waitMetric(`dirsync_watch_runs_total{outcome="success"}`, 1)
 	s.waitLine("watch: falling back")
 	if got := metric(body, `dirsync_watch_events_total{kind="resync"}`); got != 0 {
@@ -595,16 +537,13 @@ func TestWatch_AutoFallsBackToPollWhenTheDatabaseHasNoSyncprov(t *testing.T) {
 func TestWatch_AutoPollsAServerWithoutSyncprov(t *testing.T) {
 	e := newEnv(t, slapdtest.WithoutSyncprov())
 	alice := e.addUser("alice", false)
-	e.cfg.ldapAttributes = "  watch: auto\n  watch_poll_interval: 200ms\n"
-	e.cfg.extra = "listen: 127.0.0.1:0\nschedule: \"@every 1h\"\n"
-	e.writeConfig()
-	s := e.startService()
-	s.waitMetric(`dirsync_runs_total{outcome="success"}`, 2)
-	if got := s.lines("watch started"); len(got) != 1 || got[0]["mode"] != "poll" {
+	e.writeWatchConfig("  watch: auto\n  watch_poll_interval: 200ms\n")
+	s := e.startWatching()
+	if got, ok := s.soleLineHas("watch started", "mode", "poll"); !ok {
 		t.Errorf("watch started lines %v: want one, mode poll (no syncprov)", got)
 	}
-	e.ldap.Modify(t, alice, map[string][]string{"mail": {"alice.polled@example.com"}})
-	e.waitAccount("alice", "alice's new mail", func(r fake.Resource, ok bool) bool { return ok && hasEmail(r, "alice.polled@example.com") })
+	e.setMail(alice, "alice.polled@example.com")
+	e.waitMail("alice", "alice's new mail", "alice.polled@example.com")
 	if got := s.lines("watch: falling back"); len(got) != 0 {
 		t.Errorf("falling back lines %v: auto chose poll from the start", got)
 	}

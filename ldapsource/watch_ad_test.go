@@ -13,29 +13,28 @@ import (
 	"github.com/dirsync/dirsync/internal/sambatest"
 )
 
+// addADUser adds an enabled user sam@dirsync.test (its UPN and mail) under
+// ou and returns its DN.
+func addADUser(t *testing.T, s *sambatest.Server, ou, sam, givenName, sn string) string {
+	t.Helper()
+	return s.AddUser(t, ou, sambatest.UserSpec{SAM: sam, UPN: sam + "@dirsync.test", Mail: sam + "@dirsync.test", GivenName: givenName, SN: sn})
+}
+
 // TestAD_WatchDirSyncReportsChangesAndDeletes follows a Samba AD DC with the
 // DirSync control: auto picks it, a modify, a disable and a delete are
 // reported by objectGUID, and the reread verifies the deleted user gone.
 func TestAD_WatchDirSyncReportsChangesAndDeletes(t *testing.T) {
 	s := sambatest.Start(t)
 	ou := s.AddOU(t, "watchdirsync")
-	alice := s.AddUser(t, ou, sambatest.UserSpec{SAM: "walice", UPN: "walice@dirsync.test", Mail: "walice@dirsync.test", GivenName: "Alice", SN: "A"})
-	bob := s.AddUser(t, ou, sambatest.UserSpec{SAM: "wbob", UPN: "wbob@dirsync.test", Mail: "wbob@dirsync.test", GivenName: "Bob", SN: "B"})
-	carol := s.AddUser(t, ou, sambatest.UserSpec{SAM: "wcarol", UPN: "wcarol@dirsync.test", Mail: "wcarol@dirsync.test", GivenName: "Carol", SN: "C"})
+	alice := addADUser(t, s, ou, "walice", "Alice", "A")
+	bob := addADUser(t, s, ou, "wbob", "Bob", "B")
+	carol := addADUser(t, s, ou, "wcarol", "Carol", "C")
 	aliceID, bobID, carolID := guidOf(t, s, alice), guidOf(t, s, bob), guidOf(t, s, carol)
 
-	c := adConfig(s, ou)
-	c.Watch = WatchAuto
-	c.WatchPollInterval = 200 * time.Millisecond
-	src := newSource(t, c)
-	mode, err := src.ResolveWatchMode(context.Background())
-	if err != nil || mode != WatchDirSync {
-		t.Fatalf("ResolveWatchMode = %q, %v; want dirsync on AD", mode, err)
-	}
+	src := autoWatchSource(t, adConfig(s, ou), WatchDirSync, "on AD")
+	mode := WatchDirSync
 	r, _ := startWatch(t, src, mode, nil)
-	r.waitFor(t, "the initial resync", func() bool {
-		return len(r.changes) > 0 && r.changes[0].Resync && r.changes[0].Cookie != nil
-	})
+	r.waitInitialResync(t, "")
 
 	s.Replace(t, alice, map[string][]string{"mail": {"walice.new@dirsync.test"}})
 	s.Disable(t, bob)
@@ -43,11 +42,7 @@ func TestAD_WatchDirSyncReportsChangesAndDeletes(t *testing.T) {
 	r.waitFor(t, "the modify, disable and delete", func() bool {
 		return r.reported(aliceID) && r.reported(bobID) && r.reported(carolID)
 	})
-	for _, ch := range r.changes[1:] {
-		if ch.Resync {
-			t.Errorf("a resync after the first DirSync: %+v", ch)
-		}
-	}
+	wantNoResync(t, r.changes[1:], "a resync after the first DirSync")
 
 	users, gone, _, err := src.Reread(context.Background(), []string{aliceID, bobID, carolID})
 	if err != nil {
@@ -90,15 +85,13 @@ func TestAD_WatchDirSyncReportsChangesAndDeletes(t *testing.T) {
 func TestAD_WatchPollFollowsUSNChanged(t *testing.T) {
 	s := sambatest.Start(t)
 	ou := s.AddOU(t, "watchpoll")
-	alice := s.AddUser(t, ou, sambatest.UserSpec{SAM: "palice", UPN: "palice@dirsync.test", Mail: "palice@dirsync.test", GivenName: "Alice", SN: "A"})
-	bob := s.AddUser(t, ou, sambatest.UserSpec{SAM: "pbob", UPN: "pbob@dirsync.test", Mail: "pbob@dirsync.test", GivenName: "Bob", SN: "B"})
+	alice := addADUser(t, s, ou, "palice", "Alice", "A")
+	bob := addADUser(t, s, ou, "pbob", "Bob", "B")
 	c := adConfig(s, ou)
 	c.WatchPollInterval = 200 * time.Millisecond
 	src := newSource(t, c)
 	r, _ := startWatch(t, src, WatchPoll, nil)
-	r.waitFor(t, "the initial resync", func() bool {
-		return len(r.changes) > 0 && r.changes[0].Resync && strings.HasPrefix(string(r.changes[0].Cookie), pollUSN)
-	})
+	r.waitInitialResync(t, pollUSN)
 	s.Replace(t, alice, map[string][]string{"title": {"Polled"}})
 	aliceID := guidOf(t, s, alice)
 	r.waitFor(t, "the modify", func() bool { return r.reported(aliceID) })
@@ -143,8 +136,8 @@ func addADServiceAccount(t *testing.T, s *sambatest.Server, sam, password string
 func TestAD_WatchDirSyncAsAPlainDomainUser(t *testing.T) {
 	s := sambatest.Start(t)
 	ou := s.AddOU(t, "watchnoright")
-	alice := s.AddUser(t, ou, sambatest.UserSpec{SAM: "nalice", UPN: "nalice@dirsync.test", Mail: "nalice@dirsync.test", GivenName: "Alice", SN: "A"})
-	bob := s.AddUser(t, ou, sambatest.UserSpec{SAM: "nbob", UPN: "nbob@dirsync.test", Mail: "nbob@dirsync.test", GivenName: "Bob", SN: "B"})
+	alice := addADUser(t, s, ou, "nalice", "Alice", "A")
+	bob := addADUser(t, s, ou, "nbob", "Bob", "B")
 	aliceID, bobID := guidOf(t, s, alice), guidOf(t, s, bob)
 	const password = "Svc-Watch-Pa55word!"
 	svc := addADServiceAccount(t, s, "svcwatch", password)
@@ -152,25 +145,18 @@ func TestAD_WatchDirSyncAsAPlainDomainUser(t *testing.T) {
 	c := adConfig(s, ou)
 	c.BindDN = svc
 	c.BindPassword = password
-	c.Watch = WatchAuto
-	c.WatchPollInterval = 200 * time.Millisecond
-	src := newSource(t, c)
 	// The plain user reads the users: a full read works.
 	if users, _ := fetch(t, c); !slices.Equal(usernames(users), []string{"nalice", "nbob"}) {
 		t.Fatalf("the service account reads %v, want [nalice nbob]", usernames(users))
 	}
-	mode, err := src.ResolveWatchMode(context.Background())
-	if err != nil || mode != WatchDirSync {
-		t.Fatalf("ResolveWatchMode = %q, %v; want dirsync on AD", mode, err)
-	}
+	src := autoWatchSource(t, c, WatchDirSync, "on AD")
+	mode := WatchDirSync
 	key := src.StreamKeys(mode)[ou]
 	r, _ := startWatch(t, src, mode, nil)
-	r.waitFor(t, "the initial resync", func() bool {
-		return len(r.changes) > 0 && r.changes[0].Resync && r.changes[0].Cookie != nil
-	})
+	r.waitInitialResync(t, "")
 
 	s.Replace(t, alice, map[string][]string{"mail": {"nalice.new@dirsync.test"}})
-	carol := s.AddUser(t, ou, sambatest.UserSpec{SAM: "ncarol", UPN: "ncarol@dirsync.test", Mail: "ncarol@dirsync.test", GivenName: "Carol", SN: "C"})
+	carol := addADUser(t, s, ou, "ncarol", "Carol", "C")
 	carolID := guidOf(t, s, carol)
 	r.waitFor(t, "the modify and the add", func() bool { return r.reported(aliceID) && r.reported(carolID) })
 	// A delete is not reported: the account cannot read the tombstones in
@@ -192,11 +178,7 @@ func TestAD_WatchDirSyncAsAPlainDomainUser(t *testing.T) {
 	if len(r.modes) != 0 || len(r.downs) != 0 {
 		t.Errorf("fell back to %v after %v; want DirSync kept for a plain domain user", r.modes, r.downs)
 	}
-	for _, ch := range r.changes {
-		if ch.Stream != key {
-			t.Errorf("a change from stream %s, want every one from the DirSync stream %s: %+v", ch.Stream, key, ch)
-		}
-	}
+	wantFromStream(t, r.changes, key, "the DirSync stream")
 	if r.reported(bobID) {
 		t.Errorf("the delete of %s was reported to a plain domain user, which cannot read the tombstones: if the DC now returns them, update the README", bobID)
 	}
@@ -214,28 +196,16 @@ func TestAD_WatchDirSyncRefusedFallsBackToPollingUSNChanged(t *testing.T) {
 	s.Add(t, sub, map[string][]string{"objectClass": {"domainDNS"}, "dc": {"sub"}})
 	ou := "OU=people," + sub
 	s.Add(t, ou, map[string][]string{"objectClass": {"organizationalUnit"}, "ou": {"people"}})
-	alice := s.AddUser(t, ou, sambatest.UserSpec{SAM: "salice", UPN: "salice@dirsync.test", Mail: "salice@dirsync.test", GivenName: "Alice", SN: "A"})
-	bob := s.AddUser(t, ou, sambatest.UserSpec{SAM: "sbob", UPN: "sbob@dirsync.test", Mail: "sbob@dirsync.test", GivenName: "Bob", SN: "B"})
+	alice := addADUser(t, s, ou, "salice", "Alice", "A")
+	bob := addADUser(t, s, ou, "sbob", "Bob", "B")
 	aliceID, bobID := guidOf(t, s, alice), guidOf(t, s, bob)
 
-	c := adConfig(s, ou)
-	c.Watch = WatchAuto
-	c.WatchPollInterval = 200 * time.Millisecond
-	src := newSource(t, c)
-	mode, err := src.ResolveWatchMode(context.Background())
-	if err != nil || mode != WatchDirSync {
-		t.Fatalf("ResolveWatchMode = %q, %v; want dirsync on AD", mode, err)
-	}
+	src := autoWatchSource(t, adConfig(s, ou), WatchDirSync, "on AD")
+	mode := WatchDirSync
 	pollKey := src.StreamKeys(WatchPoll)[ou]
 	r, _ := startWatch(t, src, mode, nil)
-	r.waitFor(t, "the fall back to poll and its initial resync", func() bool {
-		return slices.Equal(r.modes, []string{WatchPoll}) && slices.ContainsFunc(r.changes, func(ch Change) bool {
-			return ch.Resync && ch.Stream == pollKey && strings.HasPrefix(string(ch.Cookie), pollUSN)
-		})
-	})
-	r.mu.Lock()
-	reason := r.downs[0].Error()
-	r.mu.Unlock()
+	r.waitFallBackToPoll(t, pollKey, pollUSN)
+	reason := r.firstDown().Error()
 	t.Logf("fall back reason: %s", reason)
 	if !strings.Contains(reason, "refuses DirSync") || !strings.Contains(reason, "polling uSNChanged instead") {
 		t.Errorf("the fall back says %q; want that DirSync is refused and uSNChanged polled instead", reason)
@@ -244,11 +214,7 @@ func TestAD_WatchDirSyncRefusedFallsBackToPollingUSNChanged(t *testing.T) {
 	s.Replace(t, alice, map[string][]string{"mail": {"salice.new@dirsync.test"}})
 	r.waitFor(t, "the modify, seen by the poll", func() bool { return r.reported(aliceID) })
 	r.mu.Lock()
-	for _, ch := range r.changes {
-		if ch.Stream != pollKey {
-			t.Errorf("a change from stream %s, want every one from the poll stream %s: %+v", ch.Stream, pollKey, ch)
-		}
-	}
+	wantFromStream(t, r.changes, pollKey, "the poll stream")
 	if !slices.Equal(r.modes, []string{WatchPoll}) {
 		t.Errorf("modes %v, want one fall back, to poll", r.modes)
 	}
@@ -256,13 +222,5 @@ func TestAD_WatchDirSyncRefusedFallsBackToPollingUSNChanged(t *testing.T) {
 	cookie := r.lastCookie()
 
 	s.Replace(t, bob, map[string][]string{"sn": {"Later"}})
-	r2, _ := startWatch(t, src, mode, map[string][]byte{pollKey: cookie})
-	r2.waitFor(t, "the change made before the restart", func() bool { return r2.reported(bobID) })
-	r2.mu.Lock()
-	defer r2.mu.Unlock()
-	for _, ch := range r2.changes {
-		if ch.Resync {
-			t.Errorf("the fallen-back stream resumed with a resync despite its kept cookie: %+v", ch)
-		}
-	}
+	resumeWithoutResync(t, src, mode, pollKey, cookie, bobID, "the change made before the restart")
 }

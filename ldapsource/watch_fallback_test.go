@@ -1,11 +1,9 @@
 package ldapsource
 
 import (
-	"context"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/dirsync/dirsync/internal/slapdtest"
 )
@@ -17,20 +15,10 @@ func TestWatch_AutoPollsAServerWithoutSyncprov(t *testing.T) {
 	srv := slapdtest.Start(t, slapdtest.WithoutSyncprov())
 	ou := srv.AddOU(t, "nosyncprov")
 	dns := addUsers(t, srv, ou, 2)
-	c := readerConfig(srv, ou)
-	c.Watch = WatchAuto
-	c.WatchPollInterval = 200 * time.Millisecond
-	s := newSource(t, c)
-
-	mode, err := s.ResolveWatchMode(context.Background())
-	if err != nil || mode != WatchPoll {
-		t.Fatalf("ResolveWatchMode = %q, %v; want poll on a server without syncprov", mode, err)
-	}
-	key := s.StreamKeys(mode)[ou]
-	r, _ := startWatch(t, s, mode, nil)
-	r.waitFor(t, "the initial resync", func() bool {
-		return len(r.changes) > 0 && r.changes[0].Resync && strings.HasPrefix(string(r.changes[0].Cookie), pollTS)
-	})
+	s := autoWatchSource(t, readerConfig(srv, ou), WatchPoll, "a server without syncprov")
+	key := s.StreamKeys(WatchPoll)[ou]
+	r, _ := startWatch(t, s, WatchPoll, nil)
+	r.waitInitialResync(t, pollTS)
 	srv.Modify(t, dns[0], map[string][]string{"mail": {"polled0@example.com"}})
 	id0 := srv.EntryUUID(t, dns[0])
 	r.waitFor(t, "the modify", func() bool { return r.reported(id0) })
@@ -39,11 +27,7 @@ func TestWatch_AutoPollsAServerWithoutSyncprov(t *testing.T) {
 	if len(r.modes) != 0 {
 		t.Errorf("fell back to %v; want poll from the start", r.modes)
 	}
-	for _, ch := range r.changes {
-		if ch.Stream != key {
-			t.Errorf("a change from stream %s, want %s: %+v", ch.Stream, key, ch)
-		}
-	}
+	wantFromStream(t, r.changes, key, "the poll stream")
 }
 
 // TestWatch_AutoFallsBackToPollWhenSyncreplIsRefused: the root DSE lists
@@ -55,26 +39,11 @@ func TestWatch_AutoFallsBackToPollWhenSyncreplIsRefused(t *testing.T) {
 	srv := slapdtest.Start(t, slapdtest.WithSyncprovModuleOnly())
 	ou := srv.AddOU(t, "refused")
 	dns := addUsers(t, srv, ou, 2)
-	c := readerConfig(srv, ou)
-	c.Watch = WatchAuto
-	c.WatchPollInterval = 200 * time.Millisecond
-	s := newSource(t, c)
-
-	mode, err := s.ResolveWatchMode(context.Background())
-	if err != nil || mode != WatchSyncrepl {
-		t.Fatalf("ResolveWatchMode = %q, %v; want syncrepl (the root DSE lists the sync request control)", mode, err)
-	}
+	s := autoWatchSource(t, readerConfig(srv, ou), WatchSyncrepl, "the root DSE lists the sync request control")
 	pollKey := s.StreamKeys(WatchPoll)[ou]
-	r, _ := startWatch(t, s, mode, nil)
-	r.waitFor(t, "the fall back to poll and its initial resync", func() bool {
-		return slices.Equal(r.modes, []string{WatchPoll}) && slices.ContainsFunc(r.changes, func(ch Change) bool {
-			return ch.Resync && ch.Stream == pollKey && strings.HasPrefix(string(ch.Cookie), pollTS)
-		})
-	})
-	r.mu.Lock()
-	reason := r.downs[0]
-	r.mu.Unlock()
-	if msg := reason.Error(); !strings.Contains(msg, "does not offer content synchronization") || !strings.Contains(msg, "polling instead") {
+	r, _ := startWatch(t, s, WatchSyncrepl, nil)
+	r.waitFallBackToPoll(t, pollKey, pollTS)
+	if msg := r.firstDown().Error(); !strings.Contains(msg, "does not offer content synchronization") || !strings.Contains(msg, "polling instead") {
 		t.Errorf("the fall back says %q; want why syncrepl was refused and that it polls instead", msg)
 	}
 
@@ -85,11 +54,7 @@ func TestWatch_AutoFallsBackToPollWhenSyncreplIsRefused(t *testing.T) {
 	if !slices.Equal(r.modes, []string{WatchPoll}) {
 		t.Errorf("modes %v, want one fall back, to poll", r.modes)
 	}
-	for _, ch := range r.changes {
-		if ch.Stream != pollKey {
-			t.Errorf("a change from stream %s, want every one from the poll stream %s: %+v", ch.Stream, pollKey, ch)
-		}
-	}
+	wantFromStream(t, r.changes, pollKey, "the poll stream")
 	r.mu.Unlock()
 	cookie := r.lastCookie()
 
@@ -97,17 +62,11 @@ func TestWatch_AutoFallsBackToPollWhenSyncreplIsRefused(t *testing.T) {
 	// back, the poll stream resumes from it, without a resync.
 	srv.Modify(t, dns[0], map[string][]string{"mail": {"polled0@example.com"}})
 	id0 := srv.EntryUUID(t, dns[0])
-	r2, _ := startWatch(t, s, mode, map[string][]byte{pollKey: cookie})
-	r2.waitFor(t, "the modify made before the restart", func() bool { return r2.reported(id0) })
+	r2 := resumeWithoutResync(t, s, WatchSyncrepl, pollKey, cookie, id0, "the modify made before the restart")
 	r2.mu.Lock()
 	defer r2.mu.Unlock()
 	if !slices.Equal(r2.modes, []string{WatchPoll}) {
 		t.Errorf("modes %v after the restart, want one fall back, to poll", r2.modes)
-	}
-	for _, ch := range r2.changes {
-		if ch.Resync {
-			t.Errorf("the fallen-back stream resumed with a resync despite its kept cookie: %+v", ch)
-		}
 	}
 }
 

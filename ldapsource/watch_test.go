@@ -2,8 +2,6 @@ package ldapsource
 
 import (
 	"context"
-	"io"
-	"net"
 	"slices"
 	"strings"
 	gosync "sync"
@@ -12,6 +10,7 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 
+	"github.com/dirsync/dirsync/internal/proxytest"
 	"github.com/dirsync/dirsync/internal/slapdtest"
 )
 
@@ -108,6 +107,84 @@ func startWatch(t *testing.T, s *Source, mode string, cookies map[string][]byte)
 	return r, cancel
 }
 
+// autoWatchSource returns a Source for c with ldap.watch: auto and a 200ms
+// poll interval, and fails the test unless auto resolves to want; why says
+// why want is expected.
+func autoWatchSource(t *testing.T, c Config, want, why string) *Source {
+	t.Helper()
+	c.Watch = WatchAuto
+	c.WatchPollInterval = 200 * time.Millisecond
+	s := newSource(t, c)
+	if mode, err := s.ResolveWatchMode(context.Background()); err != nil || mode != want {
+		t.Fatalf("ResolveWatchMode = %q, %v; want %s (%s)", mode, err, want, why)
+	}
+	return s
+}
+
+// waitInitialResync waits for the stream's first change: a resync with a
+// cookie that starts with cookiePrefix (any cookie when it is empty).
+func (r *watchRecorder) waitInitialResync(t *testing.T, cookiePrefix string) {
+	t.Helper()
+	r.waitFor(t, "the initial resync", func() bool {
+		return len(r.changes) > 0 && r.changes[0].Resync && r.changes[0].Cookie != nil &&
+			strings.HasPrefix(string(r.changes[0].Cookie), cookiePrefix)
+	})
+}
+
+// waitFallBackToPoll waits until the stream has fallen back to poll, once,
+// and the poll stream (pollKey) has reported its initial resync, with a
+// cookie that starts with cookiePrefix.
+func (r *watchRecorder) waitFallBackToPoll(t *testing.T, pollKey, cookiePrefix string) {
+	t.Helper()
+	r.waitFor(t, "the fall back to poll and its initial resync", func() bool {
+		return slices.Equal(r.modes, []string{WatchPoll}) && slices.ContainsFunc(r.changes, func(ch Change) bool {
+			return ch.Resync && ch.Stream == pollKey && strings.HasPrefix(string(ch.Cookie), cookiePrefix)
+		})
+	})
+}
+
+// firstDown returns the error of the first disconnect reported.
+func (r *watchRecorder) firstDown() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.downs[0]
+}
+
+// wantFromStream fails the test for each change not from the stream key;
+// what names that stream in the message.
+func wantFromStream(t *testing.T, changes []Change, key, what string) {
+	t.Helper()
+	for _, ch := range changes {
+		if ch.Stream != key {
+			t.Errorf("a change from stream %s, want every one from %s %s: %+v", ch.Stream, what, key, ch)
+		}
+	}
+}
+
+// wantNoResync fails the test, saying msg, for each resync among changes.
+func wantNoResync(t *testing.T, changes []Change, msg string) {
+	t.Helper()
+	for _, ch := range changes {
+		if ch.Resync {
+			t.Errorf("%s: %+v", msg, ch)
+		}
+	}
+}
+
+// resumeWithoutResync starts s's watch in mode again with cookie kept under
+// key, waits until it reports id (changed while it was stopped; what says
+// how), fails the test if it resyncs despite the cookie, and returns its
+// recorder.
+func resumeWithoutResync(t *testing.T, s *Source, mode, key string, cookie []byte, id, what string) *watchRecorder {
+	t.Helper()
+	r, _ := startWatch(t, s, mode, map[string][]byte{key: cookie})
+	r.waitFor(t, what, func() bool { return r.reported(id) })
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	wantNoResync(t, r.changes, "the fallen-back stream resumed with a resync despite its kept cookie")
+	return r
+}
+
 func TestWatch_SyncreplReportsChangesAndResumesFromTheCookie(t *testing.T) {
 	srv := slapdtest.Start(t, slapdtest.WithSyncprovSessionlog(1000))
 	ou := srv.AddOU(t, "watch")
@@ -124,9 +201,7 @@ func TestWatch_SyncreplReportsChangesAndResumesFromTheCookie(t *testing.T) {
 	r, cancel := startWatch(t, s, mode, nil)
 
 	// No cookie: the stream starts with a resync and a cookie.
-	r.waitFor(t, "the initial resync", func() bool {
-		return len(r.changes) > 0 && r.changes[0].Resync && r.changes[0].Cookie != nil
-	})
+	r.waitInitialResync(t, "")
 	if r.changes[0].Stream != key || len(r.changes[0].IDs) != 0 {
 		t.Errorf("first change %+v: want stream %s and no IDs (the resync reads everything)", r.changes[0], key)
 	}
@@ -141,11 +216,7 @@ func TestWatch_SyncreplReportsChangesAndResumesFromTheCookie(t *testing.T) {
 	r.waitFor(t, "the modify, delete and add", func() bool {
 		return r.reported(id0) && r.reported(id1) && r.reported(id3)
 	})
-	for _, ch := range r.changes[1:] {
-		if ch.Resync {
-			t.Errorf("a resync after the refresh: %+v", ch)
-		}
-	}
+	wantNoResync(t, r.changes[1:], "a resync after the refresh")
 	dnGone := srv.AddUser(t, ou, slapdtest.UserSpec{UID: "leaver", Mail: "leaver@example.com", SN: "Doe"})
 	idGone := srv.EntryUUID(t, dnGone)
 	r.waitFor(t, "the leaver's add", func() bool { return r.reported(idGone) })
@@ -207,78 +278,25 @@ func TestWatch_SyncreplRefusedCookieResyncs(t *testing.T) {
 	}
 }
 
-// proxy forwards TCP connections to target and can cut them all.
-type proxy struct {
-	ln     net.Listener
-	target string
-	mu     gosync.Mutex
-	conns  []net.Conn
-}
-
-func newProxy(t *testing.T, target string) *proxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{ln: ln, target: target}
-	t.Cleanup(func() {
-		ln.Close()
-		p.cut()
-	})
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			u, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, u)
-			p.mu.Unlock()
-			go func() { io.Copy(u, c); u.Close() }() //nolint:errcheck // ends when either side closes
-			go func() { io.Copy(c, u); c.Close() }() //nolint:errcheck // ends when either side closes
-		}
-	}()
-	return p
-}
-
-func (p *proxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
-
 func TestWatch_SyncreplReconnectsAfterTheConnectionDrops(t *testing.T) {
 	srv := slapdtest.Start(t)
 	ou := srv.AddOU(t, "reconnect")
 	dns := addUsers(t, srv, ou, 2)
-	p := newProxy(t, strings.TrimPrefix(srv.URL(), "ldap://"))
+	p := proxytest.Start(t, strings.TrimPrefix(srv.URL(), "ldap://"))
 	c := readerConfig(srv, ou)
-	c.URL = "ldap://" + p.ln.Addr().String()
+	c.URL = "ldap://" + p.Addr()
 	s := newSource(t, c)
 	r, _ := startWatch(t, s, WatchSyncrepl, nil)
 	r.waitFor(t, "the initial resync", func() bool { return len(r.changes) > 0 })
 
-	p.cut()
+	p.Cut()
 	r.waitFor(t, "the drop and a reconnect", func() bool { return len(r.downs) >= 1 && r.ups >= 2 })
 	srv.Modify(t, dns[0], map[string][]string{"sn": {"After"}})
 	id0 := srv.EntryUUID(t, dns[0])
 	r.waitFor(t, "the change after the reconnect", func() bool { return r.reported(id0) })
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, ch := range r.changes[1:] {
-		if ch.Resync {
-			t.Errorf("a reconnect with a cookie resynced: %+v", ch)
-		}
-	}
+	wantNoResync(t, r.changes[1:], "a reconnect with a cookie resynced")
 }
 
 func TestWatch_PollReportsAddsAndModifiesOnce(t *testing.T) {
@@ -289,9 +307,7 @@ func TestWatch_PollReportsAddsAndModifiesOnce(t *testing.T) {
 	c.WatchPollInterval = 200 * time.Millisecond
 	s := newSource(t, c)
 	r, _ := startWatch(t, s, WatchPoll, nil)
-	r.waitFor(t, "the initial resync", func() bool {
-		return len(r.changes) > 0 && r.changes[0].Resync && strings.HasPrefix(string(r.changes[0].Cookie), pollTS)
-	})
+	r.waitInitialResync(t, pollTS)
 	srv.Modify(t, dns[1], map[string][]string{"sn": {"Polled"}})
 	id1 := srv.EntryUUID(t, dns[1])
 	r.waitFor(t, "the modify", func() bool { return r.reported(id1) })

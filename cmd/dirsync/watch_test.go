@@ -95,15 +95,31 @@ func TestWatcher_AFailedEventRunGivesItsEventsBack(t *testing.T) {
 	w.retry.Stop()
 }
 
-func TestService_ARunThatComesDuringAnEventRunGoesNextInsteadOfBeingSkipped(t *testing.T) {
+// newTestService returns a service with an empty config, ready to start
+// runs; their context is cancelled when the test ends.
+func newTestService(t *testing.T) *service {
+	t.Helper()
 	s := newService(&globalFlags{}, Config{}, zap.NewNop(), &runFlags{})
 	s.runCtx, s.cancelRun = context.WithCancel(context.Background())
-	defer s.cancelRun()
+	t.Cleanup(s.cancelRun)
+	return s
+}
 
+// startHeldRun starts a run for reason (an event run when event is set) that
+// holds until the returned channel is closed, and fails the test if the
+// service does not start it.
+func startHeldRun(t *testing.T, s *service, reason string, event bool) chan struct{} {
+	t.Helper()
 	release := make(chan struct{})
-	if !s.start("watch", true, func() { <-release }) {
-		t.Fatal("the event run did not start")
+	if !s.start(reason, event, func() { <-release }) {
+		t.Fatalf("the %s run did not start", reason)
 	}
+	return release
+}
+
+func TestService_ARunThatComesDuringAnEventRunGoesNextInsteadOfBeingSkipped(t *testing.T) {
+	s := newTestService(t)
+	release := startHeldRun(t, s, "watch", true)
 	s.trigger("schedule")
 	s.trigger("schedule") // a second tick meanwhile: still one run next
 	s.mu.Lock()
@@ -127,13 +143,8 @@ func TestService_ARunThatComesDuringAnEventRunGoesNextInsteadOfBeingSkipped(t *t
 }
 
 func TestService_ARunThatComesDuringAnOrdinaryRunIsSkipped(t *testing.T) {
-	s := newService(&globalFlags{}, Config{}, zap.NewNop(), &runFlags{})
-	s.runCtx, s.cancelRun = context.WithCancel(context.Background())
-	defer s.cancelRun()
-	release := make(chan struct{})
-	if !s.start("schedule", false, func() { <-release }) {
-		t.Fatal("the run did not start")
-	}
+	s := newTestService(t)
+	release := startHeldRun(t, s, "schedule", false)
 	s.trigger("schedule")
 	close(release)
 	s.runs.Wait()
