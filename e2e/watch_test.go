@@ -110,6 +110,15 @@ func (s *service) soleLineHas(msg, key string, want any) ([]map[string]any, bool
 	return got, len(got) == 1 && got[0][key] == want
 }
 
+// wantRunsStarted fails the test unless exactly n runs started; why says
+// which runs are expected.
+func (s *service) wantRunsStarted(n int, why string) {
+	s.t.Helper()
+	if got := s.lines("run starting"); len(got) != n {
+		s.t.Errorf("%d runs started, want %d (%s): %v", len(got), n, why, got)
+	}
+}
+
 // waitDisconnected waits until the service reports no connected stream.
 func (s *service) waitDisconnected(what string) {
 	s.t.Helper()
@@ -246,9 +255,7 @@ func TestWatch_SyncreplSyncsChangesWithinSecondsAndResumesFromTheCookie(t *testi
 	if got := metric(body, `dirsync_watch_events_total{kind="resync"}`); got != 0 {
 		t.Errorf("dirsync_watch_events_total{resync} = %g after resuming from a cookie, want 0", got)
 	}
-	if got := s.lines("run starting"); len(got) != 0 {
-		t.Errorf("a run started after resuming from a cookie: %v", got)
-	}
+	s.wantRunsStarted(0, "none after resuming from a cookie")
 	e.wantActiveArchived(2, 2, "at the end (alice, dave; bob disabled, carol gone)")
 	s.stop()
 }
@@ -330,9 +337,7 @@ func TestWatch_PollSyncsModifiesAndLeavesDeletesToTheSchedule(t *testing.T) {
 	// Polls after the delete: a later change arrives, the delete does not.
 	e.setMail(alice, "alice.later@example.com")
 	e.waitMail("alice", "a change after the delete", "alice.later@example.com")
-	if got := s.lines("run starting"); len(got) != 2 {
-		t.Errorf("%d runs started, want 2 (start-up and the first full read)", len(got))
-	}
+	s.wantRunsStarted(2, "start-up and the first full read")
 	if r := e.account("carol"); !r.Active {
 		t.Errorf("carol archived without a full read: a poll cannot see deletes")
 	}
@@ -469,9 +474,7 @@ func TestWatch_ADeleteNamedByDNIsResolvedThroughTheSnapshot(t *testing.T) {
 	if !e.account("alice").Active {
 		t.Errorf("alice archived")
 	}
-	if got := s.lines("run starting"); len(got) != 2 {
-		t.Errorf("%d runs started, want 2: the delete must come as an event", len(got))
-	}
+	s.wantRunsStarted(2, "start-up and the first full read: the delete must come as an event")
 	s.stop()
 }
 
@@ -526,9 +529,7 @@ func TestWatch_AutoFallsBackToPollWhenTheDatabaseHasNoSyncprov(t *testing.T) {
 	if got := metric(body, `dirsync_watch_events_total{kind="resync"}`); got != 0 {
 		t.Errorf("dirsync_watch_events_total{resync} = %g after the fallen-back stream restarted, want 0 (it resumes from its poll cookie)", got)
 	}
-	if got := s.lines("run starting"); len(got) != 0 {
-		t.Errorf("%d runs started after the restart, want none", len(got))
-	}
+	s.wantRunsStarted(0, "none after the restart")
 	s.stop()
 }
 

@@ -12,9 +12,7 @@ import (
 // server without the syncprov overlay does not offer content
 // synchronization, so auto resolves to poll, and the poll reports a modify.
 func TestWatch_AutoPollsAServerWithoutSyncprov(t *testing.T) {
-	srv := slapdtest.Start(t, slapdtest.WithoutSyncprov())
-	ou := srv.AddOU(t, "nosyncprov")
-	dns := addUsers(t, srv, ou, 2)
+	srv, ou, dns := startWithUsers(t, "nosyncprov", 2, slapdtest.WithoutSyncprov())
 	s := autoWatchSource(t, readerConfig(srv, ou), WatchPoll, "a server without syncprov")
 	key := s.StreamKeys(WatchPoll)[ou]
 	r, _ := startWatch(t, s, WatchPoll, nil)
@@ -36,9 +34,7 @@ func TestWatch_AutoPollsAServerWithoutSyncprov(t *testing.T) {
 // under the poll stream's key, starts it with a full read, and reports a
 // modify; started again with the poll cookie kept, it resumes from it.
 func TestWatch_AutoFallsBackToPollWhenSyncreplIsRefused(t *testing.T) {
-	srv := slapdtest.Start(t, slapdtest.WithSyncprovModuleOnly())
-	ou := srv.AddOU(t, "refused")
-	dns := addUsers(t, srv, ou, 2)
+	srv, ou, dns := startWithUsers(t, "refused", 2, slapdtest.WithSyncprovModuleOnly())
 	s := autoWatchSource(t, readerConfig(srv, ou), WatchSyncrepl, "the root DSE lists the sync request control")
 	pollKey := s.StreamKeys(WatchPoll)[ou]
 	r, _ := startWatch(t, s, WatchSyncrepl, nil)
@@ -74,9 +70,7 @@ func TestWatch_AutoFallsBackToPollWhenSyncreplIsRefused(t *testing.T) {
 // against a database without syncprov keeps retrying with an error that says
 // what to do, and never polls behind the operator's back.
 func TestWatch_SyncreplAskedForExplicitlyDoesNotFallBack(t *testing.T) {
-	srv := slapdtest.Start(t, slapdtest.WithSyncprovModuleOnly())
-	ou := srv.AddOU(t, "explicit")
-	addUsers(t, srv, ou, 1)
+	srv, ou, _ := startWithUsers(t, "explicit", 1, slapdtest.WithSyncprovModuleOnly())
 	c := readerConfig(srv, ou)
 	c.Watch = WatchSyncrepl
 	s := newSource(t, c)

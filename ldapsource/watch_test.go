@@ -107,6 +107,15 @@ func startWatch(t *testing.T, s *Source, mode string, cookies map[string][]byte)
 	return r, cancel
 }
 
+// startWithUsers starts a slapd with opts and adds an OU name with n users
+// (user0, user1, …); it returns the server, the OU's DN and the users' DNs.
+func startWithUsers(t *testing.T, name string, n int, opts ...slapdtest.Option) (*slapdtest.Server, string, []string) {
+	t.Helper()
+	srv := slapdtest.Start(t, opts...)
+	ou := srv.AddOU(t, name)
+	return srv, ou, addUsers(t, srv, ou, n)
+}
+
 // autoWatchSource returns a Source for c with ldap.watch: auto and a 200ms
 // poll interval, and fails the test unless auto resolves to want; why says
 // why want is expected.
@@ -186,9 +195,7 @@ func resumeWithoutResync(t *testing.T, s *Source, mode, key string, cookie []byt
 }
 
 func TestWatch_SyncreplReportsChangesAndResumesFromTheCookie(t *testing.T) {
-	srv := slapdtest.Start(t, slapdtest.WithSyncprovSessionlog(1000))
-	ou := srv.AddOU(t, "watch")
-	dns := addUsers(t, srv, ou, 3)
+	srv, ou, dns := startWithUsers(t, "watch", 3, slapdtest.WithSyncprovSessionlog(1000))
 	c := readerConfig(srv, ou)
 	c.Watch = WatchAuto
 	s := newSource(t, c)
@@ -262,9 +269,7 @@ func TestWatch_SyncreplReportsChangesAndResumesFromTheCookie(t *testing.T) {
 // A cookie ahead of the server (its database was restored from a backup) is
 // refused with e-syncRefreshRequired.
 func TestWatch_SyncreplRefusedCookieResyncs(t *testing.T) {
-	srv := slapdtest.Start(t)
-	ou := srv.AddOU(t, "badcookie")
-	addUsers(t, srv, ou, 2)
+	srv, ou, _ := startWithUsers(t, "badcookie", 2)
 	s := newSource(t, readerConfig(srv, ou))
 	key := s.StreamKeys(WatchSyncrepl)[ou]
 	r, _ := startWatch(t, s, WatchSyncrepl, map[string][]byte{key: []byte("rid=000,csn=20991231235959.999999Z#000000#000#000000")})
@@ -279,9 +284,7 @@ func TestWatch_SyncreplRefusedCookieResyncs(t *testing.T) {
 }
 
 func TestWatch_SyncreplReconnectsAfterTheConnectionDrops(t *testing.T) {
-	srv := slapdtest.Start(t)
-	ou := srv.AddOU(t, "reconnect")
-	dns := addUsers(t, srv, ou, 2)
+	srv, ou, dns := startWithUsers(t, "reconnect", 2)
 	p := proxytest.Start(t, strings.TrimPrefix(srv.URL(), "ldap://"))
 	c := readerConfig(srv, ou)
 	c.URL = "ldap://" + p.Addr()
@@ -300,9 +303,7 @@ func TestWatch_SyncreplReconnectsAfterTheConnectionDrops(t *testing.T) {
 }
 
 func TestWatch_PollReportsAddsAndModifiesOnce(t *testing.T) {
-	srv := slapdtest.Start(t)
-	ou := srv.AddOU(t, "poll")
-	dns := addUsers(t, srv, ou, 2)
+	srv, ou, dns := startWithUsers(t, "poll", 2)
 	c := readerConfig(srv, ou)
 	c.WatchPollInterval = 200 * time.Millisecond
 	s := newSource(t, c)
