@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Runs every test dirsync has, after installing what the tests need (OpenLDAP's
-# slapd and ldap-utils, from the system's packages). This is the README's test
-# command and what CI runs. With CI=true, tests that need slapd fail instead of
-# skipping when it cannot be started.
+# slapd and ldap-utils, and Samba's AD domain controller, from the system's
+# packages). This is the README's test command and what CI runs. With CI=true,
+# tests that need slapd or Samba fail instead of skipping when they cannot be
+# started. The Active Directory tests need root (Samba's LDAP port is 389).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "==> installing test dependencies"
 bash scripts/install-test-deps.sh
+bash scripts/install-ad-test-deps.sh
 
 echo "==> gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
@@ -24,8 +26,8 @@ go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 echo "==> CGO_ENABLED=0 build"
 CGO_ENABLED=0 go build -o /dev/null ./cmd/dirsync
 
-echo "==> go test"
-go test -count=1 -timeout 20m ./...
+echo "==> go test (Active Directory tests included: DIRSYNC_AD_TESTS=1)"
+DIRSYNC_AD_TESTS=1 go test -count=1 -timeout 20m ./...
 
 echo "==> deployment recipes (Kubernetes manifests decoded strictly, systemd-analyze verify)"
 (cd deploy && go vet ./... && go test -count=1 ./...)
