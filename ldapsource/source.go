@@ -366,24 +366,35 @@ func (s *Source) connect(ctx context.Context) (*ldap.Conn, func(), error) {
 		}
 		return nil, nil, err
 	}
-	if s.cfg.StartTLS {
-		if err := conn.StartTLS(tlsCfg); err != nil {
-			return fail(fmt.Errorf("ldap starttls %s: the server refused or failed StartTLS (use ldaps://, or fix the server's TLS setup): %w", s.cfg.URL, err))
-		}
-	}
-	if s.cfg.BindDN != "" {
-		pw, err := s.password()
-		if err != nil {
-			return fail(err)
-		}
-		if err := conn.Bind(s.cfg.BindDN, pw); err != nil {
-			if ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials) {
-				return fail(fmt.Errorf("ldap bind as %s: invalid credentials (check ldap.bind_dn and the password): %w", s.cfg.BindDN, err))
-			}
-			return fail(fmt.Errorf("ldap bind as %s: %w", s.cfg.BindDN, err))
-		}
+	if err := s.handshake(tlsCfg, conn.StartTLS, conn.Bind); err != nil {
+		return fail(err)
 	}
 	return conn, closeConn, nil
+}
+
+// handshake secures a new connection with StartTLS when ldap.start_tls asks
+// and binds as ldap.bind_dn, with errors that say what to fix. Both
+// connections (go-ldap's and the user search's) use it.
+func (s *Source) handshake(tlsCfg *tls.Config, startTLS func(*tls.Config) error, bind func(dn, password string) error) error {
+	if s.cfg.StartTLS {
+		if err := startTLS(tlsCfg); err != nil {
+			return fmt.Errorf("ldap starttls %s: the server refused or failed StartTLS (use ldaps://, or fix the server's TLS setup): %w", s.cfg.URL, err)
+		}
+	}
+	if s.cfg.BindDN == "" {
+		return nil
+	}
+	pw, err := s.password()
+	if err != nil {
+		return err
+	}
+	if err := bind(s.cfg.BindDN, pw); err != nil {
+		if ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials) {
+			return fmt.Errorf("ldap bind as %s: invalid credentials (check ldap.bind_dn and the password): %w", s.cfg.BindDN, err)
+		}
+		return fmt.Errorf("ldap bind as %s: %w", s.cfg.BindDN, err)
+	}
+	return nil
 }
 
 func (s *Source) tlsConfig(host string) (*tls.Config, error) {

@@ -76,22 +76,8 @@ func (s *Source) dialWire(ctx context.Context) (*wireConn, error) {
 		}
 		return nil, err
 	}
-	if s.cfg.StartTLS {
-		if err := c.startTLS(tlsCfg); err != nil {
-			return fail(fmt.Errorf("ldap starttls %s: the server refused or failed StartTLS (use ldaps://, or fix the server's TLS setup): %w", s.cfg.URL, err))
-		}
-	}
-	if s.cfg.BindDN != "" {
-		pw, err := s.password()
-		if err != nil {
-			return fail(err)
-		}
-		if err := c.bind(s.cfg.BindDN, pw); err != nil {
-			if ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials) {
-				return fail(fmt.Errorf("ldap bind as %s: invalid credentials (check ldap.bind_dn and the password): %w", s.cfg.BindDN, err))
-			}
-			return fail(fmt.Errorf("ldap bind as %s: %w", s.cfg.BindDN, err))
-		}
+	if err := s.handshake(tlsCfg, c.startTLS, c.bind); err != nil {
+		return fail(err)
 	}
 	return c, nil
 }

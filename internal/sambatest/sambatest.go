@@ -2,8 +2,9 @@
 // for integration tests of dirsync's Active Directory support.
 //
 // The tests are opt-in: they run only when the environment has
-// DIRSYNC_AD_TESTS=1 (scripts/test-ad.sh sets it); otherwise Start skips the
-// test. With DIRSYNC_AD_TESTS=1, a missing samba or a non-root user fails the
+// DIRSYNC_AD_TESTS=1 (scripts/test.sh and scripts/test-ad.sh set it);
+// otherwise Start skips the test, or fails it under CI=true. With
+// DIRSYNC_AD_TESTS=1, a missing samba or a non-root user fails the
 // test, pointing at scripts/install-ad-test-deps.sh.
 //
 // The first Start in a process provisions a throwaway domain, DIRSYNC.TEST
@@ -88,6 +89,10 @@ func Start(t testing.TB, opts ...Option) *Server {
 		opt(&o)
 	}
 	if os.Getenv(EnvVar) != "1" {
+		if os.Getenv("CI") == "true" {
+			// In CI the AD tests must run: scripts/test.sh sets the opt-in.
+			t.Fatalf("sambatest: the Active Directory tests must run in CI: set %s=1 (scripts/test.sh does), as root", EnvVar)
+		}
 		t.Skipf("sambatest: Active Directory tests are opt-in: set %s=1 or run scripts/test-ad.sh", EnvVar)
 	}
 	begin := time.Now()
