@@ -24,7 +24,7 @@ const lockHelperEnv = "DIRSYNC_STATE_LOCK_HELPER"
 func TestLockHelperProcess(t *testing.T) {
 	path := os.Getenv(lockHelperEnv)
 	if path == "" {
-		t.Skip("helper process for the lock tests")
+		return // only the helper process of the lock tests does something
 	}
 	db, err := Open(context.Background(), path)
 	if err != nil {

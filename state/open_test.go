@@ -5,9 +5,12 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"testing/fstest"
 
@@ -433,13 +436,12 @@ func TestLoadMigrations_RejectsGapsAndBadNames(t *testing.T) {
 	}
 }
 
+// readOnlyHelperEnv names the state file TestReadOnlyHelperProcess opens.
+const readOnlyHelperEnv = "DIRSYNC_STATE_READONLY_HELPER"
+
 func TestOpenReadOnly_WALFileInReadOnlyDirectory(t *testing.T) {
-	if os.Geteuid() == 0 {
-		t.Skip("root ignores directory permissions")
-	}
 	// `dirsync status` run by a user who may read the file but not create
 	// -wal/-shm next to it, after a writer was killed and left WAL mode.
-	ctx := context.Background()
 	path := seed(t, 2)
 	raw := rawDB(t, path)
 	if _, err := raw.Exec(`PRAGMA journal_mode = WAL`); err != nil {
@@ -447,21 +449,88 @@ func TestOpenReadOnly_WALFileInReadOnlyDirectory(t *testing.T) {
 	}
 	raw.Close()
 	dir := filepath.Dir(path)
-	if err := os.Chmod(dir, 0o500); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.Chmod(dir, 0o700) })
 	before := hashFile(t, path)
 
-	db, err := OpenReadOnly(ctx, path)
-	if err != nil {
-		t.Fatalf("OpenReadOnly: %v", err)
-	}
-	defer db.Close()
-	if n := len(mustSnapshot(t, db)); n != 2 {
-		t.Errorf("Snapshot: %d records, want 2", n)
+	if os.Geteuid() != 0 {
+		if err := os.Chmod(dir, 0o500); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.Chmod(dir, 0o700) })
+		if n := readOnlySnapshot(path); n != "2 records" {
+			t.Fatalf("OpenReadOnly in a read-only directory: %s, want 2 records", n)
+		}
+	} else {
+		// Root ignores directory permissions: open the file as nobody, in a
+		// child process, from a directory only root may write.
+		if out := asNobody(t, path); out != "2 records" {
+			t.Fatalf("OpenReadOnly as nobody in root's directory: %q, want 2 records", out)
+		}
 	}
 	if hashFile(t, path) != before {
 		t.Error("the state file changed")
 	}
+}
+
+// readOnlySnapshot opens path read-only and says how many records it holds,
+// or what failed.
+func readOnlySnapshot(path string) string {
+	db, err := OpenReadOnly(context.Background(), path)
+	if err != nil {
+		return "OpenReadOnly: " + err.Error()
+	}
+	defer db.Close()
+	recs, err := db.Snapshot(context.Background())
+	if err != nil {
+		return "Snapshot: " + err.Error()
+	}
+	return fmt.Sprintf("%d records", len(recs))
+}
+
+// TestReadOnlyHelperProcess is the child of asNobody.
+func TestReadOnlyHelperProcess(t *testing.T) {
+	path := os.Getenv(readOnlyHelperEnv)
+	if path == "" {
+		return // only the child process of asNobody does something
+	}
+	fmt.Print(readOnlySnapshot(path))
+	os.Exit(0)
+}
+
+// asNobody runs readOnlySnapshot(path) in a copy of the test binary as the
+// user and group nobody (65534), after opening up the file and the
+// directories above it for reading (never for writing), and returns what it
+// printed.
+func asNobody(t *testing.T, path string) string {
+	t.Helper()
+	const nobody = 65534
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for dir := filepath.Dir(path); dir != os.TempDir() && dir != "/" && dir != "."; dir = filepath.Dir(dir) {
+		if err := os.Chmod(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The test binary lives in a directory only root may enter: copy it.
+	binDir := t.TempDir()
+	if err := os.Chmod(binDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(binDir, "state.test")
+	b, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run=^TestReadOnlyHelperProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), readOnlyHelperEnv+"="+path, "HOME=/")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("child as nobody: %v (output %q)", err, out)
+	}
+	return string(out)
 }
