@@ -35,7 +35,9 @@ type gatedSource struct {
 	release chan struct{}
 }
 
-func (g gatedSource) Read(context.Context) (Directory, error) { panic("the streaming path must not Read") }
+func (g gatedSource) Read(context.Context) (Directory, error) {
+	panic("the streaming path must not Read")
+}
 
 func (g gatedSource) Stream(ctx context.Context, emit func(user.User) error) ([]Skip, error) {
 	for i, u := range g.users {
