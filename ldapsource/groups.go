@@ -54,7 +54,7 @@ func (s *Source) readMembers(ctx context.Context, conn *ldap.Conn, dn string) (v
 		attr = "member;range=0-" + strconv.Itoa(s.memberRange-1)
 	}
 	start := 0 // the first value the next response must begin with
-	for {
+	for step := 0; ; step++ {
 		if err := ctx.Err(); err != nil {
 			return nil, false, err
 		}
@@ -70,16 +70,26 @@ func (s *Source) readMembers(ctx context.Context, conn *ldap.Conn, dn string) (v
 			}
 			return nil, false, err
 		}
+		if s.testMemberStep != nil {
+			if err := s.testMemberStep(step, res); err != nil {
+				return nil, false, err
+			}
+		}
 		if len(res.Entries) == 0 {
+			if step > 0 {
+				return nil, true, fmt.Errorf("ranged retrieval of member: the group was gone when values from %d on were asked for; the group cannot be read completely", start)
+			}
 			return nil, false, nil
 		}
 		next := ""
+		ranged := false
 		for _, a := range res.Entries[0].Attributes {
 			name := strings.ToLower(a.Name)
 			switch {
 			case name == "member":
 				values = append(values, a.Values...)
 			case strings.HasPrefix(name, "member;range="):
+				ranged = true
 				values = append(values, a.Values...)
 				end, err := checkRange(name, start)
 				if err != nil {
@@ -90,6 +100,11 @@ func (s *Source) readMembers(ctx context.Context, conn *ldap.Conn, dn string) (v
 					next = "member;range=" + strconv.Itoa(start) + "-*"
 				}
 			}
+		}
+		if step > 0 && !ranged {
+			// A step after a ranged answer that brings back no range
+			// would end the read with the values so far.
+			return nil, true, fmt.Errorf("ranged retrieval of member: the server answered the request for values from %d on without a range; the group cannot be read completely", start)
 		}
 		if next == "" {
 			return values, true, nil

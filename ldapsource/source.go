@@ -43,6 +43,13 @@ type Source struct {
 	// its own (MaxValRange, 1,500); Samba does not, so its tests set this to
 	// exercise ranged retrieval.
 	memberRange int
+
+	// testCookie and testMemberStep are test hooks, nil outside tests.
+	// testCookie rewrites the paging cookie sent back for the next page of
+	// a search (both readers); testMemberStep sees (and may change or fail)
+	// the answer to each step of a group's member read.
+	testCookie     func(cookie []byte) []byte
+	testMemberStep func(step int, res *ldap.SearchResult) error
 }
 
 // Skipped is a directory entry left out of the result, with the reason. ID is
@@ -211,6 +218,9 @@ func (s *Source) search(ctx context.Context, conn *ldap.Conn, base, filter strin
 		}
 		if len(cookie) == 0 {
 			return nil
+		}
+		if s.testCookie != nil {
+			cookie = s.testCookie(cookie)
 		}
 		paging.SetCookie(cookie)
 	}

@@ -318,6 +318,9 @@ func (s *Source) wireSearch(ctx context.Context, base, filter string, attrs []st
 		if len(cookie) == 0 {
 			return nil
 		}
+		if s.testCookie != nil {
+			cookie = s.testCookie(cookie)
+		}
 		paging.SetCookie(cookie)
 	}
 }

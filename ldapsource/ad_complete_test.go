@@ -1,0 +1,250 @@
+package ldapsource
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/go-ldap/ldap/v3"
+
+	"github.com/dirsync/dirsync/internal/sambatest"
+	"github.com/dirsync/dirsync/state"
+	dsync "github.com/dirsync/dirsync/sync"
+	"github.com/dirsync/dirsync/target"
+	"github.com/dirsync/dirsync/target/fake"
+	"github.com/dirsync/dirsync/target/scim"
+	"github.com/dirsync/dirsync/user"
+)
+
+// adReconciler runs the real reconciler from src to a fake SCIM platform.
+type adReconciler struct {
+	platform *fake.Server
+	engine   *dsync.Engine
+}
+
+func newADReconciler(t *testing.T, src *Source) *adReconciler {
+	t.Helper()
+	const token = "ad-complete-token"
+	platform := fake.New(fake.Options{Token: token})
+	tcfg := target.Default()
+	tcfg.URL = platform.StartT(t)
+	tcfg.Token = token
+	tcfg.RateLimit = 0
+	client, err := scim.New(tcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := state.Open(context.Background(), filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	opts := dsync.Default().Options()
+	// No limit on removals: only the read-completeness rule may stop an
+	// archive here.
+	opts.Policy.MaxArchivePercent = 100
+	return &adReconciler{platform: platform,
+		engine: &dsync.Engine{Source: adDirectory{src}, Target: client, Store: st, Options: opts}}
+}
+
+// active counts the platform's active accounts.
+func (r *adReconciler) active() int {
+	n := 0
+	for _, u := range r.platform.Users() {
+		if u.Active {
+			n++
+		}
+	}
+	return n
+}
+
+// mustCreate runs once with a complete read and checks that want accounts
+// were created.
+func (r *adReconciler) mustCreate(t *testing.T, want int) {
+	t.Helper()
+	rep, err := r.engine.Run(context.Background(), dsync.RunOptions{})
+	if err != nil {
+		t.Fatalf("first run: %v", err)
+	}
+	if rep.Applied[user.OpCreate] != want || r.active() != want {
+		t.Fatalf("first run applied %v, %d active accounts; want %d created", rep.Applied, r.active(), want)
+	}
+}
+
+// mustFailArchivingNobody runs with a broken read: the run must fail with an
+// error containing each of want, and every account must still be active.
+func (r *adReconciler) mustFailArchivingNobody(t *testing.T, accounts int, want ...string) {
+	t.Helper()
+	rep, err := r.engine.Run(context.Background(), dsync.RunOptions{})
+	if err == nil {
+		t.Fatalf("the run with an incomplete read succeeded: applied %v", rep.Applied)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("run error %q does not contain %q", err, w)
+		}
+	}
+	if n := rep.Applied[user.OpArchive] + rep.Applied[user.OpDelete]; n != 0 {
+		t.Fatalf("the run with an incomplete read removed %d accounts (%v)", n, err)
+	}
+	if r.active() != accounts {
+		t.Fatalf("%d active accounts after the failed run, want all %d", r.active(), accounts)
+	}
+	t.Logf("run error: %v", err)
+}
+
+// TestAD_BrokenPagingCookieIsAnError sends Samba a corrupted paging cookie
+// after the first page of the user search. Whatever Samba answers (an error
+// result, or a page that does not continue the search), the read must fail,
+// naming the search, and the reconciler must archive nobody.
+func TestAD_BrokenPagingCookieIsAnError(t *testing.T) {
+	const users = 120
+	ldif, ou, _ := sambatest.UsersLDIF("paged", "p", users)
+	s := sambatest.Start(t, sambatest.WithLDIF(ldif))
+
+	corruptions := []struct {
+		name    string
+		corrupt func([]byte) []byte
+	}{
+		{"bytes flipped", func(c []byte) []byte {
+			out := []byte(strings.Clone(string(c)))
+			for i := range out {
+				out[i] ^= 0x5a
+			}
+			return out
+		}},
+		{"truncated", func(c []byte) []byte { return c[:len(c)/2] }},
+		{"foreign", func([]byte) []byte { return []byte("not-a-cookie") }},
+	}
+	for _, fast := range []bool{true, false} {
+		for _, cc := range corruptions {
+			name := cc.name
+			if fast {
+				name += "/fast_read"
+			} else {
+				name += "/go-ldap"
+			}
+			t.Run(name, func(t *testing.T) {
+				c := adConfig(s, ou)
+				c.PageSize = 50
+				c.FastRead = fast
+				src := newSource(t, c)
+				var pages []int
+				src.OnPage = func(n int) { pages = append(pages, n) }
+				rec := newADReconciler(t, src)
+				rec.mustCreate(t, users)
+
+				var seen [][]byte
+				src.testCookie = func(cookie []byte) []byte {
+					seen = append(seen, cookie)
+					return cc.corrupt(cookie)
+				}
+				pages = nil
+				got, _, err := src.Fetch(context.Background())
+				t.Logf("Samba's cookie %q; pages read %v", seen, pages)
+				if len(seen) == 0 {
+					t.Fatalf("the read used no paging cookie (pages %v): nothing was corrupted", pages)
+				}
+				if err == nil {
+					t.Fatalf("Fetch with a corrupted paging cookie returned %d users and no error", len(got))
+				}
+				if got != nil {
+					t.Fatalf("Fetch returned %d users with the error %v, want none", len(got), err)
+				}
+				if !strings.Contains(err.Error(), "ldap search "+ou) {
+					t.Errorf("error %q does not name the search of %s", err, ou)
+				}
+				t.Logf("Fetch error: %v", err)
+
+				streamed := 0
+				_, err = src.Stream(context.Background(), func(user.User) error { streamed++; return nil })
+				if err == nil {
+					t.Fatalf("Stream with a corrupted paging cookie ended without an error after %d users", streamed)
+				}
+
+				rec.mustFailArchivingNobody(t, users, "ldap search "+ou)
+			})
+		}
+	}
+}
+
+// TestAD_UnresolvedMemberRangeIsAnError reads a member_of group with ranged
+// retrieval (Samba ranges only on request; Windows ranges groups over 1,500
+// members on its own) and breaks one ranged step after the first: the step
+// fails, comes back without its range, or comes back without the group. The
+// read must fail rather than give fewer members, and nobody is archived.
+func TestAD_UnresolvedMemberRangeIsAnError(t *testing.T) {
+	const users = 60
+	ldif, _, dns := sambatest.UsersLDIF("ranged", "r", users)
+	s := sambatest.Start(t, sambatest.WithLDIF(ldif))
+	groups := s.AddOU(t, "groups")
+	scope := s.AddGroup(t, groups, "platform-users", dns...)
+
+	breaks := []struct {
+		name  string
+		brk   func(res *ldap.SearchResult) error
+		wants []string
+	}{
+		{"step fails", func(*ldap.SearchResult) error {
+			return ldap.NewError(ldap.LDAPResultUnwillingToPerform, errors.New("range step refused"))
+		}, []string{"range step refused"}},
+		{"range missing", func(res *ldap.SearchResult) error {
+			for _, e := range res.Entries {
+				e.Attributes = nil
+			}
+			return nil
+		}, []string{"without a range"}},
+		{"group missing", func(res *ldap.SearchResult) error {
+			res.Entries = nil
+			return nil
+		}, []string{"the group was gone"}},
+	}
+	for _, b := range breaks {
+		t.Run(b.name, func(t *testing.T) {
+			c := adConfig(s, s.BaseDN())
+			c.MemberOf = scope
+			src := newSource(t, c)
+			src.memberRange = 20
+			var steps []string
+			src.testMemberStep = func(_ int, res *ldap.SearchResult) error {
+				for _, e := range res.Entries {
+					for _, a := range e.Attributes {
+						steps = append(steps, fmt.Sprintf("%s (%d values)", a.Name, len(a.Values)))
+					}
+				}
+				return nil
+			}
+			rec := newADReconciler(t, src)
+			rec.mustCreate(t, users)
+			t.Logf("complete ranged read: %v", steps)
+			if len(steps) < 2 || !strings.Contains(steps[1], ";range=") {
+				t.Fatalf("the member read's answers were %v, want ranged retrieval in at least 2 steps", steps)
+			}
+
+			src.testMemberStep = func(step int, res *ldap.SearchResult) error {
+				if step != 1 {
+					return nil
+				}
+				return b.brk(res)
+			}
+			got, _, err := src.Fetch(context.Background())
+			if err == nil {
+				t.Fatalf("Fetch with a broken ranged step returned %d users and no error", len(got))
+			}
+			if got != nil {
+				t.Fatalf("Fetch returned %d users with the error %v, want none", len(got), err)
+			}
+			want := append([]string{"ldap.member_of: read group " + scope}, b.wants...)
+			for _, w := range want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+			t.Logf("Fetch error: %v", err)
+			rec.mustFailArchivingNobody(t, users, want...)
+		})
+	}
+}
