@@ -247,4 +247,32 @@ func TestAD_UnresolvedMemberRangeIsAnError(t *testing.T) {
 			rec.mustFailArchivingNobody(t, users, want...)
 		})
 	}
+
+	// Last: it deletes the group. Deleted on the DC between the first
+	// ranged step and the next, Samba answers noSuchObject.
+	t.Run("group deleted between steps", func(t *testing.T) {
+		c := adConfig(s, s.BaseDN())
+		c.MemberOf = scope
+		src := newSource(t, c)
+		src.memberRange = 20
+		rec := newADReconciler(t, src)
+		rec.mustCreate(t, users)
+		src.testMemberStep = func(step int, _ *ldap.SearchResult) error {
+			if step == 0 {
+				s.Delete(t, scope)
+			}
+			return nil
+		}
+		got, _, err := src.Fetch(context.Background())
+		if err == nil || got != nil {
+			t.Fatalf("Fetch with the group deleted mid-read: %d users, error %v; want no users and an error", len(got), err)
+		}
+		want := []string{"ldap.member_of: read group " + scope, "the group was gone", "No Such Object"}
+		for _, w := range want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("error %q does not contain %q", err, w)
+			}
+		}
+		t.Logf("Fetch error: %v", err)
+	})
 }

@@ -66,6 +66,9 @@ func (s *Source) readMembers(ctx context.Context, conn *ldap.Conn, dn string) (v
 				return nil, false, ctxErr
 			}
 			if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
+				if step > 0 {
+					return nil, true, fmt.Errorf("ranged retrieval of member: the group was gone when values from %d on were asked for; the group cannot be read completely: %w", start, err)
+				}
 				return nil, false, nil
 			}
 			return nil, false, err
