@@ -212,7 +212,9 @@ func TestAD_UnresolvedMemberRangeIsAnError(t *testing.T) {
 			src.testMemberStep = func(_ int, res *ldap.SearchResult) error {
 				for _, e := range res.Entries {
 					for _, a := range e.Attributes {
-						steps = append(steps, fmt.Sprintf("%s (%d values)", a.Name, len(a.Values)))
+						if strings.HasPrefix(strings.ToLower(a.Name), "member") {
+							steps = append(steps, fmt.Sprintf("%s (%d values)", a.Name, len(a.Values)))
+						}
 					}
 				}
 				return nil
@@ -247,6 +249,55 @@ func TestAD_UnresolvedMemberRangeIsAnError(t *testing.T) {
 			rec.mustFailArchivingNobody(t, users, want...)
 		})
 	}
+
+	// Members removed on the DC between the first ranged step (values 0-19)
+	// and the next (values from 20 on), leaving 10: Samba answers the next
+	// step with member;range=20-* and no values, a well-formed range. Ending
+	// the read there would keep 20 members that were removed and miss the 10
+	// still in the group (who would be archived); it must fail instead (the
+	// next run reads the group as it now is).
+	t.Run("members removed between steps", func(t *testing.T) {
+		group := s.AddGroup(t, groups, "shrinking", dns...)
+		c := adConfig(s, s.BaseDN())
+		c.MemberOf = group
+		src := newSource(t, c)
+		src.memberRange = 20
+		rec := newADReconciler(t, src)
+		rec.mustCreate(t, users)
+		removed := false
+		var answers []string
+		src.testMemberStep = func(step int, res *ldap.SearchResult) error {
+			if step == 0 && !removed {
+				removed = true
+				m := ldap.NewModifyRequest(group, nil)
+				m.Delete("member", dns[:users-10])
+				if err := s.Conn(t).Modify(m); err != nil {
+					t.Fatalf("remove members of %s: %v", group, err)
+				}
+			}
+			for _, e := range res.Entries {
+				for _, a := range e.Attributes {
+					answers = append(answers, fmt.Sprintf("%s (%d values)", a.Name, len(a.Values)))
+				}
+			}
+			return nil
+		}
+		rec.mustFailArchivingNobody(t, users, "ldap.member_of: read group "+group, "the group changed while its members were read")
+		t.Logf("Samba's answers: %v", answers)
+		if !removed {
+			t.Fatalf("the members were not removed during the read")
+		}
+
+		// The next run reads the group as it now is: 10 members; the 50
+		// removed are archived.
+		rep, err := rec.engine.Run(context.Background(), dsync.RunOptions{})
+		if err != nil {
+			t.Fatalf("run after the change: %v", err)
+		}
+		if rep.Applied[user.OpArchive] != users-10 || rec.active() != 10 {
+			t.Fatalf("run after the change applied %v, %d active; want %d archived, 10 active", rep.Applied, rec.active(), users-10)
+		}
+	})
 
 	// Last: it deletes the group. Deleted on the DC between the first
 	// ranged step and the next, Samba answers noSuchObject.

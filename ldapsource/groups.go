@@ -54,12 +54,18 @@ func (s *Source) readMembers(ctx context.Context, conn *ldap.Conn, dn string) (v
 		attr = "member;range=0-" + strconv.Itoa(s.memberRange-1)
 	}
 	start := 0 // the first value the next response must begin with
+	// Ranged steps are separate reads, not a snapshot: a group changed
+	// between them gives values from two states (members removed meanwhile
+	// shift the later ranges, so members still in the group are missed).
+	// On Active Directory every change of the group moves its uSNChanged;
+	// a value that differs between the steps fails the read.
+	usn := ""
 	for step := 0; ; step++ {
 		if err := ctx.Err(); err != nil {
 			return nil, false, err
 		}
 		req := ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
-			"(objectClass=*)", []string{attr}, nil)
+			"(objectClass=*)", []string{attr, "uSNChanged"}, nil)
 		res, err := conn.Search(req)
 		if err != nil {
 			if ctxErr := ctx.Err(); ctxErr != nil {
@@ -83,6 +89,11 @@ func (s *Source) readMembers(ctx context.Context, conn *ldap.Conn, dn string) (v
 				return nil, true, fmt.Errorf("ranged retrieval of member: the group was gone when values from %d on were asked for; the group cannot be read completely", start)
 			}
 			return nil, false, nil
+		}
+		if u := res.Entries[0].GetAttributeValue("uSNChanged"); step == 0 {
+			usn = u
+		} else if u != "" && usn != "" && u != usn {
+			return nil, true, fmt.Errorf("ranged retrieval of member: the group changed while its members were read (uSNChanged %s, then %s); it is read again on the next run", usn, u)
 		}
 		next := ""
 		ranged := false
