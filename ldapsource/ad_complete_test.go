@@ -327,3 +327,55 @@ func TestAD_UnresolvedMemberRangeIsAnError(t *testing.T) {
 		t.Logf("Fetch error: %v", err)
 	})
 }
+
+// TestAD_ServerSizeLimitsNeverGiveAPartialRead lowers the DC's query policy
+// limits (lDAPAdminLimits MaxPageSize and MaxResultSetSize, which cap pages
+// and paged result sets on Windows) far below the directory's size. Samba
+// 4.17 enforces neither (nor a client's size limit): its only size limit is
+// the 256 MB cap on one search response, answered with sizeLimitExceeded.
+// Whatever the server does, the read is either complete or an error that
+// names the search and the size limit: never fewer users.
+func TestAD_ServerSizeLimitsNeverGiveAPartialRead(t *testing.T) {
+	const users = 120
+	ldif, ou, _ := sambatest.UsersLDIF("limited", "l", users)
+	s := sambatest.Start(t, sambatest.WithLDIF(ldif))
+	policy := "CN=Default Query Policy,CN=Query-Policies,CN=Directory Service,CN=Windows NT,CN=Services,CN=Configuration," + s.BaseDN()
+	conn := s.Conn(t)
+	res, err := conn.Search(ldap.NewSearchRequest(policy, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
+		"(objectClass=*)", []string{"lDAPAdminLimits"}, nil))
+	if err != nil || len(res.Entries) != 1 {
+		t.Fatalf("read the query policy %s: %v", policy, err)
+	}
+	var limits []string
+	for _, v := range res.Entries[0].GetAttributeValues("lDAPAdminLimits") {
+		if !strings.HasPrefix(v, "MaxPageSize=") && !strings.HasPrefix(v, "MaxResultSetSize=") {
+			limits = append(limits, v)
+		}
+	}
+	limits = append(limits, "MaxPageSize=10", "MaxResultSetSize=10")
+	m := ldap.NewModifyRequest(policy, nil)
+	m.Replace("lDAPAdminLimits", limits)
+	if err := conn.Modify(m); err != nil {
+		t.Fatalf("lower the limits in %s: %v", policy, err)
+	}
+
+	for _, fast := range []bool{true, false} {
+		c := adConfig(s, ou)
+		c.PageSize = 50
+		c.FastRead = fast
+		src := newSource(t, c)
+		var pages []int
+		src.OnPage = func(n int) { pages = append(pages, n) }
+		got, _, err := src.Fetch(context.Background())
+		t.Logf("fast_read %v, MaxPageSize=10: pages %v, %d users, error %v", fast, pages, len(got), err)
+		switch {
+		case err != nil:
+			if got != nil || !ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) ||
+				!strings.Contains(err.Error(), "ldap search "+ou) {
+				t.Fatalf("fast_read %v: %d users and error %v; want none and a size limit error naming the search", fast, len(got), err)
+			}
+		case len(got) != users:
+			t.Fatalf("fast_read %v: read %d users without an error, want all %d", fast, len(got), users)
+		}
+	}
+}
