@@ -55,40 +55,6 @@ func (s *summaryIndex) claims() (map[string]string, error) {
 	return claimed, nil
 }
 
-// earlyUsers bounds the users held while the summaries load.
-const earlyUsers = 20_000
-
-// summaryLoad is loadSummaries running in its own goroutine.
-type summaryLoad struct {
-	done chan struct{}
-	sums *summaryIndex
-	err  error
-}
-
-func startSummaries(ctx context.Context, st SummaryStore) *summaryLoad {
-	sl := &summaryLoad{done: make(chan struct{})}
-	go func() {
-		defer close(sl.done)
-		sl.sums, sl.err = loadSummaries(ctx, st)
-	}()
-	return sl
-}
-
-// get returns the summaries, or nil and no error when they are not loaded
-// yet and block is false.
-func (sl *summaryLoad) get(block bool) (*summaryIndex, error) {
-	if block {
-		<-sl.done
-	} else {
-		select {
-		case <-sl.done:
-		default:
-			return nil, nil
-		}
-	}
-	return sl.sums, sl.err
-}
-
 // inStep reports whether Diff would find nothing to do for directory user u,
 // given its record's summary (ok false: no record). It answers only the
 // common cases and says false when unsure: the user then goes through Diff.
@@ -113,49 +79,24 @@ func inStep(u user.User, s user.Summary, ok bool) bool {
 // gives over the whole directory and snapshot.
 func (e *Engine) streamPlan(ctx context.Context, rep *Report, src Streamer, st SummaryStore) (claims func() (map[string]string, error), diffStart time.Time, err error) {
 	phase := e.now()
-	// The summaries load while the directory read starts: users that arrive
-	// first wait in early (at most earlyUsers of them) until they are in.
-	sl := startSummaries(ctx, st)
-	var kept, early []user.User
+	sums, err := loadSummaries(ctx, st)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	var kept []user.User
 	inScope, unchanged := 0, 0
-	take := func(sums *summaryIndex, u user.User) {
-		if s, ok := sums.mark(u.ID); inStep(u, s, ok) {
-			unchanged++
-			return
-		}
-		kept = append(kept, u)
-	}
-	drain := func(block bool) error {
-		sums, err := sl.get(block)
-		if sums != nil {
-			for _, u := range early {
-				take(sums, u)
-			}
-			early = nil
-		}
-		return err
-	}
 	skipped, err := src.Stream(ctx, func(u user.User) error {
 		inScope++
-		if sums, _ := sl.get(false); sums != nil {
-			take(sums, u)
+		if s, ok := sums.mark(u.ID); inStep(u, s, ok) {
+			unchanged++
 			return nil
 		}
-		early = append(early, u)
-		if len(early) < earlyUsers {
-			return nil
-		}
-		return drain(true)
+		kept = append(kept, u)
+		return nil
 	})
-	// Always wait for the summaries: the store is not to be read after
-	// streamPlan returns.
-	if serr := drain(true); serr != nil {
-		return nil, time.Time{}, serr
-	}
 	if err := e.fetched(ctx, rep, phase, err); err != nil {
 		return nil, time.Time{}, err
 	}
-	sums, _ := sl.get(true)
 	diffStart = e.now()
 
 	// Users withdrawn after they were emitted are skipped entries.
