@@ -332,7 +332,9 @@ func TestAD_UnresolvedMemberRangeIsAnError(t *testing.T) {
 // limits (lDAPAdminLimits MaxPageSize and MaxResultSetSize, which cap pages
 // and paged result sets on Windows) far below the directory's size. Samba
 // 4.17 enforces neither (nor a client's size limit): its only size limit is
-// the 256 MB cap on one search response, answered with sizeLimitExceeded.
+// the 256 MiB cap on the responses to one search request (one page),
+// answered with sizeLimitExceeded (LDAP_SERVER_MAX_REPLY_SIZE in Samba's
+// source4/ldap_server/ldap_server.h), too large to provoke in a test.
 // Whatever the server does, the read is either complete or an error that
 // names the search and the size limit: never fewer users.
 func TestAD_ServerSizeLimitsNeverGiveAPartialRead(t *testing.T) {
