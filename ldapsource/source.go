@@ -204,12 +204,23 @@ func (s *Source) Stream(ctx context.Context, emit func(user.User) error) ([]Skip
 // arrives and calling onPage after each page. Any incomplete read is an error.
 func (s *Source) search(ctx context.Context, conn *ldap.Conn, base, filter string, attrs []string,
 	onEntry func(*ldap.Entry), onPage func(int)) error {
+	return s.pages(base, onPage, func(paging *ldap.ControlPaging, timeLimit int) ([]byte, int, error) {
+		req := ldap.NewSearchRequest(base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases,
+			0, timeLimit, false, filter, attrs, []ldap.Control{paging})
+		return s.searchPage(ctx, conn, req, onEntry)
+	})
+}
+
+// pages is the loop of a paged search (RFC 2696) of base, for both readers:
+// page reads one page with the paging control and time limit given and
+// returns the server's cookie and the entries read; onPage, when set, is
+// called after each page. An error ends the read (through searchError).
+func (s *Source) pages(base string, onPage func(int),
+	page func(paging *ldap.ControlPaging, timeLimit int) (cookie []byte, n int, err error)) error {
 	paging := ldap.NewControlPaging(uint32(s.cfg.PageSize))
 	timeLimit := int(max(1, (s.cfg.Timeout.Seconds() + 0.999)))
 	for {
-		req := ldap.NewSearchRequest(base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases,
-			0, timeLimit, false, filter, attrs, []ldap.Control{paging})
-		cookie, n, err := s.searchPage(ctx, conn, req, onEntry)
+		cookie, n, err := page(paging, timeLimit)
 		if err != nil {
 			return searchError(base, err)
 		}

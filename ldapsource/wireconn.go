@@ -300,27 +300,13 @@ func (s *Source) wireSearch(ctx context.Context, base, filter string, attrs []st
 		return err
 	}
 	defer c.close()
-	paging := ldap.NewControlPaging(uint32(s.cfg.PageSize))
-	timeLimit := int(max(1, (s.cfg.Timeout.Seconds() + 0.999)))
-	for {
+	return s.pages(base, onPage, func(paging *ldap.ControlPaging, timeLimit int) ([]byte, int, error) {
 		cookie, n, err := c.searchPage(base, filter, attrs, timeLimit, paging, onEntry)
 		if err == nil {
 			// A cancellation that closed the connection after the last
 			// response was read must still fail the read.
 			err = ctx.Err()
 		}
-		if err != nil {
-			return searchError(base, err)
-		}
-		if onPage != nil {
-			onPage(n)
-		}
-		if len(cookie) == 0 {
-			return nil
-		}
-		if s.testCookie != nil {
-			cookie = s.testCookie(cookie)
-		}
-		paging.SetCookie(cookie)
-	}
+		return cookie, n, err
+	})
 }
