@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -57,15 +56,9 @@ func runLatency(o options, changes int) (err error) {
 	if _, err := exec.LookPath("ldapmodify"); err != nil {
 		return fmt.Errorf("ldapmodify is needed: %w (scripts/install-test-deps.sh installs ldap-utils)", err)
 	}
-	bin := o.dirsync
-	if bin == "" {
-		bin = filepath.Join(work, "dirsync")
-		logf("building dirsync")
-		build := exec.Command("go", "build", "-o", bin, "./cmd/dirsync")
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			return fmt.Errorf("build dirsync (run from the repository root): %w", err)
-		}
+	bin, err := dirsyncBinary(o, work)
+	if err != nil {
+		return err
 	}
 
 	logf("latency: loading slapd with %d users (syncprov with a session log)", n)

@@ -171,15 +171,9 @@ func run(o options) (err error) {
 		return fmt.Errorf("ldapsearch is needed for the floor: %w (scripts/install-test-deps.sh installs ldap-utils)", err)
 	}
 
-	bin := o.dirsync
-	if bin == "" {
-		bin = filepath.Join(work, "dirsync")
-		logf("building dirsync")
-		build := exec.Command("go", "build", "-o", bin, "./cmd/dirsync")
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			return fmt.Errorf("build dirsync (run from the repository root): %w", err)
-		}
+	bin, err := dirsyncBinary(o, work)
+	if err != nil {
+		return err
 	}
 
 	var rep report
@@ -194,6 +188,21 @@ func run(o options) (err error) {
 		return errors.New("a scenario failed (see the table)")
 	}
 	return nil
+}
+
+// dirsyncBinary returns o.dirsync, or builds ./cmd/dirsync into work.
+func dirsyncBinary(o options, work string) (string, error) {
+	if o.dirsync != "" {
+		return o.dirsync, nil
+	}
+	bin := filepath.Join(work, "dirsync")
+	logf("building dirsync")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/dirsync")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return "", fmt.Errorf("build dirsync (run from the repository root): %w", err)
+	}
+	return bin, nil
 }
 
 // runSize runs every scenario that uses a directory of n users.
