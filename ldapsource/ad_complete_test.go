@@ -4,51 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/go-ldap/ldap/v3"
 
 	"github.com/dirsync/dirsync/internal/sambatest"
-	"github.com/dirsync/dirsync/state"
 	dsync "github.com/dirsync/dirsync/sync"
-	"github.com/dirsync/dirsync/target"
-	"github.com/dirsync/dirsync/target/fake"
-	"github.com/dirsync/dirsync/target/scim"
 	"github.com/dirsync/dirsync/user"
 )
-
-// adReconciler runs the real reconciler from src to a fake SCIM platform.
-type adReconciler struct {
-	platform *fake.Server
-	engine   *dsync.Engine
-}
-
-func newADReconciler(t *testing.T, src *Source) *adReconciler {
-	t.Helper()
-	const token = "ad-complete-token"
-	platform := fake.New(fake.Options{Token: token})
-	tcfg := target.Default()
-	tcfg.URL = platform.StartT(t)
-	tcfg.Token = token
-	tcfg.RateLimit = 0
-	client, err := scim.New(tcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := state.Open(context.Background(), filepath.Join(t.TempDir(), "state.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	opts := dsync.Default().Options()
-	// No limit on removals: only the read-completeness rule may stop an
-	// archive here.
-	opts.Policy.MaxArchivePercent = 100
-	return &adReconciler{platform: platform,
-		engine: &dsync.Engine{Source: adDirectory{src}, Target: client, Store: st, Options: opts}}
-}
 
 // active counts the platform's active accounts.
 func (r *adReconciler) active() int {

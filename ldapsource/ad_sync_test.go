@@ -29,6 +29,37 @@ func (d adDirectory) Read(ctx context.Context) (dsync.Directory, error) {
 	return dir, nil
 }
 
+// adReconciler runs the real reconciler from src to a fake SCIM platform.
+type adReconciler struct {
+	platform *fake.Server
+	engine   *dsync.Engine
+}
+
+func newADReconciler(t *testing.T, src *Source) *adReconciler {
+	t.Helper()
+	const token = "ad-test-token"
+	platform := fake.New(fake.Options{Token: token})
+	tcfg := target.Default()
+	tcfg.URL = platform.StartT(t)
+	tcfg.Token = token
+	tcfg.RateLimit = 0
+	client, err := scim.New(tcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := state.Open(context.Background(), filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	opts := dsync.Default().Options()
+	// No limit on removals: only the read-completeness rule may stop an
+	// archive here.
+	opts.Policy.MaxArchivePercent = 100
+	return &adReconciler{platform: platform,
+		engine: &dsync.Engine{Source: adDirectory{src}, Target: client, Store: st, Options: opts}}
+}
+
 // TestAD_SyncUpdatesRenamesAndArchivesDeletedAndDisabledUsers runs the
 // reconciler from a Samba AD DC to the fake SCIM platform through a user's
 // life: created, renamed and moved (an update of the same account), disabled
@@ -44,24 +75,9 @@ func TestAD_SyncUpdatesRenamesAndArchivesDeletedAndDisabledUsers(t *testing.T) {
 	carol := s.AddUser(t, root, sambatest.UserSpec{SAM: "carol", UPN: "carol@dirsync.test", Mail: "carol@dirsync.test", GivenName: "Carol", SN: "C"})
 	bobID, carolID := guidOf(t, s, bob), guidOf(t, s, carol)
 
-	const token = "ad-test-token"
-	platform := fake.New(fake.Options{Token: token})
-	tcfg := target.Default()
-	tcfg.URL = platform.StartT(t)
-	tcfg.Token = token
-	tcfg.RateLimit = 0
-	client, err := scim.New(tcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := state.Open(ctx, filepath.Join(t.TempDir(), "state.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	opts := dsync.Default().Options()
-	opts.Policy.MaxArchivePercent = 100 // three users: one removal is 33 %
-	engine := &dsync.Engine{Source: adDirectory{newSource(t, adConfig(s, root))}, Target: client, Store: st, Options: opts}
+	// Three users: one removal is 33 %, which newADReconciler allows.
+	rec := newADReconciler(t, newSource(t, adConfig(s, root)))
+	engine, platform := rec.engine, rec.platform
 
 	run := func(want map[user.Op]int) dsync.Report {
 		t.Helper()
