@@ -44,15 +44,7 @@ func runLatency(o options, changes int) (err error) {
 	defer os.RemoveAll(work)
 	t := newTB(work)
 	defer t.close()
-	defer func() {
-		if r := recover(); r != nil {
-			f, ok := r.(fatalError)
-			if !ok {
-				panic(r)
-			}
-			err = fmt.Errorf("start slapd: %s (scripts/install-test-deps.sh installs it)", f)
-		}
-	}()
+	defer slapdFailure(&err)
 	if _, err := exec.LookPath("ldapmodify"); err != nil {
 		return fmt.Errorf("ldapmodify is needed: %w (scripts/install-test-deps.sh installs ldap-utils)", err)
 	}

@@ -154,15 +154,7 @@ func run(o options) (err error) {
 		os.RemoveAll(work)
 		os.Exit(130)
 	}()
-	defer func() {
-		if r := recover(); r != nil {
-			f, ok := r.(fatalError)
-			if !ok {
-				panic(r)
-			}
-			err = fmt.Errorf("start slapd: %s (scripts/install-test-deps.sh installs it)", f)
-		}
-	}()
+	defer slapdFailure(&err)
 	if _, err := os.Stat(timeBin); err != nil {
 		logf("warning: %s is missing (apt-get install time): peak RSS will include the benchmark's own memory", timeBin)
 		haveTime = false
@@ -188,6 +180,18 @@ func run(o options) (err error) {
 		return errors.New("a scenario failed (see the table)")
 	}
 	return nil
+}
+
+// slapdFailure, deferred, turns the harness's failure to start slapd (a
+// fatalError panic) into *err; any other panic goes on.
+func slapdFailure(err *error) {
+	if r := recover(); r != nil {
+		f, ok := r.(fatalError)
+		if !ok {
+			panic(r)
+		}
+		*err = fmt.Errorf("start slapd: %s (scripts/install-test-deps.sh installs it)", f)
+	}
 }
 
 // dirsyncBinary returns o.dirsync, or builds ./cmd/dirsync into work.
