@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"io"
 	"maps"
 	"slices"
 	"sort"
@@ -98,29 +97,35 @@ func (u User) Normalize() User {
 // JSON would replace invalid UTF-8 and so make different values hash the same),
 // groups in their order and extra attributes sorted by name.
 func (u User) Hash() string {
-	h := sha256.New()
-	var n [binary.MaxVarintLen64]byte
-	num := func(v int) { h.Write(n[:binary.PutUvarint(n[:], uint64(v))]) }
-	str := func(s string) { num(len(s)); io.WriteString(h, s) }
+	// The encoding is built in one buffer and hashed once: a directory read
+	// hashes every user, and many small writes to a hash.Hash cost more than
+	// the digest itself.
+	var stack [512]byte
+	b := stack[:0]
+	str := func(s string) {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
 	for _, s := range []string{u.ID, u.Username, u.Email, u.GivenName, u.FamilyName, u.DisplayName} {
 		str(s)
 	}
 	if u.Active {
-		num(1)
+		b = binary.AppendUvarint(b, 1)
 	} else {
-		num(0)
+		b = binary.AppendUvarint(b, 0)
 	}
-	num(len(u.Groups))
+	b = binary.AppendUvarint(b, uint64(len(u.Groups)))
 	for _, g := range u.Groups {
 		str(g)
 	}
-	keys := slices.Sorted(maps.Keys(u.Extra))
-	num(len(keys))
-	for _, k := range keys {
-		str(k)
-		str(u.Extra[k])
+	b = binary.AppendUvarint(b, uint64(len(u.Extra)))
+	if len(u.Extra) > 0 {
+		for _, k := range slices.Sorted(maps.Keys(u.Extra)) {
+			str(k)
+			str(u.Extra[k])
+		}
 	}
-	sum := h.Sum(nil)
+	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:16])
 }
 
