@@ -3,25 +3,99 @@ package sync
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
+	"math"
 	"slices"
 	"time"
 
 	"github.com/dirsync/dirsync/user"
 )
 
-// summaries is the snapshot in compact form: one user.Summary per record.
+// summaryIndex is the snapshot in compact form: one summary per record. It
+// holds no pointers per record (the strings are packed into one arena and
+// the index is keyed by hash), so however many records it holds, the garbage
+// collector scans none of them while the directory read allocates.
 type summaryIndex struct {
-	list    []user.Summary // ordered by ID
-	pos     map[string]int32
-	seen    []bool
-	managed int // records active on the platform
+	arena []byte       // every record's ID, platform ID and hash, back to back
+	recs  []summaryLoc // ordered by ID
+	// statuses are the distinct statuses, which records refer to by index.
+	statuses []user.Status
+	hashID   func(id string) uint64
+	pos      map[uint64]int32 // hash of an ID → its record
+	more     map[string]int32 // IDs whose hash another ID already holds in pos
+	seen     []bool
+	managed  int // records active on the platform
+}
+
+// summaryLoc locates one record's summary in the arena.
+type summaryLoc struct {
+	off                    uint32 // the ID starts here; the platform ID and hash follow it
+	idLen, pidLen, hashLen uint32
+	status                 uint8 // index in statuses
+}
+
+// summaryRef is a record's summary in the index, read without copying.
+type summaryRef struct {
+	s     *summaryIndex
+	i     int32
+	found bool
+}
+
+func (r summaryRef) rec() *summaryLoc { return &r.s.recs[r.i] }
+
+func (r summaryRef) status() user.Status { return r.s.statuses[r.rec().status] }
+
+func (r summaryRef) id() []byte {
+	x := r.rec()
+	return r.s.arena[x.off : x.off+x.idLen]
+}
+
+func (r summaryRef) platformID() []byte {
+	x := r.rec()
+	start := x.off + x.idLen
+	return r.s.arena[start : start+x.pidLen]
+}
+
+func (r summaryRef) hash() []byte {
+	x := r.rec()
+	start := x.off + x.idLen + x.pidLen
+	return r.s.arena[start : start+x.hashLen]
 }
 
 func loadSummaries(ctx context.Context, st SummaryStore) (*summaryIndex, error) {
-	s := &summaryIndex{pos: make(map[string]int32)}
+	seed := maphash.MakeSeed()
+	return loadSummariesHashed(ctx, st, func(id string) uint64 { return maphash.String(seed, id) })
+}
+
+// loadSummariesHashed is loadSummaries with the index's hash of IDs.
+func loadSummariesHashed(ctx context.Context, st SummaryStore, hashID func(string) uint64) (*summaryIndex, error) {
+	s := &summaryIndex{hashID: hashID, pos: make(map[uint64]int32)}
 	err := st.Summaries(ctx, func(sum user.Summary) error {
-		s.pos[sum.ID] = int32(len(s.list))
-		s.list = append(s.list, sum)
+		i := int32(len(s.recs))
+		if len(s.arena)+len(sum.ID)+len(sum.PlatformID)+len(sum.Hash) > math.MaxUint32 {
+			return fmt.Errorf("snapshot too large: the summaries of its first %d records fill 4 GiB", i)
+		}
+		st := slices.Index(s.statuses, sum.Status)
+		if st < 0 {
+			if len(s.statuses) > math.MaxUint8 {
+				return fmt.Errorf("snapshot record %s: more than 256 distinct statuses (this one %q)", sum.ID, sum.Status)
+			}
+			st = len(s.statuses)
+			s.statuses = append(s.statuses, sum.Status)
+		}
+		s.recs = append(s.recs, summaryLoc{off: uint32(len(s.arena)), idLen: uint32(len(sum.ID)),
+			pidLen: uint32(len(sum.PlatformID)), hashLen: uint32(len(sum.Hash)), status: uint8(st)})
+		s.arena = append(append(append(s.arena, sum.ID...), sum.PlatformID...), sum.Hash...)
+		h := s.hashID(sum.ID)
+		if _, taken := s.pos[h]; taken {
+			// IDs are unique in the snapshot: another ID has this hash.
+			if s.more == nil {
+				s.more = make(map[string]int32)
+			}
+			s.more[sum.ID] = i
+		} else {
+			s.pos[h] = i
+		}
 		if sum.Status == user.StatusActive {
 			s.managed++
 		}
@@ -30,44 +104,68 @@ func loadSummaries(ctx context.Context, st SummaryStore) (*summaryIndex, error) 
 	if err != nil {
 		return nil, fmt.Errorf("read snapshot: %w", err)
 	}
-	s.seen = make([]bool, len(s.list))
+	s.seen = make([]bool, len(s.recs))
 	return s, nil
 }
 
-// mark notes that the directory holds id and returns its summary.
-func (s *summaryIndex) mark(id string) (user.Summary, bool) {
-	i, ok := s.pos[id]
-	if !ok {
-		return user.Summary{}, false
+// lookup returns id's summary; found is false when no record has id.
+func (s *summaryIndex) lookup(id string) summaryRef {
+	if i, ok := s.pos[s.hashID(id)]; ok {
+		if r := (summaryRef{s: s, i: i, found: true}); string(r.id()) == id {
+			return r
+		}
 	}
-	s.seen[i] = true
-	return s.list[i], true
+	if i, ok := s.more[id]; ok {
+		return summaryRef{s: s, i: i, found: true}
+	}
+	return summaryRef{}
+}
+
+// mark notes that the directory holds id and returns its summary.
+func (s *summaryIndex) mark(id string) summaryRef {
+	r := s.lookup(id)
+	if r.found {
+		s.seen[r.i] = true
+	}
+	return r
+}
+
+// unseen returns the IDs of the records no directory user was marked for.
+func (s *summaryIndex) unseen() []string {
+	var ids []string
+	for i, seen := range s.seen {
+		if !seen {
+			ids = append(ids, string(summaryRef{s: s, i: int32(i)}.id()))
+		}
+	}
+	return ids
 }
 
 // claims returns the platform IDs linked in the snapshot, to directory IDs.
 func (s *summaryIndex) claims() (map[string]string, error) {
-	claimed := make(map[string]string, len(s.list))
-	for _, r := range s.list {
-		if r.PlatformID != "" && r.Status != user.StatusDeleted {
-			claimed[r.PlatformID] = r.ID
+	claimed := make(map[string]string, len(s.recs))
+	for i := range s.recs {
+		r := summaryRef{s: s, i: int32(i)}
+		if pid := r.platformID(); len(pid) > 0 && r.status() != user.StatusDeleted {
+			claimed[string(pid)] = string(r.id())
 		}
 	}
 	return claimed, nil
 }
 
 // inStep reports whether Diff would find nothing to do for directory user u,
-// given its record's summary (ok false: no record). It answers only the
-// common cases and says false when unsure: the user then goes through Diff.
-func inStep(u user.User, s user.Summary, ok bool) bool {
+// given its record's summary. It answers only the common cases and says
+// false when unsure: the user then goes through Diff.
+func inStep(u user.User, r summaryRef) bool {
 	switch {
-	case !ok:
+	case !r.found:
 		return !u.Active // disabled and never provisioned
-	case s.PlatformID == "":
+	case len(r.platformID()) == 0:
 		return false // pending: Diff decides
 	case u.Active:
-		return s.Status == user.StatusActive && s.Hash == u.Hash()
+		return r.status() == user.StatusActive && string(r.hash()) == u.Hash()
 	default:
-		return s.Status == user.StatusArchived // disabled and archived
+		return r.status() == user.StatusArchived // disabled and archived
 	}
 }
 
@@ -87,7 +185,7 @@ func (e *Engine) streamPlan(ctx context.Context, rep *Report, src Streamer, st S
 	inScope, unchanged := 0, 0
 	skipped, err := src.Stream(ctx, func(u user.User) error {
 		inScope++
-		if s, ok := sums.mark(u.ID); inStep(u, s, ok) {
+		if inStep(u, sums.mark(u.ID)) {
 			unchanged++
 			return nil
 		}
@@ -118,11 +216,7 @@ func (e *Engine) streamPlan(ctx context.Context, rep *Report, src Streamer, st S
 	for _, u := range kept {
 		ids = append(ids, u.ID)
 	}
-	for i, s := range sums.list {
-		if !sums.seen[i] {
-			ids = append(ids, s.ID)
-		}
-	}
+	ids = append(ids, sums.unseen()...)
 	records, err := st.Records(ctx, ids)
 	if err != nil {
 		return nil, diffStart, fmt.Errorf("read snapshot: %w", err)

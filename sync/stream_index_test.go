@@ -1,0 +1,84 @@
+package sync
+
+import (
+	"context"
+	"fmt"
+	"hash/maphash"
+	"slices"
+	"testing"
+
+	"github.com/dirsync/dirsync/user"
+)
+
+// The summary index finds every record by ID, including when IDs share a
+// hash (here: all of them), and never takes one ID for another.
+func TestSummaryIndex_FindsEveryRecordWhateverTheHashes(t *testing.T) {
+	var recs []user.Record
+	for i := range 50 {
+		st := user.StatusActive
+		if i%3 == 0 {
+			st = user.StatusArchived
+		}
+		pid := fmt.Sprintf("p%d", i)
+		if i%7 == 0 {
+			pid = "" // pending
+		}
+		recs = append(recs, user.Record{User: user.User{ID: fmt.Sprintf("id-%02d", i)}, PlatformID: pid, Status: st, Hash: fmt.Sprintf("h%d", i)})
+	}
+	seed := maphash.MakeSeed()
+	for name, hashID := range map[string]func(string) uint64{
+		"distinct hashes":  func(id string) uint64 { return maphash.String(seed, id) },
+		"one hash for all": func(string) uint64 { return 42 },
+		"two hashes":       func(id string) uint64 { return uint64(len(id) % 2) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			idx, err := loadSummariesHashed(context.Background(), newFakeStore(recs...), hashID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, r := range recs {
+				if i%2 == 1 {
+					continue // left unseen
+				}
+				ref := idx.mark(r.User.ID)
+				if !ref.found || string(ref.id()) != r.User.ID || string(ref.platformID()) != r.PlatformID ||
+					string(ref.hash()) != r.Hash || ref.status() != r.Status {
+					t.Fatalf("mark(%s) = %q %q %q %q found=%v, want %+v", r.User.ID, ref.id(), ref.platformID(), ref.hash(), ref.status(), ref.found, r)
+				}
+			}
+			for _, id := range []string{"id-50", "id-", "", "ID-01"} {
+				if ref := idx.mark(id); ref.found {
+					t.Errorf("mark(%q) found record %q", id, ref.id())
+				}
+			}
+			var wantUnseen []string
+			for i, r := range recs {
+				if i%2 == 1 {
+					wantUnseen = append(wantUnseen, r.User.ID)
+				}
+			}
+			if got := idx.unseen(); !slices.Equal(got, wantUnseen) {
+				t.Errorf("unseen = %v, want %v", got, wantUnseen)
+			}
+			claims, _ := idx.claims()
+			want := claimsOf(recs)
+			if len(claims) != len(want) {
+				t.Fatalf("claims has %d entries, want %d", len(claims), len(want))
+			}
+			for pid, id := range want {
+				if claims[pid] != id {
+					t.Errorf("claims[%s] = %q, want %q", pid, claims[pid], id)
+				}
+			}
+			active := 0
+			for _, r := range recs {
+				if r.Status == user.StatusActive {
+					active++
+				}
+			}
+			if idx.managed != active {
+				t.Errorf("managed = %d, want %d", idx.managed, active)
+			}
+		})
+	}
+}
