@@ -94,8 +94,8 @@ func (m mapper) mapEntry(e *ldap.Entry, key string, disabled bool) mapped {
 			u.Groups = append(u.Groups, g)
 		}
 	}
-	for _, name := range slices.Sorted(maps.Keys(a.Extra)) {
-		if v := first(a.Extra[name]); v != "" {
+	for name, attr := range a.Extra { // any order: bad is sorted below
+		if v := first(attr); v != "" {
 			if u.Extra == nil {
 				u.Extra = make(map[string]string)
 			}
