@@ -1,6 +1,12 @@
 package ldapsource
 
 import (
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/dirsync/dirsync/user"
@@ -37,6 +43,206 @@ func TestDedup_WithdrawsAnEmittedUserWhenALaterEntryCollides(t *testing.T) {
 	for _, s := range skipped {
 		if s.DN == "uid=b" && s.Reason != `duplicate username "alice" (also on uid=a); duplicate email "b@example.com" (also on uid=d)` {
 			t.Errorf("uid=b reason = %q", s.Reason)
+		}
+	}
+}
+
+// collidingDedup returns a dedup whose hash gives every value one of n
+// hashes, so that different values share a hash.
+func collidingDedup(n uint64, emit func(user.User) error) *dedup {
+	d := newDedup(emit)
+	d.hash = func(b []byte) uint64 {
+		var h uint64
+		for _, c := range b {
+			h += uint64(c)
+		}
+		return h % n
+	}
+	return d
+}
+
+func TestDedup_DifferentValuesWithOneHashAreNotDuplicates(t *testing.T) {
+	var emitted []string
+	d := collidingDedup(1, func(u user.User) error { emitted = append(emitted, u.ID); return nil })
+	for _, e := range []mapped{
+		{u: userWith("1", "uid=a", "alice", "a@example.com")},
+		{u: userWith("2", "uid=b", "bob", "b@example.com")},
+		{u: userWith("3", "uid=c", "carol", "c@example.com")},
+	} {
+		if err := d.add(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s := d.result(); len(s) != 0 {
+		t.Errorf("skipped = %+v, want none: the values differ, only their hash is the same", s)
+	}
+	if !slices.Equal(emitted, []string{"1", "2", "3"}) {
+		t.Errorf("emitted %v, want [1 2 3]", emitted)
+	}
+}
+
+func TestDedup_FindsDuplicatesAmongValuesWithOneHash(t *testing.T) {
+	var emitted []string
+	d := collidingDedup(1, func(u user.User) error { emitted = append(emitted, u.ID); return nil })
+	for _, e := range []mapped{
+		{u: userWith("1", "uid=a", "alice", "a@example.com")},
+		{u: userWith("2", "uid=b", "bob", "b@example.com")},   // first holder of "bob", not of the hash
+		{u: userWith("3", "uid=c", "BOB", "c@example.com")},   // duplicate of a value kept apart
+		{u: userWith("4", "uid=d", "Alice", "d@example.com")}, // duplicate of the hash's first holder
+		{u: userWith("5", "uid=e", "erin", "B@Example.COM")},
+		{u: userWith("3", "uid=f", "frank", "f@example.com")},
+		{u: userWith("6", "uid=g", "gina", "g@example.com")},
+	} {
+		if err := d.add(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !slices.Equal(emitted, []string{"1", "2", "6"}) {
+		t.Errorf("emitted %v, want [1 2 6]", emitted)
+	}
+	want := []Skipped{
+		{DN: "uid=a", ID: "1", Reason: `duplicate username "alice" (also on uid=d)`, Withdrawn: true},
+		{DN: "uid=b", ID: "2", Reason: `duplicate username "bob" (also on uid=c); duplicate email "b@example.com" (also on uid=e)`, Withdrawn: true},
+		{DN: "uid=c", ID: "3", Reason: `duplicate ID "3" (also on uid=f); duplicate username "bob" (also on uid=b)`},
+		{DN: "uid=d", ID: "4", Reason: `duplicate username "alice" (also on uid=a)`},
+		{DN: "uid=e", ID: "5", Reason: `duplicate email "b@example.com" (also on uid=b)`},
+		{DN: "uid=f", ID: "3", Reason: `duplicate ID "3" (also on uid=c)`},
+	}
+	if got := d.result(); !slices.Equal(got, want) {
+		t.Errorf("result:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// TestDedup_MatchesAMapOfStrings checks dedup, with its own hash and with
+// hashes made to collide, against a plain map of lower-cased strings on
+// inputs full of duplicates.
+func TestDedup_MatchesAMapOfStrings(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	pick := func(vals ...string) string { return vals[rng.IntN(len(vals))] }
+	for round := range 200 {
+		var in []mapped
+		for i := range 1 + rng.IntN(40) {
+			u := userWith(
+				pick("", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"),
+				fmt.Sprintf("uid=u%02d,dc=example", i),
+				pick("", "ann", "Ann", "bo", "BO", "İlk", "i̇lk", "\xffx", "\xefx", "ΣΑΣ", "σασ", "x", "y", "z", "w", "v"),
+				pick("", "a@x", "A@X", "b@x", "ẞ@x", "ß@x", "c@x", "d@x", "e@x", "f@x", "g@x"),
+			)
+			m := mapped{u: u}
+			if rng.IntN(20) == 0 {
+				m.reason = "missing username"
+			}
+			in = append(in, m)
+		}
+		wantEmitted, wantSkipped := referenceDedup(in)
+		for _, n := range []uint64{0, 1, 2, 3} { // 0: dedup's own hash
+			var emitted []user.User
+			emit := func(u user.User) error { emitted = append(emitted, u); return nil }
+			d := newDedup(emit)
+			if n > 0 {
+				d = collidingDedup(n, emit)
+			}
+			for _, e := range in {
+				if err := d.add(e); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := d.result(); !reflect.DeepEqual(got, wantSkipped) || !reflect.DeepEqual(emitted, wantEmitted) {
+				t.Fatalf("round %d, %d hashes: input %+v\nemitted %+v\n   want %+v\nskipped %+v\n   want %+v", round, n, in, emitted, wantEmitted, got, wantSkipped)
+			}
+		}
+	}
+}
+
+// referenceDedup is what dedup does, written with maps of strings.
+func referenceDedup(in []mapped) (emitted []user.User, skipped []Skipped) {
+	keys := []func(user.User) string{
+		func(u user.User) string { return u.ID },
+		func(u user.User) string { return strings.ToLower(u.Username) },
+		func(u user.User) string { return strings.ToLower(u.Email) },
+	}
+	names := []string{"ID", "username", "email"}
+	var users []user.User
+	wasEmitted := map[int]bool{}
+	first := make([]map[string]int, 3)
+	groups := make([]map[string][]int, 3)
+	for f := range keys {
+		first[f], groups[f] = map[string]int{}, map[string][]int{}
+	}
+	for _, e := range in {
+		if e.reason != "" {
+			skipped = append(skipped, Skipped{DN: e.u.DN, ID: e.u.ID, Reason: e.reason})
+			continue
+		}
+		i := len(users)
+		users = append(users, e.u)
+		dup := false
+		for f, key := range keys {
+			k := key(e.u)
+			if k == "" {
+				continue
+			}
+			j, seen := first[f][k]
+			if !seen {
+				first[f][k] = i
+				continue
+			}
+			if groups[f][k] == nil {
+				groups[f][k] = []int{j}
+			}
+			groups[f][k] = append(groups[f][k], i)
+			dup = true
+		}
+		if !dup {
+			wasEmitted[i] = true
+			emitted = append(emitted, e.u)
+		}
+	}
+	reasons := map[int][]string{}
+	for f := range keys {
+		for _, k := range slices.Sorted(maps.Keys(groups[f])) {
+			for _, i := range groups[f][k] {
+				var others []string
+				for _, j := range groups[f][k] {
+					if j != i {
+						others = append(others, users[j].DN)
+					}
+				}
+				reasons[i] = append(reasons[i], fmt.Sprintf("duplicate %s %q (also on %s)", names[f], k, strings.Join(others, "; ")))
+			}
+		}
+	}
+	for i, u := range users {
+		if rs := reasons[i]; len(rs) > 0 {
+			skipped = append(skipped, Skipped{DN: u.DN, ID: u.ID, Reason: strings.Join(rs, "; "), Withdrawn: wasEmitted[i]})
+		}
+	}
+	slices.SortFunc(skipped, func(a, b Skipped) int { return strings.Compare(a.DN, b.DN) })
+	return emitted, skipped
+}
+
+func TestArena_KeepsWhatItStores(t *testing.T) {
+	var a arena
+	type stored struct {
+		sp   span
+		want string
+	}
+	var all []stored
+	long := strings.Repeat("Long DN part, ", chunkSize/5) // spans several chunks
+	for i := range 3 * chunkSize / 20 {
+		for _, s := range []string{"", "abc", "ABC xyz@Example.COM", "İstanbul", "\xff\xfe", "ẞ", "ΣΑΣ", "Ⱥ", "a\x00Z", "é", fmt.Sprint(i)} {
+			all = append(all, stored{a.store(s, true), strings.ToLower(s)}, stored{a.store(s, false), s})
+		}
+		if i%1000 == 0 {
+			all = append(all, stored{a.store(long, false), long}, stored{a.store(long, true), strings.ToLower(long)})
+		}
+	}
+	if len(a.chunks) < 10 {
+		t.Fatalf("the arena has %d chunks, want the test to fill more", len(a.chunks))
+	}
+	for _, s := range all {
+		if got := a.str(s.sp); got != s.want {
+			t.Fatalf("arena holds %q at %+v, want %q", got, s.sp, s.want)
 		}
 	}
 }

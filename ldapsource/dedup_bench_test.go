@@ -1,0 +1,36 @@
+package ldapsource
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/dirsync/dirsync/user"
+)
+
+// BenchmarkDedup100k runs 100,000 distinct entries, shaped like a directory's,
+// through dedup and asks for its result.
+func BenchmarkDedup100k(b *testing.B) {
+	const n = 100_000
+	entries := make([]mapped, n)
+	for i := range entries {
+		entries[i] = mapped{u: userWith(
+			fmt.Sprintf("%08x-4e1c-11ef-9c6a-%012x", i, i),
+			fmt.Sprintf("uid=user%06d,ou=people,dc=example,dc=com", i),
+			fmt.Sprintf("User%06d", i),
+			fmt.Sprintf("User%06d@Example.com", i),
+		)}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		emitted := 0
+		d := newDedup(func(user.User) error { emitted++; return nil })
+		for _, e := range entries {
+			if err := d.add(e); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if s := d.result(); len(s) != 0 || emitted != n {
+			b.Fatalf("emitted %d and skipped %d of %d distinct entries", emitted, len(s), n)
+		}
+	}
+}
