@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -51,7 +54,9 @@ type applier struct {
 // removals never loads it; apply updates the map as it links accounts.
 func (a *applier) apply(ctx context.Context, plan Plan, claims func() (map[string]string, error)) error {
 	a.claims = claims
-	a.applied = map[user.Op]int{}
+	if a.applied == nil {
+		a.applied = map[user.Op]int{}
+	}
 
 	var grant, remove []Change
 	for _, c := range plan.Changes {
@@ -74,6 +79,24 @@ func (a *applier) apply(ctx context.Context, plan Plan, claims func() (map[strin
 		return err
 	}
 	return a.each(ctx, remove)
+}
+
+// report puts what a applied and what failed in rep.
+func (a *applier) report(rep *Report) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	rep.Applied, rep.Failed = maps.Clone(a.applied), slices.Clone(a.failed)
+}
+
+// attempted counts the changes applied or failed so far.
+func (a *applier) attempted() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n := len(a.failed)
+	for _, k := range a.applied {
+		n += k
+	}
+	return n
 }
 
 // loadClaims loads a.claimed on first use and returns the load's error.
@@ -103,10 +126,19 @@ func claimsOf(records []user.Record) map[string]string {
 
 // each applies changes with bounded concurrency.
 func (a *applier) each(ctx context.Context, changes []Change) error {
-	n := a.e.Concurrency
-	if n <= 0 {
-		n = 8
+	return a.stream(ctx, min(a.workers(), len(changes)), slices.Values(changes))
+}
+
+// workers is the number of changes applied at once.
+func (a *applier) workers() int {
+	if n := a.e.Concurrency; n > 0 {
+		return n
 	}
+	return 8
+}
+
+// stream applies the changes of seq with n workers, as seq yields them.
+func (a *applier) stream(ctx context.Context, n int, seq iter.Seq[Change]) error {
 	work := make(chan Change)
 	var (
 		wg       sync.WaitGroup
@@ -115,7 +147,7 @@ func (a *applier) each(ctx context.Context, changes []Change) error {
 	)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	for range min(n, len(changes)) {
+	for range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -131,16 +163,16 @@ func (a *applier) each(ctx context.Context, changes []Change) error {
 			}
 		}()
 	}
-feed:
-	for _, c := range changes {
+	for c := range seq {
 		if ctx.Err() != nil {
 			break
 		}
 		select {
 		case work <- c:
+			continue
 		case <-ctx.Done():
-			break feed
 		}
+		break
 	}
 	close(work)
 	wg.Wait()

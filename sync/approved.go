@@ -26,6 +26,6 @@ func (e *Engine) ApplyPlan(ctx context.Context, mode string, plan Plan) (rep Rep
 	if err != nil {
 		return rep, fmt.Errorf("read snapshot: %w", err)
 	}
-	err = e.applyPlan(ctx, &rep, func() (map[string]string, error) { return claimsOf(records), nil })
+	err = e.applyPlan(ctx, &rep, func() (map[string]string, error) { return claimsOf(records), nil }, nil, plan)
 	return rep, err
 }

@@ -70,5 +70,5 @@ func (e *Engine) RunChanged(ctx context.Context, ro RunOptions, ch Changed) (rep
 	}
 	// An event run reads a few users, not the directory: the empty-directory
 	// rule is for full reads.
-	return rep, e.checkAndApply(ctx, &rep, ro, claims, phase, true)
+	return rep, e.checkAndApply(ctx, &rep, ro, claims, phase, true, nil)
 }

@@ -410,7 +410,18 @@ func assertStreamedPlan(t *testing.T, dir Directory, records []user.Record, onRe
 	if !bytes.Equal(got, w) {
 		t.Errorf("streamed plan differs from Diff's:\n got: %s\nwant: %s", got, w)
 	}
+	// A run that applies gives the same plan, updates applied during the
+	// read included (earlyPush).
+	e.Store, e.Target = newFakeStore(records...), newFakeTarget()
+	rep, err = e.Run(context.Background(), RunOptions{AllowMassArchive: true, AllowEmptyDirectory: true})
+	if err != nil {
+		t.Fatalf("streamed run that applies: %v", err)
+	}
+	if got, _ := json.Marshal(rep.Plan); !bytes.Equal(got, w) {
+		t.Errorf("plan of the run that applies differs from Diff's:\n got: %s\nwant: %s", got, w)
+	}
 	// And a source that cannot stream is read whole (Engine.readPlan).
+	e.Store, e.Target = newFakeStore(records...), newFakeTarget()
 	e.Source = readOnlySource{&fakeSource{dir: dir}}
 	rep, err = e.Run(context.Background(), RunOptions{DryRun: true, AllowMassArchive: true, AllowEmptyDirectory: true})
 	if err != nil {

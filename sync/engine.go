@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/dirsync/dirsync/user"
@@ -177,8 +178,14 @@ func (e *Engine) Run(ctx context.Context, ro RunOptions) (rep Report, err error)
 	st, haveSummaries := e.Store.(SummaryStore)
 	var claims func() (map[string]string, error)
 	var diffStart time.Time
+	var early *earlyPush
 	if canStream && haveSummaries && !ro.Full {
-		claims, diffStart, err = e.streamPlan(ctx, &rep, src, st)
+		claims, diffStart, early, err = e.streamPlan(ctx, &rep, ro, src, st)
+		if early != nil {
+			// Updates applied during the read are reported whatever
+			// happens next (this runs before done records the run).
+			defer early.a.report(&rep)
+		}
 	} else {
 		claims, diffStart, err = e.readPlan(ctx, &rep, ro)
 	}
@@ -188,7 +195,7 @@ func (e *Engine) Run(ctx context.Context, ro RunOptions) (rep Report, err error)
 		}
 		return rep, err
 	}
-	return rep, e.checkAndApply(ctx, &rep, ro, claims, diffStart, ro.AllowEmptyDirectory)
+	return rep, e.checkAndApply(ctx, &rep, ro, claims, diffStart, ro.AllowEmptyDirectory, early)
 }
 
 // readPlan reads the whole directory and snapshot and diffs them into
@@ -197,7 +204,7 @@ func (e *Engine) Run(ctx context.Context, ro RunOptions) (rep Report, err error)
 func (e *Engine) readPlan(ctx context.Context, rep *Report, ro RunOptions) (claims func() (map[string]string, error), diffStart time.Time, err error) {
 	phase := e.now()
 	dir, err := e.Source.Read(ctx)
-	if err := e.fetched(ctx, rep, phase, err); err != nil {
+	if err := e.fetched(ctx, rep, phase, err, 0); err != nil {
 		return nil, time.Time{}, err
 	}
 	diffStart = e.now()
@@ -219,20 +226,37 @@ func (e *Engine) readPlan(ctx context.Context, rep *Report, ro RunOptions) (clai
 }
 
 // checkAndApply quarantines, checks rep.Plan against the safety policy and,
-// unless a dry run, applies it.
+// unless a dry run, applies it. early, when not nil, holds the updates
+// already applied during the read: they join the reported plan, and its
+// applier applies the rest.
 // The diff phase, which began at diffStart, ends with the check.
 func (e *Engine) checkAndApply(ctx context.Context, rep *Report, ro RunOptions, claims func() (map[string]string, error),
-	diffStart time.Time, allowEmpty bool) error {
+	diffStart time.Time, allowEmpty bool, early *earlyPush) error {
 	quarantine(&rep.Plan, e.QuarantineAfter, ro.RetryQuarantined)
 	err := e.Policy.check(rep.Plan, ro.AllowMassArchive, allowEmpty, ro.PriorRemovals)
 	rep.Phases.Diff = e.now().Sub(diffStart)
+	rest := rep.Plan.Changes
+	var a *applier
+	if early != nil {
+		a = early.a
+		if len(early.changes) > 0 {
+			rep.Plan.Changes = append(slices.Clone(early.changes), rest...)
+			sortChanges(rep.Plan.Changes)
+		}
+	}
 	if err != nil {
+		var se *SafetyError
+		if errors.As(err, &se) {
+			se.Pushed = early.count()
+		}
 		return err
 	}
-	if ro.DryRun || len(rep.Plan.Changes) == 0 {
+	if ro.DryRun || len(rest) == 0 {
 		return nil
 	}
-	return e.applyPlan(ctx, rep, claims)
+	plan := rep.Plan
+	plan.Changes = rest
+	return e.applyPlan(ctx, rep, claims, a, plan)
 }
 
 // startRun starts *rep and, unless dryRun, records the start of a run of
@@ -260,16 +284,21 @@ func (e *Engine) startRun(ctx context.Context, rep *Report, err *error, mode str
 
 // fetched ends a fetch phase begun at phase that ended with readErr: it
 // records the phase's time and returns the run's error, if any. A read that
-// ended because ctx did is not complete.
-func (e *Engine) fetched(ctx context.Context, rep *Report, phase time.Time, readErr error) error {
+// ended because ctx did is not complete. pushed counts the updates applied
+// during the read (see earlyPush).
+func (e *Engine) fetched(ctx context.Context, rep *Report, phase time.Time, readErr error, pushed int) error {
 	rep.Phases.Fetch = e.now().Sub(phase)
 	if readErr == nil {
 		readErr = ctx.Err()
 	}
-	if readErr != nil {
+	switch {
+	case readErr == nil:
+		return nil
+	case pushed > 0:
+		return fmt.Errorf("read directory (nobody was archived; the updates of %d users read before it stopped were applied): %w", pushed, readErr)
+	default:
 		return fmt.Errorf("read directory (nothing was changed): %w", readErr)
 	}
-	return nil
 }
 
 // finishRun records the run's outcome, even when the run was cancelled. A
@@ -285,24 +314,28 @@ func (e *Engine) finishRun(ctx context.Context, rep *Report, err *error) {
 	}
 }
 
-// applyPlan applies rep.Plan and fills in what was applied and what failed.
-// claims is as for applier.apply.
-func (e *Engine) applyPlan(ctx context.Context, rep *Report, claims func() (map[string]string, error)) error {
+// newApplier returns an applier for run.
+func (e *Engine) newApplier(run int64) *applier {
+	return &applier{e: e, run: run, now: e.now, applied: map[user.Op]int{}}
+}
+
+// applyPlan applies plan's changes with a (a new applier when nil) and
+// fills in what was applied and what failed. rep.Plan is plan, or plan and
+// the changes a applied before. claims is as for applier.apply.
+func (e *Engine) applyPlan(ctx context.Context, rep *Report, claims func() (map[string]string, error), a *applier, plan Plan) error {
 	if e.OnPlan != nil {
-		e.OnPlan(rep.Plan)
+		e.OnPlan(plan)
 	}
 	phase := e.now()
-	a := &applier{e: e, run: rep.RunID, now: e.now}
-	err := a.apply(ctx, rep.Plan, claims)
+	if a == nil {
+		a = e.newApplier(rep.RunID)
+	}
+	err := a.apply(ctx, plan, claims)
 	rep.Phases.Apply = e.now().Sub(phase)
-	rep.Applied, rep.Failed = a.applied, a.failed
+	a.report(rep)
 	var ce *CircuitError
 	if errors.As(err, &ce) {
-		done := len(rep.Failed)
-		for _, n := range rep.Applied {
-			done += n
-		}
-		ce.NotTried = max(len(rep.Plan.Changes)-done, 0)
+		ce.NotTried = max(len(rep.Plan.Changes)-a.attempted(), 0)
 		return err
 	}
 	if err != nil {

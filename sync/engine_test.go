@@ -75,12 +75,15 @@ func TestRun_AppliesAllGrantsBeforeAnyRemoval(t *testing.T) {
 	// ordering can keep a removal from starting while grants are under way.
 	e.Concurrency = 30
 
-	const grants = 6 + 4 + 3 // each makes exactly one Create, Update or SetActive(true)
+	// Each grant makes exactly one Create, Update or SetActive(true). The
+	// updates are applied as the directory is read (earlyPush), the creates
+	// and reactivations after it: those are held until all are under way.
+	const grants, held = 6 + 4 + 3, 6 + 3
 	var started, done atomic.Int32
 	allStarted := make(chan struct{})
 	var stuck atomic.Bool
 	grant := func() {
-		if started.Add(1) == grants {
+		if started.Add(1) == held {
 			close(allStarted)
 		}
 		// Hold every grant until all of them are under way.
@@ -93,7 +96,7 @@ func TestRun_AppliesAllGrantsBeforeAnyRemoval(t *testing.T) {
 	}
 	var early []string
 	var mu sync.Mutex
-	ft.onUpdate = func(context.Context, string, user.User) error { grant(); return nil }
+	ft.onUpdate = func(context.Context, string, user.User) error { done.Add(1); return nil }
 	ft.onCreate = func(context.Context, user.User) error { grant(); return nil }
 	ft.onSetActive = func(_ context.Context, id string, active bool) error {
 		if active {

@@ -278,6 +278,9 @@ type fakeSource struct {
 	err   error
 	read  func(ctx context.Context) (Directory, error)
 	reads atomic.Int32
+	// afterEmit, when set, is called by Stream after it emitted its n-th
+	// user (from 1); an error from it ends the read with that error.
+	afterEmit func(ctx context.Context, n int) error
 }
 
 func (fs *fakeSource) Read(ctx context.Context) (Directory, error) {
@@ -295,9 +298,14 @@ func (fs *fakeSource) Stream(ctx context.Context, emit func(user.User) error) ([
 	if err != nil {
 		return nil, err
 	}
-	for _, u := range dir.Users {
+	for i, u := range dir.Users {
 		if err := emit(u); err != nil {
 			return nil, err
+		}
+		if fs.afterEmit != nil {
+			if err := fs.afterEmit(ctx, i+1); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return slices.Clone(dir.Skipped), nil

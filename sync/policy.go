@@ -13,7 +13,8 @@ type Policy struct {
 	MaxArchivePercent float64
 }
 
-// SafetyError is a run refused by the Policy. Nothing was changed.
+// SafetyError is a run refused by the Policy. Nobody was archived or
+// deleted; nothing else was changed either, but for Pushed updates.
 type SafetyError struct {
 	// Removals is how many archives and deletes the plan holds.
 	Removals int
@@ -23,7 +24,10 @@ type SafetyError struct {
 	EmptyDirectory bool
 	// Prior is how many of Removals change-event runs already made since the
 	// directory was last read in full (RunOptions.PriorRemovals).
-	Prior  int
+	Prior int
+	// Pushed counts the updates applied while the directory was read, before
+	// the plan was refused (see earlyPush). No removal is made.
+	Pushed int
 	Policy Policy
 }
 
@@ -51,10 +55,14 @@ func (e *SafetyError) Error() string {
 			"(or `dirsync sync --allow-mass-archive` if they are right)",
 			e.Removals, e.Managed, pct, e.Prior, e.Policy.MaxArchive, e.Policy.MaxArchivePercent)
 	}
+	done := "Nothing was changed."
+	if e.Pushed > 0 {
+		done = fmt.Sprintf("Nobody was archived or deleted (only the data of %d active users, updated as the directory was read).", e.Pushed)
+	}
 	return fmt.Sprintf("safety: the plan would archive or delete %d of %d managed users (%.1f%%), over the limit "+
-		"(sync.max_archive: %d, sync.max_archive_percent: %g). Nothing was changed. Review the plan with `dirsync plan`; "+
+		"(sync.max_archive: %d, sync.max_archive_percent: %g). %s Review the plan with `dirsync plan`; "+
 		"if it is right, run again with --allow-mass-archive for this one run",
-		e.Removals, e.Managed, pct, e.Policy.MaxArchive, e.Policy.MaxArchivePercent)
+		e.Removals, e.Managed, pct, e.Policy.MaxArchive, e.Policy.MaxArchivePercent, done)
 }
 
 // Check returns a *SafetyError when plan removes more than the policy allows, or

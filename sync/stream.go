@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"math"
@@ -72,7 +73,7 @@ func loadSummariesHashed(ctx context.Context, st SummaryStore, hashID func(strin
 	s := &summaryIndex{hashID: hashID, pos: make(map[uint64]int32)}
 	err := st.Summaries(ctx, func(sum user.Summary) error {
 		i := int32(len(s.recs))
-		if len(s.arena)+len(sum.ID)+len(sum.PlatformID)+len(sum.Hash) > math.MaxUint32 {
+		if uint64(len(s.arena))+uint64(len(sum.ID)+len(sum.PlatformID)+len(sum.Hash)) > math.MaxUint32 {
 			return fmt.Errorf("snapshot too large: the summaries of its first %d records fill 4 GiB", i)
 		}
 		st := slices.Index(s.statuses, sum.Status)
@@ -175,41 +176,75 @@ func inStep(u user.User, r summaryRef) bool {
 // step are counted and dropped as they stream by, so memory holds one
 // summary per record and the changed users only. The plan is the one Diff
 // gives over the whole directory and snapshot.
-func (e *Engine) streamPlan(ctx context.Context, rep *Report, src Streamer, st SummaryStore) (claims func() (map[string]string, error), diffStart time.Time, err error) {
+//
+// Unless ro.DryRun, the updates among the changes are applied as they are
+// read (see earlyPush); the returned earlyPush holds them, and the plan the
+// rest.
+func (e *Engine) streamPlan(ctx context.Context, rep *Report, ro RunOptions, src Streamer, st SummaryStore) (claims func() (map[string]string, error), diffStart time.Time, early *earlyPush, err error) {
 	phase := e.now()
 	sums, err := loadSummaries(ctx, st)
 	if err != nil {
-		return nil, time.Time{}, err
+		return nil, time.Time{}, nil, err
+	}
+	readCtx, stopRead := context.WithCancelCause(ctx)
+	defer stopRead(nil)
+	if !ro.DryRun {
+		a := e.newApplier(rep.RunID)
+		a.claims = sums.claims
+		early = e.startEarly(ctx, a, st, ro, stopRead)
 	}
 	var kept []user.User
 	inScope, unchanged := 0, 0
-	skipped, err := src.Stream(ctx, func(u user.User) error {
+	skipped, err := src.Stream(readCtx, func(u user.User) error {
 		inScope++
-		if inStep(u, sums.mark(u.ID)) {
+		r := sums.mark(u.ID)
+		if inStep(u, r) {
 			unchanged++
 			return nil
+		}
+		if early != nil && u.Active && r.found && r.status() == user.StatusActive && len(r.platformID()) > 0 {
+			early.offer(u)
 		}
 		kept = append(kept, u)
 		return nil
 	})
-	if err := e.fetched(ctx, rep, phase, err); err != nil {
-		return nil, time.Time{}, err
+	if early != nil {
+		if perr := early.finish(); perr != nil {
+			var ce *CircuitError
+			if errors.As(perr, &ce) {
+				ce.NotTried = max(len(kept)-early.a.attempted(), 0)
+				return nil, time.Time{}, early, perr
+			}
+			return nil, time.Time{}, early, fmt.Errorf("apply during the read (nobody was archived): %w", perr)
+		}
+	}
+	if err := e.fetched(ctx, rep, phase, err, early.count()); err != nil {
+		return nil, time.Time{}, early, err
 	}
 	diffStart = e.now()
 
+	// Users updated during the read are done; the others go through Diff.
+	withdrawnUpdated := 0
+	if early != nil && len(early.handled) > 0 {
+		kept = slices.DeleteFunc(kept, func(u user.User) bool { return early.handled[u.ID] })
+	}
 	// Users withdrawn after they were emitted are skipped entries.
 	withdrawn := make(map[string]bool)
 	for i := range skipped {
 		if skipped[i].Withdrawn {
 			withdrawn[skipped[i].ID] = true
 			skipped[i].Withdrawn = false
+			if early != nil && early.handled[skipped[i].ID] {
+				withdrawnUpdated++
+			}
 		}
 	}
 	if len(withdrawn) > 0 {
 		before := len(kept)
 		kept = slices.DeleteFunc(kept, func(u user.User) bool { return withdrawn[u.ID] })
 		inScope -= len(withdrawn)
-		unchanged -= len(withdrawn) - (before - len(kept)) // the others were counted in step
+		// The others were counted in step.
+		unchanged -= len(withdrawn) - (before - len(kept)) - withdrawnUpdated
 	}
 
 	ids := make([]string, 0, len(kept))
@@ -219,11 +254,11 @@ func (e *Engine) streamPlan(ctx context.Context, rep *Report, src Streamer, st S
 	ids = append(ids, sums.unseen()...)
 	records, err := st.Records(ctx, ids)
 	if err != nil {
-		return nil, diffStart, fmt.Errorf("read snapshot: %w", err)
+		return nil, diffStart, early, fmt.Errorf("read snapshot: %w", err)
 	}
 	rep.Plan = Diff(Directory{Users: kept, Skipped: skipped}, records, e.OnRemoved)
 	rep.Plan.InScope = inScope
 	rep.Plan.Unchanged += unchanged
 	rep.Plan.Managed = sums.managed
-	return sums.claims, diffStart, nil
+	return sums.claims, diffStart, early, nil
 }

@@ -74,6 +74,9 @@ func (p *progress) plan(pl dsync.Plan) {
 func (p *progress) change(dsync.Change, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.phase != phaseApply {
+		return // an update applied during the read: the fetch's count is of entries
+	}
 	p.done++
 	p.showLocked(p.done == p.total)
 }
