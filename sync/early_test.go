@@ -91,15 +91,12 @@ func TestRun_PushesUpdatesWhileTheDirectoryIsRead(t *testing.T) {
 
 func TestRun_ReadFailingAfterPushedUpdatesArchivesNobody(t *testing.T) {
 	users, records := changedDirectory()
-	e, ft, st := setup(dirOf(users...), records...)
-	src := e.Source.(*fakeSource)
 	// Records of users not read at all: a partial read must not archive them.
-	gone := numbered("gone", 2)
-	for _, u := range gone {
+	for _, u := range numbered("gone", 2) {
 		records = append(records, record(u, user.StatusActive, "p-"+u.Username))
 	}
-	st = newFakeStore(records...)
-	e.Store = st
+	e, ft, st := setup(dirOf(users...), records...)
+	src := e.Source.(*fakeSource)
 	errLost := errors.New("connection lost")
 	src.afterEmit = func(ctx context.Context, n int) error {
 		if n == 3 {
