@@ -13,12 +13,14 @@ import (
 )
 
 // summaryIndex is the snapshot in compact form: one summary per record. It
-// holds no pointers per record (the strings are packed into one arena and
-// the index is keyed by hash), so however many records it holds, the garbage
-// collector scans none of them while the directory read allocates.
+// holds no pointers per record (the strings are packed into chunks of bytes
+// and the index is keyed by hash), so however many records it holds, the
+// garbage collector scans none of them while the directory read allocates.
+// It grows by chunks, never copying what it holds.
 type summaryIndex struct {
-	arena []byte       // every record's ID, platform ID and hash, back to back
-	recs  []summaryLoc // ordered by ID
+	chunks [][]byte       // every record's ID, platform ID and hash, back to back
+	recs   [][]summaryLoc // recsPerChunk per chunk, ordered by ID
+	n      int            // records
 	// statuses are the distinct statuses, which records refer to by index.
 	statuses []user.Status
 	hashID   func(id string) uint64
@@ -28,9 +30,15 @@ type summaryIndex struct {
 	managed  int // records active on the platform
 }
 
-// summaryLoc locates one record's summary in the arena.
+const (
+	summaryChunk = 64 << 10 // bytes per chunk of strings (a longer record gets one of its own)
+	recsShift    = 12
+	recsPerChunk = 1 << recsShift
+)
+
+// summaryLoc locates one record's summary in the chunks.
 type summaryLoc struct {
-	off                    uint32 // the ID starts here; the platform ID and hash follow it
+	chunk, off             uint32 // the ID starts here; the platform ID and hash follow it
 	idLen, pidLen, hashLen uint32
 	status                 uint8 // index in statuses
 }
@@ -42,26 +50,26 @@ type summaryRef struct {
 	found bool
 }
 
-func (r summaryRef) rec() *summaryLoc { return &r.s.recs[r.i] }
+func (r summaryRef) rec() *summaryLoc { return &r.s.recs[r.i>>recsShift][r.i&(recsPerChunk-1)] }
 
 func (r summaryRef) status() user.Status { return r.s.statuses[r.rec().status] }
 
-func (r summaryRef) id() []byte {
+// field returns the n-th string of the record (ID, platform ID, hash).
+func (r summaryRef) field(n int) []byte {
 	x := r.rec()
-	return r.s.arena[x.off : x.off+x.idLen]
+	start, size := x.off, x.idLen
+	if n > 0 {
+		start, size = start+x.idLen, x.pidLen
+	}
+	if n > 1 {
+		start, size = start+x.pidLen, x.hashLen
+	}
+	return r.s.chunks[x.chunk][start : start+size]
 }
 
-func (r summaryRef) platformID() []byte {
-	x := r.rec()
-	start := x.off + x.idLen
-	return r.s.arena[start : start+x.pidLen]
-}
-
-func (r summaryRef) hash() []byte {
-	x := r.rec()
-	start := x.off + x.idLen + x.pidLen
-	return r.s.arena[start : start+x.hashLen]
-}
+func (r summaryRef) id() []byte         { return r.field(0) }
+func (r summaryRef) platformID() []byte { return r.field(1) }
+func (r summaryRef) hash() []byte       { return r.field(2) }
 
 func loadSummaries(ctx context.Context, st SummaryStore) (*summaryIndex, error) {
 	seed := maphash.MakeSeed()
@@ -72,10 +80,10 @@ func loadSummaries(ctx context.Context, st SummaryStore) (*summaryIndex, error) 
 func loadSummariesHashed(ctx context.Context, st SummaryStore, hashID func(string) uint64) (*summaryIndex, error) {
 	s := &summaryIndex{hashID: hashID, pos: make(map[uint64]int32)}
 	err := st.Summaries(ctx, func(sum user.Summary) error {
-		i := int32(len(s.recs))
-		if uint64(len(s.arena))+uint64(len(sum.ID)+len(sum.PlatformID)+len(sum.Hash)) > math.MaxUint32 {
-			return fmt.Errorf("snapshot too large: the summaries of its first %d records fill 4 GiB", i)
+		if s.n == math.MaxInt32 {
+			return fmt.Errorf("snapshot too large: more than %d records", math.MaxInt32)
 		}
+		i := int32(s.n)
 		st := slices.Index(s.statuses, sum.Status)
 		if st < 0 {
 			if len(s.statuses) > math.MaxUint8 {
@@ -84,9 +92,25 @@ func loadSummariesHashed(ctx context.Context, st SummaryStore, hashID func(strin
 			st = len(s.statuses)
 			s.statuses = append(s.statuses, sum.Status)
 		}
-		s.recs = append(s.recs, summaryLoc{off: uint32(len(s.arena)), idLen: uint32(len(sum.ID)),
-			pidLen: uint32(len(sum.PlatformID)), hashLen: uint32(len(sum.Hash)), status: uint8(st)})
-		s.arena = append(append(append(s.arena, sum.ID...), sum.PlatformID...), sum.Hash...)
+		size := len(sum.ID) + len(sum.PlatformID) + len(sum.Hash)
+		if size > math.MaxInt32 {
+			return fmt.Errorf("snapshot record %.64s…: %d bytes of IDs and hash", sum.ID, size)
+		}
+		last := len(s.chunks) - 1
+		if last < 0 || cap(s.chunks[last])-len(s.chunks[last]) < size {
+			s.chunks = append(s.chunks, make([]byte, 0, max(summaryChunk, size)))
+			last++
+		}
+		c := s.chunks[last]
+		loc := summaryLoc{chunk: uint32(last), off: uint32(len(c)), idLen: uint32(len(sum.ID)),
+			pidLen: uint32(len(sum.PlatformID)), hashLen: uint32(len(sum.Hash)), status: uint8(st)}
+		s.chunks[last] = append(append(append(c, sum.ID...), sum.PlatformID...), sum.Hash...)
+		if s.n&(recsPerChunk-1) == 0 {
+			s.recs = append(s.recs, make([]summaryLoc, 0, recsPerChunk))
+		}
+		s.recs[len(s.recs)-1] = append(s.recs[len(s.recs)-1], loc)
+		s.n++
+
 		h := s.hashID(sum.ID)
 		if _, taken := s.pos[h]; taken {
 			// IDs are unique in the snapshot: another ID has this hash.
@@ -105,7 +129,7 @@ func loadSummariesHashed(ctx context.Context, st SummaryStore, hashID func(strin
 	if err != nil {
 		return nil, fmt.Errorf("read snapshot: %w", err)
 	}
-	s.seen = make([]bool, len(s.recs))
+	s.seen = make([]bool, s.n)
 	return s, nil
 }
 
@@ -144,8 +168,8 @@ func (s *summaryIndex) unseen() []string {
 
 // claims returns the platform IDs linked in the snapshot, to directory IDs.
 func (s *summaryIndex) claims() (map[string]string, error) {
-	claimed := make(map[string]string, len(s.recs))
-	for i := range s.recs {
+	claimed := make(map[string]string, s.n)
+	for i := range s.n {
 		r := summaryRef{s: s, i: int32(i)}
 		if pid := r.platformID(); len(pid) > 0 && r.status() != user.StatusDeleted {
 			claimed[string(pid)] = string(r.id())

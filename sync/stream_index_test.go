@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/dirsync/dirsync/user"
@@ -14,7 +15,11 @@ import (
 // hash (here: all of them), and never takes one ID for another.
 func TestSummaryIndex_FindsEveryRecordWhateverTheHashes(t *testing.T) {
 	var recs []user.Record
-	for i := range 50 {
+	// More records than one chunk of the index holds, and one whose ID is
+	// longer than a chunk of bytes.
+	long := user.User{ID: "id-" + strings.Repeat("x", summaryChunk+10)}
+	recs = append(recs, user.Record{User: long, PlatformID: "p-long", Status: user.StatusActive, Hash: "h-long"})
+	for i := range recsPerChunk + 100 {
 		st := user.StatusActive
 		if i%3 == 0 {
 			st = user.StatusArchived
@@ -23,7 +28,7 @@ func TestSummaryIndex_FindsEveryRecordWhateverTheHashes(t *testing.T) {
 		if i%7 == 0 {
 			pid = "" // pending
 		}
-		recs = append(recs, user.Record{User: user.User{ID: fmt.Sprintf("id-%02d", i)}, PlatformID: pid, Status: st, Hash: fmt.Sprintf("h%d", i)})
+		recs = append(recs, user.Record{User: user.User{ID: fmt.Sprintf("id-%05d", i)}, PlatformID: pid, Status: st, Hash: fmt.Sprintf("h%d", i)})
 	}
 	seed := maphash.MakeSeed()
 	for name, hashID := range map[string]func(string) uint64{
@@ -46,7 +51,7 @@ func TestSummaryIndex_FindsEveryRecordWhateverTheHashes(t *testing.T) {
 					t.Fatalf("mark(%s) = %q %q %q %q found=%v, want %+v", r.User.ID, ref.id(), ref.platformID(), ref.hash(), ref.status(), ref.found, r)
 				}
 			}
-			for _, id := range []string{"id-50", "id-", "", "ID-01"} {
+			for _, id := range []string{"id-99999", "id-", "", "ID-00001", long.ID + "y"} {
 				if ref := idx.mark(id); ref.found {
 					t.Errorf("mark(%q) found record %q", id, ref.id())
 				}
