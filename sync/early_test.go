@@ -38,6 +38,24 @@ func removals(ft *fakeTarget) int {
 	return n
 }
 
+// summariesFirst makes e's fake source emit its first user only once the
+// run has loaded the snapshot's summaries, so that no user is held back
+// while they load: each is handled as it is read.
+func summariesFirst(e *Engine) {
+	loaded := make(chan struct{})
+	e.summariesLoaded = func() { close(loaded) }
+	e.Source.(*fakeSource).beforeEmit = func(ctx context.Context) error {
+		select {
+		case <-loaded:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Second):
+			return errors.New("the summaries were not loaded")
+		}
+	}
+}
+
 // waitFor polls cond until it holds or a deadline passes.
 func waitFor(ctx context.Context, cond func() bool) bool {
 	deadline := time.Now().Add(5 * time.Second)
@@ -53,6 +71,7 @@ func waitFor(ctx context.Context, cond func() bool) bool {
 func TestRun_PushesUpdatesWhileTheDirectoryIsRead(t *testing.T) {
 	users, records := changedDirectory()
 	e, ft, st := setup(dirOf(users...), records...)
+	summariesFirst(e)
 	src := e.Source.(*fakeSource)
 	// The read goes on only once the platform has the first update: the
 	// update is applied while the directory is being read.
@@ -96,6 +115,7 @@ func TestRun_ReadFailingAfterPushedUpdatesArchivesNobody(t *testing.T) {
 		records = append(records, record(u, user.StatusActive, "p-"+u.Username))
 	}
 	e, ft, st := setup(dirOf(users...), records...)
+	summariesFirst(e)
 	src := e.Source.(*fakeSource)
 	errLost := errors.New("connection lost")
 	src.afterEmit = func(ctx context.Context, n int) error {
@@ -220,6 +240,7 @@ func TestRun_CircuitOpeningDuringTheReadStopsIt(t *testing.T) {
 	e, ft, st := setup(dirOf(users...), records...)
 	e.CircuitBreaker = 3
 	ft.onUpdate = func(context.Context, string, user.User) error { return unavailable{} }
+	summariesFirst(e)
 	src := e.Source.(*fakeSource)
 	src.afterEmit = func(ctx context.Context, n int) error {
 		if n == 30 {
@@ -228,6 +249,7 @@ func TestRun_CircuitOpeningDuringTheReadStopsIt(t *testing.T) {
 			case <-ctx.Done():
 				return ctx.Err()
 			case <-time.After(5 * time.Second):
+				t.Error("the circuit did not stop the read")
 				return errors.New("the circuit did not stop the read")
 			}
 		}

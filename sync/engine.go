@@ -49,6 +49,10 @@ type Engine struct {
 	Target Target
 	Store  Store
 	Options
+
+	// summariesLoaded, when set, is called once a run has loaded the
+	// snapshot's summaries (for tests).
+	summariesLoaded func()
 }
 
 // RunOptions are the per-run choices an operator makes on the command line.

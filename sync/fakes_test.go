@@ -281,6 +281,9 @@ type fakeSource struct {
 	// afterEmit, when set, is called by Stream after it emitted its n-th
 	// user (from 1); an error from it ends the read with that error.
 	afterEmit func(ctx context.Context, n int) error
+	// beforeEmit, when set, is called by Stream before it emits its first
+	// user; an error from it ends the read with that error.
+	beforeEmit func(ctx context.Context) error
 }
 
 func (fs *fakeSource) Read(ctx context.Context) (Directory, error) {
@@ -297,6 +300,11 @@ func (fs *fakeSource) Stream(ctx context.Context, emit func(user.User) error) ([
 	dir, err := fs.Read(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if fs.beforeEmit != nil {
+		if err := fs.beforeEmit(ctx); err != nil {
+			return nil, err
+		}
 	}
 	for i, u := range dir.Users {
 		if err := emit(u); err != nil {

@@ -133,6 +133,43 @@ func loadSummariesHashed(ctx context.Context, st SummaryStore, hashID func(strin
 	return s, nil
 }
 
+// heldUsers bounds the users held while the summaries load.
+const heldUsers = 20_000
+
+// summaryLoad is loadSummaries running in a goroutine of its own.
+type summaryLoad struct {
+	done chan struct{}
+	sums *summaryIndex
+	err  error
+}
+
+func startSummaries(ctx context.Context, st SummaryStore, loaded func()) *summaryLoad {
+	sl := &summaryLoad{done: make(chan struct{})}
+	go func() {
+		sl.sums, sl.err = loadSummaries(ctx, st)
+		close(sl.done)
+		if loaded != nil {
+			loaded()
+		}
+	}()
+	return sl
+}
+
+// get returns the summaries once loaded, waiting for them if block is set;
+// otherwise, before they are loaded, it returns nil and no error.
+func (sl *summaryLoad) get(block bool) (*summaryIndex, error) {
+	if block {
+		<-sl.done
+	} else {
+		select {
+		case <-sl.done:
+		default:
+			return nil, nil
+		}
+	}
+	return sl.sums, sl.err
+}
+
 // lookup returns id's summary; found is false when no record has id.
 func (s *summaryIndex) lookup(id string) summaryRef {
 	if i, ok := s.pos[s.hashID(id)]; ok {
@@ -206,32 +243,63 @@ func inStep(u user.User, r summaryRef) bool {
 // rest.
 func (e *Engine) streamPlan(ctx context.Context, rep *Report, ro RunOptions, src Streamer, st SummaryStore) (claims func() (map[string]string, error), diffStart time.Time, early *earlyPush, err error) {
 	phase := e.now()
-	sums, err := loadSummaries(ctx, st)
-	if err != nil {
-		return nil, time.Time{}, nil, err
-	}
+	// The summaries load while the directory read starts: the users that
+	// arrive first wait in held (at most heldUsers of them) until they are in.
+	sl := startSummaries(ctx, st, e.summariesLoaded)
 	readCtx, stopRead := context.WithCancelCause(ctx)
 	defer stopRead(nil)
 	if !ro.DryRun {
 		a := e.newApplier(rep.RunID)
-		a.claims = sums.claims
+		a.claims = func() (map[string]string, error) {
+			sums, err := sl.get(true)
+			if err != nil {
+				return nil, err
+			}
+			return sums.claims()
+		}
 		early = e.startEarly(ctx, a, st, ro, stopRead)
 	}
-	var kept []user.User
+	var kept, held []user.User
 	inScope, unchanged := 0, 0
-	skipped, err := src.Stream(readCtx, func(u user.User) error {
-		inScope++
+	take := func(sums *summaryIndex, u user.User) {
 		r := sums.mark(u.ID)
 		if inStep(u, r) {
 			unchanged++
-			return nil
+			return
 		}
 		if early != nil && u.Active && r.found && r.status() == user.StatusActive && len(r.platformID()) > 0 {
 			early.offer(u)
 		}
 		kept = append(kept, u)
-		return nil
+	}
+	release := func(block bool) error {
+		sums, err := sl.get(block)
+		if sums != nil {
+			for _, u := range held {
+				take(sums, u)
+			}
+			held = nil
+		}
+		return err
+	}
+	skipped, err := src.Stream(readCtx, func(u user.User) error {
+		inScope++
+		if len(held) == 0 {
+			if sums, _ := sl.get(false); sums != nil {
+				take(sums, u)
+				return nil
+			}
+		}
+		held = append(held, u)
+		if len(held) < heldUsers {
+			return release(false)
+		}
+		return release(true)
 	})
+	// Always wait for the summaries: the store is not read after the plan
+	// is made, and a failed load fails the run.
+	serr := release(true)
+	sums, _ := sl.get(true)
 	if early != nil {
 		if perr := early.finish(); perr != nil {
 			var ce *CircuitError
@@ -241,6 +309,9 @@ func (e *Engine) streamPlan(ctx context.Context, rep *Report, ro RunOptions, src
 			}
 			return nil, time.Time{}, early, fmt.Errorf("apply during the read (nobody was archived): %w", perr)
 		}
+	}
+	if serr != nil {
+		return nil, time.Time{}, early, serr
 	}
 	if err := e.fetched(ctx, rep, phase, err, early.count()); err != nil {
 		return nil, time.Time{}, early, err
