@@ -107,11 +107,12 @@ type Report struct {
 
 // Phases are the durations of a run's phases.
 type Phases struct {
-	// Fetch is the directory read.
+	// Fetch is the directory read, with the snapshot summaries loaded and
+	// the updates applied while it went on (see earlyPush).
 	Fetch time.Duration `json:"fetch_ns"`
 	// Diff is the snapshot read, the diff and the safety check.
 	Diff time.Duration `json:"diff_ns"`
-	// Apply is the platform writes and their recording.
+	// Apply is the platform writes after the diff and their recording.
 	Apply time.Duration `json:"apply_ns"`
 }
 
