@@ -14,16 +14,23 @@ import (
 // changed), new00 (to create) and off00 (active on the platform, disabled
 // in the directory), in that order, and the snapshot records.
 func changedDirectory() ([]user.User, []user.Record) {
-	var users []user.User
-	var records []user.Record
-	for _, u := range numbered("upd", 3) {
-		records = append(records, record(u, user.StatusActive, "p-"+u.Username))
-		users = append(users, mailTo(u, u.Username+"@new.example.com"))
-	}
+	users, records := mailChanged(3)
 	users = append(users, numbered("new", 1)...)
 	off := numbered("off", 1)[0]
 	records = append(records, record(off, user.StatusActive, "p-off00"))
 	users = append(users, disabled(off))
+	return users, records
+}
+
+// mailChanged returns n users upd00, upd01, … whose records are active on
+// the platform, with a new mail in the directory, and their records.
+func mailChanged(n int) ([]user.User, []user.Record) {
+	var users []user.User
+	var records []user.Record
+	for _, u := range numbered("upd", n) {
+		records = append(records, record(u, user.StatusActive, "p-"+u.Username))
+		users = append(users, mailTo(u, u.Username+"@new.example.com"))
+	}
 	return users, records
 }
 
@@ -230,12 +237,7 @@ func TestRun_PushedUpdateOfALaterDuplicateIsReportedSkipped(t *testing.T) {
 }
 
 func TestRun_CircuitOpeningDuringTheReadStopsIt(t *testing.T) {
-	var users []user.User
-	var records []user.Record
-	for _, u := range numbered("upd", 30) {
-		records = append(records, record(u, user.StatusActive, "p-"+u.Username))
-		users = append(users, mailTo(u, u.Username+"@new.example.com"))
-	}
+	users, records := mailChanged(30)
 	users = append(users, numbered("new", 5)...)
 	e, ft, st := setup(dirOf(users...), records...)
 	e.CircuitBreaker = 3
