@@ -82,8 +82,15 @@ func BenchmarkSnapshot100k(b *testing.B) {
 
 // BenchmarkSave is one applied change: a journal row and a record upsert,
 // committed.
-func BenchmarkSave(b *testing.B) {
-	db := fill(b, 10_000)
+func BenchmarkSave(b *testing.B) { benchSave(b, 10_000) }
+
+// BenchmarkSave1M is BenchmarkSave in a snapshot of 1,000,000 records.
+func BenchmarkSave1M(b *testing.B) { benchSave(b, 1_000_000) }
+
+// benchSave saves changes into a snapshot of n records: half update a
+// record, half insert one.
+func benchSave(b *testing.B, n int) {
+	db := fill(b, n)
 	ctx := context.Background()
 	run, err := db.BeginRun(ctx, "bench")
 	if err != nil {
@@ -93,7 +100,7 @@ func BenchmarkSave(b *testing.B) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		rec := benchRecord(i % 20_000) // half updates, half inserts
+		rec := benchRecord(n - 10_000 + i%20_000) // half updates, half inserts
 		e := user.Entry{Op: user.OpUpdate, UserID: rec.User.ID, Username: rec.User.Username, PlatformID: rec.PlatformID, Fields: fields}
 		if err := db.Save(ctx, run, e, &rec); err != nil {
 			b.Fatal(err)
