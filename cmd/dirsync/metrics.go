@@ -69,7 +69,7 @@ func newMetrics() *metrics {
 		}),
 		phase: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "dirsync_run_phase_duration_seconds",
-			Help:    "Time spent in each phase of a run: fetch (directory read), diff (snapshot read, diff, safety check), apply (platform writes).",
+			Help:    "Time spent in each phase of a run: fetch (directory read, with the updates applied as it goes), diff (snapshot read, diff, safety check), apply (the other platform writes).",
 			Buckets: durationBuckets,
 		}, []string{"phase"}),
 		runDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
