@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -179,6 +180,10 @@ func runDemo(ctx context.Context, out io.Writer, stateDir, logLevel string) erro
 	}
 	say("\n✋ %v", err)
 	say("\nThat is the safety limit at work: archiving 2 of 11 users is more than sync.max_archive_percent (10%%).")
+	var refusal *dsync.SafetyError
+	if errors.As(err, &refusal) && refusal.Pushed > 0 {
+		say("Nobody was archived and nobody created; the %d updates went out as the directory was read (they change no one's access).", refusal.Pushed)
+	}
 	say("The plan above is what an operator reviews. It is right, so they approve it for one run:")
 	if _, err := run("The same sync, approved: --allow-mass-archive", dsync.RunOptions{AllowMassArchive: true}); err != nil {
 		return err
