@@ -42,9 +42,8 @@ type earlyPush struct {
 	stopRead context.CancelCauseFunc
 
 	// Set by the pushing goroutine; read once done is closed.
-	handled map[string]bool // users whose update was handed to the applier
-	changes []Change        // those updates
-	err     error           // why pushing stopped the run, if it did
+	changes []Change // the updates handed to the applier
+	err     error    // why pushing stopped the run, if it did
 }
 
 // startEarly starts pushing the updates offered to it. stopRead stops the
@@ -52,7 +51,7 @@ type earlyPush struct {
 // the circuit breaker opened).
 func (e *Engine) startEarly(ctx context.Context, a *applier, st SummaryStore, ro RunOptions, stopRead context.CancelCauseFunc) *earlyPush {
 	p := &earlyPush{e: e, a: a, st: st, retry: ro.RetryQuarantined, stopRead: stopRead,
-		in: make(chan user.User, earlyQueue), done: make(chan struct{}), handled: map[string]bool{}}
+		in: make(chan user.User, earlyQueue), done: make(chan struct{})}
 	go p.run(ctx)
 	return p
 }
@@ -99,7 +98,6 @@ func (p *earlyPush) run(ctx context.Context) {
 				return
 			}
 			for _, c := range updates {
-				p.handled[c.User.ID] = true
 				p.changes = append(p.changes, c)
 				if !yield(c) {
 					return
@@ -140,4 +138,17 @@ func (p *earlyPush) count() int {
 		return 0
 	}
 	return len(p.changes)
+}
+
+// users returns the IDs of the users whose update was handed to the applier
+// (none for a nil p). Call it after finish.
+func (p *earlyPush) users() map[string]bool {
+	if p == nil {
+		return nil
+	}
+	ids := make(map[string]bool, len(p.changes))
+	for _, c := range p.changes {
+		ids[c.User.ID] = true
+	}
+	return ids
 }

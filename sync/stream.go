@@ -319,17 +319,18 @@ func (e *Engine) streamPlan(ctx context.Context, rep *Report, ro RunOptions, src
 	diffStart = e.now()
 
 	// Users updated during the read are done; the others go through Diff.
-	withdrawnUpdated := 0
-	if early != nil && len(early.handled) > 0 {
-		kept = slices.DeleteFunc(kept, func(u user.User) bool { return early.handled[u.ID] })
+	pushed := early.users()
+	if len(pushed) > 0 {
+		kept = slices.DeleteFunc(kept, func(u user.User) bool { return pushed[u.ID] })
 	}
+	withdrawnUpdated := 0
 	// Users withdrawn after they were emitted are skipped entries.
 	withdrawn := make(map[string]bool)
 	for i := range skipped {
 		if skipped[i].Withdrawn {
 			withdrawn[skipped[i].ID] = true
 			skipped[i].Withdrawn = false
-			if early != nil && early.handled[skipped[i].ID] {
+			if pushed[skipped[i].ID] {
 				withdrawnUpdated++
 			}
 		}
