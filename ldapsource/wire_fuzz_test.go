@@ -93,18 +93,6 @@ func encodeLength(n int) []byte {
 // wireSeeds are real search responses (as go-asn1-ber encodes them, like a
 // server would) plus edge cases: the fuzzer's starting points.
 func wireSeeds() [][]byte {
-	msg := func(id int64, op *ber.Packet, controls ...ldap.Control) []byte {
-		p := envelope(id)
-		p.AppendChild(op)
-		if len(controls) > 0 {
-			cp := ber.Encode(ber.ClassContext, ber.TypeConstructed, 0, nil, "")
-			for _, c := range controls {
-				cp.AppendChild(c.Encode())
-			}
-			p.AppendChild(cp)
-		}
-		return p.Bytes()
-	}
 	str := func(s string) *ber.Packet {
 		return ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, s, "")
 	}
@@ -138,14 +126,14 @@ func wireSeeds() [][]byte {
 	ref.AppendChild(str("ldap://corp.example.com/CN=Configuration,DC=corp,DC=example,DC=com"))
 	notice := ldapResultOp(ldap.ApplicationExtendedResponse, ldap.LDAPResultUnavailable, "bye")
 
-	e := msg(1, entry)
-	stream := append(append(append(bytes.Clone(e), msg(1, ref)...), msg(1, ldapResultOp(ldap.ApplicationSearchResultDone, 0, ""), paging)...), e...)
+	e := message(1, entry)
+	stream := append(append(append(bytes.Clone(e), message(1, ref)...), message(1, ldapResultOp(ldap.ApplicationSearchResultDone, 0, ""), paging)...), e...)
 	return [][]byte{
 		e,
 		stream,
-		msg(1, ldapResultOp(ldap.ApplicationSearchResultDone, ldap.LDAPResultSizeLimitExceeded, "size limit"), paging),
-		msg(1, ldapResultOp(ldap.ApplicationSearchResultDone, 0, "")),
-		msg(0, notice),
+		message(1, ldapResultOp(ldap.ApplicationSearchResultDone, ldap.LDAPResultSizeLimitExceeded, "size limit"), paging),
+		message(1, ldapResultOp(ldap.ApplicationSearchResultDone, 0, "")),
+		message(0, notice),
 		e[:len(e)/2],
 		{0x30, 0x84, 0x03, 0xff, 0xff, 0xff, 0x02},
 		{0x30, 0x80, 0x00, 0x00},

@@ -33,16 +33,7 @@ type scriptWriter struct {
 
 // send writes one LDAPMessage.
 func (w *scriptWriter) send(id int64, op *ber.Packet, controls ...ldap.Control) {
-	p := envelope(id)
-	p.AppendChild(op)
-	if len(controls) > 0 {
-		cp := ber.Encode(ber.ClassContext, ber.TypeConstructed, 0, nil, "")
-		for _, c := range controls {
-			cp.AppendChild(c.Encode())
-		}
-		p.AppendChild(cp)
-	}
-	w.raw(p.Bytes())
+	w.raw(message(id, op, controls...))
 }
 
 // raw writes bytes as they are; a write error means the client went away.

@@ -100,17 +100,26 @@ func (c *wireConn) close() {
 	if c.ctx.Err() == nil {
 		_ = c.conn.SetWriteDeadline(time.Now().Add(time.Second))
 		c.lastID++
-		p := envelope(c.lastID)
-		p.AppendChild(ber.Encode(ber.ClassApplication, ber.TypePrimitive, ldap.ApplicationUnbindRequest, nil, ""))
-		_, _ = c.conn.Write(p.Bytes())
+		unbind := ber.Encode(ber.ClassApplication, ber.TypePrimitive, ldap.ApplicationUnbindRequest, nil, "")
+		_, _ = c.conn.Write(message(c.lastID, unbind))
 	}
 	c.conn.Close()
 }
 
-func envelope(id int64) *ber.Packet {
+// message encodes an LDAPMessage: message ID id, protocol op op and its
+// controls, if any (RFC 4511, 4.1.1).
+func message(id int64, op *ber.Packet, controls ...ldap.Control) []byte {
 	p := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "")
 	p.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagInteger, id, ""))
-	return p
+	p.AppendChild(op)
+	if len(controls) > 0 {
+		cp := ber.Encode(ber.ClassContext, ber.TypeConstructed, 0, nil, "")
+		for _, ctl := range controls {
+			cp.AppendChild(ctl.Encode())
+		}
+		p.AppendChild(cp)
+	}
+	return p.Bytes()
 }
 
 // ioError turns an error reading or writing the connection into the error
@@ -136,19 +145,10 @@ func (c *wireConn) ioError(err error) error {
 // ldap.timeout.
 func (c *wireConn) send(op *ber.Packet, controls ...ldap.Control) (int64, error) {
 	c.lastID++
-	p := envelope(c.lastID)
-	p.AppendChild(op)
-	if len(controls) > 0 {
-		cp := ber.Encode(ber.ClassContext, ber.TypeConstructed, 0, nil, "")
-		for _, ctl := range controls {
-			cp.AppendChild(ctl.Encode())
-		}
-		p.AppendChild(cp)
-	}
 	if err := c.conn.SetDeadline(time.Now().Add(c.timeout)); err != nil {
 		return 0, c.ioError(err)
 	}
-	if _, err := c.conn.Write(p.Bytes()); err != nil {
+	if _, err := c.conn.Write(message(c.lastID, op, controls...)); err != nil {
 		return 0, c.ioError(err)
 	}
 	return c.lastID, nil
