@@ -1,7 +1,6 @@
 package ldapsource
 
 import (
-	"reflect"
 	"testing"
 
 	"github.com/dirsync/dirsync/internal/sambatest"
@@ -32,17 +31,7 @@ func TestAD_WireReaderEqualsGoLDAP(t *testing.T) {
 			if len(goldap) < tc.min {
 				t.Fatalf("go-ldap read %d entries, want at least %d", len(goldap), tc.min)
 			}
-			if !reflect.DeepEqual(wirePages, goldapPages) {
-				t.Errorf("pages: wire %v, go-ldap %v", wirePages, goldapPages)
-			}
-			if len(wire) != len(goldap) {
-				t.Fatalf("wire read %d entries, go-ldap %d", len(wire), len(goldap))
-			}
-			for i := range wire {
-				if !reflect.DeepEqual(wire[i], goldap[i]) {
-					t.Errorf("entry %d differs:\nwire    %s\ngo-ldap %s", i, describe(wire[i]), describe(goldap[i]))
-				}
-			}
+			assertSameRead(t, wire, goldap, wirePages, goldapPages)
 		})
 	}
 }

@@ -18,6 +18,23 @@ import (
 // readBoth reads base with filter and attrs through the wire reader and
 // through go-ldap (search, as every other read), and returns both reads'
 // entries and page sizes.
+// assertSameRead checks that the wire reader read what go-ldap did: the
+// same pages and the same entries.
+func assertSameRead(t *testing.T, wire, goldap []*ldap.Entry, wirePages, goldapPages []int) {
+	t.Helper()
+	if !slices.Equal(wirePages, goldapPages) {
+		t.Errorf("pages: wire %v, go-ldap %v", wirePages, goldapPages)
+	}
+	if len(wire) != len(goldap) {
+		t.Fatalf("wire read %d entries, go-ldap %d", len(wire), len(goldap))
+	}
+	for i := range wire {
+		if !reflect.DeepEqual(wire[i], goldap[i]) {
+			t.Errorf("entry %d differs:\nwire    %s\ngo-ldap %s", i, describe(wire[i]), describe(goldap[i]))
+		}
+	}
+}
+
 func readBoth(t *testing.T, s *Source, base, filter string, attrs []string) (wire, goldap []*ldap.Entry, wirePages, goldapPages []int) {
 	t.Helper()
 	ctx := context.Background()
@@ -84,17 +101,7 @@ func TestWireSearch_EntriesEqualGoLDAPs(t *testing.T) {
 			if tc.name != "no match" && len(goldap) < 45 {
 				t.Fatalf("go-ldap read %d entries, want at least 45", len(goldap))
 			}
-			if !slices.Equal(wirePages, goldapPages) {
-				t.Errorf("pages: wire %v, go-ldap %v", wirePages, goldapPages)
-			}
-			if len(wire) != len(goldap) {
-				t.Fatalf("wire read %d entries, go-ldap %d", len(wire), len(goldap))
-			}
-			for i := range wire {
-				if !reflect.DeepEqual(wire[i], goldap[i]) {
-					t.Errorf("entry %d differs:\nwire   %s\ngo-ldap %s", i, describe(wire[i]), describe(goldap[i]))
-				}
-			}
+			assertSameRead(t, wire, goldap, wirePages, goldapPages)
 		})
 	}
 
