@@ -109,6 +109,14 @@ func benchSave(b *testing.B, n int) {
 	}
 }
 
+// liveHeap collects garbage and returns the bytes live on the heap.
+func liveHeap() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
 // BenchmarkSnapshot1M loads a 1,000,000-record snapshot, as a reconcile of a
 // 1M-user directory does once per run. It reports the live heap the loaded
 // records hold (records-heap-MB).
@@ -120,9 +128,7 @@ func BenchmarkSnapshot1M(b *testing.B) {
 	var held uint64
 	for b.Loop() {
 		b.StopTimer()
-		runtime.GC()
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
+		before := liveHeap()
 		b.StartTimer()
 		recs, err := db.Snapshot(ctx)
 		if err != nil {
@@ -132,9 +138,8 @@ func BenchmarkSnapshot1M(b *testing.B) {
 			b.Fatalf("%d records", len(recs))
 		}
 		b.StopTimer()
-		runtime.GC()
-		runtime.ReadMemStats(&after)
-		held = after.HeapAlloc - before.HeapAlloc
+		after := liveHeap()
+		held = after - min(after, before)
 		runtime.KeepAlive(recs)
 		b.StartTimer()
 	}
@@ -150,19 +155,16 @@ func BenchmarkSummaries1M(b *testing.B) {
 	b.ReportAllocs()
 	var held uint64
 	for b.Loop() {
-		runtime.GC()
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
+		before := liveHeap()
 		sums := make([]user.Summary, 0, n)
 		if err := db.Summaries(ctx, func(s user.Summary) error { sums = append(sums, s); return nil }); err != nil {
 			b.Fatal(err)
 		}
-		runtime.GC()
-		runtime.ReadMemStats(&after)
+		after := liveHeap()
 		if len(sums) != n {
 			b.Fatalf("%d summaries", len(sums))
 		}
-		held = after.HeapAlloc - min(after.HeapAlloc, before.HeapAlloc)
+		held = after - min(after, before)
 		runtime.KeepAlive(sums)
 	}
 	b.ReportMetric(float64(held)/(1<<20), "held-MB")
