@@ -9,10 +9,7 @@ import (
 
 func TestApplyPlan_AppliesAnApprovedMassArchiveTheLimitsRefuse(t *testing.T) {
 	users := numbered("u", 4)
-	var records []user.Record
-	for _, u := range users {
-		records = append(records, record(u, user.StatusActive, "p-"+u.Username))
-	}
+	records := managed(users...)
 	// Two of four leave: over a 1-archive limit.
 	e, _, st := setup(dirOf(users[2:]...), records...)
 	e.Policy.MaxArchive = 1

@@ -12,10 +12,7 @@ import (
 
 func TestRunChanged_TouchesOnlyTheUsersNamed(t *testing.T) {
 	many := numbered("staff", 40)
-	var records []user.Record
-	for _, u := range many {
-		records = append(records, record(u, user.StatusActive, "p-"+u.Username))
-	}
+	records := managed(many...)
 	e, ft, st := setup(Directory{}, records...)
 	e.Policy = Policy{MaxArchive: 5, MaxArchivePercent: 10}
 
@@ -50,10 +47,7 @@ func TestRunChanged_TouchesOnlyTheUsersNamed(t *testing.T) {
 
 func TestRunChanged_PriorRemovalsCountAgainstTheLimits(t *testing.T) {
 	many := numbered("staff", 100)
-	var records []user.Record
-	for _, u := range many {
-		records = append(records, record(u, user.StatusActive, "p-"+u.Username))
-	}
+	records := managed(many...)
 	e, ft, _ := setup(Directory{}, records...)
 	e.Policy = Policy{MaxArchive: 5, MaxArchivePercent: 50}
 

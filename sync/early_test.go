@@ -25,13 +25,12 @@ func changedDirectory() ([]user.User, []user.Record) {
 // mailChanged returns n users upd00, upd01, … whose records are active on
 // the platform, with a new mail in the directory, and their records.
 func mailChanged(n int) ([]user.User, []user.Record) {
+	before := numbered("upd", n)
 	var users []user.User
-	var records []user.Record
-	for _, u := range numbered("upd", n) {
-		records = append(records, record(u, user.StatusActive, "p-"+u.Username))
+	for _, u := range before {
 		users = append(users, mailTo(u, u.Username+"@new.example.com"))
 	}
-	return users, records
+	return users, managed(before...)
 }
 
 // removals counts the platform calls that took access away.
@@ -118,9 +117,7 @@ func TestRun_PushesUpdatesWhileTheDirectoryIsRead(t *testing.T) {
 func TestRun_ReadFailingAfterPushedUpdatesArchivesNobody(t *testing.T) {
 	users, records := changedDirectory()
 	// Records of users not read at all: a partial read must not archive them.
-	for _, u := range numbered("gone", 2) {
-		records = append(records, record(u, user.StatusActive, "p-"+u.Username))
-	}
+	records = append(records, managed(numbered("gone", 2)...)...)
 	e, ft, st := setup(dirOf(users...), records...)
 	summariesFirst(e)
 	src := e.Source.(*fakeSource)
@@ -172,10 +169,7 @@ func TestRun_DryRunPushesNothing(t *testing.T) {
 
 func TestRun_RefusedPlanKeepsPushedUpdatesAndArchivesNobody(t *testing.T) {
 	users, records := changedDirectory()
-	gone := numbered("gone", 6)
-	for _, u := range gone {
-		records = append(records, record(u, user.StatusActive, "p-"+u.Username))
-	}
+	records = append(records, managed(numbered("gone", 6)...)...)
 	e, ft, st := setup(dirOf(users...), records...)
 	e.Policy = Policy{MaxArchive: 2, MaxArchivePercent: 100}
 

@@ -781,10 +781,7 @@ func TestRun_DryRunStillRefusedBySafety(t *testing.T) {
 }
 
 func TestRun_SafetyRefusalChangesNothing(t *testing.T) {
-	var records []user.Record
-	for _, u := range numbered("u", 10) {
-		records = append(records, record(u, user.StatusActive, "p-"+u.Username))
-	}
+	records := managed(numbered("u", 10)...)
 	tests := []struct {
 		name  string
 		dir   Directory

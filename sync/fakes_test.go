@@ -555,6 +555,16 @@ func record(u user.User, st user.Status, pid string) user.Record {
 	return r
 }
 
+// managed returns the records of users active on the platform, each as
+// account p-<username>.
+func managed(users ...user.User) []user.Record {
+	records := make([]user.Record, 0, len(users))
+	for _, u := range users {
+		records = append(records, record(u, user.StatusActive, "p-"+u.Username))
+	}
+	return records
+}
+
 // accountOf returns the platform account matching record r.
 func accountOf(r user.Record) user.Account {
 	u := r.User
