@@ -1,6 +1,7 @@
 package jsontpl
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -27,9 +28,16 @@ func FuzzRender(f *testing.F) {
 			if err != nil {
 				return // unencodable values are reported, not rendered
 			}
+			// UseNumber: a template's literal number may be any valid JSON
+			// number (1E1000 is one), not only what a float64 holds.
+			dec := json.NewDecoder(bytes.NewReader(body))
+			dec.UseNumber()
 			var out any
-			if err := json.Unmarshal(body, &out); err != nil {
+			if err := dec.Decode(&out); err != nil {
 				t.Fatalf("rendered body is not JSON: %v\n%s", err, body)
+			}
+			if dec.More() {
+				t.Fatalf("rendered body has data after its JSON value:\n%s", body)
 			}
 			shapes = append(shapes, shape(out))
 		}
