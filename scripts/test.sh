@@ -17,6 +17,9 @@ if [ -n "$unformatted" ]; then
 	echo "gofmt would change:"; echo "$unformatted"; exit 1
 fi
 
+echo "==> go mod tidy -diff (go.mod and go.sum are tidy)"
+go mod tidy -diff
+
 echo "==> go vet"
 go vet ./...
 
