@@ -69,7 +69,7 @@ func TestSyncUser_SkippedUserIsProtectedAsInAFullRun(t *testing.T) {
 	// bob leaves: disabled, still a duplicate.
 	e.setLocked(bob, true)
 	r := e.mustRun(2, "plan", "--user", "bob")
-	wantContains(t, "plan --user bob", r.stdout, "disabled in the directory")
+	wantContains(t, "plan --user bob", r.stdout, "disabled in the directory", "duplicate email", "(disabled: its account is archived)")
 	e.mustRun(0, "sync", "--user", "bob")
 	if e.account("bob").Active {
 		t.Errorf("bob, disabled, is still active after sync --user bob")
