@@ -42,3 +42,56 @@ func TestSyncUser_RefusesWhenTheWholeDirectoryReadIsEmpty(t *testing.T) {
 		t.Errorf("alice was archived on an empty directory read")
 	}
 }
+
+// TestSyncUser_SkippedUserIsProtectedAsInAFullRun: a user whose entry is
+// skipped (here a duplicate email) keeps its account under sync --user
+// exactly as under a full run, until it is disabled: then it is archived,
+// duplicate or not, and the other holder of the email is left alone.
+func TestSyncUser_SkippedUserIsProtectedAsInAFullRun(t *testing.T) {
+	e := newEnv(t)
+	e.addUser("alice", false)
+	bob := e.addUser("bob", false)
+	carol := e.addUser("carol", false)
+	e.mustRun(0, "sync")
+
+	e.ldap.Modify(t, carol, map[string][]string{"mail": {"bob@example.com"}})
+	for _, name := range []string{"bob", "carol", "bob@example.com"} {
+		r := e.mustRun(0, "plan", "--user", name)
+		wantContains(t, "plan --user "+name, r.stdout, "duplicate email")
+		e.mustRun(0, "sync", "--user", name)
+	}
+	for _, name := range []string{"alice", "bob", "carol"} {
+		if !e.account(name).Active {
+			t.Errorf("%s was archived by sync --user though still in the directory", name)
+		}
+	}
+
+	// bob leaves: disabled, still a duplicate.
+	e.setLocked(bob, true)
+	r := e.mustRun(2, "plan", "--user", "bob")
+	wantContains(t, "plan --user bob", r.stdout, "disabled in the directory", "duplicate email", "(disabled: its account is archived)")
+	e.mustRun(0, "sync", "--user", "bob")
+	if e.account("bob").Active {
+		t.Errorf("bob, disabled, is still active after sync --user bob")
+	}
+	if !e.account("carol").Active || !e.account("alice").Active {
+		t.Errorf("sync --user bob archived carol or alice")
+	}
+}
+
+// TestSyncUser_EmptyNameIsRefused: --user "" names nobody; it must not run
+// over the whole directory.
+func TestSyncUser_EmptyNameIsRefused(t *testing.T) {
+	e := newEnv(t)
+	alice := e.addUser("alice", false)
+	e.addUser("bob", false)
+	e.mustRun(0, "sync")
+	e.ldap.Delete(t, alice)
+	for _, name := range []string{"", "  "} {
+		r := e.mustRun(1, "sync", "--user", name)
+		wantContains(t, "sync --user "+name, r.stderr, "--user: empty")
+	}
+	if !e.account("alice").Active {
+		t.Errorf("sync --user \"\" archived alice: it ran over the whole directory")
+	}
+}

@@ -22,11 +22,7 @@ func (d adDirectory) Read(ctx context.Context) (dsync.Directory, error) {
 	if err != nil {
 		return dsync.Directory{}, err
 	}
-	dir := dsync.Directory{Users: users}
-	for _, s := range skipped {
-		dir.Skipped = append(dir.Skipped, dsync.Skip{DN: s.DN, ID: s.ID, Reason: s.Reason})
-	}
-	return dir, nil
+	return dsync.Directory{Users: users, Skipped: toSkips(skipped)}, nil
 }
 
 // adReconciler runs the real reconciler from src to a fake SCIM platform.

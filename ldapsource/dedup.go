@@ -45,8 +45,9 @@ type entryRef struct {
 	dn span
 	// keys are the entry's values in dupFields order; the first is its ID.
 	// A value that repeats an earlier one points at the earlier bytes.
-	keys    [len(dupFields)]span
-	emitted bool
+	keys     [len(dupFields)]span
+	emitted  bool
+	disabled bool
 }
 
 // dupFields are the values that must be unique, in the order their reasons
@@ -79,7 +80,7 @@ func newDedup(emit func(user.User) error) *dedup {
 // add takes the next entry.
 func (d *dedup) add(e mapped) error {
 	if e.reason != "" {
-		d.skipped = append(d.skipped, Skipped{DN: e.u.DN, ID: e.u.ID, Reason: e.reason})
+		d.skipped = append(d.skipped, Skipped{DN: e.u.DN, ID: e.u.ID, IDs: e.ids, Reason: e.reason, Disabled: !e.u.Active})
 		return nil
 	}
 	// Lower-casing makes a string at most three times longer (an invalid
@@ -88,7 +89,7 @@ func (d *dedup) add(e mapped) error {
 		return fmt.Errorf("ldapsource: entry %s: duplicate detection keeps track of at most %d entries and %d bytes of their DNs, IDs, usernames and emails, and the search returns more; narrow it (base DN or filter)", e.u.DN, math.MaxInt32, maxArena)
 	}
 	i := d.n
-	r := entryRef{dn: d.arena.store(e.u.DN, false)}
+	r := entryRef{dn: d.arena.store(e.u.DN, false), disabled: !e.u.Active}
 	dup := false
 	for f, v := range dupValues(&e.u) {
 		r.keys[f] = d.arena.store(v, dupFields[f].lower)
@@ -250,7 +251,7 @@ func (d *dedup) result() []Skipped {
 	for i := range d.n {
 		if rs := reasons[i]; len(rs) > 0 {
 			r := d.ref(i)
-			out = append(out, Skipped{DN: d.arena.str(r.dn), ID: d.arena.str(r.keys[0]), Reason: strings.Join(rs, "; "), Withdrawn: r.emitted})
+			out = append(out, Skipped{DN: d.arena.str(r.dn), ID: d.arena.str(r.keys[0]), Reason: strings.Join(rs, "; "), Disabled: r.disabled, Withdrawn: r.emitted})
 		}
 	}
 	slices.SortFunc(out, func(a, b Skipped) int { return strings.Compare(a.DN, b.DN) })

@@ -47,6 +47,11 @@ func TestDedup_WithdrawsAnEmittedUserWhenALaterEntryCollides(t *testing.T) {
 	}
 }
 
+func disabledUser(u user.User) user.User {
+	u.Active = false
+	return u
+}
+
 // collidingDedup returns a dedup whose hash gives every value one of n
 // hashes, so that different values share a hash.
 func collidingDedup(n uint64, emit func(user.User) error) *dedup {
@@ -86,9 +91,9 @@ func TestDedup_FindsDuplicatesAmongValuesWithOneHash(t *testing.T) {
 	d := collidingDedup(1, func(u user.User) error { emitted = append(emitted, u.ID); return nil })
 	for _, e := range []mapped{
 		{u: userWith("1", "uid=a", "alice", "a@example.com")},
-		{u: userWith("2", "uid=b", "bob", "b@example.com")},   // first holder of "bob", not of the hash
-		{u: userWith("3", "uid=c", "BOB", "c@example.com")},   // duplicate of a value kept apart
-		{u: userWith("4", "uid=d", "Alice", "d@example.com")}, // duplicate of the hash's first holder
+		{u: userWith("2", "uid=b", "bob", "b@example.com")},                 // first holder of "bob", not of the hash
+		{u: userWith("3", "uid=c", "BOB", "c@example.com")},                 // duplicate of a value kept apart
+		{u: disabledUser(userWith("4", "uid=d", "Alice", "d@example.com"))}, // duplicate of the hash's first holder
 		{u: userWith("5", "uid=e", "erin", "B@Example.COM")},
 		{u: userWith("3", "uid=f", "frank", "f@example.com")},
 		{u: userWith("6", "uid=g", "gina", "g@example.com")},
@@ -104,11 +109,11 @@ func TestDedup_FindsDuplicatesAmongValuesWithOneHash(t *testing.T) {
 		{DN: "uid=a", ID: "1", Reason: `duplicate username "alice" (also on uid=d)`, Withdrawn: true},
 		{DN: "uid=b", ID: "2", Reason: `duplicate username "bob" (also on uid=c); duplicate email "b@example.com" (also on uid=e)`, Withdrawn: true},
 		{DN: "uid=c", ID: "3", Reason: `duplicate ID "3" (also on uid=f); duplicate username "bob" (also on uid=b)`},
-		{DN: "uid=d", ID: "4", Reason: `duplicate username "alice" (also on uid=a)`},
+		{DN: "uid=d", ID: "4", Reason: `duplicate username "alice" (also on uid=a)`, Disabled: true},
 		{DN: "uid=e", ID: "5", Reason: `duplicate email "b@example.com" (also on uid=b)`},
 		{DN: "uid=f", ID: "3", Reason: `duplicate ID "3" (also on uid=c)`},
 	}
-	if got := d.result(); !slices.Equal(got, want) {
+	if got := d.result(); !reflect.DeepEqual(got, want) {
 		t.Errorf("result:\n got %+v\nwant %+v", got, want)
 	}
 }
@@ -128,6 +133,7 @@ func TestDedup_MatchesAMapOfStrings(t *testing.T) {
 				pick("", "ann", "Ann", "bo", "BO", "İlk", "i̇lk", "\xffx", "\xefx", "ΣΑΣ", "σασ", "x", "y", "z", "w", "v"),
 				pick("", "a@x", "A@X", "b@x", "ẞ@x", "ß@x", "c@x", "d@x", "e@x", "f@x", "g@x"),
 			)
+			u.Active = rng.IntN(3) > 0
 			m := mapped{u: u}
 			if rng.IntN(20) == 0 {
 				m.reason = "missing username"
@@ -171,7 +177,7 @@ func referenceDedup(in []mapped) (emitted []user.User, skipped []Skipped) {
 	}
 	for _, e := range in {
 		if e.reason != "" {
-			skipped = append(skipped, Skipped{DN: e.u.DN, ID: e.u.ID, Reason: e.reason})
+			skipped = append(skipped, Skipped{DN: e.u.DN, ID: e.u.ID, IDs: e.ids, Reason: e.reason, Disabled: !e.u.Active})
 			continue
 		}
 		i := len(users)
@@ -214,7 +220,7 @@ func referenceDedup(in []mapped) (emitted []user.User, skipped []Skipped) {
 	}
 	for i, u := range users {
 		if rs := reasons[i]; len(rs) > 0 {
-			skipped = append(skipped, Skipped{DN: u.DN, ID: u.ID, Reason: strings.Join(rs, "; "), Withdrawn: wasEmitted[i]})
+			skipped = append(skipped, Skipped{DN: u.DN, ID: u.ID, Reason: strings.Join(rs, "; "), Disabled: !u.Active, Withdrawn: wasEmitted[i]})
 		}
 	}
 	slices.SortFunc(skipped, func(a, b Skipped) int { return strings.Compare(a.DN, b.DN) })

@@ -25,10 +25,13 @@ type mapper struct {
 }
 
 // mapped is one entry after mapping: a user, or the reason it is skipped.
+// A skipped entry's user holds what could be read of it: its DN, its ID,
+// and Active false when it is known to be disabled.
 type mapped struct {
 	key    string // dnKey of the entry
 	u      user.User
-	reason string // not empty: skipped
+	ids    []string // the values of an ID attribute that holds several
+	reason string   // not empty: skipped
 }
 
 func newMapper(cfg Config) mapper { return mapper{cfg: cfg} }
@@ -56,9 +59,14 @@ func (m mapper) attributes() []string {
 func (m mapper) mapEntry(e *ldap.Entry, key string, disabled bool) mapped {
 	out := mapped{key: key}
 	out.u.DN = e.DN
+	// Whether the entry is disabled is read first: a skipped entry that is
+	// disabled still loses its access (sync.Skip.Disabled).
+	active, uacReason := m.active(e, disabled)
+	out.u.Active = active
 	id, reason := m.id(e)
 	out.u.ID = id
 	if reason != "" {
+		out.ids = m.severalIDs(e)
 		out.reason = reason
 		return out
 	}
@@ -110,21 +118,30 @@ func (m mapper) mapEntry(e *ldap.Entry, key string, disabled bool) mapped {
 	case u.Username == "":
 		out.reason = fmt.Sprintf("missing username (attribute %s)", a.Username)
 		return out
-	}
-
-	u.Active = !disabled
-	if v := e.GetEqualFoldAttributeValue(attrUserAccountControl); v != "" {
-		uac, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-		if err != nil {
-			out.reason = fmt.Sprintf("userAccountControl %q is not a number", v)
-			return out
-		}
-		if uac&uacAccountDisable != 0 {
-			u.Active = false
-		}
+	case uacReason != "":
+		out.reason = uacReason
+		return out
 	}
 	out.u = out.u.Normalize()
 	return out
+}
+
+// active reads whether the entry is active: not matched by the disabled
+// filter (disabled) and, on AD, without the ACCOUNTDISABLE flag. reason,
+// when userAccountControl cannot be read, says so; active is then false
+// only if the disabled filter matched.
+func (m mapper) active(e *ldap.Entry, disabled bool) (active bool, reason string) {
+	active = !disabled
+	if v := e.GetEqualFoldAttributeValue(attrUserAccountControl); v != "" {
+		uac, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil {
+			return active, fmt.Sprintf("userAccountControl %q is not a number", v)
+		}
+		if uac&uacAccountDisable != 0 {
+			active = false
+		}
+	}
+	return active, ""
 }
 
 // id reads the entry's stable ID, or says why it cannot.
@@ -137,21 +154,44 @@ func (m mapper) id(e *ldap.Entry) (id, reason string) {
 	case len(raw) > 1:
 		return "", fmt.Sprintf("ID attribute %s has %d values, want one", attr, len(raw))
 	}
+	return m.idValue(raw[0])
+}
+
+// severalIDs returns, when the ID attribute holds several values, those
+// that read as IDs: one of them is the entry's ID, which one cannot be
+// known.
+func (m mapper) severalIDs(e *ldap.Entry) []string {
+	raw := e.GetEqualFoldRawAttributeValues(m.cfg.IDAttribute)
+	if len(raw) < 2 {
+		return nil
+	}
+	var ids []string
+	for _, r := range raw {
+		if v, bad := m.idValue(r); bad == "" && !slices.Contains(ids, v) {
+			ids = append(ids, v)
+		}
+	}
+	return ids
+}
+
+// idValue reads one value of the ID attribute, or says why it cannot.
+func (m mapper) idValue(raw []byte) (id, reason string) {
+	attr := m.cfg.IDAttribute
 	switch {
 	case strings.EqualFold(attr, "objectGUID"):
-		id, err := FormatGUID(raw[0])
+		id, err := FormatGUID(raw)
 		if err != nil {
 			return "", err.Error()
 		}
 		return id, ""
 	case strings.EqualFold(attr, "objectSid"):
-		id, err := FormatSID(raw[0])
+		id, err := FormatSID(raw)
 		if err != nil {
 			return "", err.Error()
 		}
 		return id, ""
 	}
-	v := string(raw[0])
+	v := string(raw)
 	if !utf8.ValidString(v) {
 		return "", "invalid UTF-8 in " + attr
 	}

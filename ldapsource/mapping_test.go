@@ -2,8 +2,11 @@ package ldapsource
 
 import (
 	"encoding/hex"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/go-ldap/ldap/v3"
 
 	"github.com/dirsync/dirsync/user"
 )
@@ -85,6 +88,60 @@ func TestResolveDuplicates_SkipsEveryEntrySharingAValue(t *testing.T) {
 }
 
 func userWith(id, dn, username, email string) (u user.User) {
-	u.ID, u.DN, u.Username, u.Email = id, dn, username, email
+	u.ID, u.DN, u.Username, u.Email, u.Active = id, dn, username, email, true
 	return u
+}
+
+// TestMapEntry_SkippedEntryKeepsItsIDAndWhetherItIsDisabled: whatever makes
+// an entry be skipped after its ID was read, the skip keeps the ID and says
+// whether the entry is disabled (by the disabled filter or AD's
+// userAccountControl), so that a leaver's account is still archived; an ID
+// attribute with several values gives each of them.
+func TestMapEntry_SkippedEntryKeepsItsIDAndWhetherItIsDisabled(t *testing.T) {
+	c := Default()
+	c.IDAttribute = "uid"
+	c.Attributes.Username = "cn"
+	c.Attributes.Extra = map[string]string{"title": "title"}
+	m := newMapper(c)
+	tests := []struct {
+		name         string
+		attrs        map[string][]string
+		filtered     bool // matched by the disabled filter
+		wantReason   string
+		wantID       string
+		wantIDs      []string
+		wantDisabled bool
+	}{
+		{"invalid data, disabled by the filter", map[string][]string{"uid": {"u1"}, "cn": {"a"}, "title": {"\xff"}}, true,
+			"invalid UTF-8 in title", "u1", nil, true},
+		{"missing username, disabled by userAccountControl", map[string][]string{"uid": {"u2"}, "userAccountControl": {"514"}}, false,
+			"missing username", "u2", nil, true},
+		{"missing username, active", map[string][]string{"uid": {"u3"}}, false,
+			"missing username", "u3", nil, false},
+		{"unreadable userAccountControl, disabled by the filter", map[string][]string{"uid": {"u4"}, "cn": {"d"}, "userAccountControl": {"x"}}, true,
+			"is not a number", "u4", nil, true},
+		{"unreadable userAccountControl", map[string][]string{"uid": {"u5"}, "cn": {"e"}, "userAccountControl": {"x"}}, false,
+			"is not a number", "u5", nil, false},
+		{"several ID values", map[string][]string{"uid": {"u6", " u7 ", "u6"}, "cn": {"f"}, "userAccountControl": {"514"}}, false,
+			"has 3 values", "", []string{"u6", "u7"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := m.mapEntry(ldap.NewEntry("cn=x,dc=example", tt.attrs), "cn=x,dc=example", tt.filtered)
+			if !strings.Contains(got.reason, tt.wantReason) {
+				t.Fatalf("reason %q, want %q", got.reason, tt.wantReason)
+			}
+			if got.u.ID != tt.wantID || !slices.Equal(got.ids, tt.wantIDs) {
+				t.Errorf("ID %q, IDs %q; want %q, %q", got.u.ID, got.ids, tt.wantID, tt.wantIDs)
+			}
+			d := newDedup(func(user.User) error { return nil })
+			if err := d.add(got); err != nil {
+				t.Fatal(err)
+			}
+			s := d.result()[0]
+			if s.Disabled != tt.wantDisabled || s.ID != tt.wantID || !slices.Equal(s.IDs, tt.wantIDs) {
+				t.Errorf("skip %+v, want ID %q, IDs %q, disabled %v", s, tt.wantID, tt.wantIDs, tt.wantDisabled)
+			}
+		})
+	}
 }

@@ -56,9 +56,15 @@ type Source struct {
 // the entry's stable ID when it could be read, so that its existing account is
 // left alone rather than archived.
 type Skipped struct {
-	DN     string
-	ID     string
+	DN string
+	ID string
+	// IDs are the values of an ID attribute that holds several: one of them
+	// is the entry's ID, which one cannot be known (see sync.Skip).
+	IDs    []string
 	Reason string
+	// Disabled: the entry is known to be disabled (disabled_filter, or AD's
+	// userAccountControl), so its account is archived though it is skipped.
+	Disabled bool
 	// Withdrawn: Stream had emitted this entry as a user before a later entry
 	// collided with it.
 	Withdrawn bool

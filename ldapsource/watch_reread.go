@@ -101,6 +101,9 @@ func (s *Source) Reread(ctx context.Context, ids []string) (users []user.User, g
 		if e.u.ID != "" {
 			inScope[strings.ToLower(e.u.ID)] = true
 		}
+		for _, id := range e.ids { // one of them is the entry's ID
+			inScope[strings.ToLower(id)] = true
+		}
 		if err := d.add(e); err != nil {
 			return nil, nil, nil, err
 		}

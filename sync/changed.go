@@ -52,12 +52,13 @@ func (e *Engine) RunChanged(ctx context.Context, ro RunOptions, ch Changed) (rep
 		ids = append(ids, u.ID)
 	}
 	ids = append(ids, ch.Gone...)
+	ids = appendDisabledSkips(ids, ch.Skipped)
 	records, err := st.Records(ctx, ids)
 	if err != nil {
 		return rep, fmt.Errorf("read snapshot: %w", err)
 	}
 	// Only the records of these IDs are given, so the only ones Diff can
-	// remove are those of Gone.
+	// remove are those of Gone and of the disabled skipped entries.
 	rep.Plan = Diff(Directory{Users: ch.Users, Skipped: ch.Skipped}, records, e.OnRemoved)
 	rep.Plan.Managed = managed
 	// The snapshot's links are read only if a change may link an account.

@@ -34,13 +34,26 @@ type Directory struct {
 }
 
 // Skip is a directory entry left out of the sync, with the reason. A skipped
-// entry's existing platform account is left as it is: never archived for it.
+// entry's existing platform account is never created, updated, reactivated
+// or archived as removed for it — with one exception: a skipped entry known
+// to be disabled still takes access away (see Disabled).
 type Skip struct {
 	DN string `json:"dn"`
 	// ID is the entry's stable ID when it could be read, so that its snapshot
-	// record is protected from archiving.
-	ID     string `json:"id,omitempty"`
-	Reason string `json:"reason"`
+	// record is protected from archiving. A duplicate ID is given too: each
+	// entry holding it is skipped.
+	ID string `json:"id,omitempty"`
+	// IDs are the values of an ID attribute that holds several (the entry's
+	// ID is one of them, which one cannot be known): the records of each are
+	// protected, and none is archived for Disabled.
+	IDs    []string `json:"ids,omitempty"`
+	Reason string   `json:"reason"`
+	// Disabled says the entry is known to be disabled in the directory. A
+	// duplicate must never keep anyone's access: the record of ID, when every
+	// skipped entry holding ID is disabled, is archived like a disabled user's
+	// (counted by the safety limits). Creates, reactivations and updates of a
+	// skipped entry still wait until it can be mapped.
+	Disabled bool `json:"disabled,omitempty"`
 	// Withdrawn marks an entry a Streamer had already emitted as a user before
 	// finding it must be skipped (see Streamer).
 	Withdrawn bool `json:"-"`

@@ -18,7 +18,10 @@ import (
 //   - u active, r archived: reactivate (with the fields that changed meanwhile).
 //   - u disabled, r active: archive. u disabled and never provisioned: nothing.
 //   - r active and no u: archive (or delete, or nothing, by onRemoved) — unless r
-//     belongs to a skipped directory entry, which is left as it is.
+//     belongs to a skipped directory entry (by ID, or by DN when the entry's ID
+//     could not be read), which is left as it is.
+//   - r belongs, by ID, to skipped entries that are all disabled (Skip.Disabled):
+//     archive as disabled, whatever onRemoved says; a skip never keeps access.
 //   - r archived and no u: nothing (delete when onRemoved is delete).
 func Diff(dir Directory, records []user.Record, onRemoved OnRemoved) Plan {
 	if onRemoved == "" {
@@ -68,19 +71,17 @@ func Diff(dir Directory, records []user.Record, onRemoved OnRemoved) Plan {
 		plan.Changes = append(plan.Changes, c)
 	}
 
-	protectedID := make(map[string]struct{}, len(dir.Skipped))
-	protectedDN := make(map[string]struct{}, len(dir.Skipped))
-	for _, s := range dir.Skipped {
-		if s.ID != "" {
-			protectedID[s.ID] = struct{}{}
-		}
-		if s.DN != "" {
-			protectedDN[strings.ToLower(s.DN)] = struct{}{}
-		}
-	}
+	protectedID, protectedDN, disabledID := skipIndex(dir.Skipped)
 	for i := range records {
 		r := &records[i]
 		if _, ok := seen[r.User.ID]; ok {
+			continue
+		}
+		if disabledID[r.User.ID] {
+			// Disabled, though skipped: access goes as for a disabled user.
+			if c, ok := archiveDisabledSkip(r); ok {
+				plan.Changes = append(plan.Changes, c)
+			}
 			continue
 		}
 		if r.PlatformID == "" {
@@ -122,6 +123,53 @@ func sortChanges(changes []Change) {
 			cmp.Compare(a.User.ID, b.User.ID),
 		)
 	})
+}
+
+// skipIndex indexes skipped entries: the IDs and lower-cased DNs whose
+// records are protected, and the IDs every skipped holder of which is
+// disabled (an ID only ever read among several values is none of those).
+func skipIndex(skipped []Skip) (byID, byDN map[string]struct{}, disabledID map[string]bool) {
+	byID = make(map[string]struct{}, len(skipped))
+	byDN = make(map[string]struct{}, len(skipped))
+	disabledID = make(map[string]bool)
+	for _, s := range skipped {
+		if s.ID != "" {
+			byID[s.ID] = struct{}{}
+			if d, ok := disabledID[s.ID]; !ok || d {
+				disabledID[s.ID] = s.Disabled
+			}
+		}
+		for _, id := range s.IDs {
+			if id != "" {
+				byID[id] = struct{}{}
+				disabledID[id] = false
+			}
+		}
+		if s.DN != "" {
+			byDN[strings.ToLower(s.DN)] = struct{}{}
+		}
+	}
+	return byID, byDN, disabledID
+}
+
+// archiveDisabledSkip returns the change that takes access away from r, the
+// record of a skipped entry known to be disabled: what Diff does for a
+// disabled directory user. The record's user, as last pushed, is kept
+// (nothing of the skipped entry's data is pushed).
+func archiveDisabledSkip(r *user.Record) (Change, bool) {
+	u := r.User
+	u.Active = false
+	c := Change{User: u, Attempts: r.Attempts, prev: r}
+	switch {
+	case r.PlatformID != "" && r.Status == user.StatusActive:
+		c.Op, c.PlatformID, c.Reason = user.OpArchive, r.PlatformID, ReasonDisabled
+		c.Fields = user.Compare(r.User, u)
+	case r.PlatformID == "" && r.Status == user.StatusPending:
+		c.Op, c.User, c.Reason = user.OpArchive, r.User, ReasonInterrupted
+	default:
+		return Change{}, false
+	}
+	return c, true
 }
 
 // protected reports whether r belongs to a skipped directory entry.

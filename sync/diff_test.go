@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -304,6 +305,91 @@ func TestDiff(t *testing.T) {
 			unchanged: 1,
 		},
 		{
+			name: "disabled_duplicate_is_archived",
+			dir: Directory{
+				Users: []user.User{bob},
+				Skipped: []Skip{
+					{DN: alice.DN, ID: alice.ID, Reason: "duplicate email", Disabled: true},
+					{DN: carol.DN, ID: carol.ID, Reason: "duplicate email"},
+				},
+			},
+			records:   recs(record(alice, user.StatusActive, "p1"), record(bob, user.StatusActive, "p2"), record(carol, user.StatusActive, "p3")),
+			want:      []string{"archive alice @p1 [active] (disabled)"},
+			unchanged: 1,
+		},
+		{
+			name: "disabled_skip_archives_even_when_removed_is_ignored",
+			dir: Directory{
+				Users:   []user.User{bob},
+				Skipped: []Skip{{DN: alice.DN, ID: alice.ID, Reason: "missing username", Disabled: true}},
+			},
+			records:   recs(record(alice, user.StatusActive, "p1"), record(bob, user.StatusActive, "p2")),
+			onRemoved: RemovedIgnore,
+			want:      []string{"archive alice @p1 [active] (disabled)"},
+			unchanged: 1,
+		},
+		{
+			name: "disabled_skip_with_pending_record_is_archived_if_created",
+			dir: Directory{
+				Users:   []user.User{bob},
+				Skipped: []Skip{{DN: alice.DN, ID: alice.ID, Reason: "duplicate username", Disabled: true}},
+			},
+			records:   recs(record(alice, user.StatusPending, ""), record(bob, user.StatusActive, "p2")),
+			onRemoved: RemovedIgnore,
+			want:      []string{"archive alice (" + ReasonInterrupted + ")"},
+			unchanged: 1,
+		},
+		{
+			name: "disabled_skip_of_archived_record_is_unchanged",
+			dir: Directory{
+				Users:   []user.User{bob},
+				Skipped: []Skip{{DN: alice.DN, ID: alice.ID, Reason: "duplicate email", Disabled: true}},
+			},
+			records:   recs(record(disabled(alice), user.StatusArchived, "p1"), record(bob, user.StatusActive, "p2")),
+			unchanged: 1,
+		},
+		{
+			name: "id_shared_by_an_active_and_a_disabled_skip_is_protected",
+			dir: Directory{
+				Users: []user.User{bob},
+				Skipped: []Skip{
+					{DN: alice.DN, ID: alice.ID, Reason: "duplicate ID", Disabled: true},
+					{DN: "CN=alice2,OU=Staff,DC=corp,DC=example,DC=com", ID: alice.ID, Reason: "duplicate ID"},
+				},
+			},
+			records:   recs(record(alice, user.StatusActive, "p1"), record(bob, user.StatusActive, "p2")),
+			unchanged: 1,
+		},
+		{
+			name: "disabled_skip_by_dn_only_is_protected_not_archived",
+			dir: Directory{
+				Users:   []user.User{bob},
+				Skipped: []Skip{{DN: alice.DN, Reason: "missing ID", Disabled: true}},
+			},
+			records:   recs(record(alice, user.StatusActive, "p1"), record(bob, user.StatusActive, "p2")),
+			unchanged: 1,
+		},
+		{
+			name: "skipped_and_renamed_is_protected_by_id",
+			dir: Directory{
+				Users:   []user.User{bob},
+				Skipped: []Skip{{DN: "CN=alice.new,OU=Moved,DC=corp,DC=example,DC=com", ID: alice.ID, Reason: "invalid UTF-8 in givenName"}},
+			},
+			records:   recs(record(alice, user.StatusActive, "p1"), record(bob, user.StatusActive, "p2")),
+			unchanged: 1,
+		},
+		{
+			name: "skip_with_several_id_values_protects_each",
+			dir: Directory{
+				Users: []user.User{bob},
+				Skipped: []Skip{{DN: "CN=alice.new,OU=Moved,DC=corp,DC=example,DC=com", IDs: []string{alice.ID, "id-alice-2"},
+					Reason: "ID attribute uid has 2 values, want one", Disabled: true}},
+			},
+			records:   recs(record(alice, user.StatusActive, "p1"), record(bob, user.StatusActive, "p2"), record(carol, user.StatusActive, "p3")),
+			want:      []string{"archive carol @p3 (removed)"},
+			unchanged: 1,
+		},
+		{
 			name: "ordering",
 			dir: dirOf(
 				person("id-zed", "zed"), person("id-Yan", "Yan"), // creates
@@ -430,6 +516,76 @@ func assertStreamedPlan(t *testing.T, dir Directory, records []user.Record, onRe
 	if got, _ := json.Marshal(rep.Plan); !bytes.Equal(got, w) {
 		t.Errorf("whole-read plan differs from Diff's:\n got: %s\nwant: %s", got, w)
 	}
+	// A streamed read that emitted the skipped entries before finding
+	// they must be skipped (Skip.Withdrawn).
+	e.Store, e.Target = newFakeStore(records...), newFakeTarget()
+	e.Source = withdrawnSource{dir}
+	rep, err = e.Run(context.Background(), RunOptions{DryRun: true, AllowMassArchive: true, AllowEmptyDirectory: true})
+	if err != nil {
+		t.Fatalf("streamed run with withdrawn users: %v", err)
+	}
+	if got, _ := json.Marshal(rep.Plan); !bytes.Equal(got, w) {
+		t.Errorf("plan of the streamed run with withdrawn users differs from Diff's:\n got: %s\nwant: %s", got, w)
+	}
+	// A change-event run naming every user and record (RunChanged): the
+	// records of no directory user and no skipped ID are gone, as a
+	// re-read reports them.
+	e.Store, e.Target = newFakeStore(records...), newFakeTarget()
+	ch := Changed{Users: dir.Users, Skipped: dir.Skipped}
+	inDir := make(map[string]bool)
+	for _, u := range dir.Users {
+		inDir[u.ID] = true
+	}
+	for _, s := range dir.Skipped {
+		inDir[s.ID] = true
+		for _, id := range s.IDs {
+			inDir[id] = true
+		}
+	}
+	for _, r := range records {
+		if !inDir[r.User.ID] {
+			ch.Gone = append(ch.Gone, r.User.ID)
+		}
+	}
+	rep, err = e.RunChanged(context.Background(), RunOptions{DryRun: true, AllowMassArchive: true}, ch)
+	if err != nil {
+		t.Fatalf("change-event run: %v", err)
+	}
+	if got, _ := json.Marshal(rep.Plan); !bytes.Equal(got, w) {
+		t.Errorf("change-event plan differs from Diff's:\n got: %s\nwant: %s", got, w)
+	}
+}
+
+// withdrawnSource streams dir's users, and a user for each skipped entry
+// with an ID, which it then withdraws, as ldapsource does when a later
+// entry collides with one already emitted.
+type withdrawnSource struct{ dir Directory }
+
+func (w withdrawnSource) Read(context.Context) (Directory, error) {
+	panic("the streaming path must not call Read")
+}
+
+func (w withdrawnSource) Stream(ctx context.Context, emit func(user.User) error) ([]Skip, error) {
+	for _, u := range w.dir.Users {
+		if err := emit(u); err != nil {
+			return nil, err
+		}
+	}
+	skips := slices.Clone(w.dir.Skipped)
+	emitted := make(map[string]bool)
+	for i, s := range skips {
+		if s.ID == "" || emitted[s.ID] {
+			continue
+		}
+		emitted[s.ID] = true
+		u := person(s.ID, "withdrawn."+s.ID)
+		u.DN, u.Active = s.DN, !s.Disabled
+		if err := emit(u); err != nil {
+			return nil, err
+		}
+		skips[i].Withdrawn = true
+	}
+	return skips, nil
 }
 
 func TestDiff_RenameIsUpdate(t *testing.T) {

@@ -25,7 +25,9 @@ const (
 
 // fullReconcile lists the platform and adds to plan what puts back the
 // accounts of managed users edited or deactivated by hand (drift), and lists
-// (or, with UnmanagedArchive, archives) the accounts no directory user owns.
+// (or, with UnmanagedArchive, archives) the accounts no directory user owns
+// (an account whose externalId is a skipped entry's ID is that entry's: left
+// alone unless the entry is disabled).
 // Only the fields the target reports are compared: a target that returns no
 // groups, or only some extra attributes, is not taken for drift on the others.
 func (e *Engine) fullReconcile(ctx context.Context, plan *Plan, dir Directory, records []user.Record) error {
@@ -88,9 +90,15 @@ func (e *Engine) fullReconcile(ctx context.Context, plan *Plan, dir Directory, r
 		plan.Changes = append(plan.Changes, Change{Op: op, User: u, PlatformID: r.PlatformID, Fields: fields,
 			Reason: ReasonDrift, Attempts: r.Attempts, prev: r})
 	}
+	// An account of a skipped entry is someone's still in the directory,
+	// unless the entry is disabled.
+	skippedID, _, disabledID := skipIndex(dir.Skipped)
 	for _, id := range order {
 		acct := accounts[id]
 		if owned[id] {
+			continue
+		}
+		if _, ok := skippedID[acct.User.ID]; ok && acct.User.ID != "" && !disabledID[acct.User.ID] {
 			continue
 		}
 		if r := byID[acct.User.ID]; acct.User.ID != "" && r != nil && r.Status == user.StatusPending {

@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/dirsync/dirsync/user"
@@ -84,5 +85,42 @@ func TestRun_ScheduledFullGoesOnAsOrdinaryWhenThePlatformCannotBeListed(t *testi
 	}
 	if _, err := e.Run(t.Context(), RunOptions{Full: true}); err == nil {
 		t.Error("an explicit full reconcile that cannot list the platform succeeded")
+	}
+}
+
+// TestRun_FullLeavesASkippedEntrysAccountAlone: an account no record links
+// but whose externalId is a skipped directory entry's ID belongs to someone
+// still in the directory: a full reconcile neither lists it as unmanaged nor
+// archives it, even with sync.unmanaged: archive. Disabled, the entry's
+// account is archived like any unmanaged one.
+func TestRun_FullLeavesASkippedEntrysAccountAlone(t *testing.T) {
+	alice := person("id-alice", "alice")
+	e, ft, _ := setup(Directory{Users: []user.User{alice}, Skipped: []Skip{
+		{DN: "CN=bob,OU=Staff", ID: "id-bob", Reason: "duplicate email"},
+		{DN: "CN=cy,OU=Staff", IDs: []string{"id-cy", "id-cy2"}, Reason: "ID attribute has 2 values"},
+		{DN: "CN=dee,OU=Staff", ID: "id-dee", Reason: "duplicate email", Disabled: true},
+	}}, record(alice, user.StatusActive, "p-alice"))
+	e.Target = listingTarget{ft}
+	e.Unmanaged = UnmanagedArchive
+	for _, a := range []user.Account{
+		{PlatformID: "p-bob", User: user.User{ID: "id-bob", Username: "bob", Active: true}},
+		{PlatformID: "p-cy", User: user.User{ID: "id-cy2", Username: "cy", Active: true}},
+		{PlatformID: "p-dee", User: user.User{ID: "id-dee", Username: "dee", Active: true}},
+	} {
+		ft.put(a)
+	}
+
+	rep := mustRun(t, e, RunOptions{Full: true, AllowMassArchive: true})
+	var unmanaged []string
+	for _, a := range rep.Plan.Unmanaged {
+		unmanaged = append(unmanaged, a.PlatformID)
+	}
+	if !slices.Equal(unmanaged, []string{"p-dee"}) {
+		t.Errorf("unmanaged = %v, want only p-dee (disabled)", unmanaged)
+	}
+	for pid, want := range map[string]bool{"p-bob": true, "p-cy": true, "p-dee": false} {
+		if a, _ := ft.account(pid); a.User.Active != want {
+			t.Errorf("%s active = %v, want %v", pid, a.User.Active, want)
+		}
 	}
 }

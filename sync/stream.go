@@ -348,6 +348,9 @@ func (e *Engine) streamPlan(ctx context.Context, rep *Report, ro RunOptions, src
 		ids = append(ids, u.ID)
 	}
 	ids = append(ids, sums.unseen()...)
+	// A withdrawn user's record was marked seen: Diff needs it if the
+	// entry is disabled (see Skip.Disabled).
+	ids = appendDisabledSkips(ids, skipped)
 	records, err := st.Records(ctx, ids)
 	if err != nil {
 		return nil, diffStart, early, fmt.Errorf("read snapshot: %w", err)
@@ -357,4 +360,26 @@ func (e *Engine) streamPlan(ctx context.Context, rep *Report, ro RunOptions, src
 	rep.Plan.Unchanged += unchanged
 	rep.Plan.Managed = sums.managed
 	return sums.claims, diffStart, early, nil
+}
+
+// appendDisabledSkips appends to ids those of the disabled skipped entries
+// that it does not hold yet: Diff archives their records.
+func appendDisabledSkips(ids []string, skipped []Skip) []string {
+	var have map[string]bool
+	for _, s := range skipped {
+		if !s.Disabled || s.ID == "" {
+			continue
+		}
+		if have == nil {
+			have = make(map[string]bool, len(ids))
+			for _, id := range ids {
+				have[id] = true
+			}
+		}
+		if !have[s.ID] {
+			have[s.ID] = true
+			ids = append(ids, s.ID)
+		}
+	}
+	return ids
 }

@@ -39,7 +39,7 @@ func (l ldapSource) Stream(ctx context.Context, emit func(user.User) error) ([]d
 func skips(skipped []ldapsource.Skipped) []dsync.Skip {
 	out := make([]dsync.Skip, len(skipped))
 	for i, s := range skipped {
-		out[i] = dsync.Skip{DN: s.DN, ID: s.ID, Reason: s.Reason, Withdrawn: s.Withdrawn}
+		out[i] = dsync.Skip{DN: s.DN, ID: s.ID, IDs: s.IDs, Reason: s.Reason, Disabled: s.Disabled, Withdrawn: s.Withdrawn}
 	}
 	return out
 }

@@ -92,9 +92,9 @@ func writeCheckSkipped(out io.Writer, skipped []dsync.Skip) {
 		fmt.Fprintln(out, "✓ no directory data problems")
 		return
 	}
-	fmt.Fprintf(out, "! %d directory entries would be skipped (fix them in the directory; their platform accounts are left as they are):\n", len(skipped))
+	fmt.Fprintf(out, "! %d directory entries would be skipped (fix them in the directory; their platform accounts are left as they are, but archived if disabled):\n", len(skipped))
 	for _, s := range skipped {
-		fmt.Fprintf(out, "    %s: %s\n", s.DN, s.Reason)
+		fmt.Fprintf(out, "    %s: %s%s\n", s.DN, s.Reason, skipDisabled(s))
 	}
 }
 

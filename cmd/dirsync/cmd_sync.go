@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
@@ -78,6 +79,10 @@ would be refused by the safety limits.`
 
 func runSync(cmd *cobra.Command, cfg Config, log *zap.Logger, f *syncFlags) error {
 	ctx := cmd.Context()
+	if cmd.Flags().Changed("user") && strings.TrimSpace(f.user) == "" {
+		// An empty name would narrow nothing: the run would be over every user.
+		return &exitError{code: exitFailure, err: errors.New("--user: empty name; give the username, email or directory ID of one user, or leave --user out to sync everyone")}
+	}
 	if f.user != "" && (f.full || f.out != "") {
 		return &exitError{code: exitFailure, err: errors.New("--user: cannot be combined with --full or --out; they are about every user")}
 	}

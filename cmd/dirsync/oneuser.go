@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	gosync "sync"
 
@@ -20,8 +21,11 @@ import (
 // that user's change only and nobody else can be archived.
 type scope struct {
 	name string
+	db   *state.DB
 	mu   gosync.Mutex
 	id   string // the directory ID of the user, once the read found it
+	// skipped: the read found the user only among the skipped entries.
+	skipped bool
 }
 
 // matches reports whether u is the user named: by username, email or
@@ -36,6 +40,7 @@ func (s *scope) narrow(a *app) error {
 	if !ok {
 		return fmt.Errorf("--user: the snapshot is a %T, not a state database", a.engine.Store)
 	}
+	s.db = db
 	a.engine.Source = scopedSource{s: s, src: a.engine.Source}
 	// Embedding the database keeps every optional method the reconciler
 	// looks for (intents, meta); only Snapshot is narrowed.
@@ -71,17 +76,46 @@ func (r scopedSource) Read(ctx context.Context) (dsync.Directory, error) {
 	if len(out.Users) > 1 {
 		return dsync.Directory{}, fmt.Errorf("--user %s: %d directory users match; name one by username or directory ID", r.s.name, len(out.Users))
 	}
+	id := ""
 	if len(out.Users) == 1 {
-		r.s.mu.Lock()
-		r.s.id = out.Users[0].ID
-		r.s.mu.Unlock()
-		for _, sk := range dir.Skipped {
-			if sk.ID == out.Users[0].ID {
-				out.Skipped = append(out.Skipped, sk)
-			}
+		id = out.Users[0].ID
+	}
+	// The skipped entries that protect (or, disabled, archive) the user's
+	// record go with it, as in a run over every user: the entries holding
+	// its ID or, when their ID could not be read, its DN.
+	recs, err := r.s.db.Snapshot(ctx)
+	if err != nil {
+		return dsync.Directory{}, fmt.Errorf("read snapshot: %w", err)
+	}
+	ids, dns := map[string]bool{r.s.name: true}, map[string]bool{}
+	for _, rec := range r.s.pick(recs, id) {
+		ids[rec.User.ID] = true
+		if rec.User.DN != "" {
+			dns[strings.ToLower(rec.User.DN)] = true
 		}
 	}
+	for _, sk := range dir.Skipped {
+		if ids[sk.ID] || slices.ContainsFunc(sk.IDs, func(id string) bool { return ids[id] }) || (sk.DN != "" && dns[strings.ToLower(sk.DN)]) {
+			out.Skipped = append(out.Skipped, sk)
+		}
+	}
+	r.s.mu.Lock()
+	r.s.id, r.s.skipped = id, len(out.Skipped) > 0
+	r.s.mu.Unlock()
 	return out, nil
+}
+
+// pick returns the records of the user: the one of directory ID id once
+// the read found the user, else those whose username, email or ID is the
+// name.
+func (s *scope) pick(recs []user.Record, id string) []user.Record {
+	var out []user.Record
+	for _, r := range recs {
+		if (id != "" && r.User.ID == id) || (id == "" && s.matches(r.User)) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 type scopedStore struct {
@@ -95,15 +129,10 @@ func (st scopedStore) Snapshot(ctx context.Context) ([]user.Record, error) {
 		return nil, err
 	}
 	st.s.mu.Lock()
-	id := st.s.id
+	id, skipped := st.s.id, st.s.skipped
 	st.s.mu.Unlock()
-	var out []user.Record
-	for _, r := range recs {
-		if (id != "" && r.User.ID == id) || (id == "" && st.s.matches(r.User)) {
-			out = append(out, r)
-		}
-	}
-	if id == "" && len(out) == 0 {
+	out := st.s.pick(recs, id)
+	if id == "" && len(out) == 0 && !skipped {
 		return nil, fmt.Errorf("--user %s: no such user in the directory's scope or in the snapshot (match is by username, email or directory ID)", st.s.name)
 	}
 	if len(out) > 1 {

@@ -74,10 +74,19 @@ func writeSkipped(w io.Writer, skipped []dsync.Skip) {
 	if len(skipped) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "\nSkipped directory entries (%d; their platform accounts are left as they are):\n", len(skipped))
+	fmt.Fprintf(w, "\nSkipped directory entries (%d; their platform accounts are left as they are, but archived if disabled):\n", len(skipped))
 	for _, s := range skipped {
-		fmt.Fprintf(w, "  ! %s: %s\n", s.DN, s.Reason)
+		fmt.Fprintf(w, "  ! %s: %s%s\n", s.DN, s.Reason, skipDisabled(s))
 	}
+}
+
+// skipDisabled notes a skipped entry that is disabled, whose account is
+// archived all the same.
+func skipDisabled(s dsync.Skip) string {
+	if s.Disabled {
+		return " (disabled: its account is archived)"
+	}
+	return ""
 }
 
 // describeChange says what a change does, field by field for updates.
