@@ -107,6 +107,7 @@ type REST struct {
 	failEmail map[string]bool
 	hold      *hold
 	loop      bool
+	overstate int
 }
 
 type hold struct {
@@ -222,6 +223,14 @@ func (s *REST) LoopPaging(on bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.loop = on
+}
+
+// OverstateTotal makes the listing's total count (partner and usersv2 styles)
+// n more than the accounts served, as a platform whose pages end early does.
+func (s *REST) OverstateTotal(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.overstate = n
 }
 
 // FailEmail makes every create or update of the user with email fail (fail

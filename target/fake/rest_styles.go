@@ -183,7 +183,7 @@ func (s *REST) partner(w http.ResponseWriter, r *http.Request) {
 		for _, u := range s.pageLocked(offset, limit) {
 			items = append(items, partnerJSON(u))
 		}
-		writeJSONStatus(w, http.StatusOK, map[string]any{"Items": items, "TotalCount": len(s.order)})
+		writeJSONStatus(w, http.StatusOK, map[string]any{"Items": items, "TotalCount": len(s.order) + s.overstate})
 	case rest == "/invite" && r.Method == http.MethodPost:
 		var body struct {
 			Users []map[string]any `json:"Users"`
@@ -373,7 +373,7 @@ func (s *REST) usersV2(w http.ResponseWriter, r *http.Request) {
 		for _, u := range s.pageLocked((max(page, 1)-1)*size, size) {
 			users = append(users, usersV2JSON(u))
 		}
-		writeJSONStatus(w, http.StatusOK, map[string]any{"Users": users, "TotalRecords": len(s.order), "ResponseStatus": ok})
+		writeJSONStatus(w, http.StatusOK, map[string]any{"Users": users, "TotalRecords": len(s.order) + s.overstate, "ResponseStatus": ok})
 	case r.URL.Path == "/api/v2/user" && r.Method == http.MethodGet:
 		u := s.users[q.Get("Id")]
 		if u == nil {

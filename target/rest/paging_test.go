@@ -260,3 +260,17 @@ func TestOutcomes_ActivatingAnActiveAccountIsDoneButOtherRefusalsAreNot(t *testi
 		t.Fatalf("without outcomes: got %v, want the 403", err)
 	}
 }
+
+func TestList_PagesEndingBeforeTheTotalFailTheListingNamingTotal(t *testing.T) {
+	srv, c, _ := pagingCases[1].start(t, 5, nil)
+	srv.OverstateTotal(3)
+	n := 0
+	err := c.List(ctx, func(user.Account) error { n++; return nil })
+	if err == nil || !strings.Contains(err.Error(), "target.rest.list.total") {
+		t.Fatalf("got %v after %d accounts, want a failed listing naming target.rest.list.total", err, n)
+	}
+	srv.OverstateTotal(0)
+	if err := c.List(ctx, func(user.Account) error { return nil }); err != nil {
+		t.Fatalf("with a true total: %v", err)
+	}
+}
