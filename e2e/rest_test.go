@@ -19,7 +19,10 @@ func useRESTProfile(t *testing.T, e *env, profile, url string, vars map[string]s
 	if err != nil {
 		t.Fatal(err)
 	}
-	prof := strings.Replace(string(p), "  url: https://usersv2.example.com", "  url: "+url+"\n  rate_limit: 1000\n  max_retries: 0", 1)
+	// The profile's own target.url (its first "  url:" line) is replaced.
+	i := strings.Index(string(p), "\n  url: ") + 1
+	j := i + strings.Index(string(p)[i:], "\n")
+	prof := string(p)[:i] + "  url: " + url + "\n  rate_limit: 1000\n  max_retries: 0" + string(p)[j:]
 	if err := os.WriteFile(e.configPath(), []byte(cfg[:start]+prof+cfg[end:]), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -27,7 +28,14 @@ const (
 	PagePage   = "page"
 	PageOffset = "offset"
 	PageCursor = "cursor"
+	// PageLink follows the next page's URL in the Link response header (RFC 8288, rel="next").
+	PageLink = "link"
+	// PageNextURL follows the next page's URL found in the body at list.next_url.
+	PageNextURL = "next_url"
 )
+
+// DefaultMaxPages bounds a listing when target.rest.list.max_pages is unset.
+const DefaultMaxPages = 100000
 
 // User fields a REST profile maps (target.rest.fields keys) and body templates
 // refer to as {{name}}. Templates may also use "extra.NAME" (an extra attribute),
@@ -151,7 +159,24 @@ type RestList struct {
 	// NextCursor is the path of the next cursor (cursor pagination); the listing
 	// ends when it is null or empty.
 	NextCursor string `mapstructure:"next_cursor" json:"next_cursor,omitempty"`
+
+	// Following the platform's own links, and bounds (see docs/rest-profiles.md).
+	//
+	// NextURL is the path of the next page's URL in the body, absolute or
+	// relative (pagination next_url), e.g. "@odata.nextLink" or "links.next";
+	// the listing ends when it is null or empty.
+	NextURL string `mapstructure:"next_url" json:"next_url,omitempty"`
+	// NextCursorHeader is the response header holding the next cursor
+	// (pagination cursor), for platforms that send it there instead of in the
+	// body.
+	NextCursorHeader string `mapstructure:"next_cursor_header" json:"next_cursor_header,omitempty"`
+	// MaxPages bounds a listing (default DefaultMaxPages): a platform that
+	// pages further fails the listing instead of looping for hours.
+	MaxPages int `mapstructure:"max_pages" json:"max_pages,omitempty"`
 }
+
+// Paginated reports whether the list endpoint pages.
+func (l RestList) Paginated() bool { return l.Pagination != "" && l.Pagination != PageNone }
 
 // GroupMapping maps a directory group, by DN or by CN (case-insensitive), to a
 // platform value; group "*" maps every user.
@@ -261,6 +286,83 @@ type RestError struct {
 	// "the account already exists" (HTTP 404 and 409 always do).
 	NotFound []string `mapstructure:"not_found" json:"not_found,omitempty"`
 	Conflict []string `mapstructure:"conflict" json:"conflict,omitempty"`
+
+	// NotFoundText and ConflictText recognise the same by the error's text, for
+	// platforms that answer "already exists" only as a 400 with a generic code:
+	// each entry is a case-insensitive substring, or a regular expression
+	// between slashes (/.../). They are matched against the message at Message
+	// and against the whole response body, for single calls and for each
+	// user's result of a batch.
+	NotFoundText []string `mapstructure:"not_found_text" json:"not_found_text,omitempty"`
+	ConflictText []string `mapstructure:"conflict_text" json:"conflict_text,omitempty"`
+}
+
+// What an answer means (RestOutcome.Means).
+const (
+	MeansDone     = "done"
+	MeansNotFound = "not_found"
+	MeansConflict = "conflict"
+)
+
+// RestOutcome says what a failed answer of one call means, for platforms
+// that use odd statuses: e.g. a 403 "already active" to an activate call is
+// the wanted state (done). Every condition set must hold: Status (the HTTP
+// status), Code (the code at error.code) and Text (as in error.conflict_text).
+type RestOutcome struct {
+	Status int    `mapstructure:"status" json:"status,omitempty"`
+	Code   string `mapstructure:"code" json:"code,omitempty"`
+	Text   string `mapstructure:"text" json:"text,omitempty"`
+	// Means: done (a success), not_found or conflict.
+	Means string `mapstructure:"means" json:"means"`
+}
+
+// TextMatcher matches error texts against a list of case-insensitive
+// substrings and /regular expressions/.
+type TextMatcher struct {
+	subs []string
+	res  []*regexp.Regexp
+}
+
+// NewTextMatcher compiles list; an entry between slashes is a regular
+// expression (case-insensitive unless it says otherwise).
+func NewTextMatcher(list []string) (TextMatcher, error) {
+	var m TextMatcher
+	for _, e := range list {
+		if len(e) >= 2 && strings.HasPrefix(e, "/") && strings.HasSuffix(e, "/") {
+			re, err := regexp.Compile("(?i)" + e[1:len(e)-1])
+			if err != nil {
+				return TextMatcher{}, fmt.Errorf("%q is not a valid regular expression: %w", e, err)
+			}
+			m.res = append(m.res, re)
+			continue
+		}
+		if strings.TrimSpace(e) == "" {
+			return TextMatcher{}, errors.New("an entry is empty (it would match every error)")
+		}
+		m.subs = append(m.subs, strings.ToLower(e))
+	}
+	return m, nil
+}
+
+// Match reports whether any of texts matches an entry.
+func (m TextMatcher) Match(texts ...string) bool {
+	for _, t := range texts {
+		if t == "" {
+			continue
+		}
+		lt := strings.ToLower(t)
+		for _, s := range m.subs {
+			if strings.Contains(lt, s) {
+				return true
+			}
+		}
+		for _, re := range m.res {
+			if re.MatchString(t) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // RestEndpoint is one call: method, path and query ("{id}" is the platform id),
@@ -279,6 +381,10 @@ type RestEndpoint struct {
 	// ItemError is the path of a per-user error inside a successful response,
 	// e.g. "Results.0.Error" for a batch endpoint called with one user.
 	ItemError string `mapstructure:"item_error" json:"item_error,omitempty"`
+
+	// Outcomes say what failed answers of this call mean, checked in order
+	// before the profile's error settings.
+	Outcomes []RestOutcome `mapstructure:"outcomes" json:"outcomes,omitempty"`
 }
 
 // Configured reports whether the endpoint is set.
@@ -395,11 +501,25 @@ func (p RestProfile) validate() []error {
 	switch p.List.Pagination {
 	case "", PageNone, PagePage, PageOffset:
 	case PageCursor:
-		if p.List.NextCursor == "" {
-			bad("list.next_cursor", "must be set for cursor pagination (where the response holds the next cursor)")
+		if p.List.NextCursor == "" && p.List.NextCursorHeader == "" {
+			bad("list.next_cursor", "must be set for cursor pagination (where the response holds the next cursor), or list.next_cursor_header")
+		}
+	case PageLink:
+	case PageNextURL:
+		if p.List.NextURL == "" {
+			bad("list.next_url", "must be set for next_url pagination (where the response holds the next page's URL, e.g. @odata.nextLink)")
 		}
 	default:
-		bad("list.pagination", "unknown pagination %q (want none, page, offset or cursor)", p.List.Pagination)
+		bad("list.pagination", "unknown pagination %q (want none, page, offset, cursor, link or next_url)", p.List.Pagination)
+	}
+	if p.List.MaxPages < 0 {
+		bad("list.max_pages", "must be positive, got %d", p.List.MaxPages)
+	}
+	if _, err := NewTextMatcher(p.Error.NotFoundText); err != nil {
+		bad("error.not_found_text", "%v", err)
+	}
+	if _, err := NewTextMatcher(p.Error.ConflictText); err != nil {
+		bad("error.conflict_text", "%v", err)
 	}
 	if p.List.PageSize < 0 {
 		bad("list.page_size", "must be positive, got %d", p.List.PageSize)
@@ -471,6 +591,23 @@ func (p RestProfile) validate() []error {
 			bad(ep.name+".method", "%q is not POST, PUT, PATCH or DELETE", ep.e.Method)
 		}
 		pairs(ep.name+".query", ep.e.Query)
+		for i, o := range ep.e.Outcomes {
+			key := fmt.Sprintf("%s.outcomes[%d]", ep.name, i)
+			switch o.Means {
+			case MeansDone, MeansNotFound, MeansConflict:
+			default:
+				bad(key+".means", "%q is not done, not_found or conflict", o.Means)
+			}
+			if o.Status == 0 && o.Code == "" && o.Text == "" {
+				bad(key, "must set status, code or text (the answer it describes)")
+			}
+			if o.Status != 0 && (o.Status < 300 || o.Status > 599) {
+				bad(key+".status", "%d is not an HTTP error status", o.Status)
+			}
+			if _, err := NewTextMatcher([]string{o.Text}); o.Text != "" && err != nil {
+				bad(key+".text", "%v", err)
+			}
+		}
 		if _, err := p.ParseBody(ep.name, ep.e); err != nil {
 			bad(ep.name+".body", "%v", err)
 		}

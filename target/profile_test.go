@@ -60,3 +60,47 @@ func TestRestProfile_TokenURLMustNotBeCleartext(t *testing.T) {
 		t.Fatalf("got %v, want token_url refused", err)
 	}
 }
+
+func TestRestProfile_PagingAndErrorKeysAreCheckedByName(t *testing.T) {
+	c := restConfig()
+	c.Rest.List.Pagination = PageNextURL
+	c.Rest.List.MaxPages = -1
+	c.Rest.Error.ConflictText = []string{"/(unclosed/"}
+	c.Rest.Error.NotFoundText = []string{" "}
+	c.Rest.Reactivate.Outcomes = []RestOutcome{{Status: 403, Means: "ok"}, {Means: MeansDone}, {Status: 200, Means: MeansDone}}
+	err := c.Validate()
+	for _, want := range []string{
+		"target.rest.list.next_url: must be set for next_url pagination",
+		"target.rest.list.max_pages: must be positive",
+		"target.rest.error.conflict_text:",
+		"target.rest.error.not_found_text:",
+		`target.rest.reactivate.outcomes[0].means: "ok" is not done, not_found or conflict`,
+		"target.rest.reactivate.outcomes[1]: must set status, code or text",
+		"target.rest.reactivate.outcomes[2].status: 200 is not an HTTP error status",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("got %v, want %q", err, want)
+		}
+	}
+	c = restConfig()
+	c.Rest.List.Pagination = PageCursor
+	c.Rest.List.NextCursorHeader = "X-Next-Cursor"
+	c.Rest.Error.ConflictText = []string{"already exists", `/duplicate \w+/`}
+	c.Rest.Reactivate.Outcomes = []RestOutcome{{Status: 403, Code: "E0000016", Means: MeansDone}}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("valid profile: %v", err)
+	}
+}
+
+func TestTextMatcher_SubstringsIgnoreCaseAndSlashesMeanARegexp(t *testing.T) {
+	m, err := NewTextMatcher([]string{"Already Exists", `/^E00+1$/`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for text, want := range map[string]bool{"login: An object with this field already exists": true, "e0000001": true,
+		"E0000001: Api validation failed": false, "not found": false, "": false} {
+		if got := m.Match(text); got != want {
+			t.Errorf("Match(%q) = %v, want %v", text, got, want)
+		}
+	}
+}

@@ -19,7 +19,9 @@ func newCheckCmd(g *globalFlags) *cobra.Command {
   1. the config file is valid (every problem is listed, named by its key);
   2. dirsync can bind to the directory, and how many users are in scope;
   3. which directory entries a sync would skip, and why;
-  4. the platform accepts dirsync's credentials;
+  4. the platform accepts dirsync's credentials; for target.type rest, the
+     whole listing (pages, accounts, loops), the first accounts as the
+     profile maps them, and the match keys the data supports (read-only);
   5. the snapshot is readable.
 It exits 0 when all is well, 1 otherwise.`,
 		Example: `  dirsync check --config /etc/dirsync/dirsync.yaml`,
@@ -74,8 +76,12 @@ It exits 0 when all is well, 1 otherwise.`,
 				step(fmt.Errorf("directory: %w", err), "", "check ldap.url, ldap.bind_dn, the password and ldap.base_dn; `ldapsearch` with the same values should work")
 			}
 
+			platBad := bad
 			step(a.plat.Check(ctx), fmt.Sprintf("platform %s (%s) accepted dirsync's credentials", cfg.Target.Redacted().URL, targetType(cfg)),
 				"check target.url and target.token (or target.token_file)")
+			if p, ok := a.plat.(profileProber); ok && bad == platBad {
+				bad += writeCheckProfile(ctx, out, p)
+			}
 
 			recs, err := a.engine.Store.Snapshot(ctx)
 			step(err, fmt.Sprintf("snapshot %s: %d records", cfg.State.Path, len(recs)), "check state.path and its permissions")

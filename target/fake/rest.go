@@ -27,6 +27,17 @@ const (
 	// StyleUsersV2: GUID ids, CompanyId and IntegrationKey query parameters on
 	// every call, errors as HTTP 200 with ResponseStatus.ErrorCode.
 	StyleUsersV2 = "usersv2"
+	// StyleLifecycle, modelled on Okta's Users API: "Authorization: SSWS
+	// token", the next page only in the Link header (rel="next", absolute),
+	// lifecycle actions, and errors {errorCode, errorSummary, errorCauses}
+	// where a duplicate login is a 400 E0000001 told only by its text and
+	// activating an active user is a 403 E0000016.
+	StyleLifecycle = "lifecycle"
+	// StyleOData, modelled on Microsoft Graph's users API: OAuth2 client
+	// credentials, the next page in the body's @odata.nextLink (absolute),
+	// PATCH accountEnabled, and errors {"error": {code, message}} where a
+	// duplicate is a 400 Request_BadRequest told only by its message.
+	StyleOData = "odata"
 )
 
 // Partner-style constants.
@@ -34,6 +45,7 @@ const (
 	PartnerCustomer = "cust-1"
 	PartnerClientID = "dirsync"
 	UsersV2Company  = "42"
+	ODataClientID   = "dirsync"
 )
 
 // RESTOptions configure a REST fake.
@@ -49,6 +61,9 @@ type RESTOptions struct {
 	PageSize int
 	// Seed seeds the ids.
 	Seed uint64
+	// CursorHeader, when set, makes the archive style send its next cursor
+	// in this response header instead of in the body.
+	CursorHeader string
 }
 
 // RESTUser is a user held by a REST fake, whatever its style.
@@ -91,6 +106,8 @@ type REST struct {
 	failNext  []int
 	failEmail map[string]bool
 	hold      *hold
+	loop      bool
+	overstate int
 }
 
 type hold struct {
@@ -199,6 +216,23 @@ func (s *REST) FailNext(n, status int) {
 	}
 }
 
+// LoopPaging makes the listing never end (on) or behave again (off): the next
+// link or cursor points back to the page just served, and the page and offset
+// parameters are ignored.
+func (s *REST) LoopPaging(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.loop = on
+}
+
+// OverstateTotal makes the listing's total count (partner and usersv2 styles)
+// n more than the accounts served, as a platform whose pages end early does.
+func (s *REST) OverstateTotal(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.overstate = n
+}
+
 // FailEmail makes every create or update of the user with email fail (fail
 // true) or succeed again (false), the way the style reports a per-user error (a
 // 4xx, a "Failed" invite result, an HTTP 200 error envelope).
@@ -213,7 +247,7 @@ func (s *REST) FailEmail(email string, fail bool) {
 }
 
 func (s *REST) newIDLocked() string {
-	if s.opts.Style == StyleUsersV2 {
+	if s.opts.Style == StyleUsersV2 || s.opts.Style == StyleOData {
 		b := make([]byte, 16)
 		for i := range b {
 			b[i] = byte(s.rng.Uint32())
@@ -283,7 +317,7 @@ func (s *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.log = append(s.log, RESTRequest{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Status: rec.status})
 		s.mu.Unlock()
 	}()
-	if r.URL.Path == "/oauth/token" && s.opts.Style == StylePartner {
+	if (r.URL.Path == "/oauth/token" && s.opts.Style == StylePartner) || (r.URL.Path == "/oauth2/v2.0/token" && s.opts.Style == StyleOData) {
 		s.partnerToken(rec, r)
 		return
 	}
@@ -316,6 +350,10 @@ func (s *REST) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.archive(rec, r)
 	case StyleUsersV2:
 		s.usersV2(rec, r)
+	case StyleLifecycle:
+		s.lifecycle(rec, r)
+	case StyleOData:
+		s.odata(rec, r)
 	default:
 		http.Error(rec, "unknown style "+s.opts.Style, http.StatusInternalServerError)
 	}

@@ -57,6 +57,9 @@ func (s *REST) ppo(w http.ResponseWriter, r *http.Request) {
 	case rest == "" && r.Method == http.MethodGet:
 		page, size := atoi(r.URL.Query().Get("page"), 1), atoi(r.URL.Query().Get("pageSize"), 50)
 		size = min(max(size, 1), s.opts.PageSize)
+		if s.loop {
+			page = 1
+		}
 		items := []any{}
 		for _, u := range s.pageLocked((max(page, 1)-1)*size, size) {
 			items = append(items, ppoJSON(u))
@@ -124,7 +127,11 @@ func (s *REST) partnerToken(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
 	}
-	if id != PartnerClientID || !s.secretOK(secret) {
+	want := PartnerClientID
+	if s.opts.Style == StyleOData {
+		want = ODataClientID
+	}
+	if id != want || !s.secretOK(secret) {
 		writeJSONStatus(w, http.StatusUnauthorized, map[string]any{"error": "invalid_client"})
 		return
 	}
@@ -176,7 +183,7 @@ func (s *REST) partner(w http.ResponseWriter, r *http.Request) {
 		for _, u := range s.pageLocked(offset, limit) {
 			items = append(items, partnerJSON(u))
 		}
-		writeJSONStatus(w, http.StatusOK, map[string]any{"Items": items, "TotalCount": len(s.order)})
+		writeJSONStatus(w, http.StatusOK, map[string]any{"Items": items, "TotalCount": len(s.order) + s.overstate})
 	case rest == "/invite" && r.Method == http.MethodPost:
 		var body struct {
 			Users []map[string]any `json:"Users"`
@@ -284,6 +291,15 @@ func (s *REST) archive(w http.ResponseWriter, r *http.Request) {
 		var next any
 		if offset+len(page) < len(s.order) {
 			next = "c" + strconv.Itoa(offset+len(page))
+			if s.loop {
+				next = "c" + strconv.Itoa(offset)
+			}
+		}
+		if h := s.opts.CursorHeader; h != "" {
+			if next != nil {
+				w.Header().Set(h, next.(string))
+			}
+			next = nil
 		}
 		writeJSONStatus(w, http.StatusOK, map[string]any{"data": data, "next_cursor": next})
 	case rest == "" && r.Method == http.MethodPost:
@@ -357,7 +373,7 @@ func (s *REST) usersV2(w http.ResponseWriter, r *http.Request) {
 		for _, u := range s.pageLocked((max(page, 1)-1)*size, size) {
 			users = append(users, usersV2JSON(u))
 		}
-		writeJSONStatus(w, http.StatusOK, map[string]any{"Users": users, "TotalRecords": len(s.order), "ResponseStatus": ok})
+		writeJSONStatus(w, http.StatusOK, map[string]any{"Users": users, "TotalRecords": len(s.order) + s.overstate, "ResponseStatus": ok})
 	case r.URL.Path == "/api/v2/user" && r.Method == http.MethodGet:
 		u := s.users[q.Get("Id")]
 		if u == nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -142,9 +141,7 @@ func (b *batcher) send(ctx context.Context, group []*pending) []batchResult {
 		case r == nil:
 			out[i].err = fmt.Errorf("%s %s: the platform returned no result for this user", op, p.u.Username)
 		case bc.Error != "" && present(get(r, bc.Error)):
-			msg := b.c.http.Redact(text(get(r, bc.Error)))
-			out[i].err = &PlatformError{Op: op, Method: bc.Method, URL: b.c.http.URL(bc.Path), Status: http.StatusOK, Message: msg,
-				conflict: slices.Contains(b.c.p.Error.Conflict, msg)}
+			out[i].err = b.c.itemError(op, bc.Method, bc.Path, text(get(r, bc.Error)), r)
 		default:
 			id := text(get(r, bc.ID))
 			if id == "" {

@@ -3,6 +3,7 @@ package rest_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -162,7 +163,10 @@ func restPlatform(t *testing.T, style, file, secret string, env map[string]strin
 	return p, srv, c
 }
 
-// platforms are SCIM and the four REST profiles, each against its fake.
+// platforms are SCIM and every REST profile of examples/targets/, each against
+// its fake: the contract suite (TestBehaviour) runs each through the whole
+// lifecycle. A new example profile is covered by adding it here (and
+// TestBehaviour_EveryExampleProfileIsInTheSuite fails until it is).
 var platforms = map[string]func(t *testing.T) platform{
 	"scim": scimPlatform,
 	"ppo": func(t *testing.T) platform {
@@ -183,6 +187,27 @@ var platforms = map[string]func(t *testing.T) platform{
 			map[string]string{"USERSV2_COMPANY_ID": fake.UsersV2Company, "USERSV2_INTEGRATION_KEY": "v2-key"}, true, true)
 		return p
 	},
+	"lifecycle": func(t *testing.T) platform {
+		p, _, _ := restPlatform(t, fake.StyleLifecycle, "lifecycle.yaml", "lc-token", map[string]string{"LIFECYCLE_API_TOKEN": "lc-token"}, true, true)
+		return p
+	},
+	"odata": func(t *testing.T) platform {
+		p, _, _ := restPlatform(t, fake.StyleOData, "odata.yaml", "odata-secret", map[string]string{"ODATA_CLIENT_SECRET": "odata-secret"}, true, true)
+		return p
+	},
+}
+
+func TestBehaviour_EveryExampleProfileIsInTheSuite(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "..", "examples", "targets", "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no example profiles found (%v)", err)
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".yaml")
+		if _, ok := platforms[name]; !ok {
+			t.Errorf("examples/targets/%s.yaml is not in the contract suite: add it to platforms", name)
+		}
+	}
 }
 
 // source is an in-memory directory.
@@ -370,6 +395,65 @@ func TestBehaviour(t *testing.T) {
 				}
 				if p.update && a.FamilyName != "Lovelace" {
 					t.Errorf("adopted account's family name is %q, want it brought in step (Lovelace)", a.FamilyName)
+				}
+			})
+			t.Run("a renamed user keeps its account, with the new email", func(t *testing.T) {
+				p := mk(t)
+				ada := person("u1", "Ada", "Lovelace")
+				h := newHarness(t, p, ada, person("u2", "Alan", "Turing"))
+				h.runClean()
+				ada.Email, ada.Username = "ada.king@example.com", "ada.king"
+				h.src.set(ada)
+				rep := h.runClean()
+				if rep.Applied[user.OpUpdate] != 1 || rep.Applied[user.OpCreate] != 0 || rep.Applied[user.OpArchive] != 0 {
+					t.Fatalf("applied %+v, want 1 update and nothing else", rep.Applied)
+				}
+				if n := len(p.accounts()); n != 2 {
+					t.Fatalf("platform has %d accounts, want 2: %+v", n, p.accounts())
+				}
+				if p.update {
+					if a := p.byEmail(t, "ada.king@example.com"); !a.Active {
+						t.Fatalf("renamed account is not active: %+v", a)
+					}
+				}
+				if rep = h.runClean(); len(rep.Plan.Changes) != 0 {
+					t.Fatalf("run after the rename planned %d changes, want none", len(rep.Plan.Changes))
+				}
+			})
+			t.Run("accounts on every page of a listing of 3 or more pages are adopted, none duplicated", func(t *testing.T) {
+				p := mk(t)
+				var users []user.User
+				names := [][2]string{{"Ada", "Lovelace"}, {"Alan", "Turing"}, {"Grace", "Hopper"}, {"Edsger", "Dijkstra"},
+					{"Barbara", "Liskov"}, {"Donald", "Knuth"}, {"Frances", "Allen"}}
+				for i, n := range names {
+					u := person(fmt.Sprintf("u%d", i+1), n[0], n[1])
+					users = append(users, u)
+					if i < 5 {
+						p.add(u) // made by hand: 5 accounts, 3 pages of 2
+					}
+				}
+				h := newHarness(t, p, users...)
+				rep := h.runClean()
+				if rep.Applied[user.OpAdopt] != 5 || rep.Applied[user.OpCreate] != 2 {
+					t.Fatalf("applied %+v, want 5 adopts and 2 creates", rep.Applied)
+				}
+				if n := len(p.accounts()); n != 7 {
+					t.Fatalf("platform has %d accounts, want 7 (no duplicates): %+v", n, p.accounts())
+				}
+				if rep = h.runClean(); len(rep.Plan.Changes) != 0 {
+					t.Fatalf("second run planned %d changes, want none", len(rep.Plan.Changes))
+				}
+			})
+			t.Run("a throttled platform (429) is waited out and every change applied", func(t *testing.T) {
+				p := mk(t)
+				h := newHarness(t, p, person("u1", "Ada", "Lovelace"), person("u2", "Alan", "Turing"))
+				p.failNext(3, 429)
+				rep := h.runClean()
+				if rep.Applied[user.OpCreate] != 2 {
+					t.Fatalf("applied %+v, want 2 creates", rep.Applied)
+				}
+				if n := len(p.accounts()); n != 2 {
+					t.Fatalf("platform has %d accounts, want 2", n)
 				}
 			})
 			t.Run("a rejected user fails alone and is retried on the next run; a 503 is retried", func(t *testing.T) {

@@ -8,6 +8,7 @@ package rest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -50,6 +51,13 @@ type Client struct {
 
 	lookups lookupCache
 
+	// base is target.url; next-page links must stay on its host.
+	base *url.URL
+	// notFoundText and conflictText are target.rest.error's text matchers;
+	// outcomes are each endpoint's, by endpoint name.
+	notFoundText, conflictText target.TextMatcher
+	outcomes                   map[string][]outcome
+
 	// mappings are the profile's, with names resolved to ids (see resolve).
 	resolveMu gosync.Mutex
 	resolved  bool
@@ -69,6 +77,7 @@ func New(cfg target.Config, opts ...Option) (*Client, error) {
 		o(&s)
 	}
 	p := cfg.Rest
+	var err error
 	c := &Client{p: p, tpl: map[string]*jsontpl.Template{}, query: url.Values{}, header: http.Header{}}
 	for _, kv := range p.Query {
 		k, v, _ := strings.Cut(kv, "=")
@@ -91,6 +100,25 @@ func New(cfg target.Config, opts ...Option) (*Client, error) {
 		}
 		c.batch = &batcher{c: c, body: body, item: item}
 	}
+	if c.base, err = url.Parse(cfg.URL); err != nil {
+		return nil, fmt.Errorf("target.url: %w", err)
+	}
+	if c.notFoundText, err = target.NewTextMatcher(p.Error.NotFoundText); err != nil {
+		return nil, fmt.Errorf("target.rest.error.not_found_text: %w", err)
+	}
+	if c.conflictText, err = target.NewTextMatcher(p.Error.ConflictText); err != nil {
+		return nil, fmt.Errorf("target.rest.error.conflict_text: %w", err)
+	}
+	c.outcomes = map[string][]outcome{}
+	for name, ep := range c.endpoints() {
+		for i, o := range ep.Outcomes {
+			m, err := target.NewTextMatcher(nonEmpty(o.Text))
+			if err != nil {
+				return nil, fmt.Errorf("target.rest.%s.outcomes[%d].text: %w", name, i, err)
+			}
+			c.outcomes[name] = append(c.outcomes[name], outcome{RestOutcome: o, text: m})
+		}
+	}
 	c.match = p.MatchBy
 	if len(c.match) == 0 {
 		for key, field := range map[string]string{user.MatchExternalID: target.RefExternalID, user.MatchUserName: target.RefUsername, user.MatchEmail: target.RefEmail} {
@@ -102,7 +130,6 @@ func New(cfg target.Config, opts ...Option) (*Client, error) {
 
 	var secret string
 	if p.NeedsToken() {
-		var err error
 		if secret, err = cfg.Secret(); err != nil {
 			return nil, err
 		}
@@ -213,11 +240,20 @@ type PlatformError struct {
 	Status  int
 	Code    string
 	Message string
-	// notFound and conflict come from the profile's error codes.
+	// notFound and conflict come from the HTTP status and the profile's error
+	// codes, texts and outcomes.
 	notFound, conflict bool
+	// body is the response (or the user's batch result), secrets redacted, for
+	// matching error texts.
+	body string
+	// err is the failed call (an *target.HTTPError) when the status was not 2xx.
+	err error
 }
 
 func (e *PlatformError) Error() string {
+	if e.err != nil {
+		return e.err.Error()
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %s %s: HTTP %d but the platform reported an error", e.Op, e.Method, e.URL, e.Status)
 	if e.Code != "" {
@@ -229,23 +265,80 @@ func (e *PlatformError) Error() string {
 	return b.String()
 }
 
-// NotFound reports whether the code is one of target.rest.error.not_found.
+// Unwrap returns the failed call, if the status was not 2xx.
+func (e *PlatformError) Unwrap() error { return e.err }
+
+// NotFound reports whether the platform said the account does not exist: HTTP
+// 404, or a code or text of target.rest.error.not_found(_text), or an outcome.
 func (e *PlatformError) NotFound() bool { return e.notFound }
 
-// Conflict reports whether the code is one of target.rest.error.conflict.
+// Conflict reports whether the platform said the account exists already: HTTP
+// 409, or a code or text of target.rest.error.conflict(_text), or an outcome.
 func (e *PlatformError) Conflict() bool { return e.conflict }
+
+// classify sets what e means by the profile's error codes and texts.
+func (c *Client) classify(e *PlatformError) *PlatformError {
+	e.notFound = e.Status == http.StatusNotFound || slices.Contains(c.p.Error.NotFound, e.Code) && e.Code != "" ||
+		c.notFoundText.Match(e.Message, e.body)
+	e.conflict = e.Status == http.StatusConflict || slices.Contains(c.p.Error.Conflict, e.Code) && e.Code != "" ||
+		c.conflictText.Match(e.Message, e.body)
+	return e
+}
+
+// outcome is a compiled target.RestOutcome.
+type outcome struct {
+	target.RestOutcome
+	text target.TextMatcher
+}
+
+func (o outcome) matches(e *PlatformError) bool {
+	return (o.Status == 0 || o.Status == e.Status) && (o.Code == "" || o.Code == e.Code) &&
+		(o.Text == "" || o.text.Match(e.Message, e.body))
+}
+
+func nonEmpty(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return []string{s}
+}
+
+// maxErrorBody bounds the response text kept for matching error texts.
+const maxErrorBody = 16 << 10
+
+func clipBody(b []byte) string {
+	if len(b) > maxErrorBody {
+		b = b[:maxErrorBody]
+	}
+	return string(b)
+}
 
 // call sends one request and decodes its JSON answer. A 401 with OAuth2 drops the
 // cached token and tries once more with a new one. An error envelope in any
-// response is returned as a *PlatformError (or fills a HTTPError's detail).
+// response, and any answer other than 2xx, is returned as a *PlatformError
+// (wrapping the *target.HTTPError of the latter).
 func (c *Client) call(ctx context.Context, op, method, path string, query url.Values, body []byte) (any, error) {
+	v, _, err := c.send(ctx, op, method, path, c.withQuery(query), body)
+	return v, err
+}
+
+// withQuery returns the profile's query parameters (target.rest.query) and
+// query; a parameter query already has is not repeated.
+func (c *Client) withQuery(query url.Values) url.Values {
 	q := url.Values{}
 	for k, vs := range c.query {
-		q[k] = append(q[k], vs...)
+		if _, ok := query[k]; !ok {
+			q[k] = append(q[k], vs...)
+		}
 	}
 	for k, vs := range query {
 		q[k] = append(q[k], vs...)
 	}
+	return q
+}
+
+// send is call with the whole query given, returning the response headers too.
+func (c *Client) send(ctx context.Context, op, method, path string, q url.Values, body []byte) (any, http.Header, error) {
 	req := target.Request{Op: op, Method: method, Path: path, Query: q, Body: body}
 	resp, err := c.http.Do(ctx, req)
 	var he *target.HTTPError
@@ -256,28 +349,41 @@ func (c *Client) call(ctx context.Context, op, method, path string, query url.Va
 		}
 	}
 	if err != nil {
-		if errors.As(err, &he) && resp != nil {
-			if v, derr := decodeJSON(resp.Body); derr == nil {
-				if pe := c.envelopeError(op, method, resp, v); pe != nil {
-					he.Detail = strings.TrimPrefix(pe.Code+": "+pe.Message, ": ")
-					if pe.notFound || pe.conflict {
-						return nil, pe
-					}
-				}
-			}
+		if errors.As(err, &he) && resp != nil && he.Status != 0 {
+			return nil, nil, c.failure(op, method, resp, he, err)
 		}
-		return nil, err
+		return nil, nil, err
 	}
 	v, err := decodeJSON(resp.Body)
 	if err != nil {
 		// A success with a text body ("OK") is a success; a caller that needs
 		// something from the body (an id, a list) reports its absence.
-		return nil, nil
+		return nil, resp.Header, nil
 	}
 	if pe := c.envelopeError(op, method, resp, v); pe != nil {
-		return nil, pe
+		return nil, resp.Header, pe
 	}
-	return v, nil
+	return v, resp.Header, nil
+}
+
+// failure is the *PlatformError for an answer other than 2xx: its code and
+// message from the error envelope (also set as he's detail) and what it means.
+func (c *Client) failure(op, method string, resp *target.Response, he *target.HTTPError, err error) *PlatformError {
+	pe := &PlatformError{Op: op, Method: method, URL: resp.URL, Status: he.Status, err: err, body: c.http.Redact(clipBody(resp.Body))}
+	if v, derr := decodeJSON(resp.Body); derr == nil && v != nil {
+		if c.p.Error.Code != "" {
+			if code, ok := get(v, c.p.Error.Code); present(code, ok) {
+				pe.Code = c.http.Redact(text(code, ok))
+			}
+		}
+		if c.p.Error.Message != "" {
+			pe.Message = c.http.Redact(text(get(v, c.p.Error.Message)))
+		}
+		if pe.Code != "" || pe.Message != "" {
+			he.Detail = strings.TrimPrefix(pe.Code+": "+pe.Message, ": ")
+		}
+	}
+	return c.classify(pe)
 }
 
 func (c *Client) envelopeError(op, method string, resp *target.Response, v any) *PlatformError {
@@ -288,12 +394,25 @@ func (c *Client) envelopeError(op, method string, resp *target.Response, v any) 
 	if !present(code, ok) {
 		return nil
 	}
-	pe := &PlatformError{Op: op, Method: method, URL: resp.URL, Status: resp.Status, Code: c.http.Redact(text(code, ok))}
+	pe := &PlatformError{Op: op, Method: method, URL: resp.URL, Status: resp.Status, Code: c.http.Redact(text(code, ok)),
+		body: c.http.Redact(clipBody(resp.Body))}
 	if c.p.Error.Message != "" {
 		pe.Message = c.http.Redact(text(get(v, c.p.Error.Message)))
 	}
-	pe.notFound = slices.Contains(c.p.Error.NotFound, pe.Code)
-	pe.conflict = slices.Contains(c.p.Error.Conflict, pe.Code)
+	return c.classify(pe)
+}
+
+// itemError is the *PlatformError for a per-user error inside a successful
+// response (item_error, or a batch result): msg is the error, item the user's
+// result.
+func (c *Client) itemError(op, method, path, msg string, item any) *PlatformError {
+	raw, _ := json.Marshal(item)
+	pe := &PlatformError{Op: op, Method: method, URL: c.http.URL(path), Status: http.StatusOK, Message: c.http.Redact(msg),
+		body: c.http.Redact(clipBody(raw))}
+	c.classify(pe)
+	// A per-user error's text is its code too.
+	pe.notFound = pe.notFound || slices.Contains(c.p.Error.NotFound, msg)
+	pe.conflict = pe.conflict || slices.Contains(c.p.Error.Conflict, msg)
 	return pe
 }
 
@@ -319,17 +438,39 @@ func (c *Client) endpoint(ctx context.Context, name, platformID string, u user.U
 		}
 	}
 	v, err := c.call(ctx, op, e.Method, path, q, body)
-	if err != nil {
-		return nil, err
-	}
-	if e.ItemError != "" {
+	if err == nil && e.ItemError != "" {
 		if ie, ok := get(v, e.ItemError); present(ie, ok) {
-			msg := c.http.Redact(text(ie, ok))
-			return nil, &PlatformError{Op: op, Method: e.Method, URL: c.http.URL(path), Status: http.StatusOK, Message: msg,
-				conflict: slices.Contains(c.p.Error.Conflict, msg)}
+			err = c.itemError(op, e.Method, path, text(ie, ok), v)
 		}
 	}
+	if err != nil {
+		return nil, c.outcome(name, err)
+	}
 	return v, nil
+}
+
+// outcome applies endpoint name's outcomes to a failure: nil when one says the
+// answer means done.
+func (c *Client) outcome(name string, err error) error {
+	var pe *PlatformError
+	if !errors.As(err, &pe) {
+		return err
+	}
+	for _, o := range c.outcomes[name] {
+		if !o.matches(pe) {
+			continue
+		}
+		switch o.Means {
+		case target.MeansDone:
+			return nil
+		case target.MeansNotFound:
+			pe.notFound, pe.conflict = true, false
+		case target.MeansConflict:
+			pe.notFound, pe.conflict = false, true
+		}
+		return err
+	}
+	return err
 }
 
 // value is what {{ref}} stands for in a body template.
@@ -601,57 +742,148 @@ func (c *Client) pageQuery(n, _ int, cursor string) url.Values {
 		if cursor != "" {
 			q.Set(or(l.CursorParam, "cursor"), cursor)
 		}
+		if l.SizeParam != "" {
+			q.Set(l.SizeParam, size)
+		}
+	case target.PageLink, target.PageNextURL:
+		// The first page only: next links carry their own parameters.
+		if l.SizeParam != "" {
+			q.Set(l.SizeParam, size)
+		}
 	}
 	return q
 }
 
-// maxPages bounds a listing, against a platform that pages forever.
-const maxPages = 100000
+// ListStats describes one listing of the platform.
+type ListStats struct {
+	// Pages and Accounts are how many pages were read and accounts they held.
+	Pages, Accounts int
+	// FullLastPage: the last page held as many accounts as were asked for,
+	// yet the platform gave no next page, which may mean the profile misses
+	// where the platform puts it.
+	FullLastPage bool
+}
 
 // List calls fn for every account on the platform.
 func (c *Client) List(ctx context.Context, fn func(user.Account) error) error {
+	_, err := c.ListStats(ctx, fn)
+	return err
+}
+
+// ListStats is List, also saying how the listing went. A listing that cannot
+// end (a page, cursor or next link given twice, or more than list.max_pages
+// pages) is an error naming the profile key to check: a partial listing is
+// never taken as complete.
+func (c *Client) ListStats(ctx context.Context, fn func(user.Account) error) (ListStats, error) {
 	const op = "rest list users"
 	l := c.p.List
+	maxPages := l.MaxPages
+	if maxPages <= 0 {
+		maxPages = target.DefaultMaxPages
+	}
+	var st ListStats
 	n := c.firstPage()
-	cursor := ""
-	seen := 0
-	for range maxPages {
-		v, err := c.call(ctx, op, http.MethodGet, l.Path, c.pageQuery(n, 0, cursor), nil)
+	path, q := l.Path, c.withQuery(c.pageQuery(n, 0, ""))
+	requested := map[string]bool{}
+	prevPage := ""
+	for {
+		key := path + "?" + q.Encode()
+		if requested[key] {
+			return st, fmt.Errorf("%s: after %d pages the platform points back to a page already read (%s): the listing would never end; %s",
+				op, st.Pages, c.http.Redact(key), c.repeatHint())
+		}
+		if st.Pages >= maxPages {
+			return st, fmt.Errorf("%s: gave up after %d pages (%d accounts) without reaching the end: raise target.rest.list.max_pages if the platform holds more, or check target.rest.list.pagination",
+				op, st.Pages, st.Accounts)
+		}
+		requested[key] = true
+		v, h, err := c.send(ctx, op, http.MethodGet, path, q, nil)
 		if err != nil {
-			return err
+			return st, err
 		}
 		raw, ok := get(v, l.Items)
 		items, isList := raw.([]any)
 		if v == nil || !ok || (!isList && raw != nil) {
-			return fmt.Errorf("%s: the response holds no list at %q: check target.rest.list.items", op, l.Items)
+			return st, fmt.Errorf("%s: the response holds no list at %q: check target.rest.list.items", op, l.Items)
+		}
+		st.Pages++
+		// A platform that ignores the page or offset parameter answers the
+		// same page again and again.
+		if (l.Pagination == target.PagePage || l.Pagination == target.PageOffset) && len(items) > 0 {
+			sig := c.pageSignature(items)
+			if sig == prevPage {
+				param := or(l.PageParam, "page")
+				if l.Pagination == target.PageOffset {
+					param = or(l.OffsetParam, "offset")
+				}
+				key := "page_param"
+				if l.Pagination == target.PageOffset {
+					key = "offset_param"
+				}
+				return st, fmt.Errorf("%s: page %d holds the same accounts as the page before: the platform ignores the %q parameter and the listing would never end; check target.rest.list.%s",
+					op, st.Pages, param, key)
+			}
+			prevPage = sig
 		}
 		for _, it := range items {
 			if err := fn(c.account(it)); err != nil {
-				return err
+				return st, err
 			}
 		}
-		seen += len(items)
+		st.Accounts += len(items)
+		full := len(items) >= c.pageSize()
 		switch l.Pagination {
 		case "", target.PageNone:
-			return nil
+			return st, nil
 		case target.PageCursor:
-			cursor = text(get(v, l.NextCursor))
-			if cursor == "" || len(items) == 0 {
-				return nil
+			cursor := ""
+			if l.NextCursorHeader != "" {
+				cursor = strings.TrimSpace(h.Get(l.NextCursorHeader))
+			}
+			if cursor == "" && l.NextCursor != "" {
+				cursor = text(get(v, l.NextCursor))
+			}
+			if cursor == "" {
+				st.FullLastPage = full && l.SizeParam != ""
+				return st, nil
+			}
+			q = c.withQuery(c.pageQuery(n, 0, cursor))
+			continue
+		case target.PageLink, target.PageNextURL:
+			next, key := "", "list.pagination (link: the Link header's rel=\"next\")"
+			if l.Pagination == target.PageLink {
+				next = nextLink(h.Values("Link"))
+			} else {
+				next, key = text(get(v, l.NextURL)), "list.next_url"
+			}
+			if next == "" {
+				st.FullLastPage = full && l.SizeParam != ""
+				return st, nil
+			}
+			if path, q, err = c.follow(path, q, next); err != nil {
+				return st, fmt.Errorf("%s: the next page's URL (%s): %w; check target.rest.%s", op, c.http.Redact(next), err, key)
 			}
 			continue
 		}
 		// A platform may cap the page size below the one asked for: with a
 		// total to go by, a short page is not the end.
 		if len(items) == 0 {
-			return nil
+			// An empty page while the platform still counts more accounts
+			// than were listed: the pages stopped early.
+			if l.Total != "" {
+				if t, err := strconv.Atoi(text(get(v, l.Total))); err == nil && st.Accounts < t {
+					return st, fmt.Errorf("%s: the pages ended after %d accounts but the platform counts %d (at %q): the listing is incomplete; check target.rest.list.total and the paging parameters",
+						op, st.Accounts, t, l.Total)
+				}
+			}
+			return st, nil
 		}
 		known := false
 		if l.Total != "" {
 			if t, err := strconv.Atoi(text(get(v, l.Total))); err == nil {
 				known = true
-				if seen >= t {
-					return nil
+				if st.Accounts >= t {
+					return st, nil
 				}
 			}
 		}
@@ -659,18 +891,134 @@ func (c *Client) List(ctx context.Context, fn func(user.Account) error) error {
 			if t, err := strconv.Atoi(text(get(v, l.TotalPages))); err == nil {
 				known = true
 				if n-c.firstPage()+1 >= t {
-					return nil
+					return st, nil
 				}
 			}
 		}
 		if !known && len(items) < c.pageSize() {
-			return nil
+			return st, nil
 		}
 		if l.Pagination == target.PagePage {
 			n++
 		} else {
 			n += len(items)
 		}
+		q = c.withQuery(c.pageQuery(n, 0, ""))
 	}
-	return fmt.Errorf("%s: gave up after %d pages; check target.rest.list pagination settings", op, maxPages)
+}
+
+// repeatHint names the profile key to check when the listing repeats a page.
+func (c *Client) repeatHint() string {
+	l := c.p.List
+	switch l.Pagination {
+	case target.PageCursor:
+		if l.NextCursorHeader != "" {
+			return "check target.rest.list.next_cursor_header and cursor_param"
+		}
+		return "check target.rest.list.next_cursor and cursor_param"
+	case target.PageNextURL:
+		return "check target.rest.list.next_url"
+	case target.PageLink:
+		return "check target.rest.list.pagination (the Link header's rel=\"next\" repeats)"
+	}
+	return "check target.rest.list.pagination"
+}
+
+// pageSignature identifies a page by the ids of its accounts.
+func (c *Client) pageSignature(items []any) string {
+	var b strings.Builder
+	for _, it := range items {
+		b.WriteString(text(get(it, c.p.ID)))
+		b.WriteByte(0)
+	}
+	return b.String()
+}
+
+// follow turns a next-page URL, absolute or relative to the page just read
+// (path, q), into the path and query of the next request. It must stay on
+// target.url's scheme, host and path: dirsync sends its credentials nowhere
+// else.
+func (c *Client) follow(path string, q url.Values, next string) (string, url.Values, error) {
+	ref, err := url.Parse(next)
+	if err != nil {
+		return "", nil, errors.New("not a valid URL")
+	}
+	cur := c.base.JoinPath(path)
+	cur.RawQuery = q.Encode()
+	u := cur.ResolveReference(ref)
+	if !strings.EqualFold(u.Scheme, c.base.Scheme) || !strings.EqualFold(u.Host, c.base.Host) {
+		return "", nil, fmt.Errorf("it leads to %s://%s, not to target.url's %s://%s, where dirsync's credentials may go", u.Scheme, u.Host, c.base.Scheme, c.base.Host)
+	}
+	basePath := strings.TrimSuffix(c.base.Path, "/")
+	rest, ok := strings.CutPrefix(u.Path, basePath)
+	if !ok || (rest != "" && !strings.HasPrefix(rest, "/")) {
+		return "", nil, fmt.Errorf("its path %s is outside target.url's %s", u.Path, c.base.Path)
+	}
+	nq := u.Query()
+	// target.url's own query parameters are added to every request.
+	for k := range c.base.Query() {
+		delete(nq, k)
+	}
+	// The profile's query parameters go on every call, unless the link has them.
+	return rest, c.withQuery(nq), nil
+}
+
+// nextLink returns the URL of the rel="next" link in Link header values
+// (RFC 8288), or "".
+func nextLink(values []string) string {
+	for _, v := range values {
+		for v != "" {
+			v = strings.TrimLeft(v, " \t,")
+			if !strings.HasPrefix(v, "<") {
+				// Not a link-value: skip to the next comma outside quotes.
+				i := indexOutsideQuotes(v, ',')
+				if i < 0 {
+					break
+				}
+				v = v[i+1:]
+				continue
+			}
+			end := strings.IndexByte(v, '>')
+			if end < 0 {
+				break
+			}
+			ref := v[1:end]
+			v = v[end+1:]
+			i := indexOutsideQuotes(v, ',')
+			params := v
+			if i >= 0 {
+				params, v = v[:i], v[i+1:]
+			} else {
+				v = ""
+			}
+			for _, p := range strings.Split(params, ";") {
+				name, val, ok := strings.Cut(strings.TrimSpace(p), "=")
+				if !ok || !strings.EqualFold(strings.TrimSpace(name), "rel") {
+					continue
+				}
+				for _, rel := range strings.Fields(strings.Trim(strings.TrimSpace(val), `"`)) {
+					if strings.EqualFold(rel, "next") {
+						return ref
+					}
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// indexOutsideQuotes is the index of the first c in s outside double quotes.
+func indexOutsideQuotes(s string, c byte) int {
+	quoted := false
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '\\' && quoted:
+			i++
+		case s[i] == '"':
+			quoted = !quoted
+		case s[i] == c && !quoted:
+			return i
+		}
+	}
+	return -1
 }

@@ -8,22 +8,23 @@ import (
 )
 
 // get returns the value at a dotted path ("ResponseStatus.ErrorCode",
-// "Results.0.UserId") in a decoded JSON value; "" is v itself.
+// "Results.0.UserId") in a decoded JSON value; "" is v itself. A key holding
+// dots ("@odata.nextLink") is found too: at each object the longest run of
+// path parts naming a key is taken.
 func get(v any, path string) (any, bool) {
 	if path == "" {
 		return v, true
 	}
-	for _, part := range strings.Split(path, ".") {
+	parts := strings.Split(path, ".")
+	for i := 0; i < len(parts); i++ {
+		part := parts[i]
 		switch vv := v.(type) {
 		case map[string]any:
-			e, ok := vv[part]
-			if !ok {
-				// Platforms differ in case; accept any.
-				for k, x := range vv {
-					if strings.EqualFold(k, part) {
-						e, ok = x, true
-						break
-					}
+			var e any
+			ok := false
+			for j := len(parts); j > i && !ok; j-- {
+				if e, ok = lookupKey(vv, strings.Join(parts[i:j], ".")); ok {
+					i = j - 1
 				}
 			}
 			if !ok {
@@ -41,6 +42,19 @@ func get(v any, path string) (any, bool) {
 		}
 	}
 	return v, true
+}
+
+// lookupKey finds key in m, in any case: platforms differ in case.
+func lookupKey(m map[string]any, key string) (any, bool) {
+	if e, ok := m[key]; ok {
+		return e, true
+	}
+	for k, x := range m {
+		if strings.EqualFold(k, key) {
+			return x, true
+		}
+	}
+	return nil, false
 }
 
 // text formats a JSON scalar as text: "" for null and absent values.
