@@ -82,3 +82,23 @@ func TestReadConfig_UnknownKeySuggestionAtEveryLevel(t *testing.T) {
 		})
 	}
 }
+
+func TestReadConfig_YAMLErrorNamesTheLineAtFault(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		line       string
+	}{
+		{"indentation", "ldap:\n  url: ldaps://x\n  base_dn: dc=x\n\n\ntarget:\n  url: https://x\n token: t\n", "line 8:"},
+		{"unclosed list", "# comment\nldap:\n  url: ldaps://x\n  base_dns: [dc=x\n\n\ntarget:\n  url: https://x\n", "line 4:"},
+		{"unclosed quote", "ldap:\n  url: ldaps://x\n\ntarget:\n  url: \"https://x\n  token: t\n", "line 5:"},
+		{"tab", "ldap:\n  url: ldaps://x\ntarget:\n\turl: https://x\n", "line 4:"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := writeConfig(t, tc.body)
+			_, err := readConfig(&globalFlags{configFile: p})
+			if err == nil || !strings.Contains(err.Error(), p+": "+tc.line) {
+				t.Errorf("want the error at %s, got %v", tc.line, err)
+			}
+		})
+	}
+}

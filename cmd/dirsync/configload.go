@@ -49,6 +49,11 @@ func loadConfig(file string, dst any) error {
 		if errors.As(err, &pe) {
 			return fmt.Errorf("config %s: %w (pass --config or set DIRSYNC_CONFIG; config.example.yaml documents every key)", file, pe.Err)
 		}
+		if raw, rerr := os.ReadFile(file); rerr == nil {
+			if yerr := yamlSyntaxError(raw); yerr != nil {
+				return fmt.Errorf("config %s: %w", file, yerr)
+			}
+		}
 		return fmt.Errorf("config %s: %w", file, err)
 	}
 
