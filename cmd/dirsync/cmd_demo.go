@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -215,13 +214,13 @@ func writeAccounts(out io.Writer, platform *fake.Server) {
 		return strings.ToLower(accts[i].User.Username) < strings.ToLower(accts[j].User.Username)
 	})
 	fmt.Fprintf(out, "\nOn the platform (%d accounts):\n", len(accts))
-	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	tw := &table{indent: "  "}
 	for _, a := range accts {
 		state := "active"
 		if !a.User.Active {
 			state = "ARCHIVED"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s %s\t%s\n", a.User.Username, a.User.Email, a.User.GivenName, a.User.FamilyName, state)
+		tw.row(a.User.Username, a.User.Email, a.User.GivenName+" "+a.User.FamilyName, state)
 	}
-	tw.Flush()
+	_ = tw.write(out)
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	dsync "github.com/dirsync/dirsync/sync"
@@ -49,11 +48,11 @@ func writePlan(w io.Writer, p dsync.Plan) {
 	fmt.Fprintf(w, "Plan: %s\n", planHeadline(p))
 	if len(p.Changes) > 0 {
 		fmt.Fprintln(w)
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		tw := &table{indent: "  "}
 		for _, c := range p.Changes {
-			fmt.Fprintf(tw, "  %s %s\t%s\t%s\n", opSymbol[c.Op], c.Op, c.User.Username, describeChange(c))
+			tw.row(opSymbol[c.Op]+" "+string(c.Op), c.User.Username, describeChange(c))
 		}
-		tw.Flush()
+		_ = tw.write(w)
 	}
 	writeSkipped(w, p.Skipped)
 	writeQuarantined(w, p.Quarantined)
