@@ -1,7 +1,12 @@
 package e2e
 
 import (
+	"bytes"
+	"errors"
+	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"unicode"
@@ -51,5 +56,51 @@ func TestStatus_FailingTableAlignsWideNames(t *testing.T) {
 		if got := columnAt(l, "pending"); got != want {
 			t.Errorf("STATUS column at %d in the header, at %d in %q:\n%s", want, got, l, table)
 		}
+	}
+}
+
+// runCombined runs the binary with e's config, its stdout and stderr going
+// to one pipe, as on a terminal: the output is in the order it was written.
+func (e *env) runCombined(args ...string) (string, int) {
+	e.t.Helper()
+	var out bytes.Buffer
+	cmd := exec.Command(binary, append(args, "--config", e.configPath())...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + e.dir}
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		e.t.Fatal(err)
+	}
+	return out.String(), cmd.ProcessState.ExitCode()
+}
+
+func TestSync_RefusedEmptyReadSaysSoFirstAndSummarisesThePlan(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	var names []string
+	for i := range 15 {
+		names = append(names, fmt.Sprintf("user%02d", i))
+	}
+	syncUsers(t, e, names...)
+	e.cfg.userFilter = "(uid=nobody-has-this-uid)"
+	e.writeConfig()
+
+	for _, cmd := range []string{"sync", "plan"} {
+		out, code := e.runCombined(cmd)
+		if code != 3 {
+			t.Fatalf("%s: exit %d, want 3:\n%s", cmd, code, out)
+		}
+		refusal, plan := strings.Index(out, "no users in scope while 15 users are managed"), strings.Index(out, "Plan: 15 to archive")
+		if refusal < 0 || plan < 0 || refusal > plan {
+			t.Errorf("%s: want the refusal, then the plan's headline:\n%s", cmd, out)
+		}
+		if n := strings.Count(out, "- archive"); n > 10 {
+			t.Errorf("%s: %d archive lines, want the plan summed up:\n%s", cmd, n, out)
+		}
+		if strings.Count(out, "no users in scope") != 1 {
+			t.Errorf("%s: the refusal is not said exactly once:\n%s", cmd, out)
+		}
+		wantContains(t, cmd+" output", out, "and 5 more to archive", "--output json")
 	}
 }
