@@ -104,3 +104,18 @@ func TestSync_RefusedEmptyReadSaysSoFirstAndSummarisesThePlan(t *testing.T) {
 		wantContains(t, cmd+" output", out, "and 5 more to archive", "--output json")
 	}
 }
+
+func TestUndoDryRun_WarnsThatUsersStillDisabledAreArchivedAgain(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.addUser("alice", false)
+	bob := e.addUser("bob", false)
+	e.mustRun(0, "sync") // run 1
+	e.setLocked(bob, true)
+	r := e.mustRun(0, "sync") // run 2 archives bob
+	wantContains(t, "sync stdout", r.stdout, "Run 2: 1 archived")
+
+	r = e.mustRun(2, "undo", "--run", "2", "--dry-run")
+	wantContains(t, "undo --dry-run stdout", r.stdout, "1 to reactivate", "bob", "disabled in the directory",
+		"still missing or disabled in the directory are archived again by the next sync")
+}
