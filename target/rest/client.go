@@ -415,9 +415,9 @@ func (c *Client) Check(ctx context.Context) error {
 		switch {
 		case he.Unauthorized():
 			// err names the check (op) and the request already.
-			return fmt.Errorf("%w; the platform rejected dirsync's credentials (HTTP %d): check target.token and target.rest.auth", err, he.Status)
+			return fmt.Errorf("%w; the platform rejected dirsync's credentials: check target.token and target.rest.auth", err)
 		case he.Status == http.StatusNotFound:
-			return fmt.Errorf("%w; no list endpoint there (HTTP 404): check target.url and target.rest.list.path", err)
+			return fmt.Errorf("%w; no list endpoint there: check target.url and target.rest.list.path", err)
 		}
 	}
 	return err

@@ -116,9 +116,9 @@ func (c *Client) Check(ctx context.Context) error {
 			switch {
 			case he.Unauthorized():
 				// err names the check (op) and the request already.
-				return fmt.Errorf("%w; the platform rejected the token (HTTP %d): check %s", err, he.Status, c.tokenKey)
+				return fmt.Errorf("%w; the platform rejected the token: check %s", err, c.tokenKey)
 			case he.Status == http.StatusNotFound:
-				return fmt.Errorf("%w; no SCIM Users endpoint there (HTTP 404): check target.url, the SCIM base URL (e.g. https://platform.example.com/scim/v2)", err)
+				return fmt.Errorf("%w; no SCIM Users endpoint there: check target.url, the SCIM base URL (e.g. https://platform.example.com/scim/v2)", err)
 			}
 		}
 		return err
