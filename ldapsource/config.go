@@ -1,6 +1,7 @@
 package ldapsource
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"net/url"
@@ -164,6 +165,17 @@ type ValidationError struct {
 
 func (e *ValidationError) Error() string {
 	return "invalid ldap configuration:\n  " + strings.Join(e.Problems, "\n  ")
+}
+
+// Unwrap returns one error per problem, as the other sections' Validate do
+// (errors.Join), so that a caller listing the problems of every section
+// counts and prints these the same way.
+func (e *ValidationError) Unwrap() []error {
+	errs := make([]error, len(e.Problems))
+	for i, p := range e.Problems {
+		errs[i] = errors.New(p)
+	}
+	return errs
 }
 
 // attrDescription matches an attribute description: a name or an OID, with

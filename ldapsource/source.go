@@ -14,6 +14,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net"
 	"net/url"
@@ -143,7 +144,10 @@ func (s *Source) Stream(ctx context.Context, emit func(user.User) error) ([]Skip
 				disabled[dnKey(e.DN)] = true
 			}, nil)
 			if err != nil {
-				return nil, fmt.Errorf("disabled users: %w", err)
+				if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
+					return nil, err // the base DN is at fault, whichever search found out
+				}
+				return nil, fmt.Errorf("search for disabled users (ldap.disabled_filter): %w", err)
 			}
 		}
 	}
@@ -341,11 +345,12 @@ func (e *referralError) Error() string {
 // causes, what to do.
 func searchError(base string, err error) error {
 	var ref *referralError
+	err = withoutEmptyDiagnostic(err)
 	switch {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("ldap search %s: read interrupted: %w", base, err)
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject):
-		return fmt.Errorf("ldap search %s: base DN does not exist (check ldap.base_dn / ldap.base_dns): %w", base, err)
+		return fmt.Errorf("ldap search %s: %w: the base DN does not exist on the server; check its spelling in ldap.base_dn / ldap.base_dns", base, err)
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded):
 		return fmt.Errorf("ldap search %s: the server's size limit cut the result short; raise the limit for the bind account (partial reads are never used): %w", base, err)
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultTimeLimitExceeded):
@@ -377,6 +382,10 @@ func (s *Source) connect(ctx context.Context) (*ldap.Conn, func(), error) {
 	}
 	conn, err := ldap.DialURL(s.cfg.URL, opts...)
 	if err != nil {
+		if u.Scheme == "ldaps" && notTLS(err) {
+			return nil, nil, fmt.Errorf("ldap connect %s: the server did not speak TLS (%w): this port serves plain LDAP; "+
+				"use ldap:// with ldap.start_tls: true, or the LDAPS port (636)", s.cfg.URL, err)
+		}
 		return nil, nil, fmt.Errorf("ldap connect %s: %w", s.cfg.URL, err)
 	}
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
@@ -416,6 +425,7 @@ func (s *Source) handshake(tlsCfg *tls.Config, startTLS func(*tls.Config) error,
 		return err
 	}
 	if err := bind(s.cfg.BindDN, pw); err != nil {
+		err = withoutEmptyDiagnostic(err)
 		if ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials) {
 			return fmt.Errorf("ldap bind as %s: invalid credentials (check ldap.bind_dn and the password): %w", s.cfg.BindDN, err)
 		}
@@ -546,3 +556,34 @@ func trimRightSpaces(b []byte) []byte {
 
 // noAttributes requests no attributes (RFC 4511 "1.1"): only DNs.
 var noAttributes = []string{"1.1"}
+
+// notTLS reports whether a TLS handshake failed because the server answered
+// in something other than TLS: a plain LDAP server closes the connection on
+// the ClientHello (EOF) or answers it with an LDAP message.
+func notTLS(err error) bool {
+	var rh tls.RecordHeaderError
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &rh)
+}
+
+// withoutEmptyDiagnostic returns err printed without the empty diagnostic
+// message go-ldap leaves at the end of a result error when the server sent
+// none (`LDAP Result Code 32 "No Such Object": `). It still wraps err.
+func withoutEmptyDiagnostic(err error) error {
+	var le *ldap.Error
+	if !errors.As(err, &le) || (le.Err != nil && le.Err.Error() != "") {
+		return err
+	}
+	msg := err.Error()
+	if !strings.HasSuffix(msg, ": ") {
+		return err
+	}
+	return &tidyError{msg: strings.TrimSuffix(msg, ": "), err: err}
+}
+
+type tidyError struct {
+	msg string
+	err error
+}
+
+func (e *tidyError) Error() string { return e.msg }
+func (e *tidyError) Unwrap() error { return e.err }

@@ -81,7 +81,7 @@ func (e *HTTPError) Conflict() bool { return e.Status == http.StatusConflict }
 
 // Temporary reports whether trying again soon may succeed: HTTP 408, 429, a 5xx other
 // than 501 and 505, or a network failure (not a cancellation, a certificate
-// problem or an oversized body).
+// problem, a server not speaking TLS or an oversized body).
 func (e *HTTPError) Temporary() bool {
 	if e.Err != nil {
 		return retryableNetErr(e.Err)

@@ -609,6 +609,11 @@ func (c *HTTPClient) once(ctx context.Context, req Request, u *url.URL, redURL s
 	}
 	hresp, err := c.doer.Do(hr)
 	if err != nil {
+		var header tls.RecordHeaderError
+		if errors.Is(err, http.ErrSchemeMismatch) || errors.As(err, &header) {
+			return nil, fmt.Errorf("%w: the server does not speak TLS on this port (it answered in plain HTTP, or not in TLS): "+
+				"point target.url at the platform's HTTPS port", c.redactErr(err))
+		}
 		return nil, c.redactErr(err)
 	}
 	defer hresp.Body.Close()
@@ -648,7 +653,7 @@ func (e *redactedError) Error() string { return e.msg }
 func (e *redactedError) Unwrap() error { return e.err }
 
 func retryableNetErr(err error) bool {
-	if errors.Is(err, context.Canceled) || errors.Is(err, ErrBodyTooLarge) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, ErrBodyTooLarge) || errors.Is(err, http.ErrSchemeMismatch) {
 		return false
 	}
 	var (

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -46,7 +45,8 @@ and a leaver — which trips the safety limit — and finally a return.`,
 // runDemo is the narrated demo.
 func runDemo(ctx context.Context, out io.Writer, stateDir, logLevel string) error {
 	say := func(format string, args ...any) { fmt.Fprintf(out, format+"\n", args...) }
-	if stateDir == "" {
+	kept := stateDir != ""
+	if !kept {
 		dir, err := os.MkdirTemp("", "dirsync-demo-")
 		if err != nil {
 			return err
@@ -134,7 +134,11 @@ func runDemo(ctx context.Context, out io.Writer, stateDir, logLevel string) erro
 
 	say("dirsync demo: an LDAP directory at %s (%d entries under %s)", ldapSrv.URL(), len(d.Users()), d.PeopleDN())
 	say("and a SCIM platform at %s that already has one account, created by hand: %s.", platformURL, strings.ToUpper(akhan.UID))
-	say("The snapshot lives in %s.", cfg.State.Path)
+	if kept {
+		say("The snapshot lives in %s.", cfg.State.Path)
+	} else {
+		say("The snapshot lives in a temporary directory, removed at the end (--state-dir keeps it).")
+	}
 
 	// Run 1: the first sync.
 	if _, err := run("First sync", dsync.RunOptions{}); err != nil {
@@ -203,7 +207,12 @@ func runDemo(ctx context.Context, out io.Writer, stateDir, logLevel string) erro
 		return err
 	}
 	writeAccounts(out, platform)
-	say("\nEvery change above is in the journal (the audit trail) in %s.", cfg.State.Path)
+	if kept {
+		say("\nEvery change above is in the journal (the audit trail) in %s.", cfg.State.Path)
+	} else {
+		say("\nEvery change above was in the journal (the audit trail) of a temporary snapshot, removed now: " +
+			"`dirsync demo --state-dir ./demo-state` keeps it.")
+	}
 	say("Next: write a config (config.example.yaml), then `dirsync check`, `dirsync plan`, `dirsync sync`.")
 	return nil
 }
@@ -215,13 +224,13 @@ func writeAccounts(out io.Writer, platform *fake.Server) {
 		return strings.ToLower(accts[i].User.Username) < strings.ToLower(accts[j].User.Username)
 	})
 	fmt.Fprintf(out, "\nOn the platform (%d accounts):\n", len(accts))
-	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	tw := &table{indent: "  "}
 	for _, a := range accts {
 		state := "active"
 		if !a.User.Active {
 			state = "ARCHIVED"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s %s\t%s\n", a.User.Username, a.User.Email, a.User.GivenName, a.User.FamilyName, state)
+		tw.row(a.User.Username, a.User.Email, a.User.GivenName+" "+a.User.FamilyName, state)
 	}
-	tw.Flush()
+	_ = tw.write(out)
 }

@@ -4,9 +4,10 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -59,22 +60,24 @@ every user whose last change failed, with the error and the attempt count.`,
 			if len(runs) == 0 {
 				fmt.Fprintln(out, "No runs yet. Run `dirsync plan`, then `dirsync sync`.")
 			} else {
-				tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-				fmt.Fprintln(tw, "RUN\tMODE\tSTARTED\tDURATION\tOUTCOME\tCHANGES\tERROR")
+				tw := &table{}
+				tw.row("RUN", "MODE", "STARTED", "DURATION", "OUTCOME", "CHANGES", "ERROR")
 				for _, r := range runs {
 					dur := "running"
 					if !r.Finished.IsZero() {
 						dur = r.Finished.Sub(r.Started).Round(time.Millisecond).String()
 					}
-					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Mode, r.Started.Local().Format("2006-01-02 15:04:05"),
+					tw.row(strconv.FormatInt(r.ID, 10), r.Mode, r.Started.Local().Format("2006-01-02 15:04:05"),
 						dur, r.Outcome, formatCounts(r.Counts), clip(r.Error, 80))
 				}
-				tw.Flush()
+				if err := tw.write(out); err != nil {
+					return err
+				}
 			}
 			if len(failing) > 0 {
 				fmt.Fprintf(out, "\nFailing (%d; retried on the next run unless quarantined):\n", len(failing))
-				tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-				fmt.Fprintln(tw, "USER\tID\tSTATUS\tATTEMPTS\tLAST ERROR")
+				tw := &table{}
+				tw.row("USER", "ID", "STATUS", "ATTEMPTS", "LAST ERROR")
 				removals, err := failingRemovals(ctx, db, failing, cfg.Sync.QuarantineAfter)
 				if err != nil {
 					return err
@@ -86,9 +89,11 @@ every user whose last change failed, with the error and the attempt count.`,
 						st += " QUARANTINED"
 						quarantined++
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", r.User.Username, r.User.ID, st, r.Attempts, clip(r.LastError, 100))
+					tw.row(r.User.Username, r.User.ID, st, strconv.Itoa(r.Attempts), clip(r.LastError, 100))
 				}
-				tw.Flush()
+				if err := tw.write(out); err != nil {
+					return err
+				}
 				if quarantined > 0 {
 					fmt.Fprintf(out, "\n%d quarantined after sync.quarantine_after: %d failed attempts: they are not tried again "+
 						"(archives excepted) until fixed. Fix the cause, then run `dirsync sync --retry-quarantined`.\n",
@@ -167,10 +172,12 @@ func formatCounts(m map[string]int) string {
 	return strings.Join(parts, " ")
 }
 
+// clip shortens s to n characters, ending it with "…" when cut; it never
+// cuts a character in two.
 func clip(s string, n int) string {
 	s = strings.ReplaceAll(s, "\n", " ")
-	if len(s) <= n {
+	if utf8.RuneCountInString(s) <= n {
 		return s
 	}
-	return s[:n-1] + "…"
+	return string([]rune(s)[:n-1]) + "…"
 }

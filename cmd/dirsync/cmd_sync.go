@@ -147,6 +147,14 @@ func runSync(cmd *cobra.Command, cfg Config, log *zap.Logger, f *syncFlags) erro
 			return jerr
 		}
 	} else {
+		var refusal *dsync.SafetyError
+		if errors.As(err, &refusal) {
+			// The refusal first, then the plan it refused, summed up: the
+			// operator must not have to scroll back for what to do.
+			fmt.Fprintln(cmd.ErrOrStderr(), "dirsync:", err)
+			writeRefusedPlan(out, rep.Plan)
+			return &exitError{code: exitRefused} // said already
+		}
 		if rep.Plan.InScope > 0 || len(rep.Plan.Changes) > 0 || len(rep.Plan.Skipped) > 0 {
 			writePlan(out, rep.Plan)
 		}

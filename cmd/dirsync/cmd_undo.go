@@ -17,6 +17,10 @@ import (
 // reasonUndo is the journal reason of a reactivation by undo.
 const reasonUndo = "undo of run %d"
 
+// undoWarning is what an undo cannot do: the next sync still follows the
+// directory.
+const undoWarning = "Users still missing or disabled in the directory are archived again by the next sync: fix the directory or the config first."
+
 func newUndoCmd(g *globalFlags) *cobra.Command {
 	var (
 		run    int64
@@ -59,6 +63,7 @@ type undoItem struct {
 	UserID     string `json:"user_id"`
 	Username   string `json:"username"`
 	PlatformID string `json:"platform_id"`
+	Reason     string `json:"reason,omitempty"` // why the run archived it
 	Error      string `json:"error,omitempty"`
 	rec        *user.Record
 }
@@ -89,9 +94,14 @@ func runUndo(cmd *cobra.Command, cfg Config, log *zap.Logger, run int64, dryRun 
 		}
 		fmt.Fprintf(out, "Undo of run %d: %d to reactivate\n", run, len(items))
 		for _, it := range items {
-			fmt.Fprintf(out, "  ↺ reactivate %s (%s)\n", it.Username, it.PlatformID)
+			fmt.Fprintf(out, "  ↺ reactivate %s (%s)", it.Username, it.PlatformID)
+			if it.Reason != "" {
+				fmt.Fprintf(out, "; archived: %s", it.Reason)
+			}
+			fmt.Fprintln(out)
 		}
 		if dryRun && len(items) > 0 {
+			fmt.Fprintln(out, undoWarning)
 			return &exitError{code: exitPending}
 		}
 		return nil
@@ -141,7 +151,7 @@ func runUndo(cmd *cobra.Command, cfg Config, log *zap.Logger, run int64, dryRun 
 				fmt.Fprintf(out, "  ! %s: %s\n", it.Username, it.Error)
 			}
 		}
-		fmt.Fprintln(out, "Users still missing or disabled in the directory are archived again by the next sync: fix the directory or the config first.")
+		fmt.Fprintln(out, undoWarning)
 	}
 	if failed > 0 {
 		return &exitError{code: exitFailure, err: fmt.Errorf("%d of %d reactivations failed; run `dirsync undo --run %d` again", failed, len(items), run)}
@@ -177,7 +187,7 @@ func undoPlan(ctx context.Context, db *state.DB, run int64) ([]undoItem, error) 
 		if rec != nil && (rec.Status != user.StatusArchived || rec.PlatformID != e.PlatformID) {
 			continue // reactivated or changed since: nothing to undo
 		}
-		items = append(items, undoItem{UserID: e.UserID, Username: e.Username, PlatformID: e.PlatformID, rec: rec})
+		items = append(items, undoItem{UserID: e.UserID, Username: e.Username, PlatformID: e.PlatformID, Reason: e.Reason, rec: rec})
 	}
 	return items, nil
 }

@@ -49,26 +49,20 @@ func loadConfig(file string, dst any) error {
 		if errors.As(err, &pe) {
 			return fmt.Errorf("config %s: %w (pass --config or set DIRSYNC_CONFIG; config.example.yaml documents every key)", file, pe.Err)
 		}
+		if raw, rerr := os.ReadFile(file); rerr == nil {
+			if yerr := yamlSyntaxError(raw); yerr != nil {
+				return fmt.Errorf("config %s: %w", file, yerr)
+			}
+		}
 		return fmt.Errorf("config %s: %w", file, err)
 	}
 
 	leaves, maps := configKeys(reflect.TypeOf(dst).Elem(), "")
-	known := make(map[string]bool, len(leaves))
-	for _, k := range leaves {
-		known[k] = true
-	}
 	inFile := map[string]bool{}
 	for _, k := range v.AllKeys() {
 		inFile[k] = true
-		if known[k] || underMap(k, maps) {
-			continue
-		}
-		msg := fmt.Sprintf("%s: unknown key", k)
-		if s := closest(k, leaves); s != "" {
-			msg += fmt.Sprintf(" (did you mean %s?)", s)
-		}
-		cerr.Problems = append(cerr.Problems, msg)
 	}
+	cerr.Problems = append(cerr.Problems, unknownKeys(reflect.TypeOf(dst).Elem(), v.AllSettings(), "")...)
 
 	// Register every known key so that AutomaticEnv can override it.
 	v.SetEnvPrefix(envPrefix)
@@ -282,17 +276,6 @@ func problems(err error) []string {
 		return out
 	}
 	return strings.Split(err.Error(), "\n")
-}
-
-// closest returns the known key nearest to key by edit distance, if it is near.
-func closest(key string, known []string) string {
-	best, bestD := "", 4
-	for _, k := range known {
-		if d := editDistance(key, k); d < bestD {
-			best, bestD = k, d
-		}
-	}
-	return best
 }
 
 func editDistance(a, b string) int {

@@ -69,6 +69,7 @@ func newLogger(c LogConfig) (*zap.Logger, error) {
 		ec.EncodeDuration = zapcore.StringDurationEncoder
 		enc = zapcore.NewJSONEncoder(ec)
 	}
-	core := zapcore.NewCore(enc, zapcore.Lock(os.Stderr), level)
+	// Through terminal: a log line clears a progress line drawn on stderr.
+	core := zapcore.NewCore(enc, terminal(os.Stderr), level)
 	return zap.New(core), nil
 }

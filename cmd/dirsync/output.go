@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	dsync "github.com/dirsync/dirsync/sync"
@@ -49,11 +48,46 @@ func writePlan(w io.Writer, p dsync.Plan) {
 	fmt.Fprintf(w, "Plan: %s\n", planHeadline(p))
 	if len(p.Changes) > 0 {
 		fmt.Fprintln(w)
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		tw := &table{indent: "  "}
 		for _, c := range p.Changes {
-			fmt.Fprintf(tw, "  %s %s\t%s\t%s\n", opSymbol[c.Op], c.Op, c.User.Username, describeChange(c))
+			tw.row(opSymbol[c.Op]+" "+string(c.Op), c.User.Username, describeChange(c))
 		}
-		tw.Flush()
+		_ = tw.write(w)
+	}
+	writeSkipped(w, p.Skipped)
+	writeQuarantined(w, p.Quarantined)
+	writeUnmanaged(w, p.Unmanaged)
+}
+
+// refusedListed is how many changes of each kind a refused plan lists.
+const refusedListed = 10
+
+// writeRefusedPlan prints a plan the safety limits refused, summed up: the
+// headline and the first refusedListed changes of each kind. Listed in full,
+// a refused mass archive scrolled the refusal, which says what to do, out
+// of sight.
+func writeRefusedPlan(w io.Writer, p dsync.Plan) {
+	fmt.Fprintf(w, "Plan: %s\n", planHeadline(p))
+	if len(p.Changes) > 0 {
+		fmt.Fprintln(w)
+		tw := &table{indent: "  "}
+		shown := map[user.Op]int{}
+		for _, c := range p.Changes {
+			if shown[c.Op]++; shown[c.Op] <= refusedListed {
+				tw.row(opSymbol[c.Op]+" "+string(c.Op), c.User.Username, describeChange(c))
+			}
+		}
+		_ = tw.write(w)
+		cut := false
+		for _, op := range []user.Op{user.OpCreate, user.OpAdopt, user.OpUpdate, user.OpReactivate, user.OpArchive, user.OpDelete} {
+			if n := shown[op] - refusedListed; n > 0 {
+				fmt.Fprintf(w, "  … and %d more to %s\n", n, op)
+				cut = true
+			}
+		}
+		if cut {
+			fmt.Fprintln(w, "  (`dirsync plan --output json` lists every change)")
+		}
 	}
 	writeSkipped(w, p.Skipped)
 	writeQuarantined(w, p.Quarantined)

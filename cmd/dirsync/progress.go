@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	gosync "sync"
 	"time"
 
@@ -16,7 +17,7 @@ import (
 // done of the plan's) as they go: on a terminal, one line redrawn in place at
 // most every tick; otherwise (the service), a log line every tick.
 type progress struct {
-	tty  io.Writer   // the terminal, or nil
+	tty  *termLine   // the terminal, or nil
 	log  *zap.Logger // when not on a terminal
 	tick time.Duration
 	now  func() time.Time
@@ -27,11 +28,15 @@ type progress struct {
 	total   int // 0 while unknown (fetch)
 	started time.Time
 	shown   time.Time
-	drawn   bool // a line is on the terminal
 }
 
+// minRateWindow is how long a phase runs before its rate (and ETA) is shown:
+// over a shorter time the rate says nothing (a first page read in a few
+// microseconds made millions a second).
+const minRateWindow = time.Second
+
 func newTerminalProgress(w io.Writer) *progress {
-	return &progress{tty: w, tick: 200 * time.Millisecond, now: time.Now}
+	return &progress{tty: terminal(w), tick: 200 * time.Millisecond, now: time.Now}
 }
 
 func newLogProgress(log *zap.Logger, every time.Duration) *progress {
@@ -91,9 +96,8 @@ func (p *progress) finish() {
 }
 
 func (p *progress) clearLocked() {
-	if p.tty != nil && p.drawn {
-		fmt.Fprint(p.tty, "\r\033[K")
-		p.drawn = false
+	if p.tty != nil {
+		p.tty.clear()
 	}
 }
 
@@ -127,12 +131,14 @@ func (p *progress) showLocked(force bool) {
 		} else {
 			line += fmt.Sprintf("/%d changes", p.total)
 		}
-		line += fmt.Sprintf(" (%.0f/s", rate)
-		if p.total > 0 {
-			line += fmt.Sprintf(", ETA %s", eta)
+		if elapsed >= minRateWindow {
+			line += fmt.Sprintf(" (%.0f/s", rate)
+			if p.total > 0 {
+				line += fmt.Sprintf(", ETA %s", eta)
+			}
+			line += ")"
 		}
-		fmt.Fprint(p.tty, "\r\033[K"+line+")")
-		p.drawn = true
+		p.tty.draw(line)
 		return
 	}
 	if force {
@@ -143,4 +149,77 @@ func (p *progress) showLocked(force bool) {
 		fields = append(fields, zap.Int("total", p.total), zap.Duration("eta", eta))
 	}
 	p.log.Info("progress", fields...)
+}
+
+// termLine is a terminal whose last line progress redraws in place. Every
+// write to the terminal goes through it (the logger's too), and a write first
+// clears a drawn line: a log line then starts at the left margin instead of
+// after the progress text.
+type termLine struct {
+	mu    gosync.Mutex
+	w     io.Writer
+	drawn bool
+}
+
+var (
+	terminalsMu gosync.Mutex
+	terminals   = map[*os.File]*termLine{}
+)
+
+// terminal returns the termLine writing to w: for a file, the one for that
+// file, so that the progress line and the logger writing to the same stderr
+// share it.
+func terminal(w io.Writer) *termLine {
+	f, ok := w.(*os.File)
+	if !ok {
+		if t, ok := w.(*termLine); ok {
+			return t
+		}
+		return &termLine{w: w}
+	}
+	terminalsMu.Lock()
+	defer terminalsMu.Unlock()
+	t, ok := terminals[f]
+	if !ok {
+		t = &termLine{w: f}
+		terminals[f] = t
+	}
+	return t
+}
+
+func (t *termLine) Write(b []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.clearLocked()
+	return t.w.Write(b)
+}
+
+// Sync flushes w when it can be (a file).
+func (t *termLine) Sync() error {
+	if s, ok := t.w.(interface{ Sync() error }); ok {
+		_ = s.Sync() // a terminal cannot be synced: not an error worth a log line
+	}
+	return nil
+}
+
+// draw replaces the last line with line.
+func (t *termLine) draw(line string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	fmt.Fprint(t.w, "\r\033[K"+line)
+	t.drawn = true
+}
+
+// clear erases a drawn line.
+func (t *termLine) clear() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.clearLocked()
+}
+
+func (t *termLine) clearLocked() {
+	if t.drawn {
+		fmt.Fprint(t.w, "\r\033[K")
+		t.drawn = false
+	}
 }

@@ -555,9 +555,10 @@ func (c *Client) Check(ctx context.Context) error {
 	if errors.As(err, &he) {
 		switch {
 		case he.Unauthorized():
-			return fmt.Errorf("%s: the platform rejected dirsync's credentials (HTTP %d): check target.token and target.rest.auth: %w", op, he.Status, err)
+			// err names the check (op) and the request already.
+			return fmt.Errorf("%w; the platform rejected dirsync's credentials: check target.token and target.rest.auth", err)
 		case he.Status == http.StatusNotFound:
-			return fmt.Errorf("%s: no list endpoint at %s (HTTP 404): check target.url and target.rest.list.path: %w", op, c.http.URL(c.p.List.Path), err)
+			return fmt.Errorf("%w; no list endpoint there: check target.url and target.rest.list.path", err)
 		}
 	}
 	return err

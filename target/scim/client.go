@@ -115,10 +115,10 @@ func (c *Client) Check(ctx context.Context) error {
 		if errors.As(err, &he) {
 			switch {
 			case he.Unauthorized():
-				return fmt.Errorf("%s: platform rejected the token (HTTP %d): check %s: %w", op, he.Status, c.tokenKey, err)
+				// err names the check (op) and the request already.
+				return fmt.Errorf("%w; the platform rejected the token: check %s", err, c.tokenKey)
 			case he.Status == http.StatusNotFound:
-				return fmt.Errorf("%s: no SCIM Users endpoint at %s (HTTP 404): check target.url, the SCIM base URL (e.g. https://platform.example.com/scim/v2): %w",
-					op, c.http.URL("Users"), err)
+				return fmt.Errorf("%w; no SCIM Users endpoint there: check target.url, the SCIM base URL (e.g. https://platform.example.com/scim/v2)", err)
 			}
 		}
 		return err

@@ -430,7 +430,7 @@ func TestCheck_BadTokenSaysToCheckTheToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = c.Check(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "platform rejected the token (HTTP 401): check target.token") {
+	if err == nil || !strings.Contains(err.Error(), "HTTP 401 Unauthorized: invalid bearer token; the platform rejected the token: check target.token") {
 		t.Fatalf("err = %v", err)
 	}
 	if strings.Contains(err.Error(), token) {
