@@ -38,11 +38,11 @@ echo "==> deployment recipes (Kubernetes manifests decoded strictly, systemd-ana
 echo "==> go test -race (reconciler and state)"
 go test -count=1 -race -timeout 10m ./sync/... ./state/...
 
-echo "==> fuzz smoke (a few seconds each; longer runs: docs/operations.md)"
-go test -run '^$' -fuzz '^FuzzMapEntry$' -fuzztime 5s ./ldapsource
-go test -run '^$' -fuzz '^FuzzDecodeSearchResponses$' -fuzztime 5s ./ldapsource
-go test -run '^$' -fuzz '^FuzzDecodeUser$' -fuzztime 5s ./target/scim
-go test -run '^$' -fuzz '^FuzzRender$' -fuzztime 5s ./target/internal/jsontpl
+echo "==> fuzz smoke (5,000 inputs each, a count rather than a time so a busy machine cannot cut the seed corpus short; longer runs: docs/operations.md)"
+go test -run '^$' -fuzz '^FuzzMapEntry$' -fuzztime 5000x ./ldapsource
+go test -run '^$' -fuzz '^FuzzDecodeSearchResponses$' -fuzztime 5000x ./ldapsource
+go test -run '^$' -fuzz '^FuzzDecodeUser$' -fuzztime 5000x ./target/scim
+go test -run '^$' -fuzz '^FuzzRender$' -fuzztime 5000x ./target/internal/jsontpl
 
 echo "==> benchmark smoke (go run ./bench --smoke; the full run is in bench/RESULTS.md)"
 go run ./bench --smoke
