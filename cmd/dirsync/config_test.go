@@ -132,3 +132,23 @@ func TestExitCodes(t *testing.T) {
 		t.Errorf("plain error: %d", got)
 	}
 }
+
+func TestReadConfig_EnvironmentOverrideIsTakenLiterally(t *testing.T) {
+	p := writeConfig(t, strings.Replace(minimalConfig, "token: tok", "token: ${DIRSYNC_TEST_FILE_TOKEN}", 1))
+	t.Setenv("DIRSYNC_TEST_FILE_TOKEN", "from-file-ref")
+	t.Setenv("DIRSYNC_TEST_SET", "expanded")
+	// A password holding "${": neither expanded nor reported (the report
+	// would print a part of it).
+	const password = "pa${DIRSYNC_TEST_SET}x${DIRSYNC_TEST_UNSET_9}y"
+	t.Setenv("DIRSYNC_LDAP_BIND_PASSWORD", password)
+	cfg, err := readConfig(&globalFlags{configFile: p})
+	if err != nil {
+		t.Fatalf("readConfig: %v", err)
+	}
+	if cfg.LDAP.BindPassword != password {
+		t.Errorf("bind_password from DIRSYNC_LDAP_BIND_PASSWORD = %q, want %q as is", cfg.LDAP.BindPassword, password)
+	}
+	if cfg.Target.Token != "from-file-ref" {
+		t.Errorf("${VAR} in the file not expanded: token %q", cfg.Target.Token)
+	}
+}

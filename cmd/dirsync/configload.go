@@ -37,7 +37,8 @@ func (e *ConfigError) Error() string {
 const envPrefix = "DIRSYNC"
 
 // loadConfig decodes file over defaults, applies DIRSYNC_* environment overrides,
-// expands ${VAR} references and rejects unknown keys. dst must point to a struct
+// expands ${VAR} references in the values the file holds (not in overrides,
+// which are taken as they are) and rejects unknown keys. dst must point to a struct
 // holding the defaults; it is filled in place. Validation is the caller's.
 func loadConfig(file string, dst any) error {
 	cerr := &ConfigError{File: file}
@@ -84,7 +85,7 @@ func loadConfig(file string, dst any) error {
 	if err := restoreMapKeys(file, settings, maps); err != nil {
 		return fmt.Errorf("config %s: %w", file, err)
 	}
-	expandEnv(settings, "", &cerr.Problems)
+	expandEnv(settings, "", envOverrides(leaves), &cerr.Problems)
 
 	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
 		Result:           dst,
@@ -219,12 +220,32 @@ func dropNil(m map[string]any) {
 	}
 }
 
+// envOverrides returns the keys a DIRSYNC_* environment variable overrides
+// (set and not empty, as viper takes them).
+func envOverrides(keys []string) map[string]bool {
+	over := map[string]bool{}
+	for _, k := range keys {
+		if os.Getenv(envName(k)) != "" {
+			over[k] = true
+		}
+	}
+	return over
+}
+
+// envName is the environment variable overriding key: ldap.bind_dn is
+// DIRSYNC_LDAP_BIND_DN.
+func envName(key string) string {
+	return envPrefix + "_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
 // expandEnv replaces ${VAR} in every string value with the environment
-// variable's value. Only the braced form is expanded, so a literal "$" in a
-// password is safe. An unset variable is a problem named by its key.
-func expandEnv(m map[string]any, prefix string, problems *[]string) {
+// variable's value, except in the values of the keys in literal (those set by
+// environment overrides: a password holding "${" is kept as it is, and never
+// reported). Only the braced form is expanded, so a literal "$" in a password
+// is safe. An unset variable is a problem named by its key.
+func expandEnv(m map[string]any, prefix string, literal map[string]bool, problems *[]string) {
 	expand := func(key, s string) string {
 		return envRef.ReplaceAllStringFunc(s, func(ref string) string {
 			name := ref[2 : len(ref)-1]
@@ -237,11 +258,14 @@ func expandEnv(m map[string]any, prefix string, problems *[]string) {
 	}
 	for k, v := range m {
 		key := prefix + k
+		if literal[key] {
+			continue
+		}
 		switch vv := v.(type) {
 		case string:
 			m[k] = expand(key, vv)
 		case map[string]any:
-			expandEnv(vv, key+".", problems)
+			expandEnv(vv, key+".", literal, problems)
 		case []any:
 			for i, e := range vv {
 				if s, ok := e.(string); ok {
