@@ -7,7 +7,9 @@ import (
 	"reflect"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/viper"
@@ -85,7 +87,9 @@ func loadConfig(file string, dst any) error {
 	if err := restoreMapKeys(file, settings, maps); err != nil {
 		return fmt.Errorf("config %s: %w", file, err)
 	}
-	expandEnv(settings, "", envOverrides(leaves), &cerr.Problems)
+	overrides := envOverrides(leaves)
+	expandEnv(settings, "", overrides, &cerr.Problems)
+	checkDurations(settings, durationKeys(reflect.TypeOf(dst).Elem(), ""), overrides, &cerr.Problems)
 
 	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
 		Result:           dst,
@@ -143,6 +147,86 @@ func configKeys(t reflect.Type, prefix string) (leaves, maps []string) {
 		}
 	}
 	return leaves, maps
+}
+
+var durationType = reflect.TypeFor[time.Duration]()
+
+// durationKeys lists the dotted keys of the time.Duration leaves of a config
+// struct type.
+func durationKeys(t reflect.Type, prefix string) []string {
+	var keys []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, opts, _ := strings.Cut(f.Tag.Get("mapstructure"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		ft := f.Type
+		for ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		switch {
+		case ft == durationType:
+			keys = append(keys, prefix+name)
+		case strings.Contains(opts, "squash") && ft.Kind() == reflect.Struct:
+			keys = append(keys, durationKeys(ft, prefix)...)
+		case ft.Kind() == reflect.Struct && ft.PkgPath() != "time":
+			keys = append(keys, durationKeys(ft, prefix+name+".")...)
+		}
+	}
+	return keys
+}
+
+// checkDurations refuses a duration without a unit: decoded as is, "timeout:
+// 30" would be 30 nanoseconds. A bare 0 is zero in any unit and is kept. Each
+// value refused (or not a duration at all) is a problem named by its key (and
+// by the environment variable that set it), and is dropped so that decoding
+// does not report it again.
+func checkDurations(settings map[string]any, keys []string, overrides map[string]bool, problems *[]string) {
+	for _, key := range keys {
+		parent, leaf := settings, key
+		if i := strings.LastIndex(key, "."); i >= 0 {
+			var ok bool
+			if parent, ok = lookupMap(settings, key[:i], false); !ok {
+				continue
+			}
+			leaf = key[i+1:]
+		}
+		v, ok := parent[leaf]
+		if !ok {
+			continue
+		}
+		from := ""
+		if overrides[key] {
+			from = " (set by " + envName(key) + ")"
+		}
+		var text string
+		switch vv := v.(type) {
+		case string:
+			text = strings.TrimSpace(vv)
+		case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float32, float64:
+			text = fmt.Sprint(vv)
+		default:
+			continue // time.Duration from a default, or a type decoding reports
+		}
+		if n, err := strconv.ParseFloat(text, 64); err == nil {
+			if n != 0 {
+				*problems = append(*problems, fmt.Sprintf("%s: %s has no unit%s; write it with one, e.g. %ss (ms, s, m, h)", key, text, from, text))
+				delete(parent, leaf)
+			}
+			continue
+		}
+		if _, err := time.ParseDuration(text); err != nil {
+			*problems = append(*problems, fmt.Sprintf("%s: %q is not a duration%s; write e.g. 30s, 5m or 1h30m", key, text, from))
+			delete(parent, leaf)
+		}
+	}
 }
 
 // restoreMapKeys gives the keys of map-valued settings (ldap.attributes.extra:
