@@ -19,9 +19,10 @@ var sensitiveParams = []string{"token", "key", "secret", "pass", "pwd", "sig", "
 // "REDACTED", in every form a secret takes when it travels in a request and a
 // platform echoes it back: as is, percent-encoded as in a query (a space as
 // "+" or "%20") or in a path, with upper- or lower-case hex digits, and
-// JSON-escaped. Use it on any text that may echo a request: error details,
-// URLs, log fields. Redact before cutting a text short, or the cut may leave
-// a part of a secret that no longer matches.
+// JSON-escaped (with or without <, > and & escaped, and "/" as "\/"). Use
+// it on any text that may echo a request: error details, URLs, log fields.
+// Redact before cutting a text short, or the cut may leave a part of a
+// secret that no longer matches.
 func Redact(s string, secrets ...string) string {
 	for _, f := range secretForms(secrets) {
 		if strings.Contains(s, f) {
@@ -51,8 +52,11 @@ func secretForms(secrets []string) []string {
 			add(f)
 			add(lowerHex(f))
 		}
-		add(jsonEscape(sec, true))
-		add(jsonEscape(sec, false))
+		for _, html := range []bool{true, false} {
+			j := jsonEscape(sec, html)
+			add(j)
+			add(strings.ReplaceAll(j, "/", `\/`)) // as PHP's json_encode writes it
+		}
 	}
 	slices.SortStableFunc(forms, func(a, b string) int { return len(b) - len(a) })
 	return forms

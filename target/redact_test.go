@@ -33,6 +33,7 @@ func secretForms(s string) map[string]string {
 		"lower-case hex":  lowerHex(q),
 		"JSON":            strings.Trim(string(j), `"`),
 		"JSON, HTML kept": strings.Trim(strings.TrimSpace(plain.String()), `"`),
+		"JSON, / escaped": strings.ReplaceAll(strings.Trim(string(j), `"`), "/", `\/`),
 	}
 }
 
