@@ -67,8 +67,9 @@ func encodedForms(secret string) []string {
 		enc := json.NewEncoder(&plain)
 		enc.SetEscapeHTML(false)
 		_ = enc.Encode(s)
+		js := strings.Trim(string(j), `"`)
 		out = append(out, s, q, strings.ReplaceAll(q, "+", "%20"), url.PathEscape(s),
-			strings.Trim(string(j), `"`), strings.Trim(strings.TrimSpace(plain.String()), `"`))
+			js, strings.ReplaceAll(js, "/", `\/`), strings.Trim(strings.TrimSpace(plain.String()), `"`))
 	}
 	return out
 }
