@@ -9,7 +9,11 @@ type Auth interface {
 	// Authorize adds credentials to r. It is called for every attempt.
 	Authorize(r *http.Request) error
 	// Secrets lists the values Authorize sends, so that they are redacted from
-	// every URL and error text the client produces.
+	// every URL and error text the client produces, in every encoded form
+	// (see Redact). It is called each time a text is redacted: an Auth that
+	// obtains secrets while it runs (an OAuth2 access token) lists them too,
+	// those it replaced included (see SecretSet). It must be safe for
+	// concurrent use.
 	Secrets() []string
 }
 

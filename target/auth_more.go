@@ -113,6 +113,7 @@ type OAuth2 struct {
 	token   string
 	expires time.Time
 	fetches int
+	issued  SecretSet // every token fetched, for redaction
 }
 
 // Authorize sets "Authorization: Bearer <token>", fetching a token when none is
@@ -140,16 +141,11 @@ func (o *OAuth2) Fetches() int {
 	return o.fetches
 }
 
-// Secrets returns the client secret and the current token.
-func (o *OAuth2) Secrets() []string { return []string{o.ClientSecret} }
+// Secrets returns the client secret and the access tokens fetched so far.
+func (o *OAuth2) Secrets() []string { return append([]string{o.ClientSecret}, o.issued.List()...) }
 
-// Redact masks the client secret and the current token in s.
-func (o *OAuth2) Redact(s string) string {
-	o.mu.Lock()
-	tok := o.token
-	o.mu.Unlock()
-	return Redact(s, o.ClientSecret, tok)
-}
+// Redact masks the client secret and the access tokens in s.
+func (o *OAuth2) Redact(s string) string { return Redact(s, o.Secrets()...) }
 
 // String never shows the secret.
 func (o *OAuth2) String() string { return "OAuth2 client " + o.ClientID + " secret " + redacted }
@@ -176,6 +172,7 @@ func (o *OAuth2) Token(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("oauth2 token from %s: %w", RedactURL(o.TokenURL), err)
 	}
+	o.issued.Add(tok)
 	o.token, o.expires = tok, expires
 	o.fetches++
 	return tok, nil
@@ -213,8 +210,8 @@ func (o *OAuth2) fetch(ctx context.Context) (string, time.Time, error) {
 	}
 	if resp.StatusCode != http.StatusOK {
 		msg := fmt.Sprintf("HTTP %d", resp.StatusCode)
-		if d := Detail(resp.Header.Get("Content-Type"), body); d != "" {
-			msg += ": " + Redact(d, o.ClientSecret)
+		if d := clip(Redact(detail(resp.Header.Get("Content-Type"), body), o.ClientSecret)); d != "" {
+			msg += ": " + d
 		}
 		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusBadRequest {
 			msg += " (check target.rest.auth.client_id and the client secret in target.token)"

@@ -123,8 +123,13 @@ const maxDetail = 300
 // Detail extracts a human explanation from an error response body: a SCIM error's
 // "detail" (with its "scimType"), a JSON "message", "error" (string or object),
 // "error_description" or "title"; otherwise a short text body. It returns "" when
-// the body says nothing useful (empty, binary, an HTML page).
-func Detail(contentType string, body []byte) string {
+// the body says nothing useful (empty, binary, an HTML page). The explanation
+// is one line of at most 300 bytes: redact secrets from detail's result
+// instead when they may be echoed, before it is cut.
+func Detail(contentType string, body []byte) string { return clip(detail(contentType, body)) }
+
+// detail is Detail without the cut to one short line.
+func detail(contentType string, body []byte) string {
 	body = []byte(strings.TrimSpace(string(body)))
 	if len(body) == 0 {
 		return ""
@@ -133,7 +138,7 @@ func Detail(contentType string, body []byte) string {
 		var m map[string]any
 		if json.Unmarshal(body, &m) == nil {
 			if d := jsonDetail(m); d != "" {
-				return clip(d)
+				return d
 			}
 		}
 	}
@@ -150,7 +155,7 @@ func Detail(contentType string, body []byte) string {
 			return ""
 		}
 	}
-	return clip(string(body))
+	return string(body)
 }
 
 func jsonDetail(m map[string]any) string {

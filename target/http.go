@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	gosync "sync"
@@ -165,7 +166,7 @@ type Response struct {
 type HTTPClient struct {
 	base            *url.URL
 	auth            Auth
-	secrets         []string
+	static          []string // secret values of the base URL's query
 	doer            Doer
 	userAgent       string
 	timeout         time.Duration
@@ -224,16 +225,9 @@ func NewHTTPClient(cfg Config, auth Auth, opts ...Option) (*HTTPClient, error) {
 	} else {
 		c.window = newWindow(DefaultConcurrency)
 	}
-	if auth != nil {
-		for _, s := range auth.Secrets() {
-			if s != "" {
-				c.secrets = append(c.secrets, s)
-			}
-		}
-	}
 	for name, vals := range base.Query() {
 		if sensitiveParam(name) {
-			c.secrets = append(c.secrets, vals...)
+			c.static = append(c.static, vals...)
 		}
 	}
 	c.pace = newPace(cfg.RateLimit, time.Now)
@@ -274,13 +268,23 @@ func transport(cfg Config) (*http.Transport, error) {
 	return tr, nil
 }
 
-// Redact replaces the client's secrets (the auth's, and secret query values of
-// the base URL) in s.
-func (c *HTTPClient) Redact(s string) string { return Redact(s, c.secrets...) }
+// Redact replaces the client's secrets (the auth's, those it obtained so far
+// included, and secret query values of the base URL) in s, in every form (see
+// Redact).
+func (c *HTTPClient) Redact(s string) string { return Redact(s, c.secrets()...) }
+
+// secrets lists the values to redact now: the auth's are asked each time, as
+// an auth such as OAuth2 obtains new ones while it runs.
+func (c *HTTPClient) secrets() []string {
+	if c.auth == nil {
+		return c.static
+	}
+	return append(slices.Clip(c.static), c.auth.Secrets()...)
+}
 
 // URL returns the full URL of a request path, secrets redacted.
 func (c *HTTPClient) URL(path string) string {
-	return RedactURL(c.resolve(path, nil).String(), c.secrets...)
+	return RedactURL(c.resolve(path, nil).String(), c.secrets()...)
 }
 
 func (c *HTTPClient) resolve(path string, query url.Values) *url.URL {
@@ -307,7 +311,7 @@ func (c *HTTPClient) resolve(path string, query url.Values) *url.URL {
 // answered.
 func (c *HTTPClient) Do(ctx context.Context, req Request) (*Response, error) {
 	u := c.resolve(req.Path, req.Query)
-	redURL := RedactURL(u.String(), c.secrets...)
+	redURL := RedactURL(u.String(), c.secrets()...)
 	retries, waits := 0, 0
 	var throttledSince time.Time // this request's first throttled answer
 	for attempt := 1; ; attempt++ {
@@ -345,13 +349,15 @@ func (c *HTTPClient) Do(ctx context.Context, req Request) (*Response, error) {
 		case resp.Status >= 200 && resp.Status <= 299:
 			return resp, nil
 		default:
+			// The detail is redacted before it is cut short: a cut secret
+			// would no longer match.
 			herr = &HTTPError{
 				Status:     resp.Status,
-				Detail:     c.Redact(Detail(resp.Header.Get("Content-Type"), resp.Body)),
+				Detail:     clip(c.Redact(detail(resp.Header.Get("Content-Type"), resp.Body))),
 				RetryAfter: resp.Header.Get("Retry-After"),
 			}
 			if resp.Status >= 300 && resp.Status <= 399 {
-				herr.Detail = "redirected to " + RedactURL(resp.Header.Get("Location"), c.secrets...) + "; check target.url"
+				herr.Detail = "redirected to " + RedactURL(resp.Header.Get("Location"), c.secrets()...) + "; check target.url"
 			}
 		}
 		herr.Op, herr.Method, herr.URL, herr.Attempts = req.Op, req.Method, redURL, attempt
@@ -604,7 +610,7 @@ func (c *HTTPClient) once(ctx context.Context, req Request, u *url.URL, redURL s
 	hr.Header.Set("User-Agent", c.userAgent)
 	if c.auth != nil {
 		if err := c.auth.Authorize(hr); err != nil {
-			return nil, fmt.Errorf("authorize: %w", err)
+			return nil, fmt.Errorf("authorize: %w", c.redactErr(err))
 		}
 	}
 	hresp, err := c.doer.Do(hr)

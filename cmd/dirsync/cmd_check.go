@@ -4,6 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
@@ -22,7 +26,11 @@ func newCheckCmd(g *globalFlags) *cobra.Command {
   4. the platform accepts dirsync's credentials; for target.type rest, the
      whole listing (pages, accounts, loops), the first accounts as the
      profile maps them, and the match keys the data supports (read-only);
-  5. the snapshot is readable.
+  5. the snapshot is readable, and its directory writable;
+  6. a sync would not refuse an empty directory read (no users in scope
+     while the snapshot manages some).
+Settings that weaken security (ldap.allow_plaintext, insecure_skip_verify)
+are warned about.
 It exits 0 when all is well, 1 otherwise.`,
 		Example: `  dirsync check --config /etc/dirsync/dirsync.yaml`,
 		Args:    cobra.NoArgs,
@@ -38,6 +46,9 @@ It exits 0 when all is well, 1 otherwise.`,
 				return err
 			}
 			fmt.Fprintf(out, "✓ config %s is valid\n", g.configFile)
+			for _, w := range insecureSettings(cfg) {
+				fmt.Fprintf(out, "! %s\n", w)
+			}
 			log := zap.NewNop()
 			bad := 0
 			step := func(err error, okMsg string, fix string) {
@@ -59,8 +70,8 @@ It exits 0 when all is well, 1 otherwise.`,
 			}
 			defer a.Close()
 
-			dir, err := a.engine.Source.Read(ctx)
-			if err == nil {
+			dir, dirErr := a.engine.Source.Read(ctx)
+			if dirErr == nil {
 				disabled := 0
 				for _, u := range dir.Users {
 					if !u.Active {
@@ -73,7 +84,7 @@ It exits 0 when all is well, 1 otherwise.`,
 				}
 				writeCheckSkipped(out, dir.Skipped)
 			} else {
-				step(fmt.Errorf("directory: %w", err), "", "check ldap.url, ldap.bind_dn, the password and ldap.base_dn; `ldapsearch` with the same values should work")
+				step(fmt.Errorf("directory: %w", dirErr), "", "check ldap.url, ldap.bind_dn, the password and ldap.base_dn; `ldapsearch` with the same values should work")
 			}
 
 			platBad := bad
@@ -83,14 +94,91 @@ It exits 0 when all is well, 1 otherwise.`,
 				bad += writeCheckProfile(ctx, out, p)
 			}
 
-			recs, err := a.engine.Store.Snapshot(ctx)
-			step(err, fmt.Sprintf("snapshot %s: %d records", cfg.State.Path, len(recs)), "check state.path and its permissions")
+			recs, snapErr := a.engine.Store.Snapshot(ctx)
+			step(snapErr, fmt.Sprintf("snapshot %s: %d records", cfg.State.Path, len(recs)), "check state.path and its permissions")
+			step(stateWritable(cfg.State.Path), fmt.Sprintf("snapshot directory %s is writable", filepath.Dir(cfg.State.Path)),
+				"create the directory, or give the user dirsync runs as write access to it (and to the snapshot's files), or change state.path")
+			if dirErr == nil && snapErr == nil {
+				// What the sync's safety check refuses first.
+				if plan := dsync.Diff(dir, recs, a.engine.OnRemoved); plan.InScope == 0 && plan.Managed > 0 {
+					step(fmt.Errorf("the directory read found no users in scope, but the snapshot manages %d: `dirsync sync` would refuse to archive them all", plan.Managed),
+						"", "check ldap.base_dn and ldap.user_filter; if every user really left, run `dirsync sync --allow-empty-directory`")
+				}
+			}
 			if bad > 0 {
 				return &exitError{code: exitFailure, err: fmt.Errorf("%d check(s) failed", bad)}
 			}
 			return nil
 		},
 	}
+}
+
+// insecureSettings describes the settings in force that weaken security.
+func insecureSettings(cfg Config) []string {
+	var w []string
+	if u, err := url.Parse(cfg.LDAP.URL); err == nil && u.Scheme == "ldap" && !cfg.LDAP.StartTLS && cfg.LDAP.AllowPlaintext {
+		w = append(w, "ldap.allow_plaintext is on: the bind password and every user's data cross the network in clear text; use ldaps:// or ldap.start_tls")
+	}
+	if cfg.LDAP.InsecureSkipVerify {
+		w = append(w, "ldap.insecure_skip_verify is on: the directory's TLS certificate is NOT verified; anyone on the path can read the bind password and forge users")
+	}
+	if cfg.Target.InsecureSkipVerify {
+		w = append(w, "target.insecure_skip_verify is on: the platform's TLS certificate is NOT verified; anyone on the path can read the token")
+	}
+	return w
+}
+
+// stateWritable reports why `dirsync sync` could not write the snapshot at
+// path: its directory is missing and cannot be created (sync creates it),
+// nothing can be created in it (the snapshot's -wal, -shm and .lock files
+// are), or one of the snapshot's files is read-only. It leaves nothing behind.
+func stateWritable(path string) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return fmt.Errorf("state.path: %w", err)
+	}
+	dir := filepath.Dir(abs)
+	existing := dir // the nearest directory that exists
+	for {
+		fi, err := os.Stat(existing)
+		if err == nil {
+			if !fi.IsDir() {
+				return fmt.Errorf("state.path: %s is not a directory", existing)
+			}
+			break
+		}
+		parent := filepath.Dir(existing)
+		if !errors.Is(err, fs.ErrNotExist) || parent == existing {
+			return fmt.Errorf("state.path: %w", err)
+		}
+		existing = parent
+	}
+	f, err := os.CreateTemp(existing, ".dirsync-check-*")
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		if existing != dir {
+			return fmt.Errorf("state.path: directory %s does not exist and cannot be created in %s: %w", dir, existing, err)
+		}
+		return fmt.Errorf("state.path: cannot create files in %s: %w", dir, err)
+	}
+	f.Close()
+	if err := os.Remove(f.Name()); err != nil {
+		return fmt.Errorf("state.path: %w", err)
+	}
+	for _, suffix := range []string{"", "-wal", "-shm", ".lock"} {
+		f, err := os.OpenFile(abs+suffix, os.O_WRONLY, 0)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			return fmt.Errorf("state.path: %s is not writable: %w", abs+suffix, err)
+		default:
+			f.Close()
+		}
+	}
+	return nil
 }
 
 func writeCheckSkipped(out io.Writer, skipped []dsync.Skip) {

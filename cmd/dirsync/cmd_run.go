@@ -91,6 +91,7 @@ type service struct {
 	log     *zap.Logger
 	m       *metrics
 	started time.Time
+	limits  listenerLimits // of the HTTP listener
 
 	busy      atomic.Bool // a run is going
 	runs      gosync.WaitGroup
@@ -113,7 +114,7 @@ func newService(g *globalFlags, cfg Config, log *zap.Logger, f *runFlags) *servi
 	root := log
 	log = log.With(zap.String(keyComponent, "service"))
 	return &service{
-		g: g, flags: f, root: root, log: log, m: newMetrics(), cfg: cfg, started: time.Now(),
+		g: g, flags: f, root: root, log: log, m: newMetrics(), cfg: cfg, started: time.Now(), limits: defaultListenerLimits,
 		cron: cron.New(cron.WithParser(cronParser), cron.WithLogger(cronLogger{log})),
 	}
 }
@@ -140,7 +141,7 @@ func (s *service) serve(ctx context.Context) error {
 	if err != nil {
 		return &exitError{code: exitFailure, err: fmt.Errorf("listen: %w (is another dirsync running? change listen: in the config)", err)}
 	}
-	srv := &http.Server{Handler: s.handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := s.httpServer()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	defer func() {
@@ -434,6 +435,19 @@ wait:
 	}
 }
 
+// httpServer returns the server of the listener, serving handler within
+// s.limits.
+func (s *service) httpServer() *http.Server {
+	return &http.Server{
+		Handler:           s.handler(),
+		ReadHeaderTimeout: s.limits.ReadHeader,
+		ReadTimeout:       s.limits.Read,
+		WriteTimeout:      s.limits.Write,
+		IdleTimeout:       s.limits.Idle,
+		MaxHeaderBytes:    s.limits.MaxHeaderBytes,
+	}
+}
+
 // handler serves /metrics, /healthz and /readyz.
 func (s *service) handler() http.Handler {
 	mux := http.NewServeMux()
@@ -490,4 +504,25 @@ func (l cronLogger) Info(msg string, kv ...any) {
 
 func (l cronLogger) Error(err error, msg string, kv ...any) {
 	l.log.Error("cron: "+msg, zap.Error(err), zap.Any("details", kv))
+}
+
+// listenerLimits bound what a client of the HTTP listener may hold, so that
+// idle or slow clients cannot pile up connections (file descriptors).
+type listenerLimits struct {
+	// ReadHeader bounds the reading of a request's header, and Read of the
+	// whole request; Write bounds the writing of an answer.
+	ReadHeader, Read, Write time.Duration
+	// Idle is how long a kept-alive connection may wait for its next request.
+	Idle time.Duration
+	// MaxHeaderBytes caps the size of a request's header.
+	MaxHeaderBytes int
+}
+
+// defaultListenerLimits are ample for Prometheus scrapes and health probes.
+var defaultListenerLimits = listenerLimits{
+	ReadHeader:     5 * time.Second,
+	Read:           10 * time.Second,
+	Write:          30 * time.Second,
+	Idle:           60 * time.Second,
+	MaxHeaderBytes: 16 << 10,
 }

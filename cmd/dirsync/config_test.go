@@ -2,11 +2,15 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 func writeConfig(t *testing.T, body string) string {
@@ -130,5 +134,116 @@ func TestExitCodes(t *testing.T) {
 	}
 	if got := codeOf(errors.New("x")); got != exitFailure {
 		t.Errorf("plain error: %d", got)
+	}
+}
+
+func TestReadConfig_EnvironmentOverrideIsTakenLiterally(t *testing.T) {
+	p := writeConfig(t, strings.Replace(minimalConfig, "token: tok", "token: ${DIRSYNC_TEST_FILE_TOKEN}", 1))
+	t.Setenv("DIRSYNC_TEST_FILE_TOKEN", "from-file-ref")
+	t.Setenv("DIRSYNC_TEST_SET", "expanded")
+	// A password holding "${": neither expanded nor reported (the report
+	// would print a part of it).
+	const password = "pa${DIRSYNC_TEST_SET}x${DIRSYNC_TEST_UNSET_9}y"
+	t.Setenv("DIRSYNC_LDAP_BIND_PASSWORD", password)
+	cfg, err := readConfig(&globalFlags{configFile: p})
+	if err != nil {
+		t.Fatalf("readConfig: %v", err)
+	}
+	if cfg.LDAP.BindPassword != password {
+		t.Errorf("bind_password from DIRSYNC_LDAP_BIND_PASSWORD = %q, want %q as is", cfg.LDAP.BindPassword, password)
+	}
+	if cfg.Target.Token != "from-file-ref" {
+		t.Errorf("${VAR} in the file not expanded: token %q", cfg.Target.Token)
+	}
+}
+
+// configDurations lists the dotted keys of every time.Duration in the config.
+func configDurations(t *testing.T) []string {
+	t.Helper()
+	leaves, _ := configKeys(reflect.TypeOf(Config{}), "")
+	var out []string
+	for _, k := range leaves {
+		typ := reflect.TypeOf(Config{})
+		for _, part := range strings.Split(k, ".") {
+			typ = fieldByKey(typ, part)
+		}
+		if typ == reflect.TypeOf(time.Duration(0)) {
+			out = append(out, k)
+		}
+	}
+	if len(out) < 6 {
+		t.Fatalf("found only %d duration keys: %v", len(out), out)
+	}
+	return out
+}
+
+// fieldByKey returns the type of t's field decoded from key (squashed
+// structs included).
+func fieldByKey(t reflect.Type, key string) reflect.Type {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, opts, _ := strings.Cut(f.Tag.Get("mapstructure"), ",")
+		if strings.Contains(opts, "squash") {
+			if ft := fieldByKey(f.Type, key); ft != nil {
+				return ft
+			}
+		}
+		if name == key || (name == "" && strings.EqualFold(f.Name, key)) {
+			return f.Type
+		}
+	}
+	return nil
+}
+
+// withKey returns minimalConfig with the dotted key set to value.
+func withKey(t *testing.T, key string, value any) string {
+	t.Helper()
+	var doc map[string]any
+	if err := yaml.Unmarshal([]byte(minimalConfig), &doc); err != nil {
+		t.Fatal(err)
+	}
+	m := doc
+	parts := strings.Split(key, ".")
+	for _, p := range parts[:len(parts)-1] {
+		next, ok := m[p].(map[string]any)
+		if !ok {
+			next = map[string]any{}
+			m[p] = next
+		}
+		m = next
+	}
+	m[parts[len(parts)-1]] = value
+	b, err := yaml.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestReadConfig_DurationWithoutUnitIsAProblemNamingTheKey(t *testing.T) {
+	for _, key := range configDurations(t) {
+		t.Run(key, func(t *testing.T) {
+			for _, v := range []any{30, "30", 1.5} {
+				_, err := readConfig(&globalFlags{configFile: writeConfig(t, withKey(t, key, v))})
+				want := fmt.Sprintf("%s: %v has no unit", key, v)
+				if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), fmt.Sprintf("e.g. %vs", v)) {
+					t.Errorf("%s: %#v in the file: got %v, want a problem %q with an example", key, v, err, want)
+				}
+			}
+			t.Setenv(envName(key), "30")
+			_, err := readConfig(&globalFlags{configFile: writeConfig(t, minimalConfig)})
+			if err == nil || !strings.Contains(err.Error(), key+": 30 has no unit") || !strings.Contains(err.Error(), envName(key)) {
+				t.Errorf("%s=30: got %v, want a problem naming %s and the variable", envName(key), err, key)
+			}
+		})
+	}
+	// With a unit, and a bare 0, durations are taken.
+	cfg, err := readConfig(&globalFlags{configFile: writeConfig(t, withKey(t, "target.timeout", "1m30s"))})
+	if err != nil || cfg.Target.Timeout != 90*time.Second {
+		t.Fatalf("timeout 1m30s: %v, %v", cfg.Target.Timeout, err)
+	}
+	cfg, err = readConfig(&globalFlags{configFile: writeConfig(t, withKey(t, "sync.full_reconcile_every", 0))})
+	if err != nil || cfg.Sync.FullReconcileEvery != 0 {
+		t.Fatalf("full_reconcile_every 0: %v, %v", cfg.Sync.FullReconcileEvery, err)
 	}
 }

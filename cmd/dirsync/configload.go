@@ -7,7 +7,9 @@ import (
 	"reflect"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/viper"
@@ -37,7 +39,8 @@ func (e *ConfigError) Error() string {
 const envPrefix = "DIRSYNC"
 
 // loadConfig decodes file over defaults, applies DIRSYNC_* environment overrides,
-// expands ${VAR} references and rejects unknown keys. dst must point to a struct
+// expands ${VAR} references in the values the file holds (not in overrides,
+// which are taken as they are) and rejects unknown keys. dst must point to a struct
 // holding the defaults; it is filled in place. Validation is the caller's.
 func loadConfig(file string, dst any) error {
 	cerr := &ConfigError{File: file}
@@ -78,7 +81,9 @@ func loadConfig(file string, dst any) error {
 	if err := restoreMapKeys(file, settings, maps); err != nil {
 		return fmt.Errorf("config %s: %w", file, err)
 	}
-	expandEnv(settings, "", &cerr.Problems)
+	overrides := envOverrides(leaves)
+	expandEnv(settings, "", overrides, &cerr.Problems)
+	checkDurations(settings, durationKeys(reflect.TypeOf(dst).Elem(), ""), overrides, &cerr.Problems)
 
 	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
 		Result:           dst,
@@ -136,6 +141,86 @@ func configKeys(t reflect.Type, prefix string) (leaves, maps []string) {
 		}
 	}
 	return leaves, maps
+}
+
+var durationType = reflect.TypeFor[time.Duration]()
+
+// durationKeys lists the dotted keys of the time.Duration leaves of a config
+// struct type.
+func durationKeys(t reflect.Type, prefix string) []string {
+	var keys []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, opts, _ := strings.Cut(f.Tag.Get("mapstructure"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		ft := f.Type
+		for ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		switch {
+		case ft == durationType:
+			keys = append(keys, prefix+name)
+		case strings.Contains(opts, "squash") && ft.Kind() == reflect.Struct:
+			keys = append(keys, durationKeys(ft, prefix)...)
+		case ft.Kind() == reflect.Struct && ft.PkgPath() != "time":
+			keys = append(keys, durationKeys(ft, prefix+name+".")...)
+		}
+	}
+	return keys
+}
+
+// checkDurations refuses a duration without a unit: decoded as is, "timeout:
+// 30" would be 30 nanoseconds. A bare 0 is zero in any unit and is kept. Each
+// value refused (or not a duration at all) is a problem named by its key (and
+// by the environment variable that set it), and is dropped so that decoding
+// does not report it again.
+func checkDurations(settings map[string]any, keys []string, overrides map[string]bool, problems *[]string) {
+	for _, key := range keys {
+		parent, leaf := settings, key
+		if i := strings.LastIndex(key, "."); i >= 0 {
+			var ok bool
+			if parent, ok = lookupMap(settings, key[:i], false); !ok {
+				continue
+			}
+			leaf = key[i+1:]
+		}
+		v, ok := parent[leaf]
+		if !ok {
+			continue
+		}
+		from := ""
+		if overrides[key] {
+			from = " (set by " + envName(key) + ")"
+		}
+		var text string
+		switch vv := v.(type) {
+		case string:
+			text = strings.TrimSpace(vv)
+		case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float32, float64:
+			text = fmt.Sprint(vv)
+		default:
+			continue // time.Duration from a default, or a type decoding reports
+		}
+		if n, err := strconv.ParseFloat(text, 64); err == nil {
+			if n != 0 {
+				*problems = append(*problems, fmt.Sprintf("%s: %s has no unit%s; write it with one, e.g. %ss (ms, s, m, h)", key, text, from, text))
+				delete(parent, leaf)
+			}
+			continue
+		}
+		if _, err := time.ParseDuration(text); err != nil {
+			*problems = append(*problems, fmt.Sprintf("%s: %q is not a duration%s; write e.g. 30s, 5m or 1h30m", key, text, from))
+			delete(parent, leaf)
+		}
+	}
 }
 
 // restoreMapKeys gives the keys of map-valued settings (ldap.attributes.extra:
@@ -213,12 +298,32 @@ func dropNil(m map[string]any) {
 	}
 }
 
+// envOverrides returns the keys a DIRSYNC_* environment variable overrides
+// (set and not empty, as viper takes them).
+func envOverrides(keys []string) map[string]bool {
+	over := map[string]bool{}
+	for _, k := range keys {
+		if os.Getenv(envName(k)) != "" {
+			over[k] = true
+		}
+	}
+	return over
+}
+
+// envName is the environment variable overriding key: ldap.bind_dn is
+// DIRSYNC_LDAP_BIND_DN.
+func envName(key string) string {
+	return envPrefix + "_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
 // expandEnv replaces ${VAR} in every string value with the environment
-// variable's value. Only the braced form is expanded, so a literal "$" in a
-// password is safe. An unset variable is a problem named by its key.
-func expandEnv(m map[string]any, prefix string, problems *[]string) {
+// variable's value, except in the values of the keys in literal (those set by
+// environment overrides: a password holding "${" is kept as it is, and never
+// reported). Only the braced form is expanded, so a literal "$" in a password
+// is safe. An unset variable is a problem named by its key.
+func expandEnv(m map[string]any, prefix string, literal map[string]bool, problems *[]string) {
 	expand := func(key, s string) string {
 		return envRef.ReplaceAllStringFunc(s, func(ref string) string {
 			name := ref[2 : len(ref)-1]
@@ -231,11 +336,14 @@ func expandEnv(m map[string]any, prefix string, problems *[]string) {
 	}
 	for k, v := range m {
 		key := prefix + k
+		if literal[key] {
+			continue
+		}
 		switch vv := v.(type) {
 		case string:
 			m[k] = expand(key, vv)
 		case map[string]any:
-			expandEnv(vv, key+".", problems)
+			expandEnv(vv, key+".", literal, problems)
 		case []any:
 			for i, e := range vv {
 				if s, ok := e.(string); ok {
