@@ -2,6 +2,7 @@ package ldapsource
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"testing"
 
@@ -176,5 +177,79 @@ func TestSync_SkippedAndRenamedEntryKeepsItsAccount(t *testing.T) {
 		if !activeOnPlatform(t, rec.platform, name) {
 			t.Errorf("%s was archived while still in the directory", name)
 		}
+	}
+}
+
+// TestSync_SkippedEntryStillCountsInDuplicateDetection: an entry skipped for
+// its own reason (invalid data) still holds its username and email. A valid
+// entry sharing one of them (case aside) is skipped as a duplicate on every
+// read path — also a change-event re-read that names only the valid entry —
+// so it is never created and never adopts the skipped person's platform
+// account (an account no record claims, without an externalId).
+func TestSync_SkippedEntryStillCountsInDuplicateDetection(t *testing.T) {
+	srv := slapdtest.Start(t)
+	ctx := context.Background()
+	ou1 := srv.AddOU(t, "skipdup1")
+	ou2 := srv.AddOU(t, "skipdup2")
+	bad := map[string][]string{"audio": {"\xff\xfe"}}
+	srv.AddUser(t, ou1, slapdtest.UserSpec{UID: "bob", Mail: "bob@example.com", Attrs: bad})
+	srv.AddUser(t, ou1, slapdtest.UserSpec{UID: "dana", Mail: "dana@example.com", Attrs: bad})
+	mallory := srv.AddUser(t, ou1, slapdtest.UserSpec{UID: "mallory", Mail: "Bob@Example.COM"})
+	dana2 := srv.AddUser(t, ou2, slapdtest.UserSpec{UID: "DANA", Mail: "dana2@example.com"})
+	carol := srv.AddUser(t, ou1, slapdtest.UserSpec{UID: "carol", Mail: "carol@example.com"})
+	c := readerConfig(srv, ou1)
+	c.BaseDNs = []string{ou2}
+	c.Attributes.Extra = map[string]string{"audio": "audio"}
+	src := newSource(t, c)
+	rec := newADReconciler(t, src)
+	// bob's and dana's accounts predate dirsync: no externalId, no record.
+	if _, err := rec.platform.Seed(
+		user.User{Username: "bob", Email: "bob@example.com", Active: true},
+		user.User{Username: "dana", Email: "dana@example.com", Active: true},
+	); err != nil {
+		t.Fatal(err)
+	}
+
+	want := []string{"create carol ()"}
+	// The change-event run names only the valid entries, as when they were
+	// just added: the skipped ones did not change.
+	plans := skipPlans(t, rec, src, srv.EntryUUID(t, mallory), srv.EntryUUID(t, dana2), srv.EntryUUID(t, carol))
+	for _, path := range []string{"whole read", "streamed read", "change-event re-read"} {
+		if got := plans[path]; !slices.Equal(got, want) {
+			t.Errorf("%s: plan %q, want %q", path, got, want)
+		}
+	}
+	_, skipped, err := src.Fetch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reasons := make(map[string]string)
+	for _, s := range skipped {
+		reasons[s.DN] = s.Reason
+	}
+	wantReasons := map[string]string{
+		"uid=bob," + ou1:     `invalid UTF-8 in audio; duplicate email "bob@example.com" (also on uid=mallory,` + ou1 + `)`,
+		"uid=mallory," + ou1: `duplicate email "bob@example.com" (also on uid=bob,` + ou1 + `)`,
+		"uid=dana," + ou1:    `invalid UTF-8 in audio; duplicate username "dana" (also on uid=DANA,` + ou2 + `)`,
+		"uid=DANA," + ou2:    `duplicate username "dana" (also on uid=dana,` + ou1 + `)`,
+	}
+	if !maps.Equal(reasons, wantReasons) {
+		t.Errorf("skipped:\n got %q\nwant %q", reasons, wantReasons)
+	}
+
+	if _, err := rec.engine.Run(ctx, dsync.RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Three accounts: bob's and dana's untouched, carol's created.
+	for _, r := range rec.platform.Users() {
+		switch {
+		case r.UserName == "carol":
+		case (r.UserName == "bob" || r.UserName == "dana") && r.ExternalID == "" && r.Active:
+		default:
+			t.Errorf("account %+v: a duplicate was created or took over an account", r)
+		}
+	}
+	if n := len(rec.platform.Users()); n != 3 {
+		t.Errorf("%d accounts on the platform, want 3", n)
 	}
 }
