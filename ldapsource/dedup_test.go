@@ -257,3 +257,37 @@ func TestArena_KeepsWhatItStores(t *testing.T) {
 		}
 	}
 }
+
+// TestDedup_SkippedEntryHoldsItsValues: an entry skipped for a reason of its
+// own holds its username, email and every value of a multi-valued ID; a
+// valid entry sharing one, before or after it, is skipped as a duplicate and
+// never stays emitted.
+func TestDedup_SkippedEntryHoldsItsValues(t *testing.T) {
+	var emitted []string
+	d := newDedup(func(u user.User) error { emitted = append(emitted, u.ID); return nil })
+	for _, e := range []mapped{
+		{u: userWith("1", "uid=a", "alice", "a@example.com")},
+		{u: userWith("", "uid=b", "bob", "A@Example.com"), ids: []string{"2", "3"}, reason: "ID attribute uid has 2 values, want one"},
+		{u: userWith("3", "uid=c", "carol", "c@example.com")},
+		{u: userWith("4", "uid=d", "", "d@example.com"), reason: "missing username (attribute uid)"},
+		{u: userWith("5", "uid=e", "erin", "D@EXAMPLE.COM")},
+		{u: userWith("6", "uid=f", "frank", "f@example.com")},
+	} {
+		if err := d.add(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !slices.Equal(emitted, []string{"1", "6"}) {
+		t.Errorf("emitted %v, want [1 6]", emitted)
+	}
+	want := []Skipped{
+		{DN: "uid=a", ID: "1", Reason: `duplicate email "a@example.com" (also on uid=b)`, Withdrawn: true},
+		{DN: "uid=b", IDs: []string{"2", "3"}, Reason: `ID attribute uid has 2 values, want one; duplicate ID "3" (also on uid=c); duplicate email "a@example.com" (also on uid=a)`},
+		{DN: "uid=c", ID: "3", Reason: `duplicate ID "3" (also on uid=b)`},
+		{DN: "uid=d", ID: "4", Reason: `missing username (attribute uid); duplicate email "d@example.com" (also on uid=e)`},
+		{DN: "uid=e", ID: "5", Reason: `duplicate email "d@example.com" (also on uid=d)`},
+	}
+	if got := d.result(); !reflect.DeepEqual(got, want) {
+		t.Errorf("result:\n got %+v\nwant %+v", got, want)
+	}
+}
