@@ -18,6 +18,12 @@ import (
 // arrives if nothing seen so far collides with it; when a later entry
 // collides, the earlier one is withdrawn (see sync.Streamer).
 //
+// An entry skipped for a reason of its own (invalid data, no username, an ID
+// that cannot be read) still counts with the values that could be read of
+// it, each value of a multi-valued ID included: a valid entry sharing one
+// is a duplicate, so that it can never take the skipped person's account or
+// identity. The skipped entry keeps its own reason first.
+//
 // It keeps per entry its DN, its ID and its lower-cased username and email,
 // not the user. A sync holds one dedup for the whole directory, so that state
 // is kept free of pointers for the garbage collector not to scan it: the bytes
@@ -45,7 +51,11 @@ type entryRef struct {
 	dn span
 	// keys are the entry's values in dupFields order; the first is its ID.
 	// A value that repeats an earlier one points at the earlier bytes.
-	keys     [len(dupFields)]span
+	keys [len(dupFields)]span
+	// skip, when not 0, is 1 + the index in dedup.skipped of the entry,
+	// skipped for a reason of its own. Such an entry has one more ref per
+	// further value of a multi-valued ID, with the same DN and skip.
+	skip     int32
 	emitted  bool
 	disabled bool
 }
@@ -79,19 +89,39 @@ func newDedup(emit func(user.User) error) *dedup {
 
 // add takes the next entry.
 func (d *dedup) add(e mapped) error {
+	var skip int32
 	if e.reason != "" {
 		d.skipped = append(d.skipped, Skipped{DN: e.u.DN, ID: e.u.ID, IDs: e.ids, Reason: e.reason, Disabled: !e.u.Active})
-		return nil
+		skip = int32(len(d.skipped))
 	}
 	// Lower-casing makes a string at most three times longer (an invalid
 	// byte becomes U+FFFD).
-	if !d.arena.fits(4, len(e.u.DN)+len(e.u.ID)+3*(len(e.u.Username)+len(e.u.Email))) || d.n == math.MaxInt32 {
+	count, size := 4, len(e.u.DN)+len(e.u.ID)+3*(len(e.u.Username)+len(e.u.Email))
+	for _, id := range e.ids {
+		count, size = count+1, size+len(id)
+	}
+	if !d.arena.fits(count, size) || int(d.n) > math.MaxInt32-(1+len(e.ids)) {
 		return fmt.Errorf("ldapsource: entry %s: duplicate detection keeps track of at most %d entries and %d bytes of their DNs, IDs, usernames and emails, and the search returns more; narrow it (base DN or filter)", e.u.DN, math.MaxInt32, maxArena)
 	}
+	dn := d.arena.store(e.u.DN, false)
+	dup := d.insert(entryRef{dn: dn, skip: skip, disabled: !e.u.Active}, dupValues(&e.u))
+	// One of the values of a multi-valued ID is the entry's ID: each is
+	// held as an ID of an entry of its own, with the same DN.
+	for _, id := range e.ids {
+		d.insert(entryRef{dn: dn, skip: skip, disabled: !e.u.Active}, [len(dupFields)]string{id})
+	}
+	if dup || skip != 0 {
+		return nil
+	}
+	return d.emit(e.u)
+}
+
+// insert stores r with the values vals, in dupFields order, and says
+// whether a value was held before. r is emitted if none was and r is not
+// skipped.
+func (d *dedup) insert(r entryRef, vals [len(dupFields)]string) (dup bool) {
 	i := d.n
-	r := entryRef{dn: d.arena.store(e.u.DN, false), disabled: !e.u.Active}
-	dup := false
-	for f, v := range dupValues(&e.u) {
+	for f, v := range vals {
 		r.keys[f] = d.arena.store(v, dupFields[f].lower)
 		if v == "" {
 			continue
@@ -112,16 +142,13 @@ func (d *dedup) add(e mapped) error {
 		}
 		dup = true
 	}
-	r.emitted = !dup
+	r.emitted = !dup && r.skip == 0
 	if c := len(d.refs) - 1; c < 0 || len(d.refs[c]) == refChunkLen {
 		d.refs = append(d.refs, make([]entryRef, 0, refChunkLen))
 	}
 	d.refs[len(d.refs)-1] = append(d.refs[len(d.refs)-1], r)
 	d.n++
-	if dup {
-		return nil
-	}
-	return d.emit(e.u)
+	return dup
 }
 
 // ref returns entry i.
@@ -230,8 +257,11 @@ func isASCII(s string) bool {
 }
 
 // result returns the skipped entries, ordered by DN; those already emitted
-// are marked Withdrawn.
+// are marked Withdrawn. An entry skipped for a reason of its own gives that
+// reason first, then its duplicates.
 func (d *dedup) result() []Skipped {
+	// reasons are keyed by entry, or by -skip for an entry skipped for a
+	// reason of its own (which may have several refs).
 	reasons := make(map[int32][]string)
 	for f, field := range dupFields {
 		for _, k := range slices.Sorted(maps.Keys(d.groups[f])) {
@@ -243,11 +273,20 @@ func (d *dedup) result() []Skipped {
 						others = append(others, d.arena.str(d.ref(j).dn))
 					}
 				}
-				reasons[i] = append(reasons[i], fmt.Sprintf("duplicate %s %q (also on %s)", field.name, k, strings.Join(others, "; ")))
+				key := i
+				if s := d.ref(i).skip; s != 0 {
+					key = -s
+				}
+				reasons[key] = append(reasons[key], fmt.Sprintf("duplicate %s %q (also on %s)", field.name, k, strings.Join(others, "; ")))
 			}
 		}
 	}
-	out := slices.Clip(d.skipped)
+	out := slices.Clone(d.skipped)
+	for s := range out {
+		if rs := reasons[-int32(s+1)]; len(rs) > 0 {
+			out[s].Reason += "; " + strings.Join(rs, "; ")
+		}
+	}
 	for i := range d.n {
 		if rs := reasons[i]; len(rs) > 0 {
 			r := d.ref(i)

@@ -135,8 +135,12 @@ func TestDedup_MatchesAMapOfStrings(t *testing.T) {
 			)
 			u.Active = rng.IntN(3) > 0
 			m := mapped{u: u}
-			if rng.IntN(20) == 0 {
+			switch rng.IntN(20) {
+			case 0:
 				m.reason = "missing username"
+			case 1:
+				m.reason, m.u.ID = "ID attribute has 2 values", ""
+				m.ids = []string{pick("1", "2", "3"), pick("4", "13", "14")}
 			}
 			in = append(in, m)
 		}
@@ -160,67 +164,68 @@ func TestDedup_MatchesAMapOfStrings(t *testing.T) {
 	}
 }
 
-// referenceDedup is what dedup does, written with maps of strings.
+// referenceDedup is what dedup does, written with maps of strings. An entry
+// skipped for a reason of its own holds its values as any other, and is
+// never emitted.
 func referenceDedup(in []mapped) (emitted []user.User, skipped []Skipped) {
-	keys := []func(user.User) string{
-		func(u user.User) string { return u.ID },
-		func(u user.User) string { return strings.ToLower(u.Username) },
-		func(u user.User) string { return strings.ToLower(u.Email) },
+	values := func(e mapped) [][]string {
+		ids := []string{e.u.ID}
+		if len(e.ids) > 0 {
+			ids = e.ids
+		}
+		return [][]string{ids, {strings.ToLower(e.u.Username)}, {strings.ToLower(e.u.Email)}}
 	}
 	names := []string{"ID", "username", "email"}
-	var users []user.User
 	wasEmitted := map[int]bool{}
 	first := make([]map[string]int, 3)
 	groups := make([]map[string][]int, 3)
-	for f := range keys {
+	for f := range names {
 		first[f], groups[f] = map[string]int{}, map[string][]int{}
 	}
-	for _, e := range in {
-		if e.reason != "" {
-			skipped = append(skipped, Skipped{DN: e.u.DN, ID: e.u.ID, IDs: e.ids, Reason: e.reason, Disabled: !e.u.Active})
-			continue
-		}
-		i := len(users)
-		users = append(users, e.u)
+	for i, e := range in {
 		dup := false
-		for f, key := range keys {
-			k := key(e.u)
-			if k == "" {
-				continue
+		for f, vs := range values(e) {
+			for _, k := range vs {
+				if k == "" {
+					continue
+				}
+				j, seen := first[f][k]
+				if !seen {
+					first[f][k] = i
+					continue
+				}
+				if groups[f][k] == nil {
+					groups[f][k] = []int{j}
+				}
+				groups[f][k] = append(groups[f][k], i)
+				dup = true
 			}
-			j, seen := first[f][k]
-			if !seen {
-				first[f][k] = i
-				continue
-			}
-			if groups[f][k] == nil {
-				groups[f][k] = []int{j}
-			}
-			groups[f][k] = append(groups[f][k], i)
-			dup = true
 		}
-		if !dup {
+		if !dup && e.reason == "" {
 			wasEmitted[i] = true
 			emitted = append(emitted, e.u)
 		}
 	}
 	reasons := map[int][]string{}
-	for f := range keys {
+	for f := range names {
 		for _, k := range slices.Sorted(maps.Keys(groups[f])) {
 			for _, i := range groups[f][k] {
 				var others []string
 				for _, j := range groups[f][k] {
 					if j != i {
-						others = append(others, users[j].DN)
+						others = append(others, in[j].u.DN)
 					}
 				}
 				reasons[i] = append(reasons[i], fmt.Sprintf("duplicate %s %q (also on %s)", names[f], k, strings.Join(others, "; ")))
 			}
 		}
 	}
-	for i, u := range users {
-		if rs := reasons[i]; len(rs) > 0 {
-			skipped = append(skipped, Skipped{DN: u.DN, ID: u.ID, Reason: strings.Join(rs, "; "), Disabled: !u.Active, Withdrawn: wasEmitted[i]})
+	for i, e := range in {
+		rs := reasons[i]
+		if e.reason != "" {
+			skipped = append(skipped, Skipped{DN: e.u.DN, ID: e.u.ID, IDs: e.ids, Reason: strings.Join(append([]string{e.reason}, rs...), "; "), Disabled: !e.u.Active})
+		} else if len(rs) > 0 {
+			skipped = append(skipped, Skipped{DN: e.u.DN, ID: e.u.ID, Reason: strings.Join(rs, "; "), Disabled: !e.u.Active, Withdrawn: wasEmitted[i]})
 		}
 	}
 	slices.SortFunc(skipped, func(a, b Skipped) int { return strings.Compare(a.DN, b.DN) })
@@ -250,5 +255,39 @@ func TestArena_KeepsWhatItStores(t *testing.T) {
 		if got := a.str(s.sp); got != s.want {
 			t.Fatalf("arena holds %q at %+v, want %q", got, s.sp, s.want)
 		}
+	}
+}
+
+// TestDedup_SkippedEntryHoldsItsValues: an entry skipped for a reason of its
+// own holds its username, email and every value of a multi-valued ID; a
+// valid entry sharing one, before or after it, is skipped as a duplicate and
+// never stays emitted.
+func TestDedup_SkippedEntryHoldsItsValues(t *testing.T) {
+	var emitted []string
+	d := newDedup(func(u user.User) error { emitted = append(emitted, u.ID); return nil })
+	for _, e := range []mapped{
+		{u: userWith("1", "uid=a", "alice", "a@example.com")},
+		{u: userWith("", "uid=b", "bob", "A@Example.com"), ids: []string{"2", "3"}, reason: "ID attribute uid has 2 values, want one"},
+		{u: userWith("3", "uid=c", "carol", "c@example.com")},
+		{u: userWith("4", "uid=d", "", "d@example.com"), reason: "missing username (attribute uid)"},
+		{u: userWith("5", "uid=e", "erin", "D@EXAMPLE.COM")},
+		{u: userWith("6", "uid=f", "frank", "f@example.com")},
+	} {
+		if err := d.add(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !slices.Equal(emitted, []string{"1", "6"}) {
+		t.Errorf("emitted %v, want [1 6]", emitted)
+	}
+	want := []Skipped{
+		{DN: "uid=a", ID: "1", Reason: `duplicate email "a@example.com" (also on uid=b)`, Withdrawn: true},
+		{DN: "uid=b", IDs: []string{"2", "3"}, Reason: `ID attribute uid has 2 values, want one; duplicate ID "3" (also on uid=c); duplicate email "a@example.com" (also on uid=a)`},
+		{DN: "uid=c", ID: "3", Reason: `duplicate ID "3" (also on uid=b)`},
+		{DN: "uid=d", ID: "4", Reason: `missing username (attribute uid); duplicate email "d@example.com" (also on uid=e)`},
+		{DN: "uid=e", ID: "5", Reason: `duplicate email "d@example.com" (also on uid=d)`},
+	}
+	if got := d.result(); !reflect.DeepEqual(got, want) {
+		t.Errorf("result:\n got %+v\nwant %+v", got, want)
 	}
 }

@@ -63,12 +63,12 @@ func (m mapper) mapEntry(e *ldap.Entry, key string, disabled bool) mapped {
 	// disabled still loses its access (sync.Skip.Disabled).
 	active, uacReason := m.active(e, disabled)
 	out.u.Active = active
-	id, reason := m.id(e)
+	// An entry whose ID cannot be read is still read in full: duplicate
+	// detection counts its username and email (see dedup).
+	id, idReason := m.id(e)
 	out.u.ID = id
-	if reason != "" {
+	if idReason != "" {
 		out.ids = m.severalIDs(e)
-		out.reason = reason
-		return out
 	}
 
 	var bad []string
@@ -111,6 +111,9 @@ func (m mapper) mapEntry(e *ldap.Entry, key string, disabled bool) mapped {
 		}
 	}
 	switch {
+	case idReason != "":
+		out.reason = idReason
+		return out
 	case len(bad) > 0:
 		slices.Sort(bad)
 		out.reason = "invalid UTF-8 in " + strings.Join(slices.Compact(bad), ", ")

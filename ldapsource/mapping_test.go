@@ -145,3 +145,19 @@ func TestMapEntry_SkippedEntryKeepsItsIDAndWhetherItIsDisabled(t *testing.T) {
 		})
 	}
 }
+
+// TestMapEntry_EntryWithoutReadableIDKeepsItsUsernameAndEmail: an entry
+// skipped because its ID cannot be read is still read for its username and
+// email, which duplicate detection counts.
+func TestMapEntry_EntryWithoutReadableIDKeepsItsUsernameAndEmail(t *testing.T) {
+	m := newMapper(Default())
+	for name, attrs := range map[string]map[string][]string{
+		"no ID":             {"uid": {"bob"}, "mail": {" Bob@Example.com "}},
+		"several ID values": {"entryUUID": {"x1", "x2"}, "uid": {"bob"}, "mail": {" Bob@Example.com "}},
+	} {
+		got := m.mapEntry(ldap.NewEntry("uid=bob,dc=example", attrs), "uid=bob,dc=example", false)
+		if got.reason == "" || got.u.Username != "bob" || got.u.Email != "Bob@Example.com" {
+			t.Errorf("%s: reason %q, username %q, email %q; want skipped with bob and Bob@Example.com", name, got.reason, got.u.Username, got.u.Email)
+		}
+	}
+}

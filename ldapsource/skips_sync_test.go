@@ -2,7 +2,9 @@ package ldapsource
 
 import (
 	"context"
+	"maps"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/dirsync/dirsync/internal/slapdtest"
@@ -175,6 +177,125 @@ func TestSync_SkippedAndRenamedEntryKeepsItsAccount(t *testing.T) {
 	for _, name := range []string{"alice", "bob", "carol"} {
 		if !activeOnPlatform(t, rec.platform, name) {
 			t.Errorf("%s was archived while still in the directory", name)
+		}
+	}
+}
+
+// TestSync_SkippedEntryStillCountsInDuplicateDetection: an entry skipped for
+// its own reason (invalid data) still holds its ID, username and email. A
+// valid entry sharing one of them (case aside), read before or after it, is
+// skipped as a duplicate on every read path — also a change-event re-read
+// that names only the valid entry — so it is never created, never adopts the
+// skipped person's platform account (one no record claims, without an
+// externalId) and never takes over the skipped person's record.
+func TestSync_SkippedEntryStillCountsInDuplicateDetection(t *testing.T) {
+	srv := slapdtest.Start(t)
+	ctx := context.Background()
+	ou1 := srv.AddOU(t, "skipdup1")
+	ou2 := srv.AddOU(t, "skipdup2")
+	add := func(ou, uid, mail, id string, bad bool) string {
+		attrs := map[string][]string{"employeeNumber": {id}}
+		if bad {
+			attrs["audio"] = []string{"\xff\xfe"}
+		}
+		return srv.AddUser(t, ou, slapdtest.UserSpec{UID: uid, Mail: mail, Attrs: attrs})
+	}
+	gina := add(ou1, "gina", "gina@example.com", "7", false)
+	ivan := add(ou1, "ivan", "ivan@example.com", "9", false)
+	c := readerConfig(srv, ou1)
+	c.BaseDNs = []string{ou2}
+	c.IDAttribute = "employeeNumber"
+	c.DisabledFilter = "(employeeType=disabled)"
+	c.Attributes.Extra = map[string]string{"audio": "audio"}
+	src := newSource(t, c)
+	rec := newADReconciler(t, src)
+	rec.engine.Source = streamedDirectory{src}
+	if rep, err := rec.engine.Run(ctx, dsync.RunOptions{}); err != nil || rep.Applied[user.OpCreate] != 2 {
+		t.Fatalf("first run: %v, applied %v", err, rep.Applied)
+	}
+	// bob's and dana's accounts predate dirsync: no externalId, no record.
+	if _, err := rec.platform.Seed(
+		user.User{Username: "bob", Email: "bob@example.com", Active: true},
+		user.User{Username: "dana", Email: "dana@example.com", Active: true},
+	); err != nil {
+		t.Fatal(err)
+	}
+
+	// gina's and ivan's entries get data that cannot be read; new entries
+	// share a value with a skipped one: erin (read first) with frank's
+	// email, mallory with bob's, DANA with dana's username, hank with
+	// gina's ID, ivy with ivan's email.
+	srv.Modify(t, gina, map[string][]string{"audio": {"\xff\xfe"}})
+	srv.Modify(t, ivan, map[string][]string{"audio": {"\xff\xfe"}})
+	add(ou1, "erin", "erin@example.com", "1", false)
+	add(ou1, "bob", "bob@example.com", "2", true)
+	add(ou1, "dana", "dana@example.com", "3", true)
+	add(ou1, "mallory", "Bob@Example.COM", "4", false)
+	add(ou2, "DANA", "dana2@example.com", "5", false)
+	add(ou1, "frank", "ERIN@example.com", "6", true)
+	add(ou1, "hank", "hank@example.com", "7", false)
+	add(ou1, "carol", "carol@example.com", "8", false)
+	add(ou1, "ivy", "Ivan@example.com", "10", false)
+
+	want := []string{"create carol ()"}
+	// The change-event run names only the valid entries, as when they were
+	// just added: the skipped ones did not change.
+	plans := skipPlans(t, rec, src, "1", "4", "5", "7", "8", "10")
+	for _, path := range []string{"whole read", "streamed read", "change-event re-read"} {
+		if got := plans[path]; !slices.Equal(got, want) {
+			t.Errorf("%s: plan %q, want %q", path, got, want)
+		}
+	}
+	_, skipped, err := src.Fetch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reasons := make(map[string]string)
+	for _, s := range skipped {
+		reasons[strings.TrimSuffix(s.DN, ","+ou1)] = strings.ReplaceAll(s.Reason, ","+ou1, "")
+	}
+	wantReasons := map[string]string{
+		"uid=gina":        `invalid UTF-8 in audio; duplicate ID "7" (also on uid=hank)`,
+		"uid=hank":        `duplicate ID "7" (also on uid=gina)`,
+		"uid=erin":        `duplicate email "erin@example.com" (also on uid=frank)`,
+		"uid=frank":       `invalid UTF-8 in audio; duplicate email "erin@example.com" (also on uid=erin)`,
+		"uid=bob":         `invalid UTF-8 in audio; duplicate email "bob@example.com" (also on uid=mallory)`,
+		"uid=mallory":     `duplicate email "bob@example.com" (also on uid=bob)`,
+		"uid=dana":        `invalid UTF-8 in audio; duplicate username "dana" (also on uid=DANA,` + ou2 + `)`,
+		"uid=DANA," + ou2: `duplicate username "dana" (also on uid=dana)`,
+		"uid=ivan":        `invalid UTF-8 in audio; duplicate email "ivan@example.com" (also on uid=ivy)`,
+		"uid=ivy":         `duplicate email "ivan@example.com" (also on uid=ivan)`,
+	}
+	if !maps.Equal(reasons, wantReasons) {
+		t.Errorf("skipped:\n got %q\nwant %q", reasons, wantReasons)
+	}
+
+	if _, err := rec.engine.Run(ctx, dsync.RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Five accounts: gina's, ivan's, bob's and dana's as they were,
+	// carol's created.
+	for _, r := range rec.platform.Users() {
+		switch {
+		case r.UserName == "carol" && r.ExternalID == "8":
+		case r.UserName == "gina" && r.ExternalID == "7" && r.PrimaryEmail() == "gina@example.com" && r.Active:
+		case r.UserName == "ivan" && r.ExternalID == "9" && r.PrimaryEmail() == "ivan@example.com" && r.Active:
+		case (r.UserName == "bob" || r.UserName == "dana") && r.ExternalID == "" && r.Active:
+		default:
+			t.Errorf("account %+v: a duplicate was created or took over an account", r)
+		}
+	}
+	if n := len(rec.platform.Users()); n != 5 {
+		t.Errorf("%d accounts on the platform, want 5", n)
+	}
+
+	// ivan leaves: skipped, his account is still archived; ivy's entry,
+	// a duplicate of his, gets nothing.
+	srv.Modify(t, ivan, map[string][]string{"employeeType": {"disabled"}})
+	want = []string{"archive ivan (" + dsync.ReasonDisabled + ")"}
+	for path, got := range skipPlans(t, rec, src, "9") {
+		if !slices.Equal(got, want) {
+			t.Errorf("%s after ivan left: plan %q, want %q", path, got, want)
 		}
 	}
 }

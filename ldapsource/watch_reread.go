@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/go-ldap/ldap/v3"
 
@@ -20,8 +21,10 @@ const rereadChunk = 100
 // member_of), mapped and normalized, sorted by ID; gone are the IDs that the
 // searches, all complete, found nowhere in scope (deleted, moved out,
 // filtered out); skipped are entries in scope that cannot be mapped.
-// Duplicates are detected among the entries read only: a full read is what
-// sees the whole directory.
+// Duplicates are detected as a full read detects them: the entries in scope
+// that share a username or an email with an entry read are read too, and
+// those skipped (duplicates, or for a reason of their own) are reported with
+// the others; they are not reported as users.
 //
 // Any error means nothing may be concluded, and no ID is reported gone.
 func (s *Source) Reread(ctx context.Context, ids []string) (users []user.User, gone []string, skipped []Skipped, err error) {
@@ -75,11 +78,50 @@ func (s *Source) Reread(ctx context.Context, ids []string) (users []user.User, g
 			}
 		}
 	}
+	// Any other entry in scope holding the username or email of one read
+	// makes it a duplicate: read those too.
+	named := len(raw)
+	read := make([]*ldap.Entry, named)
+	for i, r := range raw {
+		read[i] = r.e
+	}
+	for chunk := range slices.Chunk(s.identityFilters(read), rereadChunk) {
+		valueFilter := "(|" + strings.Join(chunk, "") + ")"
+		for _, base := range bases {
+			if s.cfg.DisabledFilter != "" {
+				filter := "(&" + s.cfg.UserFilter + s.cfg.DisabledFilter + valueFilter + ")"
+				err := s.search(ctx, conn, base, filter, noAttributes, func(e *ldap.Entry) {
+					disabled[dnKey(e.DN)] = true
+				}, nil)
+				if err != nil {
+					return nil, nil, nil, fmt.Errorf("reread disabled users sharing a username or email: %w", err)
+				}
+			}
+		}
+		for _, base := range bases {
+			filter := "(&" + s.cfg.UserFilter + valueFilter + ")"
+			err := s.search(ctx, conn, base, filter, m.attributes(), func(e *ldap.Entry) {
+				k := dnKey(e.DN)
+				if seen[k] {
+					return
+				}
+				seen[k] = true
+				raw = append(raw, found{k, e})
+			}, nil)
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("reread users sharing a username or email: %w", err)
+			}
+		}
+	}
 	// The disabled searches may have run before a user search that found
 	// the entry: map only now.
 	entries := make([]mapped, len(raw))
+	isNamed := make(map[string]bool, named)
 	for i, r := range raw {
 		entries[i] = m.mapEntry(r.e, r.key, disabled[r.key])
+		if i < named {
+			isNamed[r.key] = true
+		}
 	}
 	if s.cfg.MemberOf != "" && len(entries) > 0 {
 		members, err := s.groupMembers(ctx, conn, seen)
@@ -98,6 +140,14 @@ func (s *Source) Reread(ctx context.Context, ids []string) (users []user.User, g
 	})
 	inScope := make(map[string]bool)
 	for _, e := range entries {
+		if !isNamed[e.key] {
+			// Read for its username or email: it counts in duplicate
+			// detection, and is reported only if skipped.
+			if err := d.add(e); err != nil {
+				return nil, nil, nil, err
+			}
+			continue
+		}
 		if e.u.ID != "" {
 			inScope[strings.ToLower(e.u.ID)] = true
 		}
@@ -109,6 +159,7 @@ func (s *Source) Reread(ctx context.Context, ids []string) (users []user.User, g
 		}
 	}
 	users, skipped = withoutWithdrawn(users, d.result())
+	users = slices.DeleteFunc(users, func(u user.User) bool { return !isNamed[dnKey(u.DN)] })
 	slices.SortFunc(users, func(a, b user.User) int { return strings.Compare(a.ID, b.ID) })
 	for _, id := range ids {
 		if !inScope[strings.ToLower(id)] {
@@ -116,6 +167,31 @@ func (s *Source) Reread(ctx context.Context, ids []string) (users []user.User, g
 		}
 	}
 	return users, gone, skipped, nil
+}
+
+// identityFilters returns a filter item matching each username and email
+// (by their attributes, compared by the server's equality rule) held by an
+// entry of entries, once each.
+func (s *Source) identityFilters(entries []*ldap.Entry) []string {
+	var out []string
+	seen := make(map[string]bool)
+	for _, e := range entries {
+		for _, attr := range []string{s.cfg.Attributes.Username, s.cfg.Attributes.Email} {
+			if attr == "" {
+				continue
+			}
+			v := strings.TrimSpace(e.GetEqualFoldAttributeValue(attr))
+			if v == "" || !utf8.ValidString(v) {
+				continue
+			}
+			item := "(" + attr + "=" + ldap.EscapeFilter(v) + ")"
+			if k := strings.ToLower(item); !seen[k] {
+				seen[k] = true
+				out = append(out, item)
+			}
+		}
+	}
+	return out
 }
 
 // idFilter returns a filter matching any of ids in the ID attribute.

@@ -318,6 +318,22 @@ func TestDiff(t *testing.T) {
 			unchanged: 1,
 		},
 		{
+			// An entry skipped for invalid data and the entries that share
+			// its ID or email: all skipped, none gets an account, and the
+			// record of the ID stays as it is.
+			name: "invalid_entry_and_its_duplicates_change_nothing",
+			dir: Directory{
+				Users: []user.User{bob},
+				Skipped: []Skip{
+					{DN: alice.DN, ID: alice.ID, Reason: `invalid UTF-8 in title; duplicate ID "id-alice" (also on uid=hank); duplicate email "alice@example.com" (also on uid=mallory)`},
+					{DN: "uid=hank,ou=people,dc=example,dc=com", ID: alice.ID, Reason: `duplicate ID "id-alice" (also on uid=alice)`},
+					{DN: "uid=mallory,ou=people,dc=example,dc=com", ID: "id-mallory", Reason: `duplicate email "alice@example.com" (also on uid=alice)`},
+				},
+			},
+			records:   recs(record(alice, user.StatusActive, "p1"), record(bob, user.StatusActive, "p2")),
+			unchanged: 1,
+		},
+		{
 			name: "disabled_skip_archives_even_when_removed_is_ignored",
 			dir: Directory{
 				Users:   []user.User{bob},
