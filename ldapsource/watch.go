@@ -220,6 +220,12 @@ type stream struct {
 	// poll state: the entries seen at the mark's second (by ID, a digest of
 	// their content), not to be reported again unless they change.
 	atMark map[string]string
+	// noStartCookie: the server refused a cookie built from its
+	// contextCSN; start without a cookie from then on.
+	noStartCookie bool
+	// startCookie is the cookie built from the contextCSN, while it is the
+	// one the stream uses.
+	startCookie []byte
 }
 
 // errCookieRefused: the server will not resume from the cookie.
@@ -228,14 +234,43 @@ var errCookieRefused = errors.New("the server refused the saved cookie")
 // errStreamEnded: the server ended a persistent search without an error.
 var errStreamEnded = errors.New("the server ended the change stream")
 
-// errNoRight: the bind account may not use the mode; fall back.
+// ErrFallingBack marks the error with which a stream of ldap.watch: auto
+// stops before it falls back to another mode (WatchHooks.Mode is told which):
+// the error says why.
+var ErrFallingBack = errors.New("the change stream falls back to another mode")
+
+// ErrStreamRefused marks a stream error that retrying will not heal: the
+// server refuses the stream as it is set up (its size limit, no syncprov, no
+// right for the bind account). The error says what to change. The stream is
+// still retried with backoff, should the server be changed.
+var ErrStreamRefused = errors.New("the directory refuses the change stream")
+
+// errFallback: the server refuses the mode; fall back to another.
 type errFallback struct {
 	to  string
 	err error
 }
 
-func (e *errFallback) Error() string { return e.err.Error() }
-func (e *errFallback) Unwrap() error { return e.err }
+func (e *errFallback) Error() string        { return e.err.Error() }
+func (e *errFallback) Unwrap() error        { return e.err }
+func (e *errFallback) Is(target error) bool { return target == ErrFallingBack }
+
+// refusedError is an error marked ErrStreamRefused.
+type refusedError struct{ err error }
+
+func (e *refusedError) Error() string        { return e.err.Error() }
+func (e *refusedError) Unwrap() error        { return e.err }
+func (e *refusedError) Is(target error) bool { return target == ErrStreamRefused }
+
+// refused marks err as ErrStreamRefused.
+func refused(err error) error { return &refusedError{err: err} }
+
+// sizeLimited reports whether err is the server's size (or administrative)
+// limit cutting a search short.
+func sizeLimited(err error) bool {
+	return ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) ||
+		ldap.IsErrorWithCode(err, ldap.LDAPResultAdminLimitExceeded)
+}
 
 func (st *stream) run(ctx context.Context) {
 	backoff := watchBackoffMin
@@ -263,7 +298,12 @@ func (st *stream) run(ctx context.Context) {
 			st.h.Mode(st.key, st.mode)
 			continue
 		case errors.Is(err, errCookieRefused):
+			if st.startCookie != nil && string(st.cookie) == string(st.startCookie) {
+				st.noStartCookie = true
+			}
 			st.cookie = nil
+		case sizeLimited(err) && !errors.Is(err, ErrStreamRefused):
+			err = refused(err) // a paged poll query the server still limits
 		}
 		st.h.Connected(st.key, false, err)
 		if time.Since(started) > watchBackoffMax {
@@ -316,6 +356,18 @@ func (st *stream) syncrepl(ctx context.Context) error {
 
 	m := newMapper(st.s.cfg)
 	byUUID := strings.EqualFold(st.s.cfg.IDAttribute, "entryUUID")
+	if st.cookie == nil && !st.noStartCookie {
+		// Start from the server's current state, not from nothing: a
+		// refresh without a cookie lists every entry in scope in one
+		// unpaged search, which the size limit of an ordinary account
+		// (OpenLDAP's default: 500) cuts short, and which the full read
+		// this stream asks for reads again anyway. Changes after this
+		// cookie come by the stream.
+		if c := st.s.startCookie(conn, st.base); c != nil {
+			st.startCookie = c
+			st.emit(Change{Resync: true, Cookie: c})
+		}
+	}
 	req := ldap.NewSearchRequest(st.base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
 		st.s.cfg.UserFilter, []string{st.s.cfg.IDAttribute}, nil)
 	resumed := st.cookie != nil
@@ -441,9 +493,17 @@ func (st *stream) syncrepl(ctx context.Context) error {
 		return ctx.Err()
 	}
 	err = res.Err()
-	switch {
-	case err == nil:
+	if err == nil {
 		return errStreamEnded
+	}
+	return st.syncreplError(err, resumed)
+}
+
+// syncreplError says what a content synchronization search's error means:
+// a refused cookie, a fall back (ldap.watch: auto), a refusal that needs the
+// server or the config changed, or a failure to retry.
+func (st *stream) syncreplError(err error, resumed bool) error {
+	switch {
 	case ldap.IsErrorWithCode(err, ldapSyncRefreshRequired):
 		return fmt.Errorf("%w (e-syncRefreshRequired): %w", errCookieRefused, err)
 	case resumed && (ldap.IsErrorWithCode(err, ldap.LDAPResultProtocolError) ||
@@ -455,13 +515,67 @@ func (st *stream) syncrepl(ctx context.Context) error {
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultUnavailableCriticalExtension) && st.s.cfg.Watch == WatchAuto:
 		return &errFallback{to: WatchPoll, err: fmt.Errorf("ldap sync %s: the server does not offer content synchronization for this base DN; polling instead: %w", st.base, err)}
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultUnavailableCriticalExtension):
-		return fmt.Errorf("ldap sync %s: the server does not offer content synchronization (RFC 4533) here: load the syncprov overlay on this database, or set ldap.watch: poll: %w", st.base, err)
+		return refused(fmt.Errorf("ldap sync %s: the server does not offer content synchronization (RFC 4533) here: load the syncprov overlay on this database, or set ldap.watch: poll: %w", st.base, err))
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultInsufficientAccessRights) && st.s.cfg.Watch == WatchAuto:
 		return &errFallback{to: WatchPoll, err: fmt.Errorf("ldap sync %s: the bind account may not use content synchronization; polling instead (grant it, see the README): %w", st.base, err)}
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultInsufficientAccessRights):
-		return fmt.Errorf("ldap sync %s: the bind account may not use content synchronization: grant it (see the README) or set ldap.watch: poll: %w", st.base, err)
+		return refused(fmt.Errorf("ldap sync %s: the bind account may not use content synchronization: grant it (see the README) or set ldap.watch: poll: %w", st.base, err))
+	case sizeLimited(err) && st.s.cfg.Watch == WatchAuto:
+		return &errFallback{to: WatchPoll, err: fmt.Errorf("ldap sync %s: %s; polling instead: %w", st.base, st.sizeLimitFix(), err)}
+	case sizeLimited(err):
+		return refused(fmt.Errorf("ldap sync %s: %s, or set ldap.watch: poll: %w", st.base, st.sizeLimitFix(), err))
 	}
 	return fmt.Errorf("ldap sync %s: %w", st.base, err)
+}
+
+// sizeLimitFix says why a size limit stops the stream and what to change.
+func (st *stream) sizeLimitFix() string {
+	who := "the bind account"
+	if st.s.cfg.BindDN != "" {
+		who = fmt.Sprintf("%q", st.s.cfg.BindDN)
+	}
+	return "the server's size limit for the bind account cuts the content synchronization short (its refresh lists the entries in scope in one unpaged search " +
+		"when the server cannot resume from its contextCSN): lift the limit for that account " +
+		"(OpenLDAP: limits dn.exact=" + who + " size=unlimited) to stream changes"
+}
+
+// startCookie returns a content synchronization (RFC 4533) cookie for the
+// state the server holds now: rid=000,csn=<the contextCSN values of the
+// naming context that holds base>. A refresh from it sends only what changed
+// since. It returns nil when the server shows no contextCSN there (not
+// readable by the bind account, or no syncprov on that database).
+func (s *Source) startCookie(conn *ldap.Conn, base string) []byte {
+	res, err := conn.Search(ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
+		"(objectClass=*)", []string{"namingContexts"}, nil))
+	if err != nil || len(res.Entries) == 0 {
+		return nil
+	}
+	b, err := ldap.ParseDN(base)
+	if err != nil {
+		return nil
+	}
+	var nc string
+	var ncLen int
+	for _, v := range res.Entries[0].GetAttributeValues("namingContexts") {
+		d, err := ldap.ParseDN(v)
+		if err != nil || !(d.EqualFold(b) || d.AncestorOfFold(b)) || (nc != "" && len(d.RDNs) <= ncLen) {
+			continue
+		}
+		nc, ncLen = v, len(d.RDNs)
+	}
+	if nc == "" {
+		return nil
+	}
+	res, err = conn.Search(ldap.NewSearchRequest(nc, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
+		"(objectClass=*)", []string{"contextCSN"}, nil))
+	if err != nil || len(res.Entries) == 0 {
+		return nil
+	}
+	csns := res.Entries[0].GetAttributeValues("contextCSN")
+	if len(csns) == 0 {
+		return nil
+	}
+	return []byte("rid=000,csn=" + strings.Join(csns, ";"))
 }
 
 // ldapSyncRefreshRequired is RFC 4533's e-syncRefreshRequired result code.

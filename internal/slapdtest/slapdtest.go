@@ -66,6 +66,27 @@ type options struct {
 	// noSyncprov leaves the syncprov overlay off the database; keepModule
 	// still loads its module (WithoutSyncprov, WithSyncprovModuleOnly).
 	noSyncprov, keepModule bool
+	// pagedUnlimited lifts the reader's limit on paged searches only
+	// (WithUnlimitedPagedReads); hideContextCSN hides the suffix's
+	// contextCSN from it (WithHiddenContextCSN).
+	pagedUnlimited, hideContextCSN bool
+}
+
+// WithUnlimitedPagedReads lifts the reader account's size limit on paged
+// searches (slapd "limits ... size.prtotal=unlimited") and leaves slapd's
+// default size limit, 500 entries, on every other search: an OpenLDAP server
+// as installed, where the administrator let the service account read the
+// directory page by page. (Without it a paged search of more than 500
+// entries fails too: the total of a paged search defaults to the limit.)
+func WithUnlimitedPagedReads() Option {
+	return func(o *options) { o.pagedUnlimited = true }
+}
+
+// WithHiddenContextCSN makes the suffix's contextCSN unreadable to the
+// reader account (the rootdn still reads it), as on a server whose ACLs
+// hide operational attributes.
+func WithHiddenContextCSN() Option {
+	return func(o *options) { o.hideContextCSN = true }
 }
 
 // WithoutSyncprov leaves the syncprov overlay out: a content synchronization
@@ -319,7 +340,9 @@ func (s *Server) AdminDN() string { return adminDN }
 // AdminPassword is the rootdn's password.
 func (s *Server) AdminPassword() string { return adminPassword }
 
-// ReaderDN is a read-only service account, subject to limits (WithSizeLimit).
+// ReaderDN is a read-only service account, subject to limits: slapd's
+// default size limit (500 entries per search, paged or not) unless
+// WithSizeLimit or WithUnlimitedPagedReads says otherwise.
 func (s *Server) ReaderDN() string { return readerDN }
 
 // ReaderPassword is the reader account's password.

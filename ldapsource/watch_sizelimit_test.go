@@ -1,0 +1,121 @@
+package ldapsource
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/dirsync/dirsync/internal/slapdtest"
+)
+
+// sizeLimitedUsers is more users than OpenLDAP's default size limit (500)
+// lets an ordinary account read in one search.
+const sizeLimitedUsers = 600
+
+// startSizeLimited starts a slapd set up as installed: syncprov on, the
+// reader account under the default size limit of 500 entries per search
+// (paged searches lifted, so that the full read works), and 600 users under
+// ou=people. It returns the server, the OU and a reader config for it.
+func startSizeLimited(t *testing.T, opts ...slapdtest.Option) (*slapdtest.Server, string, Config) {
+	t.Helper()
+	opts = append([]slapdtest.Option{slapdtest.WithUnlimitedPagedReads(),
+		slapdtest.WithLDIF(slapdtest.UsersLDIF("people", sizeLimitedUsers))}, opts...)
+	srv := slapdtest.Start(t, opts...)
+	ou := "ou=people," + srv.BaseDN()
+	c := readerConfig(srv, ou)
+	users, _, err := newSource(t, c).Fetch(context.Background())
+	if err != nil || len(users) != sizeLimitedUsers {
+		t.Fatalf("the paged full read as the reader: %d users, %v; want %d", len(users), err, sizeLimitedUsers)
+	}
+	return srv, ou, c
+}
+
+func peopleDN(srv *slapdtest.Server, i int) string {
+	return fmt.Sprintf("uid=people-user-%06d,ou=people,%s", i, srv.BaseDN())
+}
+
+// An account under the default size limit follows a directory larger than
+// the limit with syncrepl: the stream starts from the server's contextCSN
+// (no unpaged listing of the subtree), asks for one full read, and reports a
+// change; it never drops.
+func TestWatch_SyncreplStreamsChangesForASizeLimitedAccount(t *testing.T) {
+	for _, mode := range []string{WatchSyncrepl, WatchAuto} {
+		t.Run(mode, func(t *testing.T) {
+			srv, _, c := startSizeLimited(t)
+			c.Watch = mode
+			s := newSource(t, c)
+			r, _ := startWatch(t, s, WatchSyncrepl, nil)
+			r.waitInitialResync(t, "rid=")
+
+			dn := peopleDN(srv, 3)
+			srv.Modify(t, dn, map[string][]string{"mail": {"changed@example.com"}})
+			id := srv.EntryUUID(t, dn)
+			r.waitFor(t, "the modify, reported by the stream", func() bool { return r.reported(id) })
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			if len(r.downs) != 0 || len(r.modes) != 0 {
+				t.Errorf("the stream dropped %v, fell back to %v; want it up throughout", r.downs, r.modes)
+			}
+			resyncs := 0
+			for _, ch := range r.changes {
+				if ch.Resync {
+					resyncs++
+				}
+			}
+			if resyncs != 1 {
+				t.Errorf("%d resyncs, want 1 (the start): %+v", resyncs, r.changes)
+			}
+		})
+	}
+}
+
+// Where the server still cuts the refresh short (here the contextCSN is
+// hidden from the account, so the stream must list the subtree), ldap.watch:
+// auto falls back to poll, once, saying what to change, and the poll stream
+// reports changes.
+func TestWatch_AutoFallsBackToPollWhenTheSizeLimitCutsTheRefreshShort(t *testing.T) {
+	srv, ou, c := startSizeLimited(t, slapdtest.WithHiddenContextCSN())
+	s := autoWatchSource(t, c, WatchSyncrepl, "the server offers content synchronization")
+	pollKey := s.StreamKeys(WatchPoll)[ou]
+	r, _ := startWatch(t, s, WatchSyncrepl, nil)
+	r.waitFallBackToPoll(t, pollKey, pollTS)
+	down := r.firstDown()
+	if !errors.Is(down, ErrFallingBack) || !strings.Contains(down.Error(), "size limit") ||
+		!strings.Contains(down.Error(), "size=unlimited") || !strings.Contains(down.Error(), "polling instead") {
+		t.Errorf("the fall back says %q; want the size limit, what to change and that it polls instead", down)
+	}
+
+	dn := peopleDN(srv, 7)
+	srv.Modify(t, dn, map[string][]string{"mail": {"polled@example.com"}})
+	id := srv.EntryUUID(t, dn)
+	r.waitFor(t, "the modify, seen by the poll", func() bool { return r.reported(id) })
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !slices.Equal(r.modes, []string{WatchPoll}) {
+		t.Errorf("modes %v, want one fall back, to poll", r.modes)
+	}
+}
+
+// With ldap.watch: syncrepl asked for explicitly, the same server is a
+// refusal: retried, never polled behind the operator's back, each error
+// marked ErrStreamRefused and saying what to change.
+func TestWatch_SyncreplRefusedBySizeLimitSaysWhatToChange(t *testing.T) {
+	_, _, c := startSizeLimited(t, slapdtest.WithHiddenContextCSN())
+	c.Watch = WatchSyncrepl
+	r, _ := startWatch(t, newSource(t, c), WatchSyncrepl, nil)
+	r.waitFor(t, "two refused attempts", func() bool { return len(r.downs) >= 2 })
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.modes) != 0 {
+		t.Errorf("fell back to %v with ldap.watch: syncrepl", r.modes)
+	}
+	for _, err := range r.downs[:2] {
+		if !errors.Is(err, ErrStreamRefused) || !strings.Contains(err.Error(), `limits dn.exact="cn=reader,dc=example,dc=com" size=unlimited`) ||
+			!strings.Contains(err.Error(), "ldap.watch: poll") {
+			t.Errorf("refusal %q: want ErrStreamRefused, the limits line to add and the poll alternative", err)
+		}
+	}
+}
