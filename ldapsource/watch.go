@@ -56,8 +56,11 @@ type Change struct {
 type WatchHooks struct {
 	// Change is called for each batch of changes, in order within a stream.
 	Change func(Change)
-	// Connected is called when a stream connects (err nil) and when it
-	// drops (err says why).
+	// Connected is called when a stream is up (err nil: the server
+	// answered its first query, a syncrepl refresh or the first poll) and
+	// when it drops (err says why: ErrStreamRefused marks a refusal that
+	// needs the server or ldap.watch changed, ErrFallingBack a fall back,
+	// see Mode).
 	Connected func(stream string, up bool, err error)
 	// Mode, when not nil, is told the mode in force once auto is resolved,
 	// and again whenever a stream falls back to another mode.
@@ -372,7 +375,6 @@ func (st *stream) syncrepl(ctx context.Context) error {
 		st.s.cfg.UserFilter, []string{st.s.cfg.IDAttribute}, nil)
 	resumed := st.cookie != nil
 	res := conn.Syncrepl(sctx, req, 256, ldap.SyncRequestModeRefreshAndPersist, st.cookie, false)
-	st.h.Connected(st.key, true, nil)
 
 	refreshing := true
 	// The refresh phase's changes, reported together when it ends.
@@ -383,6 +385,9 @@ func (st *stream) syncrepl(ctx context.Context) error {
 			return
 		}
 		refreshing = false
+		// Up once the server has answered the refresh: a server that
+		// refuses the stream does so before.
+		st.h.Connected(st.key, true, nil)
 		if cookie == nil {
 			cookie = pendingCookie
 		}
@@ -526,6 +531,48 @@ func (st *stream) syncreplError(err error, resumed bool) error {
 		return refused(fmt.Errorf("ldap sync %s: %s, or set ldap.watch: poll: %w", st.base, st.sizeLimitFix(), err))
 	}
 	return fmt.Errorf("ldap sync %s: %w", st.base, err)
+}
+
+// CheckWatch tries, without following anything, what the change stream of
+// ldap.watch needs, for `dirsync check`: it resolves auto, and for syncrepl
+// runs, for each base DN, a refreshOnly search from where a new stream
+// starts (the contextCSN cookie, or no cookie). It returns the mode and one
+// error per base DN whose stream would not stay up: marked ErrFallingBack
+// (auto falls back to poll) or ErrStreamRefused, saying what to change.
+func (s *Source) CheckWatch(ctx context.Context) (string, []error, error) {
+	mode, err := s.ResolveWatchMode(ctx)
+	if err != nil || mode != WatchSyncrepl {
+		return mode, nil, err
+	}
+	var problems []error
+	for _, base := range s.cfg.bases() {
+		if err := s.checkSyncrepl(ctx, base); err != nil {
+			problems = append(problems, err)
+		}
+	}
+	return mode, problems, nil
+}
+
+func (s *Source) checkSyncrepl(ctx context.Context, base string) error {
+	conn, closeConn, err := s.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeConn()
+	st := &stream{s: s, base: base, mode: WatchSyncrepl}
+	cookie := s.startCookie(conn, base)
+	req := ldap.NewSearchRequest(base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+		s.cfg.UserFilter, []string{"1.1"}, nil)
+	res := conn.Syncrepl(ctx, req, 64, ldap.SyncRequestModeRefreshOnly, cookie, false)
+	for res.Next() {
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := res.Err(); err != nil {
+		return st.syncreplError(err, cookie != nil)
+	}
+	return nil
 }
 
 // sizeLimitFix says why a size limit stops the stream and what to change.

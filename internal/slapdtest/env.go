@@ -166,6 +166,9 @@ func (e env) configText(dir string, modulesOnly, overlays []string, o options) s
 	}
 	b.WriteString("access to attrs=userPassword by self write by anonymous auth by * none\n")
 	b.WriteString("access to * by * read\n")
+	if o.monitor {
+		b.WriteString("\ndatabase monitor\naccess to * by * read\n")
+	}
 	return b.String()
 }
 

@@ -70,6 +70,14 @@ type options struct {
 	// (WithUnlimitedPagedReads); hideContextCSN hides the suffix's
 	// contextCSN from it (WithHiddenContextCSN).
 	pagedUnlimited, hideContextCSN bool
+	// monitor adds the cn=Monitor database (WithMonitor).
+	monitor bool
+}
+
+// WithMonitor adds slapd's cn=Monitor database, readable by everyone, so
+// that EntriesSent can count what the server sent.
+func WithMonitor() Option {
+	return func(o *options) { o.monitor = true }
 }
 
 // WithUnlimitedPagedReads lifts the reader account's size limit on paged
@@ -347,6 +355,23 @@ func (s *Server) ReaderDN() string { return readerDN }
 
 // ReaderPassword is the reader account's password.
 func (s *Server) ReaderPassword() string { return readerPassword }
+
+// EntriesSent returns the number of search result entries the server has
+// sent since it started, to every client (cn=Entries,cn=Statistics,
+// cn=Monitor; needs WithMonitor). The read itself sends one entry.
+func (s *Server) EntriesSent(t testing.TB) int64 {
+	t.Helper()
+	res, err := s.Conn(t).Search(ldap.NewSearchRequest("cn=Entries,cn=Statistics,cn=Monitor", ldap.ScopeBaseObject,
+		ldap.NeverDerefAliases, 0, 0, false, "(objectClass=*)", []string{"monitorCounter"}, nil))
+	if err != nil || len(res.Entries) != 1 {
+		t.Fatalf("slapdtest: read cn=Entries,cn=Statistics,cn=Monitor (start with WithMonitor): %v", err)
+	}
+	n, err := strconv.ParseInt(res.Entries[0].GetAttributeValue("monitorCounter"), 10, 64)
+	if err != nil {
+		t.Fatalf("slapdtest: monitorCounter of cn=Entries: %v", err)
+	}
+	return n
+}
 
 // HasMemberOf reports whether the memberof overlay maintains memberOf.
 func (s *Server) HasMemberOf() bool { return s.memberOf }
