@@ -119,3 +119,18 @@ func TestWatch_SyncreplRefusedBySizeLimitSaysWhatToChange(t *testing.T) {
 		}
 	}
 }
+
+// On an OpenLDAP server as installed, without a limits line for the
+// account, the total of a paged search is held to the default size limit
+// too: the full read fails, and says which limits line lets it through.
+func TestFetch_DefaultSizeLimitErrorNamesTheLimitsLine(t *testing.T) {
+	srv := slapdtest.Start(t, slapdtest.WithLDIF(slapdtest.UsersLDIF("people", sizeLimitedUsers)))
+	c := readerConfig(srv, "ou=people,"+srv.BaseDN())
+	users, _, err := newSource(t, c).Fetch(context.Background())
+	if err == nil || users != nil {
+		t.Fatalf("Fetch = %d users, %v; want the size limit's error", len(users), err)
+	}
+	if !strings.Contains(err.Error(), `limits dn.exact="cn=reader,dc=example,dc=com" size.prtotal=unlimited`) {
+		t.Errorf("error %q does not name the limits line that lets paged reads through", err)
+	}
+}
