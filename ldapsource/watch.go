@@ -374,6 +374,7 @@ func (st *stream) syncrepl(ctx context.Context) error {
 	req := ldap.NewSearchRequest(st.base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
 		st.s.cfg.UserFilter, []string{st.s.cfg.IDAttribute}, nil)
 	resumed := st.cookie != nil
+	fromStart := resumed && st.startCookie != nil && string(st.cookie) == string(st.startCookie)
 	res := conn.Syncrepl(sctx, req, 256, ldap.SyncRequestModeRefreshAndPersist, st.cookie, false)
 
 	refreshing := true
@@ -501,14 +502,20 @@ func (st *stream) syncrepl(ctx context.Context) error {
 	if err == nil {
 		return errStreamEnded
 	}
-	return st.syncreplError(err, resumed)
+	return st.syncreplError(err, resumed, fromStart)
 }
 
 // syncreplError says what a content synchronization search's error means:
 // a refused cookie, a fall back (ldap.watch: auto), a refusal that needs the
-// server or the config changed, or a failure to retry.
-func (st *stream) syncreplError(err error, resumed bool) error {
+// server or the config changed, or a failure to retry. resumed: the search
+// had a cookie; fromStart: the one built from the contextCSN.
+func (st *stream) syncreplError(err error, resumed, fromStart bool) error {
 	switch {
+	case sizeLimited(err) && resumed && !fromStart:
+		// More entries changed since the saved cookie than the limit lets
+		// a refresh send: start again from the server's current state.
+		return fmt.Errorf("%w: the server's size limit cuts short the refresh from it (more entries changed since than the limit lets through); "+
+			"starting again from the server's current state, with a full read: %w", errCookieRefused, err)
 	case ldap.IsErrorWithCode(err, ldapSyncRefreshRequired):
 		return fmt.Errorf("%w (e-syncRefreshRequired): %w", errCookieRefused, err)
 	case resumed && (ldap.IsErrorWithCode(err, ldap.LDAPResultProtocolError) ||
@@ -570,7 +577,7 @@ func (s *Source) checkSyncrepl(ctx context.Context, base string) error {
 		return err
 	}
 	if err := res.Err(); err != nil {
-		return st.syncreplError(err, cookie != nil)
+		return st.syncreplError(err, cookie != nil, cookie != nil)
 	}
 	return nil
 }

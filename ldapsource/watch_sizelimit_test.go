@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-ldap/ldap/v3"
+
 	"github.com/dirsync/dirsync/internal/slapdtest"
 )
 
@@ -132,5 +134,50 @@ func TestFetch_DefaultSizeLimitErrorNamesTheLimitsLine(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), `limits dn.exact="cn=reader,dc=example,dc=com" size.prtotal=unlimited`) {
 		t.Errorf("error %q does not name the limits line that lets paged reads through", err)
+	}
+}
+
+// A stream resumed from a cookie taken before more changes than the size
+// limit allows (here 550 of 600 users, no session log) gets a refresh the
+// server cuts short: it starts again from the server's current state, asks
+// for one full read, and stays up.
+func TestWatch_SyncreplResumedPastTheSizeLimitStartsAgainFromTheServersState(t *testing.T) {
+	srv, ou, c := startSizeLimited(t)
+	c.Watch = WatchSyncrepl
+	s := newSource(t, c)
+	key := s.StreamKeys(WatchSyncrepl)[ou]
+	r, cancel := startWatch(t, s, WatchSyncrepl, nil)
+	r.waitInitialResync(t, "rid=")
+	cancel()
+	old := r.lastCookie()
+
+	conn := srv.Conn(t)
+	for i := range 550 {
+		req := ldap.NewModifyRequest(peopleDN(srv, i), nil)
+		req.Replace("title", []string{"changed while stopped"})
+		if err := conn.Modify(req); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	r2, _ := startWatch(t, s, WatchSyncrepl, map[string][]byte{key: old})
+	r2.waitFor(t, "a resync from the server's current state", func() bool {
+		return slices.ContainsFunc(r2.changes, func(ch Change) bool {
+			return ch.Resync && ch.Cookie != nil && string(ch.Cookie) != string(old)
+		})
+	})
+	dn := peopleDN(srv, 599)
+	srv.Modify(t, dn, map[string][]string{"mail": {"after@example.com"}})
+	id := srv.EntryUUID(t, dn)
+	r2.waitFor(t, "a change after the new start", func() bool { return r2.reported(id) })
+	r2.mu.Lock()
+	defer r2.mu.Unlock()
+	for _, err := range r2.downs {
+		if errors.Is(err, ErrStreamRefused) {
+			t.Errorf("refused after resuming past the size limit: %v", err)
+		}
+	}
+	if len(r2.modes) != 0 {
+		t.Errorf("fell back to %v", r2.modes)
 	}
 }
