@@ -633,6 +633,10 @@ func TestWatch_ASizeLimitedAccountStreamsChanges(t *testing.T) {
 		t.Errorf("dirsync_watch_refused = %g, want 0", got)
 	}
 	s.stop()
+
+	r := e.mustRun(0, "check")
+	wantContains(t, "check", r.stdout, "✓ watch: ldap.watch auto resolves to syncrepl; the directory accepts the change stream",
+		"bound as cn=reader,dc=example,dc=com (DN)")
 }
 
 // Where the server still cuts the stream short (the contextCSN is hidden
