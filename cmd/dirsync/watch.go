@@ -151,6 +151,7 @@ func (w *watcher) stop() {
 		w.retry.Stop()
 	}
 	w.s.m.watchConnected.Set(0)
+	w.s.m.watchRefused.Set(0)
 }
 
 // follow resolves the mode and runs the change streams until ctx is done,
@@ -438,12 +439,8 @@ func (w *watcher) dispatch(ctx context.Context) {
 		waiting := w.retry != nil
 		record := w.refusedDirty
 		w.mu.Unlock()
-		switch {
-		case record:
-			// Between runs: a run going pokes again when it ends.
-			if w.s.start("watch: record", true, w.recordRefused) {
-				continue
-			}
+		if record && w.s.start("watch: record", true, w.recordRefused) {
+			continue // it pokes again when it ends, as a run going does
 		}
 		switch {
 		case waiting:
