@@ -341,13 +341,9 @@ func (s *Source) searchError(base string, err error) error {
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject):
 		return fmt.Errorf("ldap search %s: base DN does not exist (check ldap.base_dn / ldap.base_dns): %w", base, err)
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded):
-		who := "<ldap.bind_dn>"
-		if s.cfg.BindDN != "" {
-			who = fmt.Sprintf("%q", s.cfg.BindDN)
-		}
 		return fmt.Errorf("ldap search %s: the server's size limit cut the result short; raise the limit for the bind account "+
-			"(OpenLDAP holds even a paged search to its default 500 entries: add limits dn.exact=%s size.prtotal=unlimited) "+
-			"(partial reads are never used): %w", base, who, err)
+			"(OpenLDAP holds even a paged search to its default 500 entries: add %s) "+
+			"(partial reads are never used): %w", base, s.limitsLine("size.prtotal=unlimited"), err)
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultTimeLimitExceeded):
 		return fmt.Errorf("ldap search %s: time limit exceeded; raise ldap.timeout or the server's time limit: %w", base, err)
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultReferral), errors.As(err, &ref):

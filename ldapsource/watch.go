@@ -584,13 +584,18 @@ func (s *Source) checkSyncrepl(ctx context.Context, base string) error {
 
 // sizeLimitFix says why a size limit stops the stream and what to change.
 func (st *stream) sizeLimitFix() string {
-	who := "the bind account"
-	if st.s.cfg.BindDN != "" {
-		who = fmt.Sprintf("%q", st.s.cfg.BindDN)
-	}
 	return "the server's size limit for the bind account cuts the content synchronization short (its refresh lists the entries in scope in one unpaged search " +
 		"when the server cannot resume from its contextCSN): lift the limit for that account " +
-		"(OpenLDAP: limits dn.exact=" + who + " size=unlimited) to stream changes"
+		"(OpenLDAP: " + st.s.limitsLine("size=unlimited") + ") to stream changes"
+}
+
+// limitsLine is the OpenLDAP limits directive that sets limit for the bind
+// account.
+func (s *Source) limitsLine(limit string) string {
+	if s.cfg.BindDN == "" {
+		return "limits anonymous " + limit
+	}
+	return fmt.Sprintf("limits dn.exact=%q %s", s.cfg.BindDN, limit)
 }
 
 // startCookie returns a content synchronization (RFC 4533) cookie for the
