@@ -673,4 +673,15 @@ func TestWatch_AStreamTheDirectoryRefusesIsReportedOnceAndEverywhere(t *testing.
 
 	r := e.mustRun(1, "check")
 	wantContains(t, "check", r.stdout, "✗ watch: ldap sync "+e.ou, "size limit", fix, "fix: change the directory server as the error says, or set ldap.watch: poll")
+
+	// With ldap.watch: auto the stream falls back to poll and is not
+	// refused: the next start clears the record.
+	e.writeWatchConfig("  watch: auto\n  watch_poll_interval: 200ms\n")
+	s = e.startService("--run-at-start=false")
+	s.waitLine("watch: falling back")
+	s.waitFor("dirsync status to drop the refusal", func() bool {
+		status = e.run("status").stdout
+		return strings.Contains(status, "Snapshot ") && !strings.Contains(status, "REFUSED")
+	})
+	s.stop()
 }

@@ -127,7 +127,6 @@ func (s *service) startWatcher(cfg Config) *watcher {
 		ids: map[string]bool{}, dns: map[string]bool{}, cookies: map[string][]byte{},
 		resync: map[string]bool{}, connected: map[string]bool{},
 		started: make(chan struct{}), starting: map[string]bool{}, refused: map[string]watchRefusal{},
-		refusedDirty: true, // clear what an earlier process recorded
 	}
 	go func() {
 		defer close(w.done)
@@ -189,6 +188,11 @@ func (w *watcher) follow(ctx context.Context, statePath string) {
 	cookies, err := loadCookies(ctx, statePath, load)
 	if err != nil {
 		w.log.Warn("watch: cannot read the saved cookies; starting from scratch (a full read follows)", zap.Error(err))
+	}
+	if stale := recordedRefusals(ctx, statePath); stale {
+		w.mu.Lock()
+		w.refusedDirty = true // clear what an earlier process recorded, unless it still holds
+		w.mu.Unlock()
 	}
 	w.log.Info("watch started", zap.String("mode", mode), zap.Strings("base_dns", slices.Sorted(maps.Keys(keys))),
 		zap.Int("resumed_streams", resumed(keys, cookies)), zap.Int("streams", len(keys)))
@@ -704,6 +708,18 @@ func (s *service) fullReadDone(ctx context.Context, a *app, t *watchTake, ok boo
 	if err := w.saveCookies(ctx, ms, t); err != nil {
 		w.log.Warn("the run completed but the change stream's cookie was not kept", zap.Error(err))
 	}
+}
+
+// recordedRefusals reports whether the snapshot holds refused streams
+// recorded earlier, without locking it.
+func recordedRefusals(ctx context.Context, path string) bool {
+	db, err := state.OpenReadOnly(ctx, path)
+	if err != nil {
+		return false
+	}
+	defer db.Close()
+	list, err := watchRefusals(ctx, db)
+	return err != nil || len(list) > 0
 }
 
 // watchRefusals reads the change streams the directory refused when the
