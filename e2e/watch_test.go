@@ -84,12 +84,13 @@ func (e *env) writeWatchConfig(watchKeys string) {
 	e.writeConfig()
 }
 
-// startWatching starts the service and waits for its start-up run and the
-// full read its new stream asks for.
+// startWatching starts the service and waits for its start-up run, which
+// is also the full read its new stream asks for, and for the stream to be up.
 func (e *env) startWatching() *service {
 	e.t.Helper()
 	s := e.startService()
-	s.waitMetric(`dirsync_runs_total{outcome="success"}`, 2)
+	s.waitMetric(`dirsync_runs_total{outcome="success"}`, 1)
+	s.waitMetric(`dirsync_watch_connected`, 1)
 	return s
 }
 
@@ -198,8 +199,8 @@ func TestWatch_SyncreplSyncsChangesWithinSecondsAndResumesFromTheCookie(t *testi
 	bob := e.addUser("bob", false)
 	carol := e.addUser("carol", false)
 	e.writeWatchConfig("  watch: auto\n")
-	// The start-up run, then the full read the new stream asks for (it has
-	// no cookie yet), after which the cookie is kept.
+	// The start-up run, which is also the full read the new stream asks for
+	// (it has no cookie yet), after which the cookie is kept.
 	s := e.startWatching()
 	s.waitMetric(`dirsync_watch_connected`, 1)
 	if got, ok := s.soleLineHas("watch started", "mode", "syncrepl"); !ok {
@@ -219,8 +220,8 @@ func TestWatch_SyncreplSyncsChangesWithinSecondsAndResumesFromTheCookie(t *testi
 		t.Errorf("alice is inactive")
 	}
 	body := s.waitMetric(`dirsync_watch_runs_total{outcome="success"}`, 1)
-	if got := metric(body, `dirsync_runs_total{outcome="success"}`); got != 2 {
-		t.Errorf("dirsync_runs_total{success} = %g, want 2: the changes must come by events, not runs", got)
+	if got := metric(body, `dirsync_runs_total{outcome="success"}`); got != 1 {
+		t.Errorf("dirsync_runs_total{success} = %g, want 1: the changes must come by events, not runs", got)
 	}
 	if got := metric(body, `dirsync_watch_events_total{kind="change"}`); got < 3 {
 		t.Errorf("dirsync_watch_events_total{change} = %g, want at least 3", got)
@@ -337,7 +338,7 @@ func TestWatch_PollSyncsModifiesAndLeavesDeletesToTheSchedule(t *testing.T) {
 	// Polls after the delete: a later change arrives, the delete does not.
 	e.setMail(alice, "alice.later@example.com")
 	e.waitMail("alice", "a change after the delete", "alice.later@example.com")
-	s.wantRunsStarted(2, "start-up and the first full read")
+	s.wantRunsStarted(1, "start-up, which is the stream's first full read")
 	if r := e.account("carol"); !r.Active {
 		t.Errorf("carol archived without a full read: a poll cannot see deletes")
 	}
@@ -474,7 +475,7 @@ func TestWatch_ADeleteNamedByDNIsResolvedThroughTheSnapshot(t *testing.T) {
 	if !e.account("alice").Active {
 		t.Errorf("alice archived")
 	}
-	s.wantRunsStarted(2, "start-up and the first full read: the delete must come as an event")
+	s.wantRunsStarted(1, "start-up, which is the stream's first full read: the delete must come as an event")
 	s.stop()
 }
 
@@ -488,7 +489,7 @@ func TestWatch_AutoFallsBackToPollWhenTheDatabaseHasNoSyncprov(t *testing.T) {
 	alice := e.addUser("alice", false)
 	e.addUser("bob", false)
 	e.writeWatchConfig("  watch: auto\n  watch_poll_interval: 200ms\n")
-	// The start-up run, then the full read the poll stream asks for.
+	// The start-up run, which is also the full read the poll stream asks for.
 	s := e.startWatching()
 	s.waitLine("watch: falling back")
 	if got, ok := s.soleLineHas("watch started", "mode", "syncrepl"); !ok {
@@ -497,12 +498,12 @@ func TestWatch_AutoFallsBackToPollWhenTheDatabaseHasNoSyncprov(t *testing.T) {
 	if got, ok := s.soleLineHas("watch: falling back", "mode", "poll"); !ok {
 		t.Errorf("falling back lines %v: want one, to mode poll", got)
 	}
-	var why []string
-	for _, l := range s.lines("watch disconnected; reconnecting with backoff") {
-		why = append(why, fmt.Sprint(l["error"]))
+	// One warning, which says why.
+	if why := fmt.Sprint(s.lines("watch: falling back")[0]["error"]); !strings.Contains(why, "does not offer content synchronization") || !strings.Contains(why, "polling instead") {
+		t.Errorf("falling back because %q: want it to say syncrepl is not offered and that it polls instead", why)
 	}
-	if len(why) == 0 || !strings.Contains(why[0], "does not offer content synchronization") || !strings.Contains(why[0], "polling instead") {
-		t.Errorf("disconnect reasons %q: want the first to say syncrepl is not offered and that it polls instead", why)
+	if got := s.lines("watch disconnected; reconnecting with backoff"); len(got) != 0 {
+		t.Errorf("disconnect warnings %v besides the fall back's", got)
 	}
 	s.waitMetric(`dirsync_watch_connected`, 1)
 
@@ -510,8 +511,8 @@ func TestWatch_AutoFallsBackToPollWhenTheDatabaseHasNoSyncprov(t *testing.T) {
 	took := e.waitMail("alice", "alice's new mail", "alice.polled@example.com")
 	t.Logf("modify seen on the platform after %v", took)
 	body := s.waitMetric(`dirsync_watch_runs_total{outcome="success"}`, 1)
-	if got := metric(body, `dirsync_runs_total{outcome="success"}`); got != 2 {
-		t.Errorf("dirsync_runs_total{success} = %g, want 2: the modify must come by an event, not a run", got)
+	if got := metric(body, `dirsync_runs_total{outcome="success"}`); got != 1 {
+		t.Errorf("dirsync_runs_total{success} = %g, want 1: the modify must come by an event, not a run", got)
 	}
 	if got := s.lines("watch: falling back"); len(got) != 1 {
 		t.Errorf("%d falling back lines, want 1: the poll stream stays", len(got))
@@ -548,5 +549,139 @@ func TestWatch_AutoPollsAServerWithoutSyncprov(t *testing.T) {
 	if got := s.lines("watch: falling back"); len(got) != 0 {
 		t.Errorf("falling back lines %v: auto chose poll from the start", got)
 	}
+	s.stop()
+}
+
+// newStaffEnv is newEnv with n users under ou=staff, loaded before slapd
+// starts (staff-user-000000, ...), as the env's base DN, and the cn=Monitor
+// statistics on.
+func newStaffEnv(t *testing.T, n int, opts ...slapdtest.Option) *env {
+	t.Helper()
+	e := newEnv(t, append([]slapdtest.Option{slapdtest.WithLDIF(slapdtest.UsersLDIF("staff", n)), slapdtest.WithMonitor()}, opts...)...)
+	e.ou = "ou=staff," + e.ldap.BaseDN()
+	e.writeConfig()
+	return e
+}
+
+// staff returns the username and DN of the i-th user of newStaffEnv.
+func (e *env) staff(i int) (name, dn string) {
+	name = fmt.Sprintf("staff-user-%06d", i)
+	return name, "uid=" + name + "," + e.ou
+}
+
+// The start-up of `dirsync run` with a watch reads the directory once: the
+// start-up run is the full read the new stream asks for, and the stream
+// starts from the server's state without listing the subtree itself.
+// slapd's own statistics count the entries it sent.
+func TestWatch_StartUpReadsTheDirectoryOnce(t *testing.T) {
+	const n = 300
+	e := newStaffEnv(t, n, slapdtest.WithSyncprovSessionlog(1000))
+	e.writeWatchConfig("  watch: auto\n")
+	before := e.ldap.EntriesSent(t)
+	s := e.startService()
+	s.waitMetric(`dirsync_runs_total{outcome="success"}`, 1)
+	s.waitMetric(`dirsync_watch_connected`, 1)
+	if a, _ := e.activeCount(); a != n {
+		t.Fatalf("%d active accounts after the start-up run, want %d", a, n)
+	}
+
+	// A change after start-up comes by the stream, as an event run: the
+	// start-up asked for no further full read.
+	name, dn := e.staff(5)
+	e.setMail(dn, "moved@example.com")
+	e.waitMail(name, "a change after start-up", "moved@example.com")
+	body := s.waitMetric(`dirsync_watch_runs_total{outcome="success"}`, 1)
+	s.wantRunsStarted(1, "the start-up run only: it is the stream's full read")
+	if got := metric(body, `dirsync_runs_total{outcome="success"}`); got != 1 {
+		t.Errorf("dirsync_runs_total{success} = %g, want 1", got)
+	}
+	// n users read once; the rest is the root DSE, the contextCSN entry,
+	// the changed user read again and the two statistics reads.
+	sent := e.ldap.EntriesSent(t) - before
+	t.Logf("slapd sent %d entries for %d users from start-up to the first event run", sent, n)
+	if sent < n || sent > n+20 {
+		t.Errorf("slapd sent %d entries from start-up to the first event run, want %d to %d: the directory must be read once", sent, n, n+20)
+	}
+	s.stop()
+}
+
+// An account under OpenLDAP's default size limit (500 entries per search;
+// paged reads allowed) follows a directory of 600 users with ldap.watch:
+// auto: syncrepl stays up and a change reaches the platform as an event.
+func TestWatch_ASizeLimitedAccountStreamsChanges(t *testing.T) {
+	const n = 600
+	e := newStaffEnv(t, n, slapdtest.WithUnlimitedPagedReads())
+	e.writeWatchConfig("  watch: auto\n")
+	s := e.startWatching()
+	if got, ok := s.soleLineHas("watch started", "mode", "syncrepl"); !ok {
+		t.Fatalf("watch started lines %v: want one, mode syncrepl", got)
+	}
+	name, dn := e.staff(42)
+	e.setMail(dn, "limited@example.com")
+	e.waitMail(name, "a change under the size limit", "limited@example.com")
+	body := s.waitMetric(`dirsync_watch_runs_total{outcome="success"}`, 1)
+	if got := metric(body, `dirsync_runs_total{outcome="success"}`); got != 1 {
+		t.Errorf("dirsync_runs_total{success} = %g, want 1: the change must come by an event", got)
+	}
+	for _, msg := range []string{"watch disconnected; reconnecting with backoff", "watch: falling back",
+		"watch: the directory refuses the change stream; changes wait for the scheduled runs until the server or ldap.watch is changed (retrying with backoff)"} {
+		if got := s.lines(msg); len(got) != 0 {
+			t.Errorf("%q: %v; want the stream up throughout", msg, got)
+		}
+	}
+	if got := metric(body, `dirsync_watch_refused`); got != 0 {
+		t.Errorf("dirsync_watch_refused = %g, want 0", got)
+	}
+	s.stop()
+
+	r := e.mustRun(0, "check")
+	wantContains(t, "check", r.stdout, "✓ watch: ldap.watch auto resolves to syncrepl; the directory accepts the change stream",
+		"bound as cn=reader,dc=example,dc=com (DN)")
+}
+
+// Where the server still cuts the stream short (the contextCSN is hidden
+// from the account, so the refresh must list the 600 users) and
+// ldap.watch: syncrepl forbids falling back, the refusal is visible: one
+// error line however many retries, dirsync_watch_refused, `dirsync status`
+// and `dirsync check`, each saying what to change on the server.
+func TestWatch_AStreamTheDirectoryRefusesIsReportedOnceAndEverywhere(t *testing.T) {
+	const n = 600
+	e := newStaffEnv(t, n, slapdtest.WithUnlimitedPagedReads(), slapdtest.WithHiddenContextCSN())
+	e.writeWatchConfig("  watch: syncrepl\n")
+	s := e.startService()
+	s.waitMetric(`dirsync_runs_total{outcome="success"}`, 1)
+	body := s.waitMetric(`dirsync_watch_refusals_total`, 3)
+	if got := metric(body, `dirsync_watch_refused`); got != 1 {
+		t.Errorf("dirsync_watch_refused = %g, want 1", got)
+	}
+	if got := metric(body, `dirsync_watch_connected`); got != 0 {
+		t.Errorf("dirsync_watch_connected = %g for a refused stream, want 0", got)
+	}
+	const fix = `limits dn.exact="cn=reader,dc=example,dc=com" size=unlimited`
+	lines := s.lines("watch: the directory refuses the change stream; changes wait for the scheduled runs until the server or ldap.watch is changed (retrying with backoff)")
+	if len(lines) != 1 || lines[0]["level"] != "error" || !strings.Contains(fmt.Sprint(lines[0]["error"]), fix) {
+		t.Errorf("refusal lines %v: want one, at error level, saying to add %s", lines, fix)
+	}
+
+	var status string
+	s.waitFor("dirsync status to show the refusal", func() bool {
+		status = e.run("status").stdout
+		return strings.Contains(status, "REFUSED")
+	})
+	wantContains(t, "status", status, "Change stream (ldap.watch) REFUSED by the directory", fix, "ldap.watch: poll")
+	s.stop()
+
+	r := e.mustRun(1, "check")
+	wantContains(t, "check", r.stdout, "✗ watch: ldap sync "+e.ou, "size limit", fix, "fix: change the directory server as the error says, or set ldap.watch: poll")
+
+	// With ldap.watch: auto the stream falls back to poll and is not
+	// refused: the next start clears the record.
+	e.writeWatchConfig("  watch: auto\n  watch_poll_interval: 200ms\n")
+	s = e.startService("--run-at-start=false")
+	s.waitLine("watch: falling back")
+	s.waitFor("dirsync status to drop the refusal", func() bool {
+		status = e.run("status").stdout
+		return strings.Contains(status, "Snapshot ") && !strings.Contains(status, "REFUSED")
+	})
 	s.stop()
 }

@@ -298,3 +298,44 @@ func TestAD_LDAPSWithSambasSelfMadeCertificate(t *testing.T) {
 		t.Fatalf("over LDAPS read %v, want [tls1]", got)
 	}
 }
+
+// A service account named as AD admins name it, by its user principal name
+// or its down-level logon name, binds and reads, with either reader; a
+// wrong password by UPN is refused as such.
+func TestAD_BindsByUserPrincipalNameAndByDownLevelName(t *testing.T) {
+	s := sambatest.Start(t)
+	svcOU := s.AddOU(t, "service")
+	const password = "Svc-Dirsync-Pa55!"
+	s.AddServiceAccount(t, svcOU, "svc-dirsync", password)
+	people := s.AddOU(t, "people")
+	s.AddUser(t, people, sambatest.UserSpec{SAM: "alice", Mail: "alice@dirsync.test"})
+	s.AddUser(t, people, sambatest.UserSpec{SAM: "bob", Mail: "bob@dirsync.test"})
+
+	for _, bind := range []string{"svc-dirsync@dirsync.test", sambatest.Domain + `\svc-dirsync`} {
+		for _, fast := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/fast_read=%v", bind, fast), func(t *testing.T) {
+				c := adConfig(s, people)
+				c.BindDN, c.BindPassword, c.FastRead = bind, password, fast
+				users, skipped, err := newSource(t, c).Fetch(context.Background())
+				if err != nil {
+					t.Fatalf("Fetch bound as %s: %v", bind, err)
+				}
+				var names []string
+				for _, u := range users {
+					names = append(names, u.Username)
+				}
+				slices.Sort(names)
+				if !slices.Equal(names, []string{"alice", "bob"}) || len(skipped) != 0 {
+					t.Errorf("bound as %s: users %v, skipped %v; want alice and bob", bind, names, skipped)
+				}
+			})
+		}
+	}
+
+	c := adConfig(s, people)
+	c.BindDN, c.BindPassword = "svc-dirsync@dirsync.test", "wrong-Pa55!"
+	_, _, err := newSource(t, c).Fetch(context.Background())
+	if !ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials) || !strings.Contains(err.Error(), "svc-dirsync@dirsync.test") {
+		t.Errorf("Fetch with a wrong password = %v, want invalid credentials naming the UPN", err)
+	}
+}

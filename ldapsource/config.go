@@ -50,6 +50,9 @@ type Config struct {
 	InsecureSkipVerify bool `mapstructure:"insecure_skip_verify"`
 
 	// BindDN is the service account to bind as; empty binds anonymously.
+	// A DN, or on Active Directory a user principal name
+	// (svc-dirsync@corp.example.com) or a down-level logon name
+	// (CORP\svc-dirsync): see BindNameForm.
 	BindDN string `mapstructure:"bind_dn"`
 	// BindPassword is the service account's password. Prefer
 	// BindPasswordFile; never both.
@@ -210,8 +213,8 @@ func (c Config) Validate() error {
 	}
 
 	if c.BindDN != "" {
-		if _, err := ldap.ParseDN(c.BindDN); err != nil {
-			add("bind_dn", "not a valid DN: %v", err)
+		if _, err := BindNameForm(c.BindDN); err != nil {
+			add("bind_dn", "%v", err)
 		}
 	}
 	switch {
@@ -303,6 +306,65 @@ func (c Config) Validate() error {
 		return &ValidationError{Problems: problems}
 	}
 	return nil
+}
+
+// The forms of ldap.bind_dn (see BindNameForm).
+const (
+	BindFormDN        = "DN"
+	BindFormUPN       = "user principal name"
+	BindFormDownLevel = "down-level logon name"
+)
+
+// bindFormsHint names the accepted forms of ldap.bind_dn, with an example
+// of each.
+const bindFormsHint = `want a DN (CN=svc-dirsync,OU=Service,DC=corp,DC=example,DC=com), ` +
+	`or on Active Directory a user principal name (svc-dirsync@corp.example.com) ` +
+	`or a down-level logon name (CORP\svc-dirsync; in YAML single-quoted or unquoted)`
+
+// downLevelDomain matches a NetBIOS domain name: 1 to 15 characters, none of
+// \ / : * ? " < > | and not starting with a dot.
+var downLevelDomain = regexp.MustCompile(`^[^\\/:*?"<>|.\s][^\\/:*?"<>|]{0,14}$`)
+
+// samAccountName matches a sAMAccountName: none of " / \ [ ] : ; | = , + * ? < > @
+// nor control characters.
+var samAccountName = regexp.MustCompile(`^[^"/\\\[\]:;|=,+*?<>@\x00-\x1f]+$`)
+
+// upnSuffix matches a UPN suffix: DNS labels separated by dots.
+var upnSuffix = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$`)
+
+// BindNameForm says which form of bind name name is: a DN (anything with
+// an '='), a user principal name (user@suffix) or a down-level logon name
+// (DOMAIN\user); the last two are Active Directory's, which takes all
+// three in a simple bind. The error names what is wrong and the forms
+// accepted.
+func BindNameForm(name string) (string, error) {
+	switch {
+	case strings.Contains(name, "="):
+		if _, err := ldap.ParseDN(name); err != nil {
+			return "", fmt.Errorf("'%s' is not a valid DN (%v): %s", name, err, bindFormsHint)
+		}
+		return BindFormDN, nil
+	case strings.Contains(name, `\`):
+		domain, user, _ := strings.Cut(name, `\`)
+		switch {
+		case !downLevelDomain.MatchString(domain):
+			return "", fmt.Errorf("'%s' is not a down-level logon name: the domain '%s' must be a NetBIOS name of 1 to 15 characters, without any of \\ / : * ? \" < > |: %s", name, domain, bindFormsHint)
+		case !samAccountName.MatchString(user):
+			return "", fmt.Errorf("'%s' is not a down-level logon name: the account '%s' must be a sAMAccountName, without any of \" / \\ [ ] : ; | = , + * ? < > @: %s", name, user, bindFormsHint)
+		}
+		return BindFormDownLevel, nil
+	case strings.Contains(name, "@"):
+		i := strings.LastIndex(name, "@")
+		user, suffix := name[:i], name[i+1:]
+		switch {
+		case user == "" || strings.ContainsAny(user, "@ \t\r\n"):
+			return "", fmt.Errorf("'%s' is not a user principal name: want one user name before the @, without spaces: %s", name, bindFormsHint)
+		case !upnSuffix.MatchString(suffix):
+			return "", fmt.Errorf("'%s' is not a user principal name: '%s' after the @ must be a domain name such as corp.example.com: %s", name, suffix, bindFormsHint)
+		}
+		return BindFormUPN, nil
+	}
+	return "", fmt.Errorf("'%s' is not a bind name: %s", name, bindFormsHint)
 }
 
 // bases returns the distinct base DNs to search, BaseDN first.

@@ -145,3 +145,56 @@ func TestConfig_PrintingNeverShowsThePassword(t *testing.T) {
 		t.Errorf("printed Source shows the password: %s", s)
 	}
 }
+
+func TestValidate_BindDNAcceptsDNsUPNsAndDownLevelNames(t *testing.T) {
+	for _, tc := range []struct{ bind, form string }{
+		{"CN=svc-dirsync,OU=Service,DC=corp,DC=example,DC=com", BindFormDN},
+		{"cn=reader,dc=example,dc=com", BindFormDN},
+		{"svc-dirsync@corp.example.com", BindFormUPN},
+		{"svc.dirsync@CORP", BindFormUPN},
+		{`CORP\svc-dirsync`, BindFormDownLevel},
+		{`corp-eu\svc.dirsync`, BindFormDownLevel},
+	} {
+		c := validConfig()
+		c.BindDN = tc.bind
+		if err := c.Validate(); err != nil {
+			t.Errorf("bind_dn %q: Validate() = %v, want valid", tc.bind, err)
+		}
+		if form, err := BindNameForm(tc.bind); err != nil || form != tc.form {
+			t.Errorf("BindNameForm(%q) = %q, %v; want %q", tc.bind, form, err, tc.form)
+		}
+	}
+}
+
+func TestValidate_BindDNRefusesMalformedNamesAndSaysWhichFormsAreAccepted(t *testing.T) {
+	for _, bind := range []string{
+		"not a dn",
+		"svc-dirsync",
+		"cn=svc,,dc=example",
+		"@corp.example.com",
+		"svc-dirsync@",
+		"svc@corp..example.com",
+		"svc@corp example.com",
+		"svc@@corp.example.com",
+		`\svc-dirsync`,
+		`CORP\`,
+		`CORP\svc\dirsync`,
+		`CORP\svc@corp.example.com`,
+		`CO*RP\svc`,
+		`A-NETBIOS-NAME-TOO-LONG\svc`,
+		`CORP\svc:x`,
+	} {
+		c := validConfig()
+		c.BindDN = bind
+		err := c.Validate()
+		if err == nil {
+			t.Errorf("bind_dn %q validated", bind)
+			continue
+		}
+		for _, want := range []string{"ldap.bind_dn:", "CN=svc-dirsync,OU=Service,DC=corp,DC=example,DC=com", "svc-dirsync@corp.example.com", `CORP\svc-dirsync`} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("bind_dn %q: error %q does not mention %q", bind, err, want)
+			}
+		}
+	}
+}

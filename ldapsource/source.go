@@ -232,7 +232,7 @@ func (s *Source) pages(base string, onPage func(int),
 	for {
 		cookie, n, err := page(paging, timeLimit)
 		if err != nil {
-			return searchError(base, err)
+			return s.searchError(base, err)
 		}
 		if onPage != nil {
 			onPage(n)
@@ -343,7 +343,7 @@ func (e *referralError) Error() string {
 
 // searchError wraps a search error with its base DN and, for the usual
 // causes, what to do.
-func searchError(base string, err error) error {
+func (s *Source) searchError(base string, err error) error {
 	var ref *referralError
 	err = withoutEmptyDiagnostic(err)
 	switch {
@@ -352,7 +352,9 @@ func searchError(base string, err error) error {
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject):
 		return fmt.Errorf("ldap search %s: %w: the base DN does not exist on the server; check its spelling in ldap.base_dn / ldap.base_dns", base, err)
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded):
-		return fmt.Errorf("ldap search %s: the server's size limit cut the result short; raise the limit for the bind account (partial reads are never used): %w", base, err)
+		return fmt.Errorf("ldap search %s: the server's size limit cut the result short; raise the limit for the bind account "+
+			"(OpenLDAP holds even a paged search to its default 500 entries: add %s) "+
+			"(partial reads are never used): %w", base, s.limitsLine("size.prtotal=unlimited"), err)
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultTimeLimitExceeded):
 		return fmt.Errorf("ldap search %s: time limit exceeded; raise ldap.timeout or the server's time limit: %w", base, err)
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultReferral), errors.As(err, &ref):

@@ -56,8 +56,11 @@ type Change struct {
 type WatchHooks struct {
 	// Change is called for each batch of changes, in order within a stream.
 	Change func(Change)
-	// Connected is called when a stream connects (err nil) and when it
-	// drops (err says why).
+	// Connected is called when a stream is up (err nil: the server
+	// answered its first query, a syncrepl refresh or the first poll) and
+	// when it drops (err says why: ErrStreamRefused marks a refusal that
+	// needs the server or ldap.watch changed, ErrFallingBack a fall back,
+	// see Mode).
 	Connected func(stream string, up bool, err error)
 	// Mode, when not nil, is told the mode in force once auto is resolved,
 	// and again whenever a stream falls back to another mode.
@@ -220,6 +223,12 @@ type stream struct {
 	// poll state: the entries seen at the mark's second (by ID, a digest of
 	// their content), not to be reported again unless they change.
 	atMark map[string]string
+	// noStartCookie: the server refused a cookie built from its
+	// contextCSN; start without a cookie from then on.
+	noStartCookie bool
+	// startCookie is the cookie built from the contextCSN, while it is the
+	// one the stream uses.
+	startCookie []byte
 }
 
 // errCookieRefused: the server will not resume from the cookie.
@@ -228,14 +237,43 @@ var errCookieRefused = errors.New("the server refused the saved cookie")
 // errStreamEnded: the server ended a persistent search without an error.
 var errStreamEnded = errors.New("the server ended the change stream")
 
-// errNoRight: the bind account may not use the mode; fall back.
+// ErrFallingBack marks the error with which a stream of ldap.watch: auto
+// stops before it falls back to another mode (WatchHooks.Mode is told which):
+// the error says why.
+var ErrFallingBack = errors.New("the change stream falls back to another mode")
+
+// ErrStreamRefused marks a stream error that retrying will not heal: the
+// server refuses the stream as it is set up (its size limit, no syncprov, no
+// right for the bind account). The error says what to change. The stream is
+// still retried with backoff, should the server be changed.
+var ErrStreamRefused = errors.New("the directory refuses the change stream")
+
+// errFallback: the server refuses the mode; fall back to another.
 type errFallback struct {
 	to  string
 	err error
 }
 
-func (e *errFallback) Error() string { return e.err.Error() }
-func (e *errFallback) Unwrap() error { return e.err }
+func (e *errFallback) Error() string        { return e.err.Error() }
+func (e *errFallback) Unwrap() error        { return e.err }
+func (e *errFallback) Is(target error) bool { return target == ErrFallingBack }
+
+// refusedError is an error marked ErrStreamRefused.
+type refusedError struct{ err error }
+
+func (e *refusedError) Error() string        { return e.err.Error() }
+func (e *refusedError) Unwrap() error        { return e.err }
+func (e *refusedError) Is(target error) bool { return target == ErrStreamRefused }
+
+// refused marks err as ErrStreamRefused.
+func refused(err error) error { return &refusedError{err: err} }
+
+// sizeLimited reports whether err is the server's size (or administrative)
+// limit cutting a search short.
+func sizeLimited(err error) bool {
+	return ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) ||
+		ldap.IsErrorWithCode(err, ldap.LDAPResultAdminLimitExceeded)
+}
 
 func (st *stream) run(ctx context.Context) {
 	backoff := watchBackoffMin
@@ -263,7 +301,12 @@ func (st *stream) run(ctx context.Context) {
 			st.h.Mode(st.key, st.mode)
 			continue
 		case errors.Is(err, errCookieRefused):
+			if st.startCookie != nil && string(st.cookie) == string(st.startCookie) {
+				st.noStartCookie = true
+			}
 			st.cookie = nil
+		case sizeLimited(err) && !errors.Is(err, ErrStreamRefused):
+			err = refused(err) // a paged poll query the server still limits
 		}
 		st.h.Connected(st.key, false, err)
 		if time.Since(started) > watchBackoffMax {
@@ -316,11 +359,23 @@ func (st *stream) syncrepl(ctx context.Context) error {
 
 	m := newMapper(st.s.cfg)
 	byUUID := strings.EqualFold(st.s.cfg.IDAttribute, "entryUUID")
+	if st.cookie == nil && !st.noStartCookie {
+		// Start from the server's current state, not from nothing: a
+		// refresh without a cookie lists every entry in scope in one
+		// unpaged search, which the size limit of an ordinary account
+		// (OpenLDAP's default: 500) cuts short, and which the full read
+		// this stream asks for reads again anyway. Changes after this
+		// cookie come by the stream.
+		if c := st.s.startCookie(conn, st.base); c != nil {
+			st.startCookie = c
+			st.emit(Change{Resync: true, Cookie: c})
+		}
+	}
 	req := ldap.NewSearchRequest(st.base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
 		st.s.cfg.UserFilter, []string{st.s.cfg.IDAttribute}, nil)
 	resumed := st.cookie != nil
+	fromStart := resumed && st.startCookie != nil && string(st.cookie) == string(st.startCookie)
 	res := conn.Syncrepl(sctx, req, 256, ldap.SyncRequestModeRefreshAndPersist, st.cookie, false)
-	st.h.Connected(st.key, true, nil)
 
 	refreshing := true
 	// The refresh phase's changes, reported together when it ends.
@@ -331,6 +386,9 @@ func (st *stream) syncrepl(ctx context.Context) error {
 			return
 		}
 		refreshing = false
+		// Up once the server has answered the refresh: a server that
+		// refuses the stream does so before.
+		st.h.Connected(st.key, true, nil)
 		if cookie == nil {
 			cookie = pendingCookie
 		}
@@ -441,9 +499,23 @@ func (st *stream) syncrepl(ctx context.Context) error {
 		return ctx.Err()
 	}
 	err = res.Err()
-	switch {
-	case err == nil:
+	if err == nil {
 		return errStreamEnded
+	}
+	return st.syncreplError(err, resumed, fromStart)
+}
+
+// syncreplError says what a content synchronization search's error means:
+// a refused cookie, a fall back (ldap.watch: auto), a refusal that needs the
+// server or the config changed, or a failure to retry. resumed: the search
+// had a cookie; fromStart: the one built from the contextCSN.
+func (st *stream) syncreplError(err error, resumed, fromStart bool) error {
+	switch {
+	case sizeLimited(err) && resumed && !fromStart:
+		// More entries changed since the saved cookie than the limit lets
+		// a refresh send: start again from the server's current state.
+		return fmt.Errorf("%w: the server's size limit cuts short the refresh from it (more entries changed since than the limit lets through); "+
+			"starting again from the server's current state, with a full read: %w", errCookieRefused, err)
 	case ldap.IsErrorWithCode(err, ldapSyncRefreshRequired):
 		return fmt.Errorf("%w (e-syncRefreshRequired): %w", errCookieRefused, err)
 	case resumed && (ldap.IsErrorWithCode(err, ldap.LDAPResultProtocolError) ||
@@ -455,13 +527,114 @@ func (st *stream) syncrepl(ctx context.Context) error {
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultUnavailableCriticalExtension) && st.s.cfg.Watch == WatchAuto:
 		return &errFallback{to: WatchPoll, err: fmt.Errorf("ldap sync %s: the server does not offer content synchronization for this base DN; polling instead: %w", st.base, err)}
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultUnavailableCriticalExtension):
-		return fmt.Errorf("ldap sync %s: the server does not offer content synchronization (RFC 4533) here: load the syncprov overlay on this database, or set ldap.watch: poll: %w", st.base, err)
+		return refused(fmt.Errorf("ldap sync %s: the server does not offer content synchronization (RFC 4533) here: load the syncprov overlay on this database, or set ldap.watch: poll: %w", st.base, err))
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultInsufficientAccessRights) && st.s.cfg.Watch == WatchAuto:
 		return &errFallback{to: WatchPoll, err: fmt.Errorf("ldap sync %s: the bind account may not use content synchronization; polling instead (grant it, see the README): %w", st.base, err)}
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultInsufficientAccessRights):
-		return fmt.Errorf("ldap sync %s: the bind account may not use content synchronization: grant it (see the README) or set ldap.watch: poll: %w", st.base, err)
+		return refused(fmt.Errorf("ldap sync %s: the bind account may not use content synchronization: grant it (see the README) or set ldap.watch: poll: %w", st.base, err))
+	case sizeLimited(err) && st.s.cfg.Watch == WatchAuto:
+		return &errFallback{to: WatchPoll, err: fmt.Errorf("ldap sync %s: %s; polling instead: %w", st.base, st.sizeLimitFix(), err)}
+	case sizeLimited(err):
+		return refused(fmt.Errorf("ldap sync %s: %s, or set ldap.watch: poll: %w", st.base, st.sizeLimitFix(), err))
 	}
 	return fmt.Errorf("ldap sync %s: %w", st.base, err)
+}
+
+// CheckWatch tries, without following anything, what the change stream of
+// ldap.watch needs, for `dirsync check`: it resolves auto, and for syncrepl
+// runs, for each base DN, a refreshOnly search from where a new stream
+// starts (the contextCSN cookie, or no cookie). It returns the mode and one
+// error per base DN whose stream would not stay up: marked ErrFallingBack
+// (auto falls back to poll) or ErrStreamRefused, saying what to change.
+func (s *Source) CheckWatch(ctx context.Context) (string, []error, error) {
+	mode, err := s.ResolveWatchMode(ctx)
+	if err != nil || mode != WatchSyncrepl {
+		return mode, nil, err
+	}
+	var problems []error
+	for _, base := range s.cfg.bases() {
+		if err := s.checkSyncrepl(ctx, base); err != nil {
+			problems = append(problems, err)
+		}
+	}
+	return mode, problems, nil
+}
+
+func (s *Source) checkSyncrepl(ctx context.Context, base string) error {
+	conn, closeConn, err := s.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeConn()
+	st := &stream{s: s, base: base, mode: WatchSyncrepl}
+	cookie := s.startCookie(conn, base)
+	req := ldap.NewSearchRequest(base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+		s.cfg.UserFilter, []string{"1.1"}, nil)
+	res := conn.Syncrepl(ctx, req, 64, ldap.SyncRequestModeRefreshOnly, cookie, false)
+	for res.Next() {
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := res.Err(); err != nil {
+		return st.syncreplError(err, cookie != nil, cookie != nil)
+	}
+	return nil
+}
+
+// sizeLimitFix says why a size limit stops the stream and what to change.
+func (st *stream) sizeLimitFix() string {
+	return "the server's size limit for the bind account cuts the content synchronization short (its refresh lists the entries in scope in one unpaged search " +
+		"when the server cannot resume from its contextCSN): lift the limit for that account " +
+		"(OpenLDAP: " + st.s.limitsLine("size=unlimited") + ") to stream changes"
+}
+
+// limitsLine is the OpenLDAP limits directive that sets limit for the bind
+// account.
+func (s *Source) limitsLine(limit string) string {
+	if s.cfg.BindDN == "" {
+		return "limits anonymous " + limit
+	}
+	return fmt.Sprintf("limits dn.exact=%q %s", s.cfg.BindDN, limit)
+}
+
+// startCookie returns a content synchronization (RFC 4533) cookie for the
+// state the server holds now: rid=000,csn=<the contextCSN values of the
+// naming context that holds base>. A refresh from it sends only what changed
+// since. It returns nil when the server shows no contextCSN there (not
+// readable by the bind account, or no syncprov on that database).
+func (s *Source) startCookie(conn *ldap.Conn, base string) []byte {
+	res, err := conn.Search(ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
+		"(objectClass=*)", []string{"namingContexts"}, nil))
+	if err != nil || len(res.Entries) == 0 {
+		return nil
+	}
+	b, err := ldap.ParseDN(base)
+	if err != nil {
+		return nil
+	}
+	var nc string
+	var ncLen int
+	for _, v := range res.Entries[0].GetAttributeValues("namingContexts") {
+		d, err := ldap.ParseDN(v)
+		if err != nil || !(d.EqualFold(b) || d.AncestorOfFold(b)) || (nc != "" && len(d.RDNs) <= ncLen) {
+			continue
+		}
+		nc, ncLen = v, len(d.RDNs)
+	}
+	if nc == "" {
+		return nil
+	}
+	res, err = conn.Search(ldap.NewSearchRequest(nc, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
+		"(objectClass=*)", []string{"contextCSN"}, nil))
+	if err != nil || len(res.Entries) == 0 {
+		return nil
+	}
+	csns := res.Entries[0].GetAttributeValues("contextCSN")
+	if len(csns) == 0 {
+		return nil
+	}
+	return []byte("rid=000,csn=" + strings.Join(csns, ";"))
 }
 
 // ldapSyncRefreshRequired is RFC 4533's e-syncRefreshRequired result code.

@@ -41,7 +41,6 @@ func (st *stream) poll(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	st.h.Connected(st.key, true, nil)
 
 	attr, prefix := "modifyTimestamp", pollTS
 	if info.ad {
@@ -59,6 +58,7 @@ func (st *stream) poll(ctx context.Context) error {
 		}
 		st.emit(Change{Resync: true, Cookie: []byte(prefix + mark)})
 	}
+	st.h.Connected(st.key, true, nil)
 	tick := time.NewTicker(st.s.cfg.pollInterval())
 	defer tick.Stop()
 	for {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/dirsync/dirsync/ldapsource"
 	dsync "github.com/dirsync/dirsync/sync"
 )
 
@@ -78,13 +80,16 @@ It exits 0 when all is well, 1 otherwise.`,
 						disabled++
 					}
 				}
-				step(nil, fmt.Sprintf("directory %s: %d users in scope (%d disabled) under %s", cfg.LDAP.URL, len(dir.Users), disabled, baseDNs(cfg)), "")
+				step(nil, fmt.Sprintf("directory %s: %d users in scope (%d disabled) under %s%s", cfg.LDAP.URL, len(dir.Users), disabled, baseDNs(cfg), boundAs(cfg)), "")
 				if len(dir.Users) == 0 {
 					fmt.Fprintln(out, "! the directory returned no users: check ldap.base_dn and ldap.user_filter")
 				}
 				writeCheckSkipped(out, dir.Skipped)
 			} else {
 				step(fmt.Errorf("directory: %w", dirErr), "", "check ldap.url, ldap.bind_dn, the password and ldap.base_dn; `ldapsearch` with the same values should work")
+			}
+			if src, ok := a.engine.Source.(ldapSource); ok && err == nil {
+				checkWatch(ctx, out, cfg, src.s, step)
 			}
 
 			platBad := bad
@@ -189,6 +194,37 @@ func writeCheckSkipped(out io.Writer, skipped []dsync.Skip) {
 	fmt.Fprintf(out, "! %d directory entries would be skipped (fix them in the directory; their platform accounts are left as they are, but archived if disabled):\n", len(skipped))
 	for _, s := range skipped {
 		fmt.Fprintf(out, "    %s: %s%s\n", s.DN, s.Reason, skipDisabled(s))
+	}
+}
+
+// boundAs says which account check bound as, and in which form.
+func boundAs(cfg Config) string {
+	if cfg.LDAP.BindDN == "" {
+		return ", bound anonymously"
+	}
+	form, _ := ldapsource.BindNameForm(cfg.LDAP.BindDN) // validated with the config
+	return fmt.Sprintf(", bound as %s (%s)", cfg.LDAP.BindDN, form)
+}
+
+// checkWatch tries the change stream ldap.watch asks for (not with off).
+func checkWatch(ctx context.Context, out io.Writer, cfg Config, src *ldapsource.Source, step func(error, string, string)) {
+	if cfg.LDAP.Watch == "" || cfg.LDAP.Watch == ldapsource.WatchOff {
+		return
+	}
+	mode, problems, err := src.CheckWatch(ctx)
+	if err != nil {
+		step(fmt.Errorf("watch: %w", err), "", "check that the directory is reachable")
+		return
+	}
+	for _, p := range problems {
+		if errors.Is(p, ldapsource.ErrFallingBack) {
+			fmt.Fprintf(out, "! watch: auto falls back to poll (deletes wait for the scheduled runs): %v\n", p)
+			continue
+		}
+		step(fmt.Errorf("watch: %w", p), "", "change the directory server as the error says, or set ldap.watch: poll (or off)")
+	}
+	if len(problems) == 0 {
+		step(nil, fmt.Sprintf("watch: ldap.watch %s resolves to %s; the directory accepts the change stream", cfg.LDAP.Watch, mode), "")
 	}
 }
 

@@ -50,11 +50,16 @@ every user whose last change failed, with the error and the attempt count.`,
 			if err != nil {
 				return err
 			}
+			refused, err := watchRefusals(ctx, db)
+			if err != nil {
+				return err
+			}
 			out := cmd.OutOrStdout()
 			if output == "json" {
 				return writeJSON(out, map[string]any{"runs": runs, "failing": failing, "users": stats.Users,
-					"quarantine_after": cfg.Sync.QuarantineAfter})
+					"quarantine_after": cfg.Sync.QuarantineAfter, "watch_refused": refused})
 			}
+			writeWatchRefusals(out, refused)
 			fmt.Fprintf(out, "Snapshot %s: %d active, %d archived, %d pending, %d deleted\n\n", cfg.State.Path,
 				stats.Users["active"], stats.Users["archived"], stats.Users["pending"], stats.Users["deleted"])
 			if len(runs) == 0 {

@@ -41,6 +41,8 @@ type metrics struct {
 	watchConnected prometheus.Gauge
 	watchEvents    *prometheus.CounterVec
 	watchRuns      *prometheus.CounterVec
+	watchRefused   prometheus.Gauge
+	watchRefusals  prometheus.Counter
 }
 
 var _ observer = (*metrics)(nil)
@@ -109,6 +111,14 @@ func newMetrics() *metrics {
 			Name: "dirsync_watch_runs_total",
 			Help: "Change-event runs (the changed users read again and synced) by outcome.",
 		}, []string{"outcome"}),
+		watchRefused: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "dirsync_watch_refused",
+			Help: "Change streams the directory refuses now (its size limit, no syncprov, no right): changes wait for the scheduled runs until the server or ldap.watch is changed; see dirsync status.",
+		}),
+		watchRefusals: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dirsync_watch_refusals_total",
+			Help: "Attempts to start a change stream that the directory refused.",
+		}),
 	}
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "dirsync_build_info",
@@ -118,7 +128,7 @@ func newMetrics() *metrics {
 	build.Set(1)
 	m.reg.MustRegister(m.runs, m.skipped, m.changes, m.inScope, m.phase, m.runDuration,
 		m.lastSuccess, m.lastRun, m.running, m.requests, m.reloads, build,
-		m.watchConnected, m.watchEvents, m.watchRuns,
+		m.watchConnected, m.watchEvents, m.watchRuns, m.watchRefused, m.watchRefusals,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	// Export every series from the start, at zero, so that rate() and alerts

@@ -3,11 +3,16 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"maps"
+	"os"
 	"slices"
 	"strconv"
+	"strings"
 	gosync "sync"
 	"time"
 
@@ -62,7 +67,40 @@ type watcher struct {
 	connected map[string]bool
 	failures  int // event runs failed in a row
 	retry     *time.Timer
+
+	// started is closed once every stream has its start position: a kept
+	// cookie, or the first change it reported (the resync that asks for a
+	// full read), or a failure to start. A full read waits for it (see
+	// awaitStart), so that the run at start-up is the full read the new
+	// streams ask for, not one more. starting are the streams still
+	// without a position.
+	started   chan struct{}
+	startOnce gosync.Once
+	starting  map[string]bool
+	// baseOf maps every stream key, in every mode, to its base DN: a
+	// stream that falls back before it started hands its place in
+	// starting to its new key.
+	baseOf map[string]string
+
+	// refused are the streams the directory refuses (ldap.watch as set up
+	// cannot work until the server or the config is changed): the error,
+	// and since when. refusedDirty: not yet written to the snapshot for
+	// `dirsync status`. fallbackWhy is the error of the last fall back.
+	refused      map[string]watchRefusal
+	refusedDirty bool
+	fallbackWhy  error
 }
+
+// watchRefusal is a stream the directory refuses, as `dirsync status`
+// shows it (snapshot meta metaWatchRefused).
+type watchRefusal struct {
+	Since time.Time `json:"since"`
+	Error string    `json:"error"`
+}
+
+// metaWatchRefused is the snapshot meta key holding the streams the
+// directory refuses now, a JSON list of watchRefusal ("" or [] when none).
+const metaWatchRefused = "watch.refused"
 
 // watchTake is the work one run takes from the watcher.
 type watchTake struct {
@@ -88,12 +126,14 @@ func (s *service) startWatcher(cfg Config) *watcher {
 		cancel: cancel, done: make(chan struct{}), kick: make(chan struct{}, 1),
 		ids: map[string]bool{}, dns: map[string]bool{}, cookies: map[string][]byte{},
 		resync: map[string]bool{}, connected: map[string]bool{},
+		started: make(chan struct{}), starting: map[string]bool{}, refused: map[string]watchRefusal{},
 	}
 	go func() {
 		defer close(w.done)
 		var wg gosync.WaitGroup
 		wg.Go(func() { w.dispatch(ctx) })
 		w.follow(ctx, cfg.State.Path)
+		w.markStarted() // follow ended (stopped, or it could not start)
 		wg.Wait()
 	}()
 	return w
@@ -110,6 +150,7 @@ func (w *watcher) stop() {
 		w.retry.Stop()
 	}
 	w.s.m.watchConnected.Set(0)
+	w.s.m.watchRefused.Set(0)
 }
 
 // follow resolves the mode and runs the change streams until ctx is done,
@@ -128,6 +169,7 @@ func (w *watcher) follow(ctx context.Context, statePath string) {
 			break
 		}
 		w.log.Warn("watch: the directory cannot be reached to start the change stream; retrying", zap.Duration("in", backoff), zap.Error(err))
+		w.markStarted() // the runs need not wait: the stream asks for its full read when it starts
 		select {
 		case <-ctx.Done():
 		case <-time.After(backoff):
@@ -147,15 +189,78 @@ func (w *watcher) follow(ctx context.Context, statePath string) {
 	if err != nil {
 		w.log.Warn("watch: cannot read the saved cookies; starting from scratch (a full read follows)", zap.Error(err))
 	}
+	if stale := recordedRefusals(ctx, statePath); stale {
+		w.mu.Lock()
+		w.refusedDirty = true // clear what an earlier process recorded, unless it still holds
+		w.mu.Unlock()
+	}
 	w.log.Info("watch started", zap.String("mode", mode), zap.Strings("base_dns", slices.Sorted(maps.Keys(keys))),
 		zap.Int("resumed_streams", resumed(keys, cookies)), zap.Int("streams", len(keys)))
+	w.mu.Lock()
+	for _, k := range keys {
+		if cookies[k] == nil {
+			w.starting[k] = true
+		}
+	}
+	none := len(w.starting) == 0
+	w.baseOf = map[string]string{}
+	for _, m := range []string{ldapsource.WatchSyncrepl, ldapsource.WatchDirSync, ldapsource.WatchPoll} {
+		for base, k := range src.StreamKeys(m) {
+			w.baseOf[k] = base
+		}
+	}
+	w.mu.Unlock()
+	if none {
+		w.markStarted()
+	}
 	src.Watch(ctx, mode, cookies, ldapsource.WatchHooks{ //nolint:errcheck // ctx's error
 		Change:    w.onChange,
 		Connected: w.onConnected,
 		Mode: func(stream, mode string) {
-			w.log.Warn("watch: falling back", zap.String("stream", stream), zap.String("mode", mode))
+			w.mu.Lock()
+			why := w.fallbackWhy
+			for k := range w.starting {
+				if k != stream && w.baseOf[k] == w.baseOf[stream] {
+					delete(w.starting, k)
+					w.starting[stream] = true
+				}
+			}
+			w.mu.Unlock()
+			w.log.Warn("watch: falling back", zap.String("stream", stream), zap.String("mode", mode), zap.Error(why))
 		},
 	})
+}
+
+// markStarted releases the runs waiting for the streams' start positions.
+func (w *watcher) markStarted() {
+	w.startOnce.Do(func() { close(w.started) })
+}
+
+// positioned records that stream has its start position, or failed to
+// get one.
+func (w *watcher) positioned(stream string) {
+	w.mu.Lock()
+	was := w.starting[stream]
+	delete(w.starting, stream)
+	done := was && len(w.starting) == 0
+	w.mu.Unlock()
+	if done {
+		w.markStarted()
+	}
+}
+
+// awaitStart waits, up to limit, until the streams have their start
+// positions: a full read started after that covers what they need, and
+// takes their cookies (see fullReadTake).
+func (w *watcher) awaitStart(ctx context.Context, limit time.Duration) {
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	select {
+	case <-w.started:
+	case <-ctx.Done():
+	case <-t.C:
+		w.log.Warn("watch: the change stream did not start in time; the run reads the directory without it (the stream asks for a full read of its own)", zap.Duration("waited", limit))
+	}
 }
 
 // resumed counts the streams of keys that have a kept cookie.
@@ -196,6 +301,12 @@ func loadCookies(ctx context.Context, path string, keys []string) (map[string][]
 }
 
 func (w *watcher) onConnected(stream string, up bool, err error) {
+	if up || !errors.Is(err, ldapsource.ErrFallingBack) {
+		// Up (resumed, or it told its position before), or it failed to
+		// start: the runs need not wait for it. A stream that falls back
+		// starts again under its new mode (see the Mode hook).
+		w.positioned(stream)
+	}
 	w.mu.Lock()
 	was := w.connected[stream]
 	w.connected[stream] = up
@@ -205,13 +316,81 @@ func (w *watcher) onConnected(stream string, up bool, err error) {
 			n++
 		}
 	}
+	_, wasRefused := w.refused[stream]
+	isRefused := !up && errors.Is(err, ldapsource.ErrStreamRefused)
+	switch {
+	case up && wasRefused:
+		delete(w.refused, stream)
+		w.refusedDirty = true
+	case isRefused && !wasRefused:
+		w.refused[stream] = watchRefusal{Since: time.Now().UTC(), Error: err.Error()}
+		w.refusedDirty = true
+	case !up && errors.Is(err, ldapsource.ErrFallingBack):
+		w.fallbackWhy = err
+	}
+	nRefused := len(w.refused)
 	w.mu.Unlock()
 	w.s.m.watchConnected.Set(float64(n))
+	w.s.m.watchRefused.Set(float64(nRefused))
 	switch {
+	case up && wasRefused:
+		w.log.Info("watch: the directory accepts the change stream again", zap.String("stream", stream))
+		w.poke()
 	case up && !was:
 		w.log.Info("watch connected", zap.String("stream", stream))
+	case isRefused:
+		w.s.m.watchRefusals.Inc()
+		if !wasRefused {
+			// Once: retrying does not heal it; the error says what to
+			// change. Until then the scheduled runs carry the changes.
+			w.log.Error("watch: the directory refuses the change stream; changes wait for the scheduled runs until the server or ldap.watch is changed (retrying with backoff)",
+				zap.String("stream", stream), zap.Error(err))
+			w.poke()
+		} else {
+			w.log.Debug("watch: the directory still refuses the change stream", zap.String("stream", stream), zap.Error(err))
+		}
+	case !up && errors.Is(err, ldapsource.ErrFallingBack):
+		// "watch: falling back" says why.
 	case !up:
 		w.log.Warn("watch disconnected; reconnecting with backoff", zap.String("stream", stream), zap.Error(err))
+	}
+}
+
+// recordRefused writes the streams the directory refuses into the snapshot,
+// for `dirsync status`. It runs under the service's busy flag, between runs.
+func (w *watcher) recordRefused() {
+	w.mu.Lock()
+	if !w.refusedDirty {
+		w.mu.Unlock()
+		return
+	}
+	w.refusedDirty = false
+	list := slices.SortedFunc(maps.Values(w.refused), func(a, b watchRefusal) int { return strings.Compare(a.Error, b.Error) })
+	w.mu.Unlock()
+	path := w.s.config().State.Path
+	if _, err := os.Stat(path); len(list) == 0 && errors.Is(err, fs.ErrNotExist) {
+		return // nothing to clear: no snapshot yet
+	}
+	err := func() error {
+		v, err := json.Marshal(list)
+		if err != nil {
+			return err
+		}
+		db, err := state.Open(w.s.runCtx, path)
+		if err != nil {
+			return err
+		}
+		if err := db.SetMeta(w.s.runCtx, metaWatchRefused, string(v)); err != nil {
+			db.Close()
+			return err
+		}
+		return db.Close()
+	}()
+	if err != nil {
+		w.mu.Lock()
+		w.refusedDirty = true
+		w.mu.Unlock()
+		w.log.Warn("watch: cannot record the refused change stream in the snapshot; trying again after the next run", zap.Error(err))
 	}
 }
 
@@ -230,6 +409,9 @@ func (w *watcher) onChange(c ldapsource.Change) {
 		w.resync[c.Stream] = true
 	}
 	w.mu.Unlock()
+	if c.Resync || c.Cookie != nil {
+		w.positioned(c.Stream)
+	}
 	w.s.m.watchEvents.WithLabelValues("change").Add(float64(len(c.IDs) + len(c.DNs)))
 	if c.Resync {
 		w.s.m.watchEvents.WithLabelValues("resync").Inc()
@@ -259,7 +441,11 @@ func (w *watcher) dispatch(ctx context.Context) {
 		resync := len(w.resync) > 0
 		work := len(w.ids) > 0 || len(w.dns) > 0
 		waiting := w.retry != nil
+		record := w.refusedDirty
 		w.mu.Unlock()
+		if record && w.s.start("watch: record", true, w.recordRefused) {
+			continue // it pokes again when it ends, as a run going does
+		}
 		switch {
 		case waiting:
 			// A failed run backs off; the timer pokes.
@@ -475,7 +661,9 @@ func idsByDN(ctx context.Context, st dsync.Store, dns []string) ([]string, error
 }
 
 // fullReadTake is what an ordinary run takes from the watcher, if one is
-// running: every event and cookie gathered before its directory read.
+// running: every event and cookie gathered before its directory read. It
+// first waits for the streams' start positions, so that the run at
+// start-up is also the full read new streams ask for.
 func (s *service) fullReadTake() *watchTake {
 	s.mu.Lock()
 	w := s.watch
@@ -483,6 +671,7 @@ func (s *service) fullReadTake() *watchTake {
 	if w == nil {
 		return nil
 	}
+	w.awaitStart(s.runCtx, 2*s.config().LDAP.Timeout)
 	return w.take(true)
 }
 
@@ -518,5 +707,41 @@ func (s *service) fullReadDone(ctx context.Context, a *app, t *watchTake, ok boo
 	}
 	if err := w.saveCookies(ctx, ms, t); err != nil {
 		w.log.Warn("the run completed but the change stream's cookie was not kept", zap.Error(err))
+	}
+}
+
+// recordedRefusals reports whether the snapshot holds refused streams
+// recorded earlier, without locking it.
+func recordedRefusals(ctx context.Context, path string) bool {
+	db, err := state.OpenReadOnly(ctx, path)
+	if err != nil {
+		return false
+	}
+	defer db.Close()
+	list, err := watchRefusals(ctx, db)
+	return err != nil || len(list) > 0
+}
+
+// watchRefusals reads the change streams the directory refused when the
+// service last looked (`dirsync run` with ldap.watch), for `dirsync status`.
+func watchRefusals(ctx context.Context, ms interface {
+	GetMeta(ctx context.Context, key string) (string, bool, error)
+}) ([]watchRefusal, error) {
+	v, ok, err := ms.GetMeta(ctx, metaWatchRefused)
+	if err != nil || !ok || v == "" {
+		return nil, err
+	}
+	var list []watchRefusal
+	if err := json.Unmarshal([]byte(v), &list); err != nil {
+		return nil, fmt.Errorf("snapshot meta %s: %w", metaWatchRefused, err)
+	}
+	return list, nil
+}
+
+// writeWatchRefusals prints the refused change streams, if any.
+func writeWatchRefusals(out io.Writer, list []watchRefusal) {
+	for _, r := range list {
+		fmt.Fprintf(out, "Change stream (ldap.watch) REFUSED by the directory since %s; changes wait for the scheduled runs:\n  %s\n\n",
+			r.Since.Local().Format("2006-01-02 15:04:05"), r.Error)
 	}
 }

@@ -1,12 +1,14 @@
 package sambatest
 
 import (
+	"crypto/tls"
 	"fmt"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf16"
 
 	"github.com/go-ldap/ldap/v3"
 )
@@ -267,4 +269,45 @@ func (s *Server) Delete(t testing.TB, dn string) {
 	if err := s.Conn(t).Del(ldap.NewDelRequest(dn, nil)); err != nil {
 		t.Fatalf("sambatest: delete %s: %v", dn, err)
 	}
+}
+
+// AddServiceAccount creates an enabled user sam under ou with the given
+// password and the UPN sam@dirsync.test, a plain domain user (member of
+// Domain Users only) as the README recommends for dirsync, and returns its
+// DN. Active Directory takes a password over an encrypted connection only,
+// so the account is added over LDAPS; the test binary must accept Samba's
+// certificate (see the x509negativeserial note in the ldapsource AD tests).
+func (s *Server) AddServiceAccount(t testing.TB, ou, sam, password string) string {
+	t.Helper()
+	c, err := ldap.DialURL(ldapsURL, ldap.DialWithTLSConfig(&tls.Config{InsecureSkipVerify: true})) //nolint:gosec // the test DC's own loopback certificate
+	if err != nil {
+		t.Fatalf("sambatest: dial %s: %v", ldapsURL, err)
+	}
+	defer c.Close()
+	c.SetTimeout(2 * time.Minute)
+	if err := c.Bind(adminDN, adminPassword); err != nil {
+		t.Fatalf("sambatest: bind as %s: %v", adminDN, err)
+	}
+	dn := "CN=" + ldap.EscapeDN(sam) + "," + ou
+	if err := add(c, dn, map[string][]string{
+		"objectClass":        {"user"},
+		"sAMAccountName":     {sam},
+		"userPrincipalName":  {sam + "@" + strings.ToLower(Realm)},
+		"userAccountControl": {strconv.Itoa(UACNormalAccount)},
+		"unicodePwd":         {unicodePwd(password)},
+	}); err != nil {
+		t.Fatalf("sambatest: %v", err)
+	}
+	return dn
+}
+
+// unicodePwd encodes a password as AD's unicodePwd wants it: quoted,
+// UTF-16LE.
+func unicodePwd(password string) string {
+	var b strings.Builder
+	for _, r := range utf16.Encode([]rune(`"` + password + `"`)) {
+		b.WriteByte(byte(r))
+		b.WriteByte(byte(r >> 8))
+	}
+	return b.String()
 }

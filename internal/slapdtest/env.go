@@ -158,9 +158,17 @@ func (e env) configText(dir string, modulesOnly, overlays []string, o options) s
 	}
 	if o.sizeLimit > 0 {
 		fmt.Fprintf(&b, "limits dn.exact=%q size.soft=%d size.hard=%d size.prtotal=%d\n", readerDN, o.sizeLimit, o.sizeLimit, o.sizeLimit)
+	} else if o.pagedUnlimited {
+		fmt.Fprintf(&b, "limits dn.exact=%q size.prtotal=unlimited\n", readerDN)
+	}
+	if o.hideContextCSN {
+		fmt.Fprintf(&b, "access to dn.base=%q attrs=contextCSN by dn.exact=%q none by * read\n", baseDN, readerDN)
 	}
 	b.WriteString("access to attrs=userPassword by self write by anonymous auth by * none\n")
 	b.WriteString("access to * by * read\n")
+	if o.monitor {
+		b.WriteString("\ndatabase monitor\naccess to * by * read\n")
+	}
 	return b.String()
 }
 

@@ -66,6 +66,35 @@ type options struct {
 	// noSyncprov leaves the syncprov overlay off the database; keepModule
 	// still loads its module (WithoutSyncprov, WithSyncprovModuleOnly).
 	noSyncprov, keepModule bool
+	// pagedUnlimited lifts the reader's limit on paged searches only
+	// (WithUnlimitedPagedReads); hideContextCSN hides the suffix's
+	// contextCSN from it (WithHiddenContextCSN).
+	pagedUnlimited, hideContextCSN bool
+	// monitor adds the cn=Monitor database (WithMonitor).
+	monitor bool
+}
+
+// WithMonitor adds slapd's cn=Monitor database, readable by everyone, so
+// that EntriesSent can count what the server sent.
+func WithMonitor() Option {
+	return func(o *options) { o.monitor = true }
+}
+
+// WithUnlimitedPagedReads lifts the reader account's size limit on paged
+// searches (slapd "limits ... size.prtotal=unlimited") and leaves slapd's
+// default size limit, 500 entries, on every other search: an OpenLDAP server
+// as installed, where the administrator let the service account read the
+// directory page by page. (Without it a paged search of more than 500
+// entries fails too: the total of a paged search defaults to the limit.)
+func WithUnlimitedPagedReads() Option {
+	return func(o *options) { o.pagedUnlimited = true }
+}
+
+// WithHiddenContextCSN makes the suffix's contextCSN unreadable to the
+// reader account (the rootdn still reads it), as on a server whose ACLs
+// hide operational attributes.
+func WithHiddenContextCSN() Option {
+	return func(o *options) { o.hideContextCSN = true }
 }
 
 // WithoutSyncprov leaves the syncprov overlay out: a content synchronization
@@ -319,11 +348,30 @@ func (s *Server) AdminDN() string { return adminDN }
 // AdminPassword is the rootdn's password.
 func (s *Server) AdminPassword() string { return adminPassword }
 
-// ReaderDN is a read-only service account, subject to limits (WithSizeLimit).
+// ReaderDN is a read-only service account, subject to limits: slapd's
+// default size limit (500 entries per search, paged or not) unless
+// WithSizeLimit or WithUnlimitedPagedReads says otherwise.
 func (s *Server) ReaderDN() string { return readerDN }
 
 // ReaderPassword is the reader account's password.
 func (s *Server) ReaderPassword() string { return readerPassword }
+
+// EntriesSent returns the number of search result entries the server has
+// sent since it started, to every client (cn=Entries,cn=Statistics,
+// cn=Monitor; needs WithMonitor). The read itself sends one entry.
+func (s *Server) EntriesSent(t testing.TB) int64 {
+	t.Helper()
+	res, err := s.Conn(t).Search(ldap.NewSearchRequest("cn=Entries,cn=Statistics,cn=Monitor", ldap.ScopeBaseObject,
+		ldap.NeverDerefAliases, 0, 0, false, "(objectClass=*)", []string{"monitorCounter"}, nil))
+	if err != nil || len(res.Entries) != 1 {
+		t.Fatalf("slapdtest: read cn=Entries,cn=Statistics,cn=Monitor (start with WithMonitor): %v", err)
+	}
+	n, err := strconv.ParseInt(res.Entries[0].GetAttributeValue("monitorCounter"), 10, 64)
+	if err != nil {
+		t.Fatalf("slapdtest: monitorCounter of cn=Entries: %v", err)
+	}
+	return n
+}
 
 // HasMemberOf reports whether the memberof overlay maintains memberOf.
 func (s *Server) HasMemberOf() bool { return s.memberOf }

@@ -83,3 +83,19 @@ func TestStop_MakesTheServerUnreachable(t *testing.T) {
 		t.Fatal("dial after Stop succeeded")
 	}
 }
+
+func TestEntriesSent_CountsTheEntriesOfSearches(t *testing.T) {
+	s := slapdtest.Start(t, slapdtest.WithMonitor())
+	ou := s.AddOU(t, "counted")
+	s.LoadUsers(t, ou, 5)
+	before := s.EntriesSent(t)
+	res, err := s.Conn(t).Search(ldap.NewSearchRequest(ou, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+		"(objectClass=inetOrgPerson)", []string{"uid"}, nil))
+	if err != nil || len(res.Entries) != 5 {
+		t.Fatalf("search: %v entries, %v", len(res.Entries), err)
+	}
+	// The 5 users, and the entry of the first EntriesSent read.
+	if got := s.EntriesSent(t) - before; got != 6 {
+		t.Errorf("EntriesSent grew by %d over a search of 5 entries, want 6 (5 and the counter's own entry)", got)
+	}
+}
