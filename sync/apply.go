@@ -70,7 +70,11 @@ func (a *applier) apply(ctx context.Context, plan Plan, claims func() (map[strin
 		if l, ok := a.e.Target.(Lister); ok {
 			idx, err := buildIndex(ctx, l)
 			if err != nil {
-				return fmt.Errorf("list platform accounts for adoption: %w", err)
+				err = fmt.Errorf("list platform accounts for adoption: %w", err)
+				if IsPlatformFault(err) {
+					return &PlatformError{Err: err, NotTried: len(plan.Changes)}
+				}
+				return err
 			}
 			a.index = idx
 		}
@@ -202,6 +206,10 @@ func (a *applier) one(ctx context.Context, c Change) error {
 		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 			// Stopped, not failed: the change is planned again next run.
 			return nil
+		}
+		if IsPlatformFault(err) {
+			// Not this user's failure: record nothing, stop the run.
+			return &PlatformError{Err: err}
 		}
 		entry.Error = err.Error()
 		if c.Reason != ReasonUnmanaged { // no record for an account not ours

@@ -221,7 +221,11 @@ func (e *Engine) readPlan(ctx context.Context, rep *Report, ro RunOptions) (clai
 	if ro.Full {
 		if err := e.fullReconcile(ctx, &rep.Plan, dir, records); err != nil {
 			if !ro.FullBestEffort || ctx.Err() != nil {
-				return nil, diffStart, fmt.Errorf("full reconcile: list the platform's accounts (nothing was changed): %w", err)
+				err = fmt.Errorf("full reconcile: list the platform's accounts (nothing was changed): %w", err)
+				if IsPlatformFault(err) {
+					err = &PlatformError{Err: err}
+				}
+				return nil, diffStart, err
 			}
 			rep.Plan = Diff(dir, records, e.OnRemoved) // drop any partial additions
 			rep.FullSkipped = err.Error()
@@ -341,6 +345,11 @@ func (e *Engine) applyPlan(ctx context.Context, rep *Report, claims func() (map[
 	var ce *CircuitError
 	if errors.As(err, &ce) {
 		ce.NotTried = max(len(rep.Plan.Changes)-a.attempted(), 0)
+		return err
+	}
+	var pe *PlatformError
+	if errors.As(err, &pe) {
+		pe.NotTried = max(len(rep.Plan.Changes)-a.attempted(), 0)
 		return err
 	}
 	if err != nil {

@@ -1,0 +1,127 @@
+package e2e
+
+import (
+	"context"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/dirsync/dirsync/state"
+	"github.com/dirsync/dirsync/user"
+)
+
+// records reads the snapshot's records by username.
+func (e *env) records() map[string]user.Record {
+	e.t.Helper()
+	db, err := state.OpenReadOnly(context.Background(), e.statePath())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer db.Close()
+	recs, err := db.Snapshot(context.Background())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	m := make(map[string]user.Record, len(recs))
+	for _, r := range recs {
+		m[r.User.Username] = r
+	}
+	return m
+}
+
+// wantNoAttempts fails when a snapshot record counts a failed attempt or
+// holds an error.
+func wantNoAttempts(t *testing.T, e *env, when string) {
+	t.Helper()
+	for name, r := range e.records() {
+		if r.Attempts != 0 || r.LastError != "" {
+			t.Errorf("%s: %s has %d attempts (%q); a platform failure must not count against a user", when, name, r.Attempts, r.LastError)
+		}
+	}
+}
+
+// closedPort returns a loopback address nothing listens on.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return addr
+}
+
+// platformFailureRuns sets up a synced alice, a new hire bob and an edited
+// alice, lets breakPlatform make the platform unusable, and checks that
+// every run fails with exit 1 and a message holding want, that nobody is
+// quarantined or counted as failing, and that once fixPlatform ran the next
+// run applies everything.
+func platformFailureRuns(t *testing.T, breakPlatform, fixPlatform func(e *env), want ...string) {
+	t.Helper()
+	e := newEnv(t)
+	// Quarantine at the first failed attempt: a platform failure must not be one.
+	e.environ = []string{"DIRSYNC_SYNC_QUARANTINE_AFTER=1"}
+	alice := e.addUser("alice", false)
+	e.mustRun(0, "sync")
+	e.ldap.Modify(t, alice, map[string][]string{"sn": {"Renamed"}})
+	e.addUser("bob", false)
+
+	breakPlatform(e)
+	for i := range 3 {
+		r := e.mustRun(1, "sync")
+		wantContains(t, "stderr", r.stderr, want...)
+		wantContains(t, "stderr", r.stderr, "no user was counted as failing")
+		if strings.Contains(r.stderr, "quarantined") {
+			t.Errorf("run %d: a platform failure quarantined users:\n%s", i+1, r)
+		}
+		wantNoAttempts(t, e, "after a run against an unusable platform")
+	}
+	r := e.mustRun(1, "sync", "--output", "json")
+	wantContains(t, "sync --output json", r.stdout, `"outcome": "failed"`)
+
+	fixPlatform(e)
+	r = e.mustRun(0, "sync")
+	if a := e.account("alice"); a.FamilyName != "Renamed" {
+		t.Errorf("alice's edit was not applied once the platform was fixed: %+v\n%s", a, r)
+	}
+	e.account("bob")
+	wantNoAttempts(t, e, "after the platform was fixed")
+}
+
+func TestSync_WrongTokenFailsTheRunWithoutCountingAgainstUsers(t *testing.T) {
+	t.Parallel()
+	platformFailureRuns(t,
+		func(e *env) { e.environ = append(e.environ, "DIRSYNC_TARGET_TOKEN=expired-token") },
+		func(e *env) { e.environ = e.environ[:1] },
+		"HTTP 401", "target.token")
+}
+
+func TestSync_ClosedPortFailsTheRunWithoutCountingAgainstUsers(t *testing.T) {
+	t.Parallel()
+	var url string
+	platformFailureRuns(t,
+		func(e *env) {
+			url = e.url
+			e.url = "http://" + closedPort(t) + "/scim/v2"
+			e.writeConfig()
+		},
+		func(e *env) { e.url = url; e.writeConfig() },
+		"connection refused", "target.url")
+}
+
+func TestSync_TLSMismatchFailsTheRunWithoutCountingAgainstUsers(t *testing.T) {
+	t.Parallel()
+	var url string
+	platformFailureRuns(t,
+		func(e *env) {
+			url = e.url
+			// The fake speaks plain HTTP: an https:// URL cannot work.
+			e.url = strings.Replace(url, "http://", "https://", 1)
+			e.writeConfig()
+		},
+		func(e *env) { e.url = url; e.writeConfig() },
+		"TLS", "target.url")
+}
