@@ -125,3 +125,70 @@ func TestSync_TLSMismatchFailsTheRunWithoutCountingAgainstUsers(t *testing.T) {
 		func(e *env) { e.url = url; e.writeConfig() },
 		"TLS", "target.url")
 }
+
+func TestSyncFull_RecreatesAccountsDeletedOnThePlatformByHand(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	syncUsers(t, e, "alice", "bob")
+	if !e.plat.Remove(e.account("bob").ID) {
+		t.Fatal("could not remove bob's account")
+	}
+
+	r := e.mustRun(2, "plan", "--full")
+	wantContains(t, "plan --full", r.stdout, "1 to create", "bob", "deleted on the platform")
+	r = e.mustRun(0, "sync", "--full")
+	bob := e.account("bob")
+	if !bob.Active {
+		t.Errorf("bob was recreated inactive: %+v", bob)
+	}
+	if rec := e.records()["bob"]; rec.PlatformID != bob.ID {
+		t.Errorf("bob's record links %q, want the new account %q", rec.PlatformID, bob.ID)
+	}
+	e.mustRun(0, "plan", "--full")
+}
+
+func TestSyncFull_OnMissingReportListsDeletedAccountsAndCreatesNothing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	syncUsers(t, e, "alice", "bob")
+	e.plat.Remove(e.account("bob").ID)
+	e.environ = []string{"DIRSYNC_SYNC_ON_MISSING=report"}
+
+	r := e.mustRun(0, "plan", "--full")
+	wantContains(t, "plan --full", r.stdout, "Missing on the platform (1", "bob")
+	r = e.mustRun(0, "sync", "--full", "--output", "json")
+	wantContains(t, "sync --full --output json", r.stdout, `"missing"`, `"bob"`)
+	if _, ok := e.plat.FindByUserName("bob"); ok {
+		t.Errorf("sync.on_missing: report recreated bob")
+	}
+}
+
+func TestSync_UpdateOfAnAccountDeletedByHandRecreatesIt(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	dns := syncUsers(t, e, "alice")
+	old := e.account("alice").ID
+	e.plat.Remove(old)
+	e.ldap.Modify(t, dns["alice"], map[string][]string{"sn": {"Renamed"}})
+
+	r := e.mustRun(0, "sync")
+	alice := e.account("alice")
+	if alice.ID == old || alice.FamilyName != "Renamed" || !alice.Active {
+		t.Errorf("alice = %+v; want a new active account with the update\n%s", alice, r)
+	}
+}
+
+func TestSync_OnMissingReportFailsTheUpdateOfAnAccountDeletedByHand(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	dns := syncUsers(t, e, "alice")
+	e.plat.Remove(e.account("alice").ID)
+	e.ldap.Modify(t, dns["alice"], map[string][]string{"sn": {"Renamed"}})
+	e.environ = []string{"DIRSYNC_SYNC_ON_MISSING=report"}
+
+	r := e.mustRun(1, "sync")
+	wantContains(t, "stderr", r.stderr, "no longer exists on the platform", "sync.on_missing")
+	if _, ok := e.plat.FindByUserName("alice"); ok {
+		t.Errorf("sync.on_missing: report recreated alice")
+	}
+}

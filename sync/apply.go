@@ -312,6 +312,10 @@ func (a *applier) do(ctx context.Context, c Change) (user.Entry, *user.Record, e
 // snapshot still links it: the link is dropped and the user created (or adopted)
 // again.
 func (a *applier) recreate(ctx context.Context, c Change) (user.Entry, *user.Record, error) {
+	if a.e.OnMissing == MissingReport {
+		return user.Entry{PlatformID: c.PlatformID}, nil, fmt.Errorf("%s %s: account %s no longer exists on the platform (deleted by hand?); "+
+			"sync.on_missing: report leaves it so: set sync.on_missing: recreate to create it again", c.Op, c.User.Username, c.PlatformID)
+	}
 	if err := a.loadClaims(); err != nil {
 		return user.Entry{Op: user.OpCreate}, nil, err
 	}

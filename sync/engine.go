@@ -31,6 +31,9 @@ type Options struct {
 	// Unmanaged: what a full reconcile does with accounts no directory user
 	// owns. Default UnmanagedReport.
 	Unmanaged Unmanaged
+	// OnMissing: what happens to a managed user whose account was deleted on
+	// the platform by hand. Default MissingRecreate.
+	OnMissing OnMissing
 	// Policy holds the safety limits.
 	Policy Policy
 	// Observe, when set, is called after each change is applied (err is nil on

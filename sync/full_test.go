@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/dirsync/dirsync/user"
@@ -84,5 +85,24 @@ func TestRun_ScheduledFullGoesOnAsOrdinaryWhenThePlatformCannotBeListed(t *testi
 	}
 	if _, err := e.Run(t.Context(), RunOptions{Full: true}); err == nil {
 		t.Error("an explicit full reconcile that cannot list the platform succeeded")
+	}
+}
+
+func TestRun_FullRefusesAPlatformThatListsNoneOfTheManagedAccounts(t *testing.T) {
+	alice, bob := person("id-alice", "alice"), person("id-bob", "bob")
+	e, ft, _ := setup(dirOf(alice, bob), record(alice, user.StatusActive, "p-alice"), record(bob, user.StatusActive, "p-bob"))
+	e.Target = listingTarget{ft}
+	ft.put(user.Account{PlatformID: "p-other", User: user.User{Username: "other", Active: true}})
+	ft.mu.Lock()
+	delete(ft.accounts, "p-alice")
+	delete(ft.accounts, "p-bob")
+	ft.mu.Unlock()
+
+	rep, err := e.Run(t.Context(), RunOptions{Full: true})
+	if err == nil || !strings.Contains(err.Error(), "lists none of the 2 accounts") {
+		t.Fatalf("Run = %v, want a refusal naming the 2 managed accounts", err)
+	}
+	if n := rep.Applied[user.OpCreate]; n != 0 || ft.count("create") != 0 {
+		t.Errorf("created %d (%d calls) on a platform that lists none of the managed accounts", n, ft.count("create"))
 	}
 }

@@ -55,6 +55,11 @@ type Plan struct {
 	// Unmanaged lists the platform accounts no directory user owns (full
 	// reconcile only).
 	Unmanaged []user.Account `json:"unmanaged,omitempty"`
+	// Missing lists the managed users whose account a full reconcile did not
+	// find on the platform (deleted there by hand) and, with OnMissing
+	// MissingReport, left as they are; with MissingRecreate their creates are
+	// in Changes.
+	Missing []Change `json:"missing,omitempty"`
 }
 
 // Count returns how many changes of kind op the plan holds.

@@ -58,6 +58,7 @@ func writePlan(w io.Writer, p dsync.Plan) {
 	writeSkipped(w, p.Skipped)
 	writeQuarantined(w, p.Quarantined)
 	writeUnmanaged(w, p.Unmanaged)
+	writeMissing(w, p.Missing)
 }
 
 func writeQuarantined(w io.Writer, q []dsync.Change) {
@@ -93,6 +94,9 @@ func describeChange(c dsync.Change) string {
 			who += " <" + c.User.Email + ">"
 		}
 		parts = append(parts, strings.TrimSpace(who))
+		if c.Reason != "" {
+			parts = append(parts, "("+c.Reason+")")
+		}
 	case user.OpArchive, user.OpDelete:
 		parts = append(parts, c.Reason)
 	case user.OpReactivate:
