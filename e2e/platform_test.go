@@ -192,3 +192,32 @@ func TestSync_OnMissingReportFailsTheUpdateOfAnAccountDeletedByHand(t *testing.T
 		t.Errorf("sync.on_missing: report recreated alice")
 	}
 }
+
+func TestSync_RefusedEmailFilterFallsBackToAListingAndSaysSoOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	// carol has an account already, under another userName and with no
+	// externalId: only her email finds it.
+	if _, err := e.plat.Seed(user.User{Username: "carol.old", Email: "carol@example.com", GivenName: "Carol", Active: true}); err != nil {
+		t.Fatal(err)
+	}
+	e.plat.RefuseFilter("emails")
+	e.addUser("alice", false)
+	e.addUser("bob", false)
+	e.addUser("carol", false)
+
+	r := e.mustRun(0, "sync")
+	e.account("alice")
+	e.account("bob")
+	carol := e.account("carol")
+	if len(e.plat.Accounts()) != 3 {
+		t.Errorf("%d platform accounts, want 3 (carol's adopted, not duplicated): %+v", len(e.plat.Accounts()), e.plat.Accounts())
+	}
+	if carol.ExternalID == "" {
+		t.Errorf("carol's account was not linked: %+v", carol)
+	}
+	if n := strings.Count(r.stderr, `"msg":"the platform refused the lookup by email`); n != 1 {
+		t.Errorf("%d warnings about the refused lookup, want 1:\n%s", n, r)
+	}
+	wantContains(t, "stderr", r.stderr, "email")
+}

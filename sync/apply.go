@@ -38,6 +38,13 @@ type applier struct {
 	index         *accountIndex // nil unless the platform was listed for adoption
 	applied       map[user.Op]int
 	failed        []Failure
+	// refused holds the adopt_by keys the platform refused to look up by
+	// (see Target.Lookup); listing is its listing, read once when first
+	// needed instead of those lookups.
+	refused   map[string]bool
+	listMu    sync.Mutex
+	listing   *accountIndex
+	listedErr error
 	// consecutive counts platform-down failures in a row (circuit breaker).
 	consecutive int
 	tripped     bool
@@ -419,12 +426,20 @@ func (a *applier) unclaim(platformID, id string) {
 }
 
 // find looks for an account to adopt by the adopt_by keys in order, in idx when
-// given, else on the platform.
+// given, else on the platform. From the first key the platform refuses to
+// look up by, it looks in a listing of the platform instead.
 func (a *applier) find(ctx context.Context, u user.User, idx *accountIndex) (user.Account, bool, error) {
 	for _, key := range a.e.adoptBy() {
 		value := matchValue(u, key)
 		if value == "" {
 			continue
+		}
+		if idx == nil && a.isRefused(key) {
+			l, err := a.listed(ctx, key)
+			if err != nil {
+				return user.Account{}, false, err
+			}
+			idx = l
 		}
 		if idx != nil {
 			if acct, ok := idx.get(key, value); ok {
@@ -436,12 +451,68 @@ func (a *applier) find(ctx context.Context, u user.User, idx *accountIndex) (use
 		if IsNotFound(err) {
 			continue
 		}
+		if IsLookupRefused(err) {
+			a.refuse(key, err)
+			if idx, err = a.listed(ctx, key); err != nil {
+				return user.Account{}, false, err
+			}
+			if acct, ok := idx.get(key, value); ok {
+				return acct, true, nil
+			}
+			continue
+		}
 		if err != nil {
 			return user.Account{}, false, fmt.Errorf("by %s: %w", key, err)
 		}
 		return acct, true, nil
 	}
 	return user.Account{}, false, nil
+}
+
+func (a *applier) isRefused(key string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.refused[key]
+}
+
+// refuse notes that the platform refused to look up by key, and says so once.
+func (a *applier) refuse(key string, err error) {
+	a.mu.Lock()
+	first := !a.refused[key]
+	if a.refused == nil {
+		a.refused = map[string]bool{}
+	}
+	a.refused[key] = true
+	a.mu.Unlock()
+	if first && a.e.Warn != nil {
+		a.e.Warn(fmt.Sprintf("the platform refused the lookup by %s; finding accounts to adopt by %s in a listing of the platform instead, "+
+			"read once per run (remove %s from sync.adopt_by to skip it): %v", key, key, key, err))
+	}
+}
+
+// listed returns an index of every platform account, listing the platform
+// on first use; key is the lookup it stands in for.
+func (a *applier) listed(ctx context.Context, key string) (*accountIndex, error) {
+	a.listMu.Lock()
+	defer a.listMu.Unlock()
+	if a.listing == nil && a.listedErr == nil {
+		l, ok := a.e.Target.(Lister)
+		if !ok {
+			return nil, fmt.Errorf("the platform refused the lookup by %s and cannot list its accounts: remove %s from sync.adopt_by", key, key)
+		}
+		idx, err := buildIndex(ctx, l)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, err // not remembered: stopped, not failed
+			}
+			a.listedErr = fmt.Errorf("the platform refused the lookup by %s, and listing its accounts instead failed: %w", key, err)
+		}
+		a.listing = idx
+	}
+	if a.listedErr != nil {
+		return nil, a.listedErr
+	}
+	return a.listing, nil
 }
 
 func matchValue(u user.User, key string) string {

@@ -100,7 +100,10 @@ type Target interface {
 	Delete(ctx context.Context, platformID string) error
 	// Lookup finds the account whose key (user.MatchExternalID, MatchUserName or
 	// MatchEmail; userName and email compare case-insensitively) equals value.
-	// It returns a NotFound error when there is none.
+	// It returns a NotFound error when there is none, and an error whose
+	// chain holds a value with `LookupRefused() bool` returning true when the
+	// platform cannot look accounts up by key (it refused the filter): the
+	// reconciler then tries its next key and looks in a listing (Lister).
 	Lookup(ctx context.Context, key, value string) (user.Account, error)
 }
 
@@ -144,4 +147,11 @@ func IsConflict(err error) bool {
 func IsPlatformFault(err error) bool {
 	var e interface{ PlatformFault() bool }
 	return errors.As(err, &e) && e.PlatformFault()
+}
+
+// IsLookupRefused reports whether err means the platform cannot look accounts
+// up by the key asked (see Target.Lookup).
+func IsLookupRefused(err error) bool {
+	var e interface{ LookupRefused() bool }
+	return errors.As(err, &e) && e.LookupRefused()
 }

@@ -39,6 +39,10 @@ type Options struct {
 	// Observe, when set, is called after each change is applied (err is nil on
 	// success). It is called from several goroutines at once.
 	Observe func(c Change, err error)
+	// Warn, when set, is told what the operator should know of a run that
+	// goes on all the same (a lookup the platform refused), once per run and
+	// cause. It is called from several goroutines at once.
+	Warn func(msg string)
 	// OnPlan, when set, is called with the plan about to be applied (not in a
 	// dry run, not when it is empty), before the first change. For progress.
 	OnPlan func(p Plan)

@@ -168,6 +168,27 @@ func (e *NotFoundError) Error() string {
 // NotFound is always true.
 func (e *NotFoundError) NotFound() bool { return true }
 
+// FilterRefusedError reports that the platform refused a lookup's filter (HTTP
+// 400, typically with scimType invalidFilter, or 501): it cannot look accounts
+// up by that key. It satisfies the reconciler's LookupRefused contract: the
+// reconciler tries its next key and finds the account in a listing instead.
+type FilterRefusedError struct {
+	Op string
+	// Key is the match key (externalId, userName, email); Filter the filter sent.
+	Key    string
+	Filter string
+	Err    error
+}
+
+func (e *FilterRefusedError) Error() string {
+	return fmt.Sprintf("%s: the platform refused the lookup filter %s: %v", e.Op, e.Filter, e.Err)
+}
+
+func (e *FilterRefusedError) Unwrap() error { return e.Err }
+
+// LookupRefused is always true.
+func (e *FilterRefusedError) LookupRefused() bool { return true }
+
 // maxDetail bounds the length of HTTPError.Detail.
 const maxDetail = 300
 

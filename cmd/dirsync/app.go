@@ -141,6 +141,7 @@ func wire(ctx context.Context, cfg Config, log *zap.Logger, readOnly bool, obs .
 		}
 		changeLog.Info("change applied", fields...)
 	}
+	opts.Warn = func(msg string) { changeLog.Warn(msg) }
 	return &app{
 		engine:   &dsync.Engine{Source: ldapSource{src}, Target: plat, Store: st, Options: opts},
 		store:    st,

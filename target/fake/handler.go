@@ -194,6 +194,13 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, base string) {
 	q := r.URL.Query()
 	match := func(*Resource) bool { return true }
 	if f := q.Get("filter"); f != "" {
+		s.mu.Lock()
+		refused := s.filterRefusedLocked(f)
+		s.mu.Unlock()
+		if refused != nil {
+			s.writeError(w, refused)
+			return
+		}
 		m, err := parseFilter(f)
 		if err != nil {
 			s.writeError(w, err)

@@ -84,6 +84,9 @@ type Server struct {
 	slowBodies  time.Duration
 	throttle    *rate.Limiter // nil: no throttling
 	throttled   int
+	// refusedFilters holds the lower-cased attributes a filter may not name
+	// (see RefuseFilter).
+	refusedFilters map[string]bool
 }
 
 type failure struct {
@@ -336,6 +339,31 @@ func (s *Server) FailUser(userName string, status int) {
 		return
 	}
 	s.failUsers[strings.ToLower(userName)] = status
+}
+
+// RefuseFilter makes every list whose filter names attr (externalId,
+// userName or emails; case-insensitive, whatever the filter's form) fail with
+// 400 and scimType invalidFilter, as SCIM servers answer a filter they do not
+// support (RFC 7644 §3.4.2.2, §3.12). Listing without a filter still works.
+func (s *Server) RefuseFilter(attr string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.refusedFilters == nil {
+		s.refusedFilters = map[string]bool{}
+	}
+	s.refusedFilters[strings.ToLower(attr)] = true
+}
+
+// filterRefusedLocked returns the error for a filter RefuseFilter refuses.
+func (s *Server) filterRefusedLocked(f string) *scimError {
+	lower := strings.ToLower(strings.TrimSpace(f))
+	lower = strings.TrimPrefix(lower, strings.ToLower(SchemaUser)+":")
+	for attr := range s.refusedFilters {
+		if rest, ok := strings.CutPrefix(lower, attr); ok && (rest == "" || strings.ContainsAny(rest[:1], " .[\t")) {
+			return badRequest("invalidFilter", "filtering on %s is not supported", attr)
+		}
+	}
+	return nil
 }
 
 // ResetNext resets the connection of the next n requests without answering.

@@ -225,8 +225,11 @@ func (c *Client) Lookup(ctx context.Context, key, value string) (user.Account, e
 	for i, f := range filters {
 		resp, err := c.do(ctx, op, http.MethodGet, "Users", url.Values{"filter": {f}, "startIndex": {"1"}, "count": {"10"}}, nil)
 		var he *target.HTTPError
-		if i+1 < len(filters) && errors.As(err, &he) && he.Status == http.StatusBadRequest {
-			continue
+		if errors.As(err, &he) && (he.Status == http.StatusBadRequest || he.Status == http.StatusNotImplemented) {
+			if i+1 < len(filters) {
+				continue
+			}
+			return user.Account{}, &target.FilterRefusedError{Op: op, Key: key, Filter: f, Err: err}
 		}
 		if err != nil {
 			return user.Account{}, err
