@@ -221,3 +221,68 @@ func TestSync_RefusedEmailFilterFallsBackToAListingAndSaysSoOnce(t *testing.T) {
 	}
 	wantContains(t, "stderr", r.stderr, "email")
 }
+
+// wantNoWriteOutsideAnAccount fails when the platform received a write
+// other than a create (POST /Users) or one addressed to a single account
+// (/Users/{id}, id not "." or "..").
+func wantNoWriteOutsideAnAccount(t *testing.T, e *env) {
+	t.Helper()
+	for _, r := range e.plat.Requests() {
+		if r.Method == "GET" || (r.Method == "POST" && r.Path == "/Users") {
+			continue
+		}
+		id, ok := strings.CutPrefix(r.Path, "/Users/")
+		if !ok || id == "" || id == "." || id == ".." {
+			t.Errorf("%s %s: a write outside a single account", r.Method, r.Path)
+		}
+	}
+}
+
+func TestSync_RefusesAPlatformIDThatIsNotAPathSegmentFromACreate(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.plat.NextIDs("..")
+	e.addUser("alice", false)
+
+	r := e.mustRun(1, "sync")
+	wantContains(t, "sync", r.stdout+r.stderr, `account id ".."`, "alice")
+	if rec := e.records()["alice"]; rec.PlatformID != "" {
+		t.Errorf("alice's record links %q", rec.PlatformID)
+	}
+	// The next run finds the account by externalId: refused again.
+	r = e.mustRun(1, "sync")
+	wantContains(t, "second sync", r.stdout+r.stderr, `account id ".."`)
+	wantNoWriteOutsideAnAccount(t, e)
+}
+
+func TestSync_RefusesAPlatformIDThatIsNotAPathSegmentFromALookup(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.plat.NextIDs("x/../..")
+	if _, err := e.plat.Seed(user.User{Username: "bob", Email: "bob@example.com", Active: false}); err != nil {
+		t.Fatal(err)
+	}
+	e.addUser("bob", false)
+
+	r := e.mustRun(1, "sync")
+	wantContains(t, "sync", r.stdout+r.stderr, `account id "x/../.."`, "bob")
+	wantNoWriteOutsideAnAccount(t, e)
+}
+
+func TestSyncFull_RefusesAListingWithAPlatformIDThatIsNotAPathSegment(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	syncUsers(t, e, "alice")
+	e.plat.NextIDs(".")
+	if _, err := e.plat.Seed(user.User{Username: "stranger", Active: true}); err != nil {
+		t.Fatal(err)
+	}
+	e.environ = []string{"DIRSYNC_SYNC_UNMANAGED=archive"}
+
+	r := e.mustRun(1, "sync", "--full")
+	wantContains(t, "sync --full", r.stderr, `account id "."`)
+	if s, _ := e.plat.FindByUserName("stranger"); !s.Active {
+		t.Errorf("the stranger was archived through a listing that was refused")
+	}
+	wantNoWriteOutsideAnAccount(t, e)
+}

@@ -349,8 +349,8 @@ func (a *applier) create(ctx context.Context, u user.User) (user.Entry, *user.Re
 	if !found {
 		acct, err = a.e.Target.Create(ctx, u)
 		if err == nil {
-			if acct.PlatformID == "" {
-				return user.Entry{Op: user.OpCreate}, nil, fmt.Errorf("create %s: the platform returned no id", u.Username)
+			if err := checkPlatformID(acct); err != nil {
+				return user.Entry{Op: user.OpCreate}, nil, fmt.Errorf("create %s: %w", u.Username, err)
 			}
 			a.claim(acct.PlatformID, u.ID)
 			return user.Entry{Op: user.OpCreate, PlatformID: acct.PlatformID},
@@ -464,9 +464,22 @@ func (a *applier) find(ctx context.Context, u user.User, idx *accountIndex) (use
 		if err != nil {
 			return user.Account{}, false, fmt.Errorf("by %s: %w", key, err)
 		}
+		if err := checkPlatformID(acct); err != nil {
+			return user.Account{}, false, fmt.Errorf("by %s: %w", key, err)
+		}
 		return acct, true, nil
 	}
 	return user.Account{}, false, nil
+}
+
+// checkPlatformID returns an error when acct's platform id, as the platform
+// answered it, cannot be used (see user.CheckPlatformID).
+func checkPlatformID(acct user.Account) error {
+	if err := user.CheckPlatformID(acct.PlatformID); err != nil {
+		return fmt.Errorf("the platform answered account id %q (userName %q), which dirsync refuses: %w; "+
+			"an id must be one URL path segment: correct the account on the platform", acct.PlatformID, acct.User.Username, err)
+	}
+	return nil
 }
 
 func (a *applier) isRefused(key string) bool {
@@ -537,6 +550,9 @@ func buildIndex(ctx context.Context, l Lister) (*accountIndex, error) {
 		user.MatchExternalID: {}, user.MatchUserName: {}, user.MatchEmail: {},
 	}}
 	err := l.List(ctx, func(acct user.Account) error {
+		if err := checkPlatformID(acct); err != nil {
+			return err
+		}
 		for _, key := range []string{user.MatchExternalID, user.MatchUserName, user.MatchEmail} {
 			if v := matchValue(acct.User, key); v != "" {
 				idx.by[key][indexKey(key, v)] = acct

@@ -47,6 +47,9 @@ func (e *Engine) fullReconcile(ctx context.Context, plan *Plan, dir Directory, r
 	accounts := map[string]user.Account{}
 	var order []string
 	if err := l.List(ctx, func(a user.Account) error {
+		if err := checkPlatformID(a); err != nil {
+			return err
+		}
 		if _, dup := accounts[a.PlatformID]; !dup {
 			order = append(order, a.PlatformID)
 		}

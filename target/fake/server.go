@@ -87,6 +87,7 @@ type Server struct {
 	// refusedFilters holds the lower-cased attributes a filter may not name
 	// (see RefuseFilter).
 	refusedFilters map[string]bool
+	nextIDs        []string // ids for the next resources created (see NextIDs)
 }
 
 type failure struct {
@@ -366,6 +367,15 @@ func (s *Server) filterRefusedLocked(f string) *scimError {
 	return nil
 }
 
+// NextIDs gives the next resources created (by a POST or Seed) these ids, in
+// order, whatever they are: "..", "", "a/b" are how a broken platform answers.
+// Calls queue up.
+func (s *Server) NextIDs(ids ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nextIDs = append(s.nextIDs, ids...)
+}
+
 // ResetNext resets the connection of the next n requests without answering.
 func (s *Server) ResetNext(n int) {
 	s.mu.Lock()
@@ -434,9 +444,13 @@ func (s *Server) newIDLocked() string {
 }
 
 func (s *Server) insertLocked(r *Resource) {
-	r.ID = s.newIDLocked()
-	for s.users[r.ID] != nil {
+	if len(s.nextIDs) > 0 {
+		r.ID, s.nextIDs = s.nextIDs[0], s.nextIDs[1:]
+	} else {
 		r.ID = s.newIDLocked()
+		for s.users[r.ID] != nil {
+			r.ID = s.newIDLocked()
+		}
 	}
 	now := s.opts.Now()
 	r.Created, r.LastModified, r.Version = now, now, 1

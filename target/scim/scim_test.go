@@ -735,3 +735,27 @@ func TestCreate_TimeoutIsRetriedThenReported(t *testing.T) {
 		t.Error("created despite the timeout")
 	}
 }
+
+func TestWrites_RefuseAPlatformIDThatIsNotOnePathSegmentAndSendNothing(t *testing.T) {
+	e := newEnv(t, fake.Options{})
+	mustCreate(t, e, alice())
+	e.fake.ResetLog()
+	ctx := context.Background()
+	for _, id := range []string{"", ".", "..", "a/../..", "a?b", "a#b"} {
+		if err := e.c.SetActive(ctx, id, false); err == nil {
+			t.Errorf("SetActive(%q) = nil, want an error", id)
+		}
+		if err := e.c.Update(ctx, id, alice()); err == nil {
+			t.Errorf("Update(%q) = nil, want an error", id)
+		}
+		if err := e.c.Delete(ctx, id); err == nil {
+			t.Errorf("Delete(%q) = nil, want an error", id)
+		}
+	}
+	if w := e.fake.Writes(); w != 0 {
+		t.Errorf("%d writes sent for ids that are not one path segment: %+v", w, e.fake.Requests())
+	}
+	if a, ok := e.fake.FindByUserName("alice"); !ok || !a.Active {
+		t.Errorf("alice = %+v, %v; want her account untouched", a, ok)
+	}
+}

@@ -30,6 +30,10 @@ func (c *Client) createUser(ctx context.Context, u user.User) (user.Account, err
 		if loc := resp.Header.Get("Location"); loc != "" {
 			if lu, err := url.Parse(loc); err == nil {
 				if id := path.Base(lu.Path); id != "." && id != "/" && !strings.EqualFold(id, "Users") {
+					if err := user.CheckPlatformID(id); err != nil {
+						return user.Account{}, fmt.Errorf("%s: %s: the platform answered account id %q (Location %s), which dirsync refuses: %w",
+							op, resp.URL, id, loc, err)
+					}
 					return user.Account{PlatformID: id, User: u}, nil
 				}
 			}
@@ -42,6 +46,9 @@ func (c *Client) createUser(ctx context.Context, u user.User) (user.Account, err
 	if r.ID == "" {
 		return user.Account{}, fmt.Errorf("%s: %s: response has no id (HTTP %d)", op, resp.URL, resp.Status)
 	}
+	if err := answeredID(op, resp, &r); err != nil {
+		return user.Account{}, err
+	}
 	return r.account(), nil
 }
 
@@ -51,8 +58,8 @@ func (c *Client) createUser(ctx context.Context, u user.User) (user.Account, err
 // own value.
 func (c *Client) updateUser(ctx context.Context, platformID string, u user.User) error {
 	op := "scim update user " + platformID
-	if platformID == "" {
-		return fmt.Errorf("%s: empty platform id", op)
+	if err := checkID(op, platformID); err != nil {
+		return err
 	}
 	set, cleared := attrs(u)
 	if c.patchSupported(ctx) {
@@ -121,8 +128,8 @@ func (c *Client) SetActive(ctx context.Context, platformID string, active bool) 
 	if active {
 		op = "scim activate user " + platformID
 	}
-	if platformID == "" {
-		return fmt.Errorf("%s: empty platform id", op)
+	if err := checkID(op, platformID); err != nil {
+		return err
 	}
 	if c.patchSupported(ctx) {
 		done, err := c.patchOps(ctx, op, platformID, []map[string]any{{"op": "replace", "path": "active", "value": active}})
@@ -136,8 +143,8 @@ func (c *Client) SetActive(ctx context.Context, platformID string, active bool) 
 // Delete removes account platformID. A missing account is a NotFound error.
 func (c *Client) Delete(ctx context.Context, platformID string) error {
 	op := "scim delete user " + platformID
-	if platformID == "" {
-		return fmt.Errorf("%s: empty platform id", op)
+	if err := checkID(op, platformID); err != nil {
+		return err
 	}
 	_, err := c.do(ctx, op, http.MethodDelete, userPath(platformID), nil, nil)
 	return err
@@ -222,6 +229,7 @@ func (c *Client) Lookup(ctx context.Context, key, value string) (user.Account, e
 		return user.Account{}, &target.NotFoundError{Op: op, Key: key, Value: value}
 	}
 	var list listResponse
+	var answer *target.Response
 	for i, f := range filters {
 		resp, err := c.do(ctx, op, http.MethodGet, "Users", url.Values{"filter": {f}, "startIndex": {"1"}, "count": {"10"}}, nil)
 		var he *target.HTTPError
@@ -237,6 +245,7 @@ func (c *Client) Lookup(ctx context.Context, key, value string) (user.Account, e
 		if err := decode(op, resp, &list); err != nil {
 			return user.Account{}, err
 		}
+		answer = resp
 		break
 	}
 	var found []user.Account
@@ -246,6 +255,9 @@ func (c *Client) Lookup(ctx context.Context, key, value string) (user.Account, e
 			continue
 		}
 		if a := r.account(); match(a, r) {
+			if err := answeredID(op, answer, r); err != nil {
+				return user.Account{}, err
+			}
 			found = append(found, a)
 		}
 	}
@@ -287,6 +299,9 @@ func (c *Client) List(ctx context.Context, fn func(user.Account) error) error {
 			r := &page.Resources[i]
 			if r.ID == "" {
 				return fmt.Errorf("%s: %s: resource %d of the page at startIndex %d has no id", op, resp.URL, i+1, start)
+			}
+			if err := answeredID(op, resp, r); err != nil {
+				return err
 			}
 			if seen[string(r.ID)] {
 				continue
@@ -353,4 +368,23 @@ func setAttr(m map[string]any, name string, v any) {
 		}
 	}
 	m[name] = v
+}
+
+// checkID returns an error when platformID cannot be put in a request path
+// (see user.CheckPlatformID).
+func checkID(op, platformID string) error {
+	if err := user.CheckPlatformID(platformID); err != nil {
+		return fmt.Errorf("%s: platform id %q: %w", op, platformID, err)
+	}
+	return nil
+}
+
+// answeredID returns an error when the id of r, in the answer resp, cannot
+// be used as an account's id (see user.CheckPlatformID).
+func answeredID(op string, resp *target.Response, r *resource) error {
+	if err := user.CheckPlatformID(string(r.ID)); err != nil {
+		return fmt.Errorf("%s: %s: the platform answered account id %q (userName %q), which dirsync refuses: %w; "+
+			"an id must be one URL path segment: correct the account on the platform", op, resp.URL, string(r.ID), string(r.UserName), err)
+	}
+	return nil
 }
