@@ -2,7 +2,10 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -285,4 +288,49 @@ func TestSyncFull_RefusesAListingWithAPlatformIDThatIsNotAPathSegment(t *testing
 		t.Errorf("the stranger was archived through a listing that was refused")
 	}
 	wantNoWriteOutsideAnAccount(t, e)
+}
+
+func TestPlan_ShowsAdoptionsAfterTheSnapshotWasLost(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	syncUsers(t, e, "alice", "bob", "carol")
+	if err := os.RemoveAll(filepath.Dir(e.statePath())); err != nil {
+		t.Fatal(err)
+	}
+	e.addUser("dave", false)
+	writes := e.plat.Writes()
+
+	r := e.mustRun(2, "plan")
+	wantContains(t, "plan", r.stdout, "Plan: 1 to create, 3 to adopt", "= adopt", "alice", "bob", "carol", "+ create  dave")
+	r = e.mustRun(2, "plan", "--output", "json")
+	var doc struct {
+		Plan struct {
+			Changes []struct {
+				Op    string `json:"op"`
+				User  user.User
+				Adopt *user.Account `json:"adopt"`
+			} `json:"changes"`
+			Adoptions int `json:"adoptions"`
+		} `json:"plan"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+		t.Fatalf("plan --output json: %v\n%s", err, r.stdout)
+	}
+	if doc.Plan.Adoptions != 3 {
+		t.Errorf("plan.adoptions = %d, want 3\n%s", doc.Plan.Adoptions, r.stdout)
+	}
+	for _, c := range doc.Plan.Changes {
+		if want := c.User.Username != "dave"; (c.Adopt != nil) != want {
+			t.Errorf("%s: adopt = %+v, want an adoption: %v", c.User.Username, c.Adopt, want)
+		}
+		if c.Adopt != nil && c.Adopt.PlatformID != e.account(c.User.Username).ID {
+			t.Errorf("%s would adopt %q, want %q", c.User.Username, c.Adopt.PlatformID, e.account(c.User.Username).ID)
+		}
+	}
+	if got := e.plat.Writes(); got != writes {
+		t.Errorf("plan wrote to the platform (%d → %d writes)", writes, got)
+	}
+
+	r = e.mustRun(0, "sync")
+	wantContains(t, "sync", r.stdout, "1 created, 3 adopted")
 }

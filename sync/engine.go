@@ -267,7 +267,11 @@ func (e *Engine) checkAndApply(ctx context.Context, rep *Report, ro RunOptions, 
 		}
 		return err
 	}
-	if ro.DryRun || len(rest) == 0 {
+	if ro.DryRun {
+		e.previewAdoptions(ctx, &rep.Plan, claims)
+		return nil
+	}
+	if len(rest) == 0 {
 		return nil
 	}
 	plan := rep.Plan

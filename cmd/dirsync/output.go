@@ -32,8 +32,15 @@ func planHeadline(p dsync.Plan) string {
 		{user.OpCreate, "to create"}, {user.OpUpdate, "to update"}, {user.OpReactivate, "to reactivate"},
 		{user.OpArchive, "to archive"}, {user.OpDelete, "to delete"},
 	} {
-		if n := p.Count(k.op); n > 0 {
+		n := p.Count(k.op)
+		if k.op == user.OpCreate {
+			n -= p.Adoptions
+		}
+		if n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, k.verb))
+		}
+		if k.op == user.OpCreate && p.Adoptions > 0 {
+			parts = append(parts, fmt.Sprintf("%d to adopt", p.Adoptions))
 		}
 	}
 	changes := "no changes"
@@ -51,14 +58,50 @@ func writePlan(w io.Writer, p dsync.Plan) {
 		fmt.Fprintln(w)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		for _, c := range p.Changes {
+			if c.Adopt != nil {
+				fmt.Fprintf(tw, "  = adopt\t%s\t%s\n", c.User.Username, describeAdoption(c))
+				continue
+			}
 			fmt.Fprintf(tw, "  %s %s\t%s\t%s\n", opSymbol[c.Op], c.Op, c.User.Username, describeChange(c))
 		}
 		tw.Flush()
+	}
+	if p.AdoptionsUnknown != "" {
+		fmt.Fprintf(w, "\nCreates may adopt existing platform accounts instead; they could not be looked for: %s\n", p.AdoptionsUnknown)
 	}
 	writeSkipped(w, p.Skipped)
 	writeQuarantined(w, p.Quarantined)
 	writeUnmanaged(w, p.Unmanaged)
 	writeMissing(w, p.Missing)
+}
+
+// describeAdoption says which platform account a create would adopt.
+func describeAdoption(c dsync.Change) string {
+	a := c.Adopt
+	who := a.User.Username
+	if a.User.Email != "" {
+		who += " <" + a.User.Email + ">"
+	}
+	s := fmt.Sprintf("existing platform account %s (%s", a.PlatformID, who)
+	if !a.User.Active {
+		s += ", inactive: reactivated"
+	}
+	s += ")"
+	if fields := user.Compare(a.User, c.User); len(fields) > 0 {
+		var parts []string
+		for _, f := range fields {
+			switch f.Field {
+			case user.FieldUsername, user.FieldEmail, user.FieldGivenName, user.FieldFamilyName, user.FieldDisplayName:
+			default:
+				continue // not always read back from the platform
+			}
+			parts = append(parts, fmt.Sprintf("%s: %s → %s", f.Field, quoteEmpty(f.Old), quoteEmpty(f.New)))
+		}
+		if len(parts) > 0 {
+			s += " " + strings.Join(parts, ", ")
+		}
+	}
+	return s
 }
 
 func writeQuarantined(w io.Writer, q []dsync.Change) {
