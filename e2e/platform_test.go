@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/dirsync/dirsync/state"
+	"github.com/dirsync/dirsync/target/fake"
 	"github.com/dirsync/dirsync/user"
 )
 
@@ -333,4 +334,35 @@ func TestPlan_ShowsAdoptionsAfterTheSnapshotWasLost(t *testing.T) {
 
 	r = e.mustRun(0, "sync")
 	wantContains(t, "sync", r.stdout, "1 created, 3 adopted")
+}
+
+func TestSyncFull_AListingThatCannotBeTrustedChangesNothing(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		faults fake.ListFaults
+		want   string
+	}{
+		{"endless", fake.ListFaults{Endless: true}, "seems never to end"},
+		{"cut short", fake.ListFaults{StopAfter: 1}, "the listing is incomplete"},
+		{"startIndex ignored", fake.ListFaults{IgnoreStartIndex: true, OmitTotal: true}, "ignore startIndex"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			e.environ = []string{"DIRSYNC_SYNC_UNMANAGED=archive"}
+			syncUsers(t, e, "alice", "bob", "carol")
+			if _, err := e.plat.Seed(user.User{Username: "stranger", Active: true}); err != nil {
+				t.Fatal(err)
+			}
+			e.plat.SetListFaults(tc.faults)
+			writes := e.plat.Writes()
+
+			r := e.mustRun(1, "sync", "--full")
+			wantContains(t, "sync --full", r.stderr, tc.want, "nothing was changed")
+			if got := e.plat.Writes(); got != writes {
+				t.Errorf("a full reconcile on a listing that cannot be trusted wrote to the platform (%d → %d writes)", writes, got)
+			}
+		})
+	}
 }

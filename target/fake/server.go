@@ -88,6 +88,30 @@ type Server struct {
 	// (see RefuseFilter).
 	refusedFilters map[string]bool
 	nextIDs        []string // ids for the next resources created (see NextIDs)
+	listing        ListFaults
+}
+
+// ListFaults are ways a SCIM server's unfiltered listing of /Users goes wrong
+// (see SetListFaults). Filtered lookups are not affected.
+type ListFaults struct {
+	// OmitTotal leaves totalResults out of every page.
+	OmitTotal bool
+	// IgnoreStartIndex answers every page from the first account, whatever
+	// startIndex asks.
+	IgnoreStartIndex bool
+	// Endless follows the real accounts with made-up ones, a page of new
+	// ones at every startIndex: the listing never ends.
+	Endless bool
+	// StopAfter, when positive, answers empty pages past that many accounts,
+	// while totalResults still counts them all.
+	StopAfter int
+}
+
+// SetListFaults makes the unfiltered listing misbehave as f says.
+func (s *Server) SetListFaults(f ListFaults) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.listing = f
 }
 
 type failure struct {

@@ -278,10 +278,17 @@ func (c *Client) Lookup(ctx context.Context, key, value string) (user.Account, e
 // startIndex/count. It copes with servers that return fewer resources than asked
 // and stops at totalResults or at the first empty page. An account listed twice
 // (the list moved under the read) is passed to fn once.
+//
+// A listing that cannot be trusted to be complete fails, so that nobody is
+// archived or adopted by it: a page that repeats only accounts already listed
+// (a server ignoring startIndex), an empty page before totalResults accounts
+// were listed, a listing that goes on past twice the totalResults its first
+// page announced, or one longer than the bound (WithMaxAccounts).
 func (c *Client) List(ctx context.Context, fn func(user.Account) error) error {
 	const op = "scim list users"
 	seen := map[string]bool{}
 	start := 1
+	firstTotal := -1 // totalResults of the first page; -1 when absent or 0
 	for {
 		resp, err := c.do(ctx, op, http.MethodGet, "Users", url.Values{"startIndex": {itoa(start)}, "count": {itoa(c.pageSize)}}, nil)
 		if err != nil {
@@ -291,7 +298,14 @@ func (c *Client) List(ctx context.Context, fn func(user.Account) error) error {
 		if err := decode(op, resp, &page); err != nil {
 			return err
 		}
+		if start == 1 && page.TotalResults != nil && *page.TotalResults > 0 {
+			firstTotal = int(*page.TotalResults)
+		}
 		if len(page.Resources) == 0 {
+			if page.TotalResults != nil && len(seen) < int(*page.TotalResults) {
+				return fmt.Errorf("%s: %s: the page at startIndex %d is empty after %d of the %d accounts (totalResults) were listed; "+
+					"the listing is incomplete, so it is not used", op, resp.URL, start, len(seen), int(*page.TotalResults))
+			}
 			return nil
 		}
 		fresh := 0
@@ -315,9 +329,19 @@ func (c *Client) List(ctx context.Context, fn func(user.Account) error) error {
 		if fresh == 0 {
 			return fmt.Errorf("%s: %s: the page at startIndex %d repeats accounts already listed; the server seems to ignore startIndex", op, resp.URL, start)
 		}
+		if len(seen) > c.maxAccounts {
+			return fmt.Errorf("%s: %s: the platform listed more than %d accounts and the listing goes on; "+
+				"it seems never to end, so it is not used", op, resp.URL, c.maxAccounts)
+		}
+		if firstTotal >= 0 && len(seen) > 2*firstTotal+c.pageSize {
+			return fmt.Errorf("%s: %s: the platform listed %d accounts, though its first page said totalResults %d, and the listing goes on; "+
+				"it seems never to end, so it is not used", op, resp.URL, len(seen), firstTotal)
+		}
 		start += len(page.Resources)
-		if total := int(page.TotalResults); total > 0 && start > total {
-			return nil
+		if page.TotalResults != nil {
+			if total := int(*page.TotalResults); total > 0 && start > total {
+				return nil
+			}
 		}
 		if err := ctx.Err(); err != nil {
 			return err
