@@ -138,7 +138,7 @@ func describeChange(c dsync.Change) string {
 		}
 		parts = append(parts, strings.TrimSpace(who))
 		if c.Reason != "" {
-			parts = append(parts, "("+c.Reason+")")
+			parts = append(parts, c.Reason)
 		}
 	case user.OpArchive, user.OpDelete:
 		parts = append(parts, c.Reason)
