@@ -20,6 +20,11 @@ import (
 // than the client accepts.
 var ErrBodyTooLarge = errors.New("response body too large")
 
+// ErrAuthorize is in the chain of a request's error (HTTPError.Err) when
+// dirsync could not obtain the credentials to send (an OAuth2 token
+// endpoint refused them or failed): no request can be sent.
+var ErrAuthorize = errors.New("cannot obtain credentials")
+
 // HTTPError is a call to the platform that failed: either the platform answered
 // with a status other than 2xx (Status is set), or no answer was received (Status
 // is 0 and Err says why). It satisfies the reconciler's error contract through
@@ -104,7 +109,7 @@ func (e *HTTPError) Unauthorized() bool {
 // change can succeed until the operator fixes it, so the reconciler stops the
 // run and counts it against no user (see sync.Target).
 func (e *HTTPError) PlatformFault() bool {
-	return e.Unauthorized() || (e.Status == 0 && e.Err != nil && unreachable(e.Err) != "")
+	return e.Unauthorized() || (e.Status == 0 && e.Err != nil && (errors.Is(e.Err, ErrAuthorize) || unreachable(e.Err) != ""))
 }
 
 // Remedy says, for a PlatformFault, what is wrong and what the operator
@@ -114,6 +119,8 @@ func (e *HTTPError) Remedy() string {
 	case e.Unauthorized():
 		return fmt.Sprintf("the platform refused dirsync's credentials (HTTP %d): check target.token (or target.token_file, "+
 			"or the target.rest auth settings), that the token has not expired and that it may manage users", e.Status)
+	case e.Status == 0 && errors.Is(e.Err, ErrAuthorize):
+		return "dirsync could not obtain credentials from the platform's token endpoint: check target.rest.auth and the secret in target.token"
 	case e.Status == 0 && e.Err != nil:
 		return unreachable(e.Err)
 	}
@@ -125,7 +132,7 @@ func (e *HTTPError) Remedy() string {
 func unreachable(err error) string {
 	var (
 		dns       *net.DNSError
-		unknownCA *x509.UnknownAuthorityError
+		unknownCA x509.UnknownAuthorityError
 		hostname  x509.HostnameError
 		invalid   x509.CertificateInvalidError
 		verify    *tls.CertificateVerificationError
