@@ -366,3 +366,21 @@ func TestSyncFull_AListingThatCannotBeTrustedChangesNothing(t *testing.T) {
 		})
 	}
 }
+
+func TestSync_AFailedFallbackListingFailsTheRunNotTheNewHires(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.environ = []string{"DIRSYNC_SYNC_QUARANTINE_AFTER=1"}
+	e.plat.RefuseFilter("emails")
+	e.plat.SetListFaults(fake.ListFaults{Endless: true})
+	e.addUser("alice", false)
+
+	for range 2 {
+		r := e.mustRun(1, "sync")
+		wantContains(t, "stderr", r.stderr, "listing its accounts instead failed", "no user was counted as failing")
+		wantNoAttempts(t, e, "after a failed fallback listing")
+	}
+	e.plat.SetListFaults(fake.ListFaults{})
+	e.mustRun(0, "sync")
+	e.account("alice")
+}

@@ -503,6 +503,14 @@ func (a *applier) refuse(key string, err error) {
 	}
 }
 
+// listingError is a failed listing that stands in for refused lookups: every
+// create needs it, so it fails the run (a platform fault), not each user.
+type listingError struct{ err error }
+
+func (e *listingError) Error() string       { return e.err.Error() }
+func (e *listingError) Unwrap() error       { return e.err }
+func (e *listingError) PlatformFault() bool { return true }
+
 // listed returns an index of every platform account, listing the platform
 // on first use; key is the lookup it stands in for.
 func (a *applier) listed(ctx context.Context, key string) (*accountIndex, error) {
@@ -518,7 +526,7 @@ func (a *applier) listed(ctx context.Context, key string) (*accountIndex, error)
 			if ctx.Err() != nil {
 				return nil, err // not remembered: stopped, not failed
 			}
-			a.listedErr = fmt.Errorf("the platform refused the lookup by %s, and listing its accounts instead failed: %w", key, err)
+			a.listedErr = &listingError{fmt.Errorf("the platform refused the lookup by %s, and listing its accounts instead failed: %w", key, err)}
 		}
 		a.listing = idx
 	}
