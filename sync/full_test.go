@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -104,5 +105,37 @@ func TestRun_FullRefusesAPlatformThatListsNoneOfTheManagedAccounts(t *testing.T)
 	}
 	if n := rep.Applied[user.OpCreate]; n != 0 || ft.count("create") != 0 {
 		t.Errorf("created %d (%d calls) on a platform that lists none of the managed accounts", n, ft.count("create"))
+	}
+}
+
+func TestRun_FullWithOnMissingReportDropsTheMissingUsersChangesOnly(t *testing.T) {
+	ann, bea, cid := person("id-ann", "ann"), person("id-bea", "bea"), person("id-cid", "cid")
+	// All three changed in the directory; bea's account was deleted by hand.
+	e, ft, _ := setup(dirOf(mailTo(ann, "ann@new.example"), mailTo(bea, "bea@new.example"), mailTo(cid, "cid@new.example")),
+		record(ann, user.StatusActive, "p-ann"), record(bea, user.StatusActive, "p-bea"), record(cid, user.StatusActive, "p-cid"))
+	e.Target = listingTarget{ft}
+	e.OnMissing = MissingReport
+	ft.mu.Lock()
+	delete(ft.accounts, "p-bea")
+	ft.mu.Unlock()
+
+	rep, err := e.Run(t.Context(), RunOptions{Full: true, DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := summaries(rep.Plan); !slices.Equal(got, []string{"update ann @p-ann [email]", "update cid @p-cid [email]"}) {
+		t.Errorf("plan = %q, want the updates of ann and cid only", got)
+	}
+	if len(rep.Plan.Missing) != 1 || rep.Plan.Missing[0].User.Username != "bea" || rep.Plan.Missing[0].PlatformID != "p-bea" {
+		t.Errorf("missing = %+v, want bea (p-bea)", rep.Plan.Missing)
+	}
+
+	e.OnMissing = MissingRecreate
+	rep = mustRun(t, e, RunOptions{Full: true})
+	if rep.Applied[user.OpCreate] != 1 || rep.Applied[user.OpUpdate] != 2 {
+		t.Errorf("applied = %v, want bea created again and two updates", rep.Applied)
+	}
+	if a, ok := ft.byUserName("bea"); !ok || a.User.Email != "bea@new.example" {
+		t.Errorf("bea = %+v, %v; want her account created again with her new email", a, ok)
 	}
 }
