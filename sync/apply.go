@@ -38,6 +38,13 @@ type applier struct {
 	index         *accountIndex // nil unless the platform was listed for adoption
 	applied       map[user.Op]int
 	failed        []Failure
+	// refused holds the adopt_by keys the platform refused to look up by
+	// (see Target.Lookup); listing is its listing, read once when first
+	// needed instead of those lookups.
+	refused   map[string]bool
+	listMu    sync.Mutex
+	listing   *accountIndex
+	listedErr error
 	// consecutive counts platform-down failures in a row (circuit breaker).
 	consecutive int
 	tripped     bool
@@ -70,7 +77,11 @@ func (a *applier) apply(ctx context.Context, plan Plan, claims func() (map[strin
 		if l, ok := a.e.Target.(Lister); ok {
 			idx, err := buildIndex(ctx, l)
 			if err != nil {
-				return fmt.Errorf("list platform accounts for adoption: %w", err)
+				err = fmt.Errorf("list platform accounts for adoption: %w", err)
+				if IsPlatformFault(err) {
+					return &PlatformError{Err: err, NotTried: len(plan.Changes)}
+				}
+				return err
 			}
 			a.index = idx
 		}
@@ -203,6 +214,10 @@ func (a *applier) one(ctx context.Context, c Change) error {
 			// Stopped, not failed: the change is planned again next run.
 			return nil
 		}
+		if IsPlatformFault(err) {
+			// Not this user's failure: record nothing, stop the run.
+			return &PlatformError{Err: err}
+		}
 		entry.Error = err.Error()
 		if c.Reason != ReasonUnmanaged { // no record for an account not ours
 			rec = failedRecord(c, err, now)
@@ -304,6 +319,10 @@ func (a *applier) do(ctx context.Context, c Change) (user.Entry, *user.Record, e
 // snapshot still links it: the link is dropped and the user created (or adopted)
 // again.
 func (a *applier) recreate(ctx context.Context, c Change) (user.Entry, *user.Record, error) {
+	if a.e.OnMissing == MissingReport {
+		return user.Entry{PlatformID: c.PlatformID}, nil, fmt.Errorf("%s %s: account %s no longer exists on the platform (deleted by hand?); "+
+			"sync.on_missing: report leaves it so: set sync.on_missing: recreate to create it again", c.Op, c.User.Username, c.PlatformID)
+	}
 	if err := a.loadClaims(); err != nil {
 		return user.Entry{Op: user.OpCreate}, nil, err
 	}
@@ -330,8 +349,8 @@ func (a *applier) create(ctx context.Context, u user.User) (user.Entry, *user.Re
 	if !found {
 		acct, err = a.e.Target.Create(ctx, u)
 		if err == nil {
-			if acct.PlatformID == "" {
-				return user.Entry{Op: user.OpCreate}, nil, fmt.Errorf("create %s: the platform returned no id", u.Username)
+			if err := checkPlatformID(acct); err != nil {
+				return user.Entry{Op: user.OpCreate}, nil, fmt.Errorf("create %s: %w", u.Username, err)
 			}
 			a.claim(acct.PlatformID, u.ID)
 			return user.Entry{Op: user.OpCreate, PlatformID: acct.PlatformID},
@@ -407,12 +426,20 @@ func (a *applier) unclaim(platformID, id string) {
 }
 
 // find looks for an account to adopt by the adopt_by keys in order, in idx when
-// given, else on the platform.
+// given, else on the platform. From the first key the platform refuses to
+// look up by, it looks in a listing of the platform instead.
 func (a *applier) find(ctx context.Context, u user.User, idx *accountIndex) (user.Account, bool, error) {
 	for _, key := range a.e.adoptBy() {
 		value := matchValue(u, key)
 		if value == "" {
 			continue
+		}
+		if idx == nil && a.isRefused(key) {
+			l, err := a.listed(ctx, key)
+			if err != nil {
+				return user.Account{}, false, err
+			}
+			idx = l
 		}
 		if idx != nil {
 			if acct, ok := idx.get(key, value); ok {
@@ -424,12 +451,89 @@ func (a *applier) find(ctx context.Context, u user.User, idx *accountIndex) (use
 		if IsNotFound(err) {
 			continue
 		}
+		if IsLookupRefused(err) {
+			a.refuse(key, err)
+			if idx, err = a.listed(ctx, key); err != nil {
+				return user.Account{}, false, err
+			}
+			if acct, ok := idx.get(key, value); ok {
+				return acct, true, nil
+			}
+			continue
+		}
 		if err != nil {
+			return user.Account{}, false, fmt.Errorf("by %s: %w", key, err)
+		}
+		if err := checkPlatformID(acct); err != nil {
 			return user.Account{}, false, fmt.Errorf("by %s: %w", key, err)
 		}
 		return acct, true, nil
 	}
 	return user.Account{}, false, nil
+}
+
+// checkPlatformID returns an error when acct's platform id, as the platform
+// answered it, cannot be used (see user.CheckPlatformID).
+func checkPlatformID(acct user.Account) error {
+	if err := user.CheckPlatformID(acct.PlatformID); err != nil {
+		return fmt.Errorf("the platform answered account id %q (userName %q), which dirsync refuses: %w; "+
+			"an id must be one URL path segment: correct the account on the platform", acct.PlatformID, acct.User.Username, err)
+	}
+	return nil
+}
+
+func (a *applier) isRefused(key string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.refused[key]
+}
+
+// refuse notes that the platform refused to look up by key, and says so once.
+func (a *applier) refuse(key string, err error) {
+	a.mu.Lock()
+	first := !a.refused[key]
+	if a.refused == nil {
+		a.refused = map[string]bool{}
+	}
+	a.refused[key] = true
+	a.mu.Unlock()
+	if first && a.e.Warn != nil {
+		a.e.Warn(fmt.Sprintf("the platform refused the lookup by %s; finding accounts to adopt by %s in a listing of the platform instead, "+
+			"read once per run (remove %s from sync.adopt_by to skip it): %v", key, key, key, err))
+	}
+}
+
+// listingError is a failed listing that stands in for refused lookups: every
+// create needs it, so it fails the run (a platform fault), not each user.
+type listingError struct{ err error }
+
+func (e *listingError) Error() string       { return e.err.Error() }
+func (e *listingError) Unwrap() error       { return e.err }
+func (e *listingError) PlatformFault() bool { return true }
+
+// listed returns an index of every platform account, listing the platform
+// on first use; key is the lookup it stands in for.
+func (a *applier) listed(ctx context.Context, key string) (*accountIndex, error) {
+	a.listMu.Lock()
+	defer a.listMu.Unlock()
+	if a.listing == nil && a.listedErr == nil {
+		l, ok := a.e.Target.(Lister)
+		if !ok {
+			return nil, fmt.Errorf("the platform refused the lookup by %s and cannot list its accounts: remove %s from sync.adopt_by", key, key)
+		}
+		idx, err := buildIndex(ctx, l)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, err // not remembered: stopped, not failed
+			}
+			a.listedErr = &listingError{fmt.Errorf("the platform refused the lookup by %s, and listing its accounts instead failed: %w", key, err)}
+		}
+		a.listing = idx
+	}
+	if a.listedErr != nil {
+		return nil, a.listedErr
+	}
+	return a.listing, nil
 }
 
 func matchValue(u user.User, key string) string {
@@ -454,6 +558,9 @@ func buildIndex(ctx context.Context, l Lister) (*accountIndex, error) {
 		user.MatchExternalID: {}, user.MatchUserName: {}, user.MatchEmail: {},
 	}}
 	err := l.List(ctx, func(acct user.Account) error {
+		if err := checkPlatformID(acct); err != nil {
+			return err
+		}
 		for _, key := range []string{user.MatchExternalID, user.MatchUserName, user.MatchEmail} {
 			if v := matchValue(acct.User, key); v != "" {
 				idx.by[key][indexKey(key, v)] = acct

@@ -19,6 +19,7 @@ import (
 //	  quarantine_after: 5          # stop retrying a user after this many failed runs (0: never)
 //	  full_reconcile_every: 24h    # list the platform and correct drift this often (0: only with --full)
 //	  unmanaged: report            # report | archive: accounts on the platform no directory user owns
+//	  on_missing: recreate         # recreate | report: managed accounts deleted on the platform by hand
 type Config struct {
 	// OnRemoved: archive (default), delete or ignore.
 	OnRemoved OnRemoved `mapstructure:"on_removed"`
@@ -36,6 +37,8 @@ type Config struct {
 	FullReconcileEvery time.Duration `mapstructure:"full_reconcile_every"`
 	// Unmanaged: report (default) or archive.
 	Unmanaged Unmanaged `mapstructure:"unmanaged"`
+	// OnMissing: recreate (default) or report.
+	OnMissing OnMissing `mapstructure:"on_missing"`
 }
 
 // Default returns the defaults documented on Config.
@@ -50,6 +53,7 @@ func Default() Config {
 
 		FullReconcileEvery: 24 * time.Hour,
 		Unmanaged:          UnmanagedReport,
+		OnMissing:          MissingRecreate,
 	}
 }
 
@@ -81,6 +85,11 @@ func (c Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("sync.unmanaged: %q is not one of report, archive", c.Unmanaged))
 	}
+	switch c.OnMissing {
+	case "", MissingRecreate, MissingReport:
+	default:
+		errs = append(errs, fmt.Errorf("sync.on_missing: %q is not one of recreate, report", c.OnMissing))
+	}
 	for _, k := range c.AdoptBy {
 		switch k {
 		case user.MatchExternalID, user.MatchUserName, user.MatchEmail:
@@ -105,5 +114,6 @@ func (c Config) Options() Options {
 		CircuitBreaker:  c.CircuitBreaker,
 		QuarantineAfter: c.QuarantineAfter,
 		Unmanaged:       c.Unmanaged,
+		OnMissing:       c.OnMissing,
 	}
 }

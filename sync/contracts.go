@@ -95,7 +95,11 @@ type SummaryStore interface {
 // Error contract: an error whose chain holds a value with a method
 // `NotFound() bool` returning true means the account does not exist; one with
 // `Conflict() bool` returning true means a create collided with an existing
-// account (SCIM 409, uniqueness). Every other error is a failure of that one
+// account (SCIM 409, uniqueness); one with `PlatformFault() bool` returning
+// true means the platform as a whole cannot be used (credentials refused, TLS
+// failure, unreachable): the apply stops at the first one and counts it
+// against no user (see PlatformError); a `Remedy() string` method on the same
+// value, if any, says what to fix. Every other error is a failure of that one
 // change: it is recorded and retried on the next run.
 type Target interface {
 	// Create creates u (u.ID becomes the externalId) and returns the new account.
@@ -109,7 +113,10 @@ type Target interface {
 	Delete(ctx context.Context, platformID string) error
 	// Lookup finds the account whose key (user.MatchExternalID, MatchUserName or
 	// MatchEmail; userName and email compare case-insensitively) equals value.
-	// It returns a NotFound error when there is none.
+	// It returns a NotFound error when there is none, and an error whose
+	// chain holds a value with `LookupRefused() bool` returning true when the
+	// platform cannot look accounts up by key (it refused the filter): the
+	// reconciler then tries its next key and looks in a listing (Lister).
 	Lookup(ctx context.Context, key, value string) (user.Account, error)
 }
 
@@ -146,4 +153,18 @@ func IsNotFound(err error) bool {
 func IsConflict(err error) bool {
 	var e interface{ Conflict() bool }
 	return errors.As(err, &e) && e.Conflict()
+}
+
+// IsPlatformFault reports whether err means the platform as a whole cannot be
+// used (see Target).
+func IsPlatformFault(err error) bool {
+	var e interface{ PlatformFault() bool }
+	return errors.As(err, &e) && e.PlatformFault()
+}
+
+// IsLookupRefused reports whether err means the platform cannot look accounts
+// up by the key asked (see Target.Lookup).
+func IsLookupRefused(err error) bool {
+	var e interface{ LookupRefused() bool }
+	return errors.As(err, &e) && e.LookupRefused()
 }

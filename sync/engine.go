@@ -31,11 +31,18 @@ type Options struct {
 	// Unmanaged: what a full reconcile does with accounts no directory user
 	// owns. Default UnmanagedReport.
 	Unmanaged Unmanaged
+	// OnMissing: what happens to a managed user whose account was deleted on
+	// the platform by hand. Default MissingRecreate.
+	OnMissing OnMissing
 	// Policy holds the safety limits.
 	Policy Policy
 	// Observe, when set, is called after each change is applied (err is nil on
 	// success). It is called from several goroutines at once.
 	Observe func(c Change, err error)
+	// Warn, when set, is told what the operator should know of a run that
+	// goes on all the same (a lookup the platform refused), once per run and
+	// cause. It is called from several goroutines at once.
+	Warn func(msg string)
 	// OnPlan, when set, is called with the plan about to be applied (not in a
 	// dry run, not when it is empty), before the first change. For progress.
 	OnPlan func(p Plan)
@@ -221,7 +228,11 @@ func (e *Engine) readPlan(ctx context.Context, rep *Report, ro RunOptions) (clai
 	if ro.Full {
 		if err := e.fullReconcile(ctx, &rep.Plan, dir, records); err != nil {
 			if !ro.FullBestEffort || ctx.Err() != nil {
-				return nil, diffStart, fmt.Errorf("full reconcile: list the platform's accounts (nothing was changed): %w", err)
+				err = fmt.Errorf("full reconcile: list the platform's accounts (nothing was changed): %w", err)
+				if IsPlatformFault(err) {
+					err = &PlatformError{Err: err}
+				}
+				return nil, diffStart, err
 			}
 			rep.Plan = Diff(dir, records, e.OnRemoved) // drop any partial additions
 			rep.FullSkipped = err.Error()
@@ -256,7 +267,11 @@ func (e *Engine) checkAndApply(ctx context.Context, rep *Report, ro RunOptions, 
 		}
 		return err
 	}
-	if ro.DryRun || len(rest) == 0 {
+	if ro.DryRun {
+		e.previewAdoptions(ctx, &rep.Plan, claims)
+		return nil
+	}
+	if len(rest) == 0 {
 		return nil
 	}
 	plan := rep.Plan
@@ -341,6 +356,11 @@ func (e *Engine) applyPlan(ctx context.Context, rep *Report, claims func() (map[
 	var ce *CircuitError
 	if errors.As(err, &ce) {
 		ce.NotTried = max(len(rep.Plan.Changes)-a.attempted(), 0)
+		return err
+	}
+	var pe *PlatformError
+	if errors.As(err, &pe) {
+		pe.NotTried = max(len(rep.Plan.Changes)-a.attempted(), 0)
 		return err
 	}
 	if err != nil {

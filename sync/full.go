@@ -3,6 +3,7 @@ package sync
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/dirsync/dirsync/user"
@@ -17,8 +18,18 @@ const (
 	UnmanagedArchive Unmanaged = "archive" // deactivate them (counted by the safety limits)
 )
 
+// OnMissing says what happens to a managed user whose platform account was
+// deleted by hand (config `sync.on_missing`).
+type OnMissing string
+
+const (
+	MissingRecreate OnMissing = "recreate" // create the account again (default)
+	MissingReport   OnMissing = "report"   // list the user, change nothing
+)
+
 // Reasons given by a full reconcile.
 const (
+	ReasonMissing   = "its account was deleted on the platform by hand; created again"
 	ReasonDrift     = "changed on the platform by hand; put back"
 	ReasonUnmanaged = "not managed by dirsync (sync.unmanaged: archive)"
 )
@@ -38,6 +49,9 @@ func (e *Engine) fullReconcile(ctx context.Context, plan *Plan, dir Directory, r
 	accounts := map[string]user.Account{}
 	var order []string
 	if err := l.List(ctx, func(a user.Account) error {
+		if err := checkPlatformID(a); err != nil {
+			return err
+		}
 		if _, dup := accounts[a.PlatformID]; !dup {
 			order = append(order, a.PlatformID)
 		}
@@ -60,6 +74,26 @@ func (e *Engine) fullReconcile(ctx context.Context, plan *Plan, dir Directory, r
 	for i, c := range plan.Changes {
 		planned[c.User.ID] = i
 	}
+	var missing []int // indexes in dir.Users of the users whose account is gone
+	checked := 0
+	for i, u := range dir.Users {
+		r := byID[u.ID]
+		if !u.Active || r == nil || r.Status != user.StatusActive || r.PlatformID == "" {
+			continue
+		}
+		checked++
+		if _, ok := accounts[r.PlatformID]; !ok {
+			missing = append(missing, i)
+		}
+	}
+	if checked > 1 && len(missing) == checked {
+		return fmt.Errorf("the platform lists none of the %d accounts dirsync manages (%d accounts listed): "+
+			"is target.url the platform dirsync synced to? Nothing was changed", checked, len(accounts))
+	}
+	for _, i := range missing {
+		u := dir.Users[i]
+		e.planMissing(plan, planned, u, byID[u.ID])
+	}
 	for _, u := range dir.Users {
 		r := byID[u.ID]
 		if !u.Active || r == nil || r.Status != user.StatusActive || r.PlatformID == "" {
@@ -67,7 +101,7 @@ func (e *Engine) fullReconcile(ctx context.Context, plan *Plan, dir Directory, r
 		}
 		acct, ok := accounts[r.PlatformID]
 		if !ok {
-			continue // gone: an update finds out and recreates (below)
+			continue // missing: planned above
 		}
 		fields := user.Compare(platformView(acct.User, u), u)
 		if len(fields) == 0 {
@@ -111,6 +145,37 @@ func (e *Engine) fullReconcile(ctx context.Context, plan *Plan, dir Directory, r
 	}
 	sortChanges(plan.Changes)
 	return nil
+}
+
+// planMissing plans what happens to u, whose account r links is not on the
+// platform: a create (MissingRecreate), replacing any change planned for u,
+// or (MissingReport) a line in plan.Missing and no change.
+func (e *Engine) planMissing(plan *Plan, planned map[string]int, u user.User, r *user.Record) {
+	c := Change{Op: user.OpCreate, User: u, Reason: ReasonMissing, Attempts: r.Attempts, prev: r}
+	i, isPlanned := planned[u.ID]
+	if e.OnMissing == MissingReport {
+		c.PlatformID = r.PlatformID
+		c.Reason = "its account " + r.PlatformID + " was deleted on the platform by hand; left as it is (sync.on_missing: report)"
+		plan.Missing = append(plan.Missing, c)
+		if isPlanned {
+			plan.Changes = slices.Delete(plan.Changes, i, i+1)
+			for id, j := range planned {
+				if j > i {
+					planned[id] = j - 1
+				}
+			}
+			delete(planned, u.ID)
+		} else {
+			plan.Unchanged--
+		}
+		return
+	}
+	if isPlanned {
+		plan.Changes[i] = c
+		return
+	}
+	plan.Unchanged--
+	plan.Changes = append(plan.Changes, c)
 }
 
 // platformView is desired with the fields the platform reported replaced by

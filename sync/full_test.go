@@ -2,6 +2,7 @@ package sync
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/dirsync/dirsync/user"
@@ -122,5 +123,56 @@ func TestRun_FullLeavesASkippedEntrysAccountAlone(t *testing.T) {
 		if a, _ := ft.account(pid); a.User.Active != want {
 			t.Errorf("%s active = %v, want %v", pid, a.User.Active, want)
 		}
+	}
+}
+
+func TestRun_FullRefusesAPlatformThatListsNoneOfTheManagedAccounts(t *testing.T) {
+	alice, bob := person("id-alice", "alice"), person("id-bob", "bob")
+	e, ft, _ := setup(dirOf(alice, bob), record(alice, user.StatusActive, "p-alice"), record(bob, user.StatusActive, "p-bob"))
+	e.Target = listingTarget{ft}
+	ft.put(user.Account{PlatformID: "p-other", User: user.User{Username: "other", Active: true}})
+	ft.mu.Lock()
+	delete(ft.accounts, "p-alice")
+	delete(ft.accounts, "p-bob")
+	ft.mu.Unlock()
+
+	rep, err := e.Run(t.Context(), RunOptions{Full: true})
+	if err == nil || !strings.Contains(err.Error(), "lists none of the 2 accounts") {
+		t.Fatalf("Run = %v, want a refusal naming the 2 managed accounts", err)
+	}
+	if n := rep.Applied[user.OpCreate]; n != 0 || ft.count("create") != 0 {
+		t.Errorf("created %d (%d calls) on a platform that lists none of the managed accounts", n, ft.count("create"))
+	}
+}
+
+func TestRun_FullWithOnMissingReportDropsTheMissingUsersChangesOnly(t *testing.T) {
+	ann, bea, cid := person("id-ann", "ann"), person("id-bea", "bea"), person("id-cid", "cid")
+	// All three changed in the directory; bea's account was deleted by hand.
+	e, ft, _ := setup(dirOf(mailTo(ann, "ann@new.example"), mailTo(bea, "bea@new.example"), mailTo(cid, "cid@new.example")),
+		record(ann, user.StatusActive, "p-ann"), record(bea, user.StatusActive, "p-bea"), record(cid, user.StatusActive, "p-cid"))
+	e.Target = listingTarget{ft}
+	e.OnMissing = MissingReport
+	ft.mu.Lock()
+	delete(ft.accounts, "p-bea")
+	ft.mu.Unlock()
+
+	rep, err := e.Run(t.Context(), RunOptions{Full: true, DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := summaries(rep.Plan); !slices.Equal(got, []string{"update ann @p-ann [email]", "update cid @p-cid [email]"}) {
+		t.Errorf("plan = %q, want the updates of ann and cid only", got)
+	}
+	if len(rep.Plan.Missing) != 1 || rep.Plan.Missing[0].User.Username != "bea" || rep.Plan.Missing[0].PlatformID != "p-bea" {
+		t.Errorf("missing = %+v, want bea (p-bea)", rep.Plan.Missing)
+	}
+
+	e.OnMissing = MissingRecreate
+	rep = mustRun(t, e, RunOptions{Full: true})
+	if rep.Applied[user.OpCreate] != 1 || rep.Applied[user.OpUpdate] != 2 {
+		t.Errorf("applied = %v, want bea created again and two updates", rep.Applied)
+	}
+	if a, ok := ft.byUserName("bea"); !ok || a.User.Email != "bea@new.example" {
+		t.Errorf("bea = %+v, %v; want her account created again with her new email", a, ok)
 	}
 }

@@ -32,6 +32,9 @@ type Change struct {
 	Reason string             `json:"reason,omitempty"`
 	// Attempts is how many times this user's last change has failed before.
 	Attempts int `json:"attempts,omitempty"`
+	// Adopt, in a dry run's create, is the existing platform account the
+	// create would adopt instead (see Plan.Adoptions).
+	Adopt *user.Account `json:"adopt,omitempty"`
 
 	prev *user.Record
 }
@@ -55,6 +58,16 @@ type Plan struct {
 	// Unmanaged lists the platform accounts no directory user owns (full
 	// reconcile only).
 	Unmanaged []user.Account `json:"unmanaged,omitempty"`
+	// Missing lists the managed users whose account a full reconcile did not
+	// find on the platform (deleted there by hand) and, with OnMissing
+	// MissingReport, left as they are; with MissingRecreate their creates are
+	// in Changes.
+	Missing []Change `json:"missing,omitempty"`
+	// Adoptions counts the creates of a dry run that would adopt an existing
+	// platform account (Change.Adopt): found only when the target can list
+	// its accounts. AdoptionsUnknown says why they could not be looked for.
+	Adoptions        int    `json:"adoptions,omitempty"`
+	AdoptionsUnknown string `json:"adoptions_unknown,omitempty"`
 }
 
 // Count returns how many changes of kind op the plan holds.

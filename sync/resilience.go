@@ -26,6 +26,36 @@ func (e *CircuitError) Error() string {
 		"Check the platform's status and credentials (`dirsync check`)", e.Failures, e.NotTried, e.Last)
 }
 
+// PlatformError stops a run at the first change that failed because the
+// platform as a whole cannot be used (see IsPlatformFault): a wrong or
+// expired token, a TLS failure, a platform that cannot be reached. Trying the
+// other changes would only fail them too, and a user's change must not count
+// as failed (nor lead to quarantine) for what is the platform's fault: no
+// attempt is recorded for it. Everything not applied is planned again on the
+// next run.
+type PlatformError struct {
+	// Err is the failure of the change that stopped the run.
+	Err error
+	// NotTried counts the planned changes that were not applied.
+	NotTried int
+}
+
+func (e *PlatformError) Error() string {
+	what := "the platform cannot be used"
+	var r interface{ Remedy() string }
+	if errors.As(e.Err, &r) && r.Remedy() != "" {
+		what = r.Remedy()
+	}
+	rest := "every change not applied is"
+	if e.NotTried > 0 {
+		rest = fmt.Sprintf("the %d changes not applied are", e.NotTried)
+	}
+	return fmt.Sprintf("%s. The run stopped; no user was counted as failing, and %s planned again "+
+		"on the next run (`dirsync check` tests the connection). Error: %v", what, rest, e.Err)
+}
+
+func (e *PlatformError) Unwrap() error { return e.Err }
+
 // platformDown reports whether err says the platform as a whole is failing
 // (temporarily unavailable, throttling, or refusing the credentials) rather
 // than this one change being wrong.

@@ -159,3 +159,44 @@ func TestQuarantine_NeverHoldsBackARemoval(t *testing.T) {
 		t.Errorf("plan = %+v; an archive must always be tried", plan)
 	}
 }
+
+// refusedToken is a platform error saying the credentials were refused (a 401).
+type refusedToken struct{}
+
+func (refusedToken) Error() string       { return "HTTP 401 Unauthorized" }
+func (refusedToken) PlatformFault() bool { return true }
+func (refusedToken) Remedy() string      { return "check target.token" }
+func (refusedToken) Unauthorized() bool  { return true }
+
+func TestRun_PlatformFaultStopsAtTheFirstAndCountsAgainstNobody(t *testing.T) {
+	users := numbered("new", 30)
+	e, ft, st := setup(dirOf(users...))
+	e.Concurrency = 1
+	e.QuarantineAfter = 1
+	ft.onLookup = func(context.Context, string, string) error { return refusedToken{} }
+
+	for run := range 3 {
+		rep, err := e.Run(t.Context(), RunOptions{})
+		var pe *PlatformError
+		if !errors.As(err, &pe) {
+			t.Fatalf("run %d: Run = %v, want a *PlatformError", run+1, err)
+		}
+		for _, want := range []string{"check target.token", "no user was counted as failing", "HTTP 401"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q does not say %q", err, want)
+			}
+		}
+		if len(rep.Failed) != 0 || len(rep.Plan.Quarantined) != 0 || rep.Outcome(err) != OutcomeFailed {
+			t.Errorf("run %d: %d failed, %d quarantined, outcome %s; want none, none, failed",
+				run+1, len(rep.Failed), len(rep.Plan.Quarantined), rep.Outcome(err))
+		}
+		if n := ft.count("lookup"); n != run+1 {
+			t.Errorf("run %d: %d lookups in all, want the apply stopped at the first failure of each run", run+1, n)
+		}
+	}
+	for _, s := range st.savedList() {
+		if s.Rec != nil && (s.Rec.Attempts != 0 || s.Rec.LastError != "") {
+			t.Errorf("saved %+v: a platform fault counted against a user", s.Rec)
+		}
+	}
+}

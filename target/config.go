@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/dirsync/dirsync/user"
 )
 
 // Target types (config target.type).
@@ -159,6 +161,8 @@ func (c Config) Validate() error {
 	for i, g := range c.Groups {
 		if g.Group == "" || g.Value == "" {
 			bad(fmt.Sprintf("groups[%d]", i), "group and value (the SCIM Group id) must be set")
+		} else if err := user.CheckPlatformID(g.Value); err != nil {
+			bad(fmt.Sprintf("groups[%d].value", i), "%q is not a usable SCIM Group id: %v", g.Value, err)
 		}
 	}
 	if c.CAFile != "" {

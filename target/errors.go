@@ -1,13 +1,17 @@
 package target
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"mime"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"syscall"
 	"unicode"
 	"unicode/utf8"
 )
@@ -15,6 +19,11 @@ import (
 // ErrBodyTooLarge is the cause (see HTTPError.Err) when a response body is larger
 // than the client accepts.
 var ErrBodyTooLarge = errors.New("response body too large")
+
+// ErrAuthorize is in the chain of a request's error (HTTPError.Err) when
+// dirsync could not obtain the credentials to send (an OAuth2 token
+// endpoint refused them or failed): no request can be sent.
+var ErrAuthorize = errors.New("cannot obtain credentials")
 
 // HTTPError is a call to the platform that failed: either the platform answered
 // with a status other than 2xx (Status is set), or no answer was received (Status
@@ -94,6 +103,55 @@ func (e *HTTPError) Unauthorized() bool {
 	return e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden
 }
 
+// PlatformFault reports whether the failure is the platform's as a whole, not
+// one account's: the credentials were refused (401, 403), or the platform could
+// not be reached at all (TLS failure, connection refused, unknown host). No
+// change can succeed until the operator fixes it, so the reconciler stops the
+// run and counts it against no user (see sync.Target).
+func (e *HTTPError) PlatformFault() bool {
+	return e.Unauthorized() || (e.Status == 0 && e.Err != nil && (errors.Is(e.Err, ErrAuthorize) || unreachable(e.Err) != ""))
+}
+
+// Remedy says, for a PlatformFault, what is wrong and what the operator
+// should check; "" otherwise.
+func (e *HTTPError) Remedy() string {
+	switch {
+	case e.Unauthorized():
+		return fmt.Sprintf("the platform refused dirsync's credentials (HTTP %d): check target.token (or target.token_file, "+
+			"or the target.rest auth settings), that the token has not expired and that it may manage users", e.Status)
+	case e.Status == 0 && errors.Is(e.Err, ErrAuthorize):
+		return "dirsync could not obtain credentials from the platform's token endpoint: check target.rest.auth and the secret in target.token"
+	case e.Status == 0 && e.Err != nil:
+		return unreachable(e.Err)
+	}
+	return ""
+}
+
+// unreachable says why err means the platform cannot be reached, and what to
+// check; "" when err is not such a failure.
+func unreachable(err error) string {
+	var (
+		dns       *net.DNSError
+		unknownCA x509.UnknownAuthorityError
+		hostname  x509.HostnameError
+		invalid   x509.CertificateInvalidError
+		verify    *tls.CertificateVerificationError
+		header    tls.RecordHeaderError
+		alert     tls.AlertError
+	)
+	switch {
+	case errors.As(err, &dns) && !dns.IsTimeout && !dns.IsTemporary:
+		return fmt.Sprintf("the platform's host %q does not resolve: check target.url and the DNS", dns.Name)
+	case errors.Is(err, http.ErrSchemeMismatch) || errors.As(err, &header) || errors.As(err, &alert):
+		return "TLS failure: the platform does not speak TLS as target.url says (https:// to a plain HTTP port, or the reverse): check target.url"
+	case errors.As(err, &unknownCA) || errors.As(err, &hostname) || errors.As(err, &invalid) || errors.As(err, &verify):
+		return "TLS failure: the platform's certificate is not trusted for its host: check target.url's host name and target.ca_file"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "the platform refused the connection (nothing listens there): check target.url's host and port, and that the platform is up"
+	}
+	return ""
+}
+
 func retryableStatus(status int) bool {
 	// 408: the server timed the request out before it was handled. 409 is not
 	// retried: for a create it means the account exists, which the reconciler
@@ -116,6 +174,27 @@ func (e *NotFoundError) Error() string {
 
 // NotFound is always true.
 func (e *NotFoundError) NotFound() bool { return true }
+
+// FilterRefusedError reports that the platform refused a lookup's filter (HTTP
+// 400, typically with scimType invalidFilter, or 501): it cannot look accounts
+// up by that key. It satisfies the reconciler's LookupRefused contract: the
+// reconciler tries its next key and finds the account in a listing instead.
+type FilterRefusedError struct {
+	Op string
+	// Key is the match key (externalId, userName, email); Filter the filter sent.
+	Key    string
+	Filter string
+	Err    error
+}
+
+func (e *FilterRefusedError) Error() string {
+	return fmt.Sprintf("%s: the platform refused the lookup filter %s: %v", e.Op, e.Filter, e.Err)
+}
+
+func (e *FilterRefusedError) Unwrap() error { return e.Err }
+
+// LookupRefused is always true.
+func (e *FilterRefusedError) LookupRefused() bool { return true }
 
 // maxDetail bounds the length of HTTPError.Detail.
 const maxDetail = 300

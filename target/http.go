@@ -610,7 +610,7 @@ func (c *HTTPClient) once(ctx context.Context, req Request, u *url.URL, redURL s
 	hr.Header.Set("User-Agent", c.userAgent)
 	if c.auth != nil {
 		if err := c.auth.Authorize(hr); err != nil {
-			return nil, fmt.Errorf("authorize: %w", c.redactErr(err))
+			return nil, fmt.Errorf("authorize: %w: %w", ErrAuthorize, c.redactErr(err))
 		}
 	}
 	hresp, err := c.doer.Do(hr)
@@ -663,7 +663,7 @@ func retryableNetErr(err error) bool {
 		return false
 	}
 	var (
-		unknownCA *x509.UnknownAuthorityError
+		unknownCA x509.UnknownAuthorityError
 		hostname  x509.HostnameError
 		invalid   x509.CertificateInvalidError
 		verify    *tls.CertificateVerificationError

@@ -2,8 +2,10 @@ package target_test
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,6 +14,7 @@ import (
 	"strings"
 	gosync "sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -692,5 +695,55 @@ func TestHTTPClient_RetryBudgetCapsRetriesAcrossRequests(t *testing.T) {
 	var herr *target.HTTPError
 	if !errors.As(last, &herr) || !herr.Temporary() {
 		t.Errorf("a spent budget hides the HTTP error: %v", last)
+	}
+}
+
+func TestHTTPError_ATokenEndpointThatRefusesTheClientIsAPlatformFault(t *testing.T) {
+	tokens := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		w.Write([]byte(`{"error":"invalid_client"}`))
+	}))
+	t.Cleanup(tokens.Close)
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		t.Error("a request was sent without credentials")
+	}))
+	t.Cleanup(api.Close)
+	cfg := target.Default()
+	cfg.URL, cfg.Token, cfg.RateLimit, cfg.MaxRetries = api.URL, "secret", 0, 0
+	c, err := target.NewHTTPClient(cfg, &target.OAuth2{TokenURL: tokens.URL, ClientID: "dirsync", ClientSecret: "secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Do(t.Context(), target.Request{Op: "list", Method: http.MethodGet, Path: "users"})
+	var he *target.HTTPError
+	if !errors.As(err, &he) || !he.PlatformFault() || !strings.Contains(he.Remedy(), "target.rest.auth") {
+		t.Fatalf("Do = %v; want an *HTTPError that is a platform fault pointing at target.rest.auth", err)
+	}
+}
+
+func TestHTTPError_PlatformFaultsAreTheWholePlatformsNotOneAccounts(t *testing.T) {
+	for _, tc := range []struct {
+		err  *target.HTTPError
+		want bool
+	}{
+		{&target.HTTPError{Status: http.StatusUnauthorized}, true},
+		{&target.HTTPError{Status: http.StatusForbidden}, true},
+		{&target.HTTPError{Err: &net.DNSError{Err: "no such host", Name: "platform.invalid", IsNotFound: true}}, true},
+		{&target.HTTPError{Err: &net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}}, true},
+		{&target.HTTPError{Err: http.ErrSchemeMismatch}, true},
+		{&target.HTTPError{Err: x509.UnknownAuthorityError{}}, true},
+		{&target.HTTPError{Status: http.StatusBadRequest}, false},
+		{&target.HTTPError{Status: http.StatusNotFound}, false},
+		{&target.HTTPError{Status: http.StatusServiceUnavailable}, false},
+		{&target.HTTPError{Err: context.DeadlineExceeded}, false},
+		{&target.HTTPError{Err: &net.DNSError{Err: "timeout", Name: "platform.example", IsTimeout: true}}, false},
+	} {
+		if got := tc.err.PlatformFault(); got != tc.want {
+			t.Errorf("%v: PlatformFault = %v, want %v", tc.err, got, tc.want)
+		}
+		if got := tc.err.Remedy() != ""; got != tc.want {
+			t.Errorf("%v: Remedy %q; want one only for a platform fault", tc.err, tc.err.Remedy())
+		}
 	}
 }

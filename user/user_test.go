@@ -360,3 +360,16 @@ func TestHash_EncodingIsPinned(t *testing.T) {
 		t.Fatalf("Hash = %s, want %s", got, want)
 	}
 }
+
+func TestCheckPlatformID_RefusesIDsThatAreNotOnePathSegment(t *testing.T) {
+	for _, id := range []string{"", ".", "..", "a/b", "../x", `a\b`, "a?b", "a#b", "a\nb", "a\x00"} {
+		if user.CheckPlatformID(id) == nil {
+			t.Errorf("CheckPlatformID(%q) = nil, want an error", id)
+		}
+	}
+	for _, id := range []string{"2819c223-7f76-453a-919d-413861904646", "00u1a2b3c4", "a.b", "...", "user@example.com", "a b", "%2E"} {
+		if err := user.CheckPlatformID(id); err != nil {
+			t.Errorf("CheckPlatformID(%q) = %v, want nil", id, err)
+		}
+	}
+}

@@ -141,6 +141,7 @@ func wire(ctx context.Context, cfg Config, log *zap.Logger, readOnly bool, obs .
 		}
 		changeLog.Info("change applied", fields...)
 	}
+	opts.Warn = func(msg string) { changeLog.Warn(msg) }
 	return &app{
 		engine:   &dsync.Engine{Source: ldapSource{src}, Target: plat, Store: st, Options: opts},
 		store:    st,
@@ -166,7 +167,14 @@ func summaryFields(rep dsync.Report, mode string, err error) []zap.Field {
 	}
 	for _, op := range []user.Op{user.OpCreate, user.OpAdopt, user.OpUpdate, user.OpReactivate, user.OpArchive, user.OpDelete} {
 		if rep.DryRun {
-			f = append(f, zap.Int("planned_"+string(op), rep.Plan.Count(op)))
+			n := rep.Plan.Count(op)
+			switch op {
+			case user.OpCreate:
+				n -= rep.Plan.Adoptions
+			case user.OpAdopt:
+				n = rep.Plan.Adoptions
+			}
+			f = append(f, zap.Int("planned_"+string(op), n))
 		} else {
 			f = append(f, zap.Int(string(op), rep.Applied[op]))
 		}

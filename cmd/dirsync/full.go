@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	dsync "github.com/dirsync/dirsync/sync"
 	"github.com/dirsync/dirsync/user"
 )
 
@@ -76,5 +77,18 @@ func writeUnmanaged(w io.Writer, accts []user.Account) {
 			state = "inactive"
 		}
 		fmt.Fprintf(w, "  ? %s (id %s, %s)\n", a.User.Username, a.PlatformID, state)
+	}
+}
+
+// writeMissing lists the managed users whose account was deleted on the
+// platform by hand and, under sync.on_missing: report, left so.
+func writeMissing(w io.Writer, missing []dsync.Change) {
+	if len(missing) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nMissing on the platform (%d; managed users whose account was deleted there by hand; "+
+		"recreated only with sync.on_missing: recreate):\n", len(missing))
+	for _, c := range missing {
+		fmt.Fprintf(w, "  ! %s (was id %s)\n", c.User.Username, c.PlatformID)
 	}
 }

@@ -31,8 +31,15 @@ func planHeadline(p dsync.Plan) string {
 		{user.OpCreate, "to create"}, {user.OpUpdate, "to update"}, {user.OpReactivate, "to reactivate"},
 		{user.OpArchive, "to archive"}, {user.OpDelete, "to delete"},
 	} {
-		if n := p.Count(k.op); n > 0 {
+		n := p.Count(k.op)
+		if k.op == user.OpCreate {
+			n -= p.Adoptions
+		}
+		if n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, k.verb))
+		}
+		if k.op == user.OpCreate && p.Adoptions > 0 {
+			parts = append(parts, fmt.Sprintf("%d to adopt", p.Adoptions))
 		}
 	}
 	changes := "no changes"
@@ -50,13 +57,32 @@ func writePlan(w io.Writer, p dsync.Plan) {
 		fmt.Fprintln(w)
 		tw := &table{indent: "  "}
 		for _, c := range p.Changes {
-			tw.row(opSymbol[c.Op]+" "+string(c.Op), c.User.Username, describeChange(c))
+			planRow(tw, c)
 		}
 		_ = tw.write(w)
+	}
+	writePlanNotes(w, p)
+}
+
+// planRow adds c's line to a plan table: an adoption, or the change itself.
+func planRow(tw *table, c dsync.Change) {
+	if c.Adopt != nil {
+		tw.row("= adopt", c.User.Username, describeAdoption(c))
+		return
+	}
+	tw.row(opSymbol[c.Op]+" "+string(c.Op), c.User.Username, describeChange(c))
+}
+
+// writePlanNotes prints what follows a plan's changes: adoptions that could
+// not be looked for, and the entries and accounts left out.
+func writePlanNotes(w io.Writer, p dsync.Plan) {
+	if p.AdoptionsUnknown != "" {
+		fmt.Fprintf(w, "\nCreates may adopt existing platform accounts instead; they could not be looked for: %s\n", p.AdoptionsUnknown)
 	}
 	writeSkipped(w, p.Skipped)
 	writeQuarantined(w, p.Quarantined)
 	writeUnmanaged(w, p.Unmanaged)
+	writeMissing(w, p.Missing)
 }
 
 // refusedListed is how many changes of each kind a refused plan lists.
@@ -74,7 +100,7 @@ func writeRefusedPlan(w io.Writer, p dsync.Plan) {
 		shown := map[user.Op]int{}
 		for _, c := range p.Changes {
 			if shown[c.Op]++; shown[c.Op] <= refusedListed {
-				tw.row(opSymbol[c.Op]+" "+string(c.Op), c.User.Username, describeChange(c))
+				planRow(tw, c)
 			}
 		}
 		_ = tw.write(w)
@@ -89,9 +115,36 @@ func writeRefusedPlan(w io.Writer, p dsync.Plan) {
 			fmt.Fprintln(w, "  (`dirsync plan --output json` lists every change)")
 		}
 	}
-	writeSkipped(w, p.Skipped)
-	writeQuarantined(w, p.Quarantined)
-	writeUnmanaged(w, p.Unmanaged)
+	writePlanNotes(w, p)
+}
+
+// describeAdoption says which platform account a create would adopt.
+func describeAdoption(c dsync.Change) string {
+	a := c.Adopt
+	who := a.User.Username
+	if a.User.Email != "" {
+		who += " <" + a.User.Email + ">"
+	}
+	s := fmt.Sprintf("existing platform account %s (%s", a.PlatformID, who)
+	if !a.User.Active {
+		s += ", inactive: reactivated"
+	}
+	s += ")"
+	if fields := user.Compare(a.User, c.User); len(fields) > 0 {
+		var parts []string
+		for _, f := range fields {
+			switch f.Field {
+			case user.FieldUsername, user.FieldEmail, user.FieldGivenName, user.FieldFamilyName, user.FieldDisplayName:
+			default:
+				continue // not always read back from the platform
+			}
+			parts = append(parts, fmt.Sprintf("%s: %s → %s", f.Field, quoteEmpty(f.Old), quoteEmpty(f.New)))
+		}
+		if len(parts) > 0 {
+			s += " " + strings.Join(parts, ", ")
+		}
+	}
+	return s
 }
 
 func writeQuarantined(w io.Writer, q []dsync.Change) {
@@ -136,6 +189,9 @@ func describeChange(c dsync.Change) string {
 			who += " <" + c.User.Email + ">"
 		}
 		parts = append(parts, strings.TrimSpace(who))
+		if c.Reason != "" {
+			parts = append(parts, c.Reason)
+		}
 	case user.OpArchive, user.OpDelete:
 		parts = append(parts, c.Reason)
 	case user.OpReactivate:

@@ -291,3 +291,24 @@ func TestFaults_SlowBodiesTrickleTheBody(t *testing.T) {
 		t.Errorf("headers after %v, body after %v; want the headers at once and the body over ~300ms", headers, body)
 	}
 }
+
+func TestRefuseFilter_AnswersInvalidFilterForThatAttributeOnly(t *testing.T) {
+	s := fake.New(fake.Options{})
+	u := s.StartT(t)
+	if _, err := s.Seed(user.User{ID: "ext-1", Username: "ann", Email: "ann@example.com", Active: true}); err != nil {
+		t.Fatal(err)
+	}
+	s.RefuseFilter("emails")
+	for _, f := range []string{`emails[value eq "ann@example.com"]`, `emails.value eq "ann@example.com"`, `EMAILS eq "ann@example.com"`} {
+		st, body := call(t, u, "", "GET", "/Users?filter="+url.QueryEscape(f), nil)
+		if st != 400 || body["scimType"] != "invalidFilter" {
+			t.Errorf("filter %s: %d %v, want 400 invalidFilter", f, st, body)
+		}
+	}
+	if st, body := call(t, u, "", "GET", "/Users?filter="+url.QueryEscape(`userName eq "ann"`), nil); st != 200 || body["totalResults"] != float64(1) {
+		t.Errorf("userName filter: %d %v, want the one account", st, body)
+	}
+	if st, body := call(t, u, "", "GET", "/Users", nil); st != 200 || body["totalResults"] != float64(1) {
+		t.Errorf("listing: %d %v, want the one account", st, body)
+	}
+}

@@ -194,6 +194,13 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, base string) {
 	q := r.URL.Query()
 	match := func(*Resource) bool { return true }
 	if f := q.Get("filter"); f != "" {
+		s.mu.Lock()
+		refused := s.filterRefusedLocked(f)
+		s.mu.Unlock()
+		if refused != nil {
+			s.writeError(w, refused)
+			return
+		}
 		m, err := parseFilter(f)
 		if err != nil {
 			s.writeError(w, err)
@@ -223,6 +230,13 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, base string) {
 	}
 
 	s.mu.Lock()
+	faults := ListFaults{}
+	if q.Get("filter") == "" {
+		faults = s.listing
+	}
+	if faults.IgnoreStartIndex {
+		start = 1
+	}
 	var hits []map[string]any
 	total := 0
 	for _, id := range s.order {
@@ -231,21 +245,36 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, base string) {
 			continue
 		}
 		total++
-		if total >= start && len(hits) < count {
+		if total >= start && len(hits) < count && (faults.StopAfter <= 0 || total <= faults.StopAfter) {
 			hits = append(hits, u.json(base))
 		}
+	}
+	if faults.Endless {
+		for i := max(start, total+1); len(hits) < count; i++ {
+			hits = append(hits, endlessUser(i).json(base))
+		}
+		total = max(total, start+count-1) + count
 	}
 	s.mu.Unlock()
 	if hits == nil {
 		hits = []map[string]any{}
 	}
-	s.writeJSON(w, http.StatusOK, map[string]any{
+	page := map[string]any{
 		"schemas":      []string{schemaList},
 		"totalResults": total,
 		"startIndex":   start,
 		"itemsPerPage": len(hits),
 		"Resources":    hits,
-	})
+	}
+	if faults.OmitTotal {
+		delete(page, "totalResults")
+	}
+	s.writeJSON(w, http.StatusOK, page)
+}
+
+// endlessUser is the made-up account at position i of an endless listing.
+func endlessUser(i int) *Resource {
+	return &Resource{ID: fmt.Sprintf("endless-%d", i), UserName: fmt.Sprintf("endless%d", i), Active: true}
 }
 
 func (s *Server) get(w http.ResponseWriter, id, base string) {

@@ -84,6 +84,34 @@ type Server struct {
 	slowBodies  time.Duration
 	throttle    *rate.Limiter // nil: no throttling
 	throttled   int
+	// refusedFilters holds the lower-cased attributes a filter may not name
+	// (see RefuseFilter).
+	refusedFilters map[string]bool
+	nextIDs        []string // ids for the next resources created (see NextIDs)
+	listing        ListFaults
+}
+
+// ListFaults are ways a SCIM server's unfiltered listing of /Users goes wrong
+// (see SetListFaults). Filtered lookups are not affected.
+type ListFaults struct {
+	// OmitTotal leaves totalResults out of every page.
+	OmitTotal bool
+	// IgnoreStartIndex answers every page from the first account, whatever
+	// startIndex asks.
+	IgnoreStartIndex bool
+	// Endless follows the real accounts with made-up ones, a page of new
+	// ones at every startIndex: the listing never ends.
+	Endless bool
+	// StopAfter, when positive, answers empty pages past that many accounts,
+	// while totalResults still counts them all.
+	StopAfter int
+}
+
+// SetListFaults makes the unfiltered listing misbehave as f says.
+func (s *Server) SetListFaults(f ListFaults) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.listing = f
 }
 
 type failure struct {
@@ -338,6 +366,40 @@ func (s *Server) FailUser(userName string, status int) {
 	s.failUsers[strings.ToLower(userName)] = status
 }
 
+// RefuseFilter makes every list whose filter names attr (externalId,
+// userName or emails; case-insensitive, whatever the filter's form) fail with
+// 400 and scimType invalidFilter, as SCIM servers answer a filter they do not
+// support (RFC 7644 §3.4.2.2, §3.12). Listing without a filter still works.
+func (s *Server) RefuseFilter(attr string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.refusedFilters == nil {
+		s.refusedFilters = map[string]bool{}
+	}
+	s.refusedFilters[strings.ToLower(attr)] = true
+}
+
+// filterRefusedLocked returns the error for a filter RefuseFilter refuses.
+func (s *Server) filterRefusedLocked(f string) *scimError {
+	lower := strings.ToLower(strings.TrimSpace(f))
+	lower = strings.TrimPrefix(lower, strings.ToLower(SchemaUser)+":")
+	for attr := range s.refusedFilters {
+		if rest, ok := strings.CutPrefix(lower, attr); ok && (rest == "" || strings.ContainsAny(rest[:1], " .[\t")) {
+			return badRequest("invalidFilter", "filtering on %s is not supported", attr)
+		}
+	}
+	return nil
+}
+
+// NextIDs gives the next resources created (by a POST or Seed) these ids, in
+// order, whatever they are: "..", "", "a/b" are how a broken platform answers.
+// Calls queue up.
+func (s *Server) NextIDs(ids ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nextIDs = append(s.nextIDs, ids...)
+}
+
 // ResetNext resets the connection of the next n requests without answering.
 func (s *Server) ResetNext(n int) {
 	s.mu.Lock()
@@ -406,9 +468,13 @@ func (s *Server) newIDLocked() string {
 }
 
 func (s *Server) insertLocked(r *Resource) {
-	r.ID = s.newIDLocked()
-	for s.users[r.ID] != nil {
+	if len(s.nextIDs) > 0 {
+		r.ID, s.nextIDs = s.nextIDs[0], s.nextIDs[1:]
+	} else {
 		r.ID = s.newIDLocked()
+		for s.users[r.ID] != nil {
+			r.ID = s.newIDLocked()
+		}
 	}
 	now := s.opts.Now()
 	r.Created, r.LastModified, r.Version = now, now, 1

@@ -423,6 +423,11 @@ func (c *Client) endpoint(ctx context.Context, name, platformID string, u user.U
 	if !ok {
 		return nil, fmt.Errorf("%s: target.rest.%s is not set, so this platform cannot %s a user", op, name, name)
 	}
+	if strings.Contains(e.Path, "{id}") {
+		if err := user.CheckPlatformID(platformID); err != nil {
+			return nil, fmt.Errorf("%s: platform id %q: %w", op, platformID, err)
+		}
+	}
 	path := strings.ReplaceAll(e.Path, "{id}", url.PathEscape(platformID))
 	q := url.Values{}
 	for _, kv := range e.Query {

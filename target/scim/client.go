@@ -39,13 +39,22 @@ const contentType = "application/scim+json"
 type Option func(*settings)
 
 type settings struct {
-	pageSize int
-	patch    *bool
-	http     []target.Option
+	pageSize    int
+	maxAccounts int
+	patch       *bool
+	http        []target.Option
 }
 
 // WithPageSize sets the page size of List (the SCIM count). Default 100.
 func WithPageSize(n int) Option { return func(s *settings) { s.pageSize = n } }
+
+// DefaultMaxAccounts bounds a listing: a platform that lists more accounts
+// than this (or never ends its listing) fails it.
+const DefaultMaxAccounts = 1_000_000
+
+// WithMaxAccounts sets the most accounts a listing reads before it fails.
+// Default DefaultMaxAccounts.
+func WithMaxAccounts(n int) Option { return func(s *settings) { s.maxAccounts = n } }
 
 // WithPatch skips discovery: PATCH is used (true) or never used (false).
 func WithPatch(enabled bool) Option { return func(s *settings) { s.patch = &enabled } }
@@ -58,9 +67,10 @@ func WithHTTPOptions(opts ...target.Option) Option {
 
 // Client talks to one SCIM service provider. It is safe for concurrent use.
 type Client struct {
-	http     *target.HTTPClient
-	pageSize int
-	tokenKey string // config key holding the token, for messages
+	http        *target.HTTPClient
+	pageSize    int
+	maxAccounts int
+	tokenKey    string // config key holding the token, for messages
 
 	groups []target.GroupMapping // target.groups
 
@@ -78,7 +88,7 @@ func New(cfg target.Config, opts ...Option) (*Client, error) {
 	if cfg.Type != target.TypeSCIM && cfg.Type != "" {
 		return nil, fmt.Errorf("target.type: scim client configured with type %q", cfg.Type)
 	}
-	s := settings{pageSize: DefaultPageSize}
+	s := settings{pageSize: DefaultPageSize, maxAccounts: DefaultMaxAccounts}
 	for _, o := range opts {
 		o(&s)
 	}
@@ -93,7 +103,7 @@ func New(cfg target.Config, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{http: hc, pageSize: s.pageSize, tokenKey: "target.token", groups: cfg.Groups}
+	c := &Client{http: hc, pageSize: s.pageSize, maxAccounts: s.maxAccounts, tokenKey: "target.token", groups: cfg.Groups}
 	if cfg.TokenFile != "" {
 		c.tokenKey = "target.token_file"
 	}
@@ -208,7 +218,7 @@ func decode(op string, resp *target.Response, v any) error {
 
 // listResponse is a SCIM ListResponse.
 type listResponse struct {
-	TotalResults flexInt    `json:"totalResults"`
+	TotalResults *flexInt   `json:"totalResults"` // nil when absent
 	StartIndex   flexInt    `json:"startIndex"`
 	ItemsPerPage flexInt    `json:"itemsPerPage"`
 	Resources    []resource `json:"Resources"`

@@ -735,3 +735,97 @@ func TestCreate_TimeoutIsRetriedThenReported(t *testing.T) {
 		t.Error("created despite the timeout")
 	}
 }
+
+func TestWrites_RefuseAPlatformIDThatIsNotOnePathSegmentAndSendNothing(t *testing.T) {
+	e := newEnv(t, fake.Options{})
+	mustCreate(t, e, alice())
+	e.fake.ResetLog()
+	ctx := context.Background()
+	for _, id := range []string{"", ".", "..", "a/../..", "a?b", "a#b"} {
+		if err := e.c.SetActive(ctx, id, false); err == nil {
+			t.Errorf("SetActive(%q) = nil, want an error", id)
+		}
+		if err := e.c.Update(ctx, id, alice()); err == nil {
+			t.Errorf("Update(%q) = nil, want an error", id)
+		}
+		if err := e.c.Delete(ctx, id); err == nil {
+			t.Errorf("Delete(%q) = nil, want an error", id)
+		}
+	}
+	if w := e.fake.Writes(); w != 0 {
+		t.Errorf("%d writes sent for ids that are not one path segment: %+v", w, e.fake.Requests())
+	}
+	if a, ok := e.fake.FindByUserName("alice"); !ok || !a.Active {
+		t.Errorf("alice = %+v, %v; want her account untouched", a, ok)
+	}
+}
+
+// seedN seeds n accounts u0, u1, ….
+func seedN(t *testing.T, e *env, n int) {
+	t.Helper()
+	for i := range n {
+		if _, err := e.fake.Seed(user.User{ID: fmt.Sprint("id-", i), Username: fmt.Sprint("u", i), Active: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// listAll lists e's platform, returning how many accounts fn saw.
+func listAll(e *env) (int, error) {
+	n := 0
+	err := e.c.List(context.Background(), func(user.Account) error { n++; return nil })
+	return n, err
+}
+
+func TestList_WithoutTotalResultsReadsToTheEmptyPage(t *testing.T) {
+	e := newEnv(t, fake.Options{}, scim.WithPageSize(2))
+	seedN(t, e, 5)
+	e.fake.SetListFaults(fake.ListFaults{OmitTotal: true})
+	if n, err := listAll(e); err != nil || n != 5 {
+		t.Fatalf("List = %d accounts, %v; want 5", n, err)
+	}
+}
+
+func TestList_AnEndlessListingWithoutTotalResultsFailsAtTheBound(t *testing.T) {
+	e := newEnv(t, fake.Options{}, scim.WithPageSize(10), scim.WithMaxAccounts(1000))
+	seedN(t, e, 3)
+	e.fake.SetListFaults(fake.ListFaults{OmitTotal: true, Endless: true})
+	n, err := listAll(e)
+	if err == nil || !strings.Contains(err.Error(), "more than 1000 accounts") {
+		t.Fatalf("List = %d accounts, %v; want a failure at the bound", n, err)
+	}
+	if gets := e.fake.Count(http.MethodGet); gets > 1000/10+2 {
+		t.Errorf("%d pages read, want the listing stopped at the bound", gets)
+	}
+}
+
+func TestList_AnEndlessListingWhoseTotalKeepsGrowingFails(t *testing.T) {
+	e := newEnv(t, fake.Options{}, scim.WithPageSize(10))
+	seedN(t, e, 3)
+	e.fake.SetListFaults(fake.ListFaults{Endless: true})
+	n, err := listAll(e)
+	if err == nil || !strings.Contains(err.Error(), "totalResults") {
+		t.Fatalf("List = %d accounts, %v; want a failure naming totalResults", n, err)
+	}
+	if gets := e.fake.Count(http.MethodGet); gets > 20 {
+		t.Errorf("%d pages read for a platform that first said it held 26 accounts", gets)
+	}
+}
+
+func TestList_ARepeatedPageFails(t *testing.T) {
+	e := newEnv(t, fake.Options{}, scim.WithPageSize(2))
+	seedN(t, e, 5)
+	e.fake.SetListFaults(fake.ListFaults{OmitTotal: true, IgnoreStartIndex: true})
+	if n, err := listAll(e); err == nil || !strings.Contains(err.Error(), "repeats") {
+		t.Fatalf("List = %d accounts, %v; want a failure naming the repeated page", n, err)
+	}
+}
+
+func TestList_AnEmptyPageBeforeTotalResultsFails(t *testing.T) {
+	e := newEnv(t, fake.Options{}, scim.WithPageSize(2))
+	seedN(t, e, 5)
+	e.fake.SetListFaults(fake.ListFaults{StopAfter: 3})
+	if n, err := listAll(e); err == nil || !strings.Contains(err.Error(), "3 of the 5") {
+		t.Fatalf("List = %d accounts, %v; want a failure: only 3 of the 5 accounts listed", n, err)
+	}
+}

@@ -30,6 +30,10 @@ func (c *Client) createUser(ctx context.Context, u user.User) (user.Account, err
 		if loc := resp.Header.Get("Location"); loc != "" {
 			if lu, err := url.Parse(loc); err == nil {
 				if id := path.Base(lu.Path); id != "." && id != "/" && !strings.EqualFold(id, "Users") {
+					if err := user.CheckPlatformID(id); err != nil {
+						return user.Account{}, fmt.Errorf("%s: %s: the platform answered account id %q (Location %s), which dirsync refuses: %w",
+							op, resp.URL, id, loc, err)
+					}
 					return user.Account{PlatformID: id, User: u}, nil
 				}
 			}
@@ -42,6 +46,9 @@ func (c *Client) createUser(ctx context.Context, u user.User) (user.Account, err
 	if r.ID == "" {
 		return user.Account{}, fmt.Errorf("%s: %s: response has no id (HTTP %d)", op, resp.URL, resp.Status)
 	}
+	if err := answeredID(op, resp, &r); err != nil {
+		return user.Account{}, err
+	}
 	return r.account(), nil
 }
 
@@ -51,8 +58,8 @@ func (c *Client) createUser(ctx context.Context, u user.User) (user.Account, err
 // own value.
 func (c *Client) updateUser(ctx context.Context, platformID string, u user.User) error {
 	op := "scim update user " + platformID
-	if platformID == "" {
-		return fmt.Errorf("%s: empty platform id", op)
+	if err := checkID(op, platformID); err != nil {
+		return err
 	}
 	set, cleared := attrs(u)
 	if c.patchSupported(ctx) {
@@ -121,8 +128,8 @@ func (c *Client) SetActive(ctx context.Context, platformID string, active bool) 
 	if active {
 		op = "scim activate user " + platformID
 	}
-	if platformID == "" {
-		return fmt.Errorf("%s: empty platform id", op)
+	if err := checkID(op, platformID); err != nil {
+		return err
 	}
 	if c.patchSupported(ctx) {
 		done, err := c.patchOps(ctx, op, platformID, []map[string]any{{"op": "replace", "path": "active", "value": active}})
@@ -136,8 +143,8 @@ func (c *Client) SetActive(ctx context.Context, platformID string, active bool) 
 // Delete removes account platformID. A missing account is a NotFound error.
 func (c *Client) Delete(ctx context.Context, platformID string) error {
 	op := "scim delete user " + platformID
-	if platformID == "" {
-		return fmt.Errorf("%s: empty platform id", op)
+	if err := checkID(op, platformID); err != nil {
+		return err
 	}
 	_, err := c.do(ctx, op, http.MethodDelete, userPath(platformID), nil, nil)
 	return err
@@ -222,11 +229,15 @@ func (c *Client) Lookup(ctx context.Context, key, value string) (user.Account, e
 		return user.Account{}, &target.NotFoundError{Op: op, Key: key, Value: value}
 	}
 	var list listResponse
+	var answer *target.Response
 	for i, f := range filters {
 		resp, err := c.do(ctx, op, http.MethodGet, "Users", url.Values{"filter": {f}, "startIndex": {"1"}, "count": {"10"}}, nil)
 		var he *target.HTTPError
-		if i+1 < len(filters) && errors.As(err, &he) && he.Status == http.StatusBadRequest {
-			continue
+		if errors.As(err, &he) && (he.Status == http.StatusBadRequest || he.Status == http.StatusNotImplemented) {
+			if i+1 < len(filters) {
+				continue
+			}
+			return user.Account{}, &target.FilterRefusedError{Op: op, Key: key, Filter: f, Err: err}
 		}
 		if err != nil {
 			return user.Account{}, err
@@ -234,6 +245,7 @@ func (c *Client) Lookup(ctx context.Context, key, value string) (user.Account, e
 		if err := decode(op, resp, &list); err != nil {
 			return user.Account{}, err
 		}
+		answer = resp
 		break
 	}
 	var found []user.Account
@@ -243,6 +255,9 @@ func (c *Client) Lookup(ctx context.Context, key, value string) (user.Account, e
 			continue
 		}
 		if a := r.account(); match(a, r) {
+			if err := answeredID(op, answer, r); err != nil {
+				return user.Account{}, err
+			}
 			found = append(found, a)
 		}
 	}
@@ -263,10 +278,17 @@ func (c *Client) Lookup(ctx context.Context, key, value string) (user.Account, e
 // startIndex/count. It copes with servers that return fewer resources than asked
 // and stops at totalResults or at the first empty page. An account listed twice
 // (the list moved under the read) is passed to fn once.
+//
+// A listing that cannot be trusted to be complete fails, so that nobody is
+// archived or adopted by it: a page that repeats only accounts already listed
+// (a server ignoring startIndex), an empty page before totalResults accounts
+// were listed, a listing that goes on past twice the totalResults its first
+// page announced, or one longer than the bound (WithMaxAccounts).
 func (c *Client) List(ctx context.Context, fn func(user.Account) error) error {
 	const op = "scim list users"
 	seen := map[string]bool{}
 	start := 1
+	firstTotal := -1 // totalResults of the first page; -1 when absent or 0
 	for {
 		resp, err := c.do(ctx, op, http.MethodGet, "Users", url.Values{"startIndex": {itoa(start)}, "count": {itoa(c.pageSize)}}, nil)
 		if err != nil {
@@ -276,7 +298,14 @@ func (c *Client) List(ctx context.Context, fn func(user.Account) error) error {
 		if err := decode(op, resp, &page); err != nil {
 			return err
 		}
+		if start == 1 && page.TotalResults != nil && *page.TotalResults > 0 {
+			firstTotal = int(*page.TotalResults)
+		}
 		if len(page.Resources) == 0 {
+			if page.TotalResults != nil && len(seen) < int(*page.TotalResults) {
+				return fmt.Errorf("%s: %s: the page at startIndex %d is empty after %d of the %d accounts (totalResults) were listed; "+
+					"the listing is incomplete, so it is not used", op, resp.URL, start, len(seen), int(*page.TotalResults))
+			}
 			return nil
 		}
 		fresh := 0
@@ -284,6 +313,9 @@ func (c *Client) List(ctx context.Context, fn func(user.Account) error) error {
 			r := &page.Resources[i]
 			if r.ID == "" {
 				return fmt.Errorf("%s: %s: resource %d of the page at startIndex %d has no id", op, resp.URL, i+1, start)
+			}
+			if err := answeredID(op, resp, r); err != nil {
+				return err
 			}
 			if seen[string(r.ID)] {
 				continue
@@ -297,9 +329,19 @@ func (c *Client) List(ctx context.Context, fn func(user.Account) error) error {
 		if fresh == 0 {
 			return fmt.Errorf("%s: %s: the page at startIndex %d repeats accounts already listed; the server seems to ignore startIndex", op, resp.URL, start)
 		}
+		if len(seen) > c.maxAccounts {
+			return fmt.Errorf("%s: %s: the platform listed more than %d accounts and the listing goes on; "+
+				"it seems never to end, so it is not used", op, resp.URL, c.maxAccounts)
+		}
+		if firstTotal >= 0 && len(seen) > 2*firstTotal+c.pageSize {
+			return fmt.Errorf("%s: %s: the platform listed %d accounts, though its first page said totalResults %d, and the listing goes on; "+
+				"it seems never to end, so it is not used", op, resp.URL, len(seen), firstTotal)
+		}
 		start += len(page.Resources)
-		if total := int(page.TotalResults); total > 0 && start > total {
-			return nil
+		if page.TotalResults != nil {
+			if total := int(*page.TotalResults); total > 0 && start > total {
+				return nil
+			}
 		}
 		if err := ctx.Err(); err != nil {
 			return err
@@ -350,4 +392,23 @@ func setAttr(m map[string]any, name string, v any) {
 		}
 	}
 	m[name] = v
+}
+
+// checkID returns an error when platformID cannot be put in a request path
+// (see user.CheckPlatformID).
+func checkID(op, platformID string) error {
+	if err := user.CheckPlatformID(platformID); err != nil {
+		return fmt.Errorf("%s: platform id %q: %w", op, platformID, err)
+	}
+	return nil
+}
+
+// answeredID returns an error when the id of r, in the answer resp, cannot
+// be used as an account's id (see user.CheckPlatformID).
+func answeredID(op string, resp *target.Response, r *resource) error {
+	if err := user.CheckPlatformID(string(r.ID)); err != nil {
+		return fmt.Errorf("%s: %s: the platform answered account id %q (userName %q), which dirsync refuses: %w; "+
+			"an id must be one URL path segment: correct the account on the platform", op, resp.URL, string(r.ID), string(r.UserName), err)
+	}
+	return nil
 }
