@@ -390,6 +390,28 @@ func TestDiff(t *testing.T) {
 			unchanged: 1,
 		},
 		{
+			// An entry skipped for its data holds the ID of a user read
+			// fine (IDs are unique in dedup among mapped entries only):
+			// the user decides, as for any user in step.
+			name: "disabled_skip_sharing_a_users_id_leaves_the_user_in_step",
+			dir: Directory{
+				Users:   []user.User{alice, bob},
+				Skipped: []Skip{{DN: "CN=alice.old,OU=Staff,DC=corp,DC=example,DC=com", ID: alice.ID, Reason: "missing username (attribute sAMAccountName)", Disabled: true}},
+			},
+			records:   recs(record(alice, user.StatusActive, "p1"), record(bob, user.StatusActive, "p2")),
+			unchanged: 2,
+		},
+		{
+			name: "disabled_skip_sharing_a_users_id_leaves_the_users_update",
+			dir: Directory{
+				Users:   []user.User{with(alice, func(u *user.User) { u.Email = "a@example.com" }), bob},
+				Skipped: []Skip{{DN: "CN=alice.old,OU=Staff,DC=corp,DC=example,DC=com", ID: alice.ID, Reason: "missing username (attribute sAMAccountName)", Disabled: true}},
+			},
+			records:   recs(record(alice, user.StatusActive, "p1"), record(bob, user.StatusActive, "p2")),
+			want:      []string{"update alice @p1 [email]"},
+			unchanged: 1,
+		},
+		{
 			name: "ordering",
 			dir: dirOf(
 				person("id-zed", "zed"), person("id-Yan", "Yan"), // creates
@@ -573,6 +595,10 @@ func (w withdrawnSource) Stream(ctx context.Context, emit func(user.User) error)
 	}
 	skips := slices.Clone(w.dir.Skipped)
 	emitted := make(map[string]bool)
+	for _, u := range w.dir.Users {
+		// Never withdrawn: every entry holding a user's ID would be skipped.
+		emitted[u.ID] = true
+	}
 	for i, s := range skips {
 		if s.ID == "" || emitted[s.ID] {
 			continue
