@@ -178,3 +178,49 @@ func TestSync_SkippedAndRenamedEntryKeepsItsAccount(t *testing.T) {
 		}
 	}
 }
+
+// TestSync_DisabledSkipSharingAUsersIDArchivesNobody: an entry skipped for
+// its data (not a duplicate: those entries are not compared) and disabled
+// can hold the ID of a user read fine. The user is still in the directory
+// and enabled: no read path archives it, whether it is in step or changed.
+func TestSync_DisabledSkipSharingAUsersIDArchivesNobody(t *testing.T) {
+	srv := slapdtest.Start(t)
+	ctx := context.Background()
+	ou := srv.AddOU(t, "skipsharesid")
+	alice := srv.AddUser(t, ou, slapdtest.UserSpec{UID: "alice", Mail: "alice@example.com", Attrs: map[string][]string{"roomNumber": {"1001"}}})
+	srv.AddUser(t, ou, slapdtest.UserSpec{UID: "bob", Mail: "bob@example.com", Attrs: map[string][]string{"roomNumber": {"1002"}}})
+	c := readerConfig(srv, ou)
+	c.IDAttribute = "roomNumber" // an ID attribute the directory does not keep unique
+	c.DisabledFilter = "(employeeType=disabled)"
+	c.Attributes.Extra = map[string]string{"audio": "audio"}
+	src := newSource(t, c)
+	rec := newADReconciler(t, src)
+	rec.engine.Source = streamedDirectory{src}
+	if rep, err := rec.engine.Run(ctx, dsync.RunOptions{}); err != nil || rep.Applied[user.OpCreate] != 2 {
+		t.Fatalf("first run: %v, applied %v", err, rep.Applied)
+	}
+
+	// An old, disabled entry with unreadable data holds alice's ID.
+	srv.AddUser(t, ou, slapdtest.UserSpec{UID: "alice.old", Mail: "alice.old@example.com", Attrs: map[string][]string{
+		"roomNumber": {"1001"}, "employeeType": {"disabled"}, "audio": {"\xff\xfe"}}})
+	for path, got := range skipPlans(t, rec, src, "1001") {
+		if len(got) != 0 {
+			t.Errorf("%s: plan %q, want none (alice is in step)", path, got)
+		}
+	}
+	// alice changes: her update is all a run does.
+	srv.Modify(t, alice, map[string][]string{"mail": {"alice.new@example.com"}})
+	want := []string{"update alice ()"}
+	for path, got := range skipPlans(t, rec, src, "1001") {
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: plan %q, want %q", path, got, want)
+		}
+	}
+	rep, err := rec.engine.Run(ctx, dsync.RunOptions{})
+	if err != nil || len(rep.Failed) > 0 || rep.Applied[user.OpArchive] != 0 {
+		t.Fatalf("run: %v, applied %v, failed %+v", err, rep.Applied, rep.Failed)
+	}
+	if !activeOnPlatform(t, rec.platform, "alice") || !activeOnPlatform(t, rec.platform, "bob") {
+		t.Error("alice or bob lost access while enabled in the directory")
+	}
+}
