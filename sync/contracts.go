@@ -51,7 +51,9 @@ type Skip struct {
 	// Disabled says the entry is known to be disabled in the directory. A
 	// duplicate must never keep anyone's access: the record of ID, when every
 	// skipped entry holding ID is disabled, is archived like a disabled user's
-	// (counted by the safety limits). Creates, reactivations and updates of a
+	// (counted by the safety limits), and so is the record found by DN (held
+	// by no skipped entry's ID) when every skipped entry at DN is disabled: a
+	// disabled entry's DN protects nothing. Creates, reactivations and updates of a
 	// skipped entry still wait until it can be mapped.
 	Disabled bool `json:"disabled,omitempty"`
 	// Withdrawn marks an entry a Streamer had already emitted as a user before

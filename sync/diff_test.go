@@ -361,12 +361,48 @@ func TestDiff(t *testing.T) {
 			unchanged: 1,
 		},
 		{
-			name: "disabled_skip_by_dn_only_is_protected_not_archived",
+			// The ID attribute cleared when the person left, the entry
+			// disabled: its DN is all that links it to the account.
+			name: "disabled_skip_by_dn_only_is_archived",
+			dir: Directory{
+				Users:   []user.User{bob},
+				Skipped: []Skip{{DN: strings.ToUpper(alice.DN), Reason: "missing ID", Disabled: true}},
+			},
+			records:   recs(record(alice, user.StatusActive, "p1"), record(bob, user.StatusActive, "p2")),
+			onRemoved: RemovedIgnore,
+			want:      []string{"archive alice @p1 [active] (disabled)"},
+			unchanged: 1,
+		},
+		{
+			name: "enabled_skip_by_dn_only_is_protected",
+			dir: Directory{
+				Users:   []user.User{bob},
+				Skipped: []Skip{{DN: strings.ToUpper(alice.DN), Reason: "missing ID"}},
+			},
+			records:   recs(record(alice, user.StatusActive, "p1"), record(bob, user.StatusActive, "p2")),
+			unchanged: 1,
+		},
+		{
+			// A leaver's DN given to a new entry that is skipped and
+			// disabled: nobody left in the directory keeps that account.
+			name: "disabled_skip_at_a_removed_users_dn_does_not_protect_it",
+			dir: Directory{
+				Users:   []user.User{bob},
+				Skipped: []Skip{{DN: alice.DN, ID: "id-alice-new", Reason: "duplicate email", Disabled: true}},
+			},
+			records:   recs(record(alice, user.StatusActive, "p1"), record(bob, user.StatusActive, "p2")),
+			want:      []string{"archive alice @p1 [active] (disabled)"},
+			unchanged: 1,
+		},
+		{
+			name: "disabled_skip_by_dn_with_pending_record_is_archived_if_created",
 			dir: Directory{
 				Users:   []user.User{bob},
 				Skipped: []Skip{{DN: alice.DN, Reason: "missing ID", Disabled: true}},
 			},
-			records:   recs(record(alice, user.StatusActive, "p1"), record(bob, user.StatusActive, "p2")),
+			records:   recs(record(alice, user.StatusPending, ""), record(bob, user.StatusActive, "p2")),
+			onRemoved: RemovedIgnore,
+			want:      []string{"archive alice (" + ReasonInterrupted + ")"},
 			unchanged: 1,
 		},
 		{

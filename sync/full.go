@@ -92,7 +92,7 @@ func (e *Engine) fullReconcile(ctx context.Context, plan *Plan, dir Directory, r
 	}
 	// An account of a skipped entry is someone's still in the directory,
 	// unless the entry is disabled.
-	skippedID, _, disabledID := skipIndex(dir.Skipped)
+	skippedID, _, disabledID, _ := skipIndex(dir.Skipped)
 	for _, id := range order {
 		acct := accounts[id]
 		if owned[id] {
