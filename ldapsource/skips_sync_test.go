@@ -45,8 +45,9 @@ func (d wholeDirectory) Read(ctx context.Context) (dsync.Directory, error) {
 }
 
 // skipPlans returns the plans of the three ways a run reads the directory
-// from slapd — whole, streamed, and a re-read of the given IDs (a change
-// event run) — as summaries "op username reason", none applied.
+// from slapd — whole, streamed, and a re-read of the given IDs and their
+// records' DNs (a change event run) — as summaries "op username reason",
+// none applied.
 func skipPlans(t *testing.T, rec *adReconciler, src *Source, ids ...string) map[string][]string {
 	t.Helper()
 	ctx := context.Background()
@@ -66,9 +67,18 @@ func skipPlans(t *testing.T, rec *adReconciler, src *Source, ids ...string) map[
 		}
 		plans[name] = summarize(rep.Plan)
 	}
-	users, gone, skipped, err := src.Reread(ctx, ids)
+	// As the watcher does: the records' DNs are read again too.
+	recs, err := rec.engine.Store.(dsync.SummaryStore).Records(ctx, ids)
 	if err != nil {
-		t.Fatalf("Reread: %v", err)
+		t.Fatal(err)
+	}
+	var dns []string
+	for _, r := range recs {
+		dns = append(dns, r.User.DN)
+	}
+	users, gone, skipped, err := src.RereadAt(ctx, ids, dns)
+	if err != nil {
+		t.Fatalf("RereadAt: %v", err)
 	}
 	rep, err := rec.engine.RunChanged(ctx, dsync.RunOptions{DryRun: true},
 		dsync.Changed{Users: users, Gone: gone, Skipped: toSkips(skipped)})
@@ -222,5 +232,48 @@ func TestSync_DisabledSkipSharingAUsersIDArchivesNobody(t *testing.T) {
 	}
 	if !activeOnPlatform(t, rec.platform, "alice") || !activeOnPlatform(t, rec.platform, "bob") {
 		t.Error("alice or bob lost access while enabled in the directory")
+	}
+}
+
+// TestSync_EntryWithoutItsIDIsFoundByDN: an entry whose ID attribute was
+// cleared is skipped and found by its DN on every read path: enabled, it
+// keeps its account; disabled (a leaver), it loses it.
+func TestSync_EntryWithoutItsIDIsFoundByDN(t *testing.T) {
+	srv := slapdtest.Start(t)
+	ctx := context.Background()
+	ou := srv.AddOU(t, "idcleared")
+	alice := srv.AddUser(t, ou, slapdtest.UserSpec{UID: "alice", Mail: "alice@example.com", Attrs: map[string][]string{"roomNumber": {"1001"}}})
+	srv.AddUser(t, ou, slapdtest.UserSpec{UID: "bob", Mail: "bob@example.com", Attrs: map[string][]string{"roomNumber": {"1002"}}})
+	c := readerConfig(srv, ou)
+	c.IDAttribute = "roomNumber" // an ID attribute that can be cleared
+	c.DisabledFilter = "(employeeType=disabled)"
+	src := newSource(t, c)
+	rec := newADReconciler(t, src)
+	rec.engine.Source = streamedDirectory{src}
+	if rep, err := rec.engine.Run(ctx, dsync.RunOptions{}); err != nil || rep.Applied[user.OpCreate] != 2 {
+		t.Fatalf("first run: %v, applied %v", err, rep.Applied)
+	}
+
+	srv.Modify(t, alice, map[string][]string{"roomNumber": {}})
+	for path, got := range skipPlans(t, rec, src, "1001") {
+		if len(got) != 0 {
+			t.Errorf("enabled: %s: plan %q, want none (alice is still in the directory)", path, got)
+		}
+	}
+	srv.Modify(t, alice, map[string][]string{"employeeType": {"disabled"}})
+	want := []string{"archive alice (" + dsync.ReasonDisabled + ")"}
+	for path, got := range skipPlans(t, rec, src, "1001") {
+		if !slices.Equal(got, want) {
+			t.Errorf("disabled: %s: plan %q, want %q", path, got, want)
+		}
+	}
+	if _, err := rec.engine.Run(ctx, dsync.RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if activeOnPlatform(t, rec.platform, "alice") {
+		t.Error("alice, disabled, is still active on the platform")
+	}
+	if !activeOnPlatform(t, rec.platform, "bob") {
+		t.Error("bob lost access")
 	}
 }
