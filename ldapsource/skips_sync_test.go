@@ -277,3 +277,44 @@ func TestSync_EntryWithoutItsIDIsFoundByDN(t *testing.T) {
 		t.Error("bob lost access")
 	}
 }
+
+// TestSync_DisabledEntryWithSeveralIDValuesLosesItsAccountOnly: a disabled
+// entry whose ID attribute holds several values loses its account on every
+// read path, whichever value is its ID; another user holding one of the
+// values, enabled, keeps its own — also when a change event names the
+// disabled entry only.
+func TestSync_DisabledEntryWithSeveralIDValuesLosesItsAccountOnly(t *testing.T) {
+	srv := slapdtest.Start(t)
+	ctx := context.Background()
+	ou := srv.AddOU(t, "severalids")
+	alice := srv.AddUser(t, ou, slapdtest.UserSpec{UID: "alice", Mail: "alice@example.com", Attrs: map[string][]string{"roomNumber": {"1001"}}})
+	srv.AddUser(t, ou, slapdtest.UserSpec{UID: "bob", Mail: "bob@example.com", Attrs: map[string][]string{"roomNumber": {"1002"}}})
+	srv.AddUser(t, ou, slapdtest.UserSpec{UID: "carol", Mail: "carol@example.com", Attrs: map[string][]string{"roomNumber": {"1003"}}})
+	c := readerConfig(srv, ou)
+	c.IDAttribute = "roomNumber" // an ID attribute the schema lets hold several values
+	c.DisabledFilter = "(employeeType=disabled)"
+	src := newSource(t, c)
+	rec := newADReconciler(t, src)
+	rec.engine.Source = streamedDirectory{src}
+	if rep, err := rec.engine.Run(ctx, dsync.RunOptions{}); err != nil || rep.Applied[user.OpCreate] != 3 {
+		t.Fatalf("first run: %v, applied %v", err, rep.Applied)
+	}
+
+	// alice leaves; her ID attribute gains bob's value by mistake.
+	srv.Modify(t, alice, map[string][]string{"roomNumber": {"1001", "1002"}, "employeeType": {"disabled"}})
+	want := []string{"archive alice (" + dsync.ReasonDisabled + ")"}
+	for path, got := range skipPlans(t, rec, src, "1001") {
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: plan %q, want %q", path, got, want)
+		}
+	}
+	if _, err := rec.engine.Run(ctx, dsync.RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if activeOnPlatform(t, rec.platform, "alice") {
+		t.Error("alice, disabled, is still active on the platform")
+	}
+	if !activeOnPlatform(t, rec.platform, "bob") || !activeOnPlatform(t, rec.platform, "carol") {
+		t.Error("bob or carol lost access")
+	}
+}

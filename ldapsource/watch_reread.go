@@ -29,7 +29,8 @@ func (s *Source) Reread(ctx context.Context, ids []string) (users []user.User, g
 }
 
 // RereadAt is Reread that also reads the entries at dns (the DNs last known
-// for ids, and entries a change stream named only by DN). An entry whose ID
+// for ids, and entries a change stream named only by DN), and every entry
+// holding a value of an ID attribute that holds several. An entry whose ID
 // can no longer be read is found there only: it is then skipped, and its
 // account found by its DN, as a full read finds it, while its former ID is
 // still reported gone. A DN out of the base DNs, or where no entry is, adds
@@ -55,57 +56,77 @@ func (s *Source) RereadAt(ctx context.Context, ids, dns []string) (users []user.
 	}
 	var raw []found
 	disabled := make(map[string]bool)
-	for chunk := range slices.Chunk(ids, rereadChunk) {
-		idFilter, err := s.idFilter(chunk)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		for _, base := range bases {
-			if s.cfg.DisabledFilter != "" {
-				filter := "(&" + s.cfg.UserFilter + s.cfg.DisabledFilter + idFilter + ")"
-				err := s.search(ctx, conn, base, filter, noAttributes, func(e *ldap.Entry) {
-					disabled[dnKey(e.DN)] = true
+	searched := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		searched[strings.ToLower(id)] = true
+	}
+	// An entry whose ID attribute holds several values is skipped (and
+	// archived, disabled) by each of them, as a full read finds it: every
+	// entry holding any of its values is read too, so that none is taken
+	// for the only holder of a value.
+	for pending := ids; len(pending) > 0 || len(dns) > 0; {
+		n0 := len(raw)
+		for chunk := range slices.Chunk(pending, rereadChunk) {
+			idFilter, err := s.idFilter(chunk)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			for _, base := range bases {
+				if s.cfg.DisabledFilter != "" {
+					filter := "(&" + s.cfg.UserFilter + s.cfg.DisabledFilter + idFilter + ")"
+					err := s.search(ctx, conn, base, filter, noAttributes, func(e *ldap.Entry) {
+						disabled[dnKey(e.DN)] = true
+					}, nil)
+					if err != nil {
+						return nil, nil, nil, fmt.Errorf("reread disabled users: %w", err)
+					}
+				}
+			}
+			for _, base := range bases {
+				filter := "(&" + s.cfg.UserFilter + idFilter + ")"
+				err := s.search(ctx, conn, base, filter, m.attributes(), func(e *ldap.Entry) {
+					k := dnKey(e.DN)
+					if seen[k] {
+						return
+					}
+					seen[k] = true
+					raw = append(raw, found{k, e})
 				}, nil)
+				if err != nil {
+					return nil, nil, nil, fmt.Errorf("reread: %w", err)
+				}
+			}
+		}
+		for _, dn := range dns {
+			key := dnKey(dn)
+			if seen[key] {
+				continue
+			}
+			if s.cfg.DisabledFilter != "" {
+				filter := "(&" + s.cfg.UserFilter + s.cfg.DisabledFilter + ")"
+				err := s.searchAt(ctx, conn, dn, filter, noAttributes, func(e *ldap.Entry) {
+					disabled[key] = true
+				})
 				if err != nil {
 					return nil, nil, nil, fmt.Errorf("reread disabled users: %w", err)
 				}
 			}
-		}
-		for _, base := range bases {
-			filter := "(&" + s.cfg.UserFilter + idFilter + ")"
-			err := s.search(ctx, conn, base, filter, m.attributes(), func(e *ldap.Entry) {
-				k := dnKey(e.DN)
-				if seen[k] {
-					return
-				}
-				seen[k] = true
-				raw = append(raw, found{k, e})
-			}, nil)
+			err := s.searchAt(ctx, conn, dn, s.cfg.UserFilter, m.attributes(), func(e *ldap.Entry) {
+				seen[key] = true
+				raw = append(raw, found{key, e})
+			})
 			if err != nil {
 				return nil, nil, nil, fmt.Errorf("reread: %w", err)
 			}
 		}
-	}
-	for _, dn := range dns {
-		key := dnKey(dn)
-		if seen[key] {
-			continue
-		}
-		if s.cfg.DisabledFilter != "" {
-			filter := "(&" + s.cfg.UserFilter + s.cfg.DisabledFilter + ")"
-			err := s.searchAt(ctx, conn, dn, filter, noAttributes, func(e *ldap.Entry) {
-				disabled[key] = true
-			})
-			if err != nil {
-				return nil, nil, nil, fmt.Errorf("reread disabled users: %w", err)
+		pending, dns = nil, nil
+		for _, r := range raw[n0:] {
+			for _, v := range m.severalIDs(r.e) {
+				if k := strings.ToLower(v); !searched[k] {
+					searched[k] = true
+					pending = append(pending, v)
+				}
 			}
-		}
-		err := s.searchAt(ctx, conn, dn, s.cfg.UserFilter, m.attributes(), func(e *ldap.Entry) {
-			seen[key] = true
-			raw = append(raw, found{key, e})
-		})
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("reread: %w", err)
 		}
 	}
 	// The disabled searches may have run before a user search that found

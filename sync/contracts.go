@@ -45,7 +45,8 @@ type Skip struct {
 	ID string `json:"id,omitempty"`
 	// IDs are the values of an ID attribute that holds several (the entry's
 	// ID is one of them, which one cannot be known): the records of each are
-	// protected, and none is archived for Disabled.
+	// protected, or, for Disabled, archived as for ID. A Changed holding such
+	// an entry holds every entry in scope with any of its values.
 	IDs    []string `json:"ids,omitempty"`
 	Reason string   `json:"reason"`
 	// Disabled says the entry is known to be disabled in the directory. A

@@ -128,10 +128,10 @@ func sortChanges(changes []Change) {
 	})
 }
 
-// skipIndex indexes skipped entries: the IDs and lower-cased DNs whose
-// records are protected, and the IDs and DNs every skipped holder of which
-// is disabled (an ID only ever read among several values is none of
-// those). A DN whose entries are all disabled protects nothing.
+// skipIndex indexes skipped entries: the IDs (each value of an ID attribute
+// holding several) and lower-cased DNs whose records are protected, and the
+// IDs and DNs every skipped holder of which is disabled. A DN whose entries
+// are all disabled protects nothing.
 func skipIndex(skipped []Skip) (byID, byDN map[string]struct{}, disabledID, disabledDN map[string]bool) {
 	byID = make(map[string]struct{}, len(skipped))
 	byDN = make(map[string]struct{}, len(skipped))
@@ -147,7 +147,9 @@ func skipIndex(skipped []Skip) (byID, byDN map[string]struct{}, disabledID, disa
 		for _, id := range s.IDs {
 			if id != "" {
 				byID[id] = struct{}{}
-				disabledID[id] = false
+				if d, ok := disabledID[id]; !ok || d {
+					disabledID[id] = s.Disabled
+				}
 			}
 		}
 		if s.DN != "" {

@@ -419,10 +419,37 @@ func TestDiff(t *testing.T) {
 			dir: Directory{
 				Users: []user.User{bob},
 				Skipped: []Skip{{DN: "CN=alice.new,OU=Moved,DC=corp,DC=example,DC=com", IDs: []string{alice.ID, "id-alice-2"},
-					Reason: "ID attribute uid has 2 values, want one", Disabled: true}},
+					Reason: "ID attribute uid has 2 values, want one"}},
 			},
 			records:   recs(record(alice, user.StatusActive, "p1"), record(bob, user.StatusActive, "p2"), record(carol, user.StatusActive, "p3")),
 			want:      []string{"archive carol @p3 (removed)"},
+			unchanged: 1,
+		},
+		{
+			// Disabled, the entry takes access away whichever value is its
+			// ID; a value a directory user holds is that user's.
+			name: "disabled_skip_with_several_id_values_archives_each",
+			dir: Directory{
+				Users: []user.User{bob},
+				Skipped: []Skip{{DN: "CN=alice.new,OU=Moved,DC=corp,DC=example,DC=com", IDs: []string{alice.ID, bob.ID, "id-alice-2"},
+					Reason: "ID attribute uid has 3 values, want one", Disabled: true}},
+			},
+			records:   recs(record(alice, user.StatusActive, "p1"), record(bob, user.StatusActive, "p2"), record(carol, user.StatusActive, "p3")),
+			onRemoved: RemovedIgnore,
+			want:      []string{"archive alice @p1 [active] (disabled)"},
+			unchanged: 1,
+		},
+		{
+			name: "disabled_skip_with_several_id_values_beside_an_enabled_holder_is_protected",
+			dir: Directory{
+				Users: []user.User{bob},
+				Skipped: []Skip{
+					{DN: "CN=alice.new,OU=Moved,DC=corp,DC=example,DC=com", IDs: []string{alice.ID, "id-alice-2"},
+						Reason: "ID attribute uid has 2 values, want one", Disabled: true},
+					{DN: "CN=alice,OU=Staff,DC=corp,DC=example,DC=com", ID: alice.ID, Reason: "missing username"},
+				},
+			},
+			records:   recs(record(alice, user.StatusActive, "p1"), record(bob, user.StatusActive, "p2")),
 			unchanged: 1,
 		},
 		{

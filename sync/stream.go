@@ -374,23 +374,29 @@ func (e *Engine) streamPlan(ctx context.Context, rep *Report, ro RunOptions, src
 }
 
 // appendDisabledSkips appends to ids those of the disabled skipped entries
-// that it does not hold yet: Diff archives their records. The IDs for which
+// (each value of an ID attribute holding several) that it does not hold
+// yet: Diff archives their records. The IDs for which
 // held, when not nil, is true are left out: a directory user holds them.
 func appendDisabledSkips(ids []string, skipped []Skip, held func(id string) bool) []string {
 	var have map[string]bool
 	for _, s := range skipped {
-		if !s.Disabled || s.ID == "" || (held != nil && held(s.ID)) {
+		if !s.Disabled {
 			continue
 		}
-		if have == nil {
-			have = make(map[string]bool, len(ids))
-			for _, id := range ids {
-				have[id] = true
+		for _, id := range append([]string{s.ID}, s.IDs...) {
+			if id == "" || (held != nil && held(id)) {
+				continue
 			}
-		}
-		if !have[s.ID] {
-			have[s.ID] = true
-			ids = append(ids, s.ID)
+			if have == nil {
+				have = make(map[string]bool, len(ids))
+				for _, id := range ids {
+					have[id] = true
+				}
+			}
+			if !have[id] {
+				have[id] = true
+				ids = append(ids, id)
+			}
 		}
 	}
 	return ids
