@@ -685,3 +685,33 @@ func TestWatch_AStreamTheDirectoryRefusesIsReportedOnceAndEverywhere(t *testing.
 	})
 	s.stop()
 }
+
+// An entry whose ID attribute is cleared is skipped (missing ID), as in a
+// full read, and its account is found by its DN: the change event's run
+// keeps it while the entry is enabled, and archives it once it is disabled.
+func TestWatch_AnEntryWhoseIDIsClearedIsFoundByItsDN(t *testing.T) {
+	e := newEnv(t)
+	alice := e.addUser("alice", false)
+	bob := e.addUser("bob", false)
+	e.writeWatchConfig("  watch: syncrepl\n")
+	// An ID attribute that can be cleared: a modify then names the entry by
+	// DN only.
+	e.editConfig("id_attribute: entryUUID", "id_attribute: roomNumber")
+	e.ldap.Modify(t, alice, map[string][]string{"roomNumber": {"1001"}})
+	e.ldap.Modify(t, bob, map[string][]string{"roomNumber": {"1002"}})
+	s := e.startWatching()
+	e.waitActive("alice", "alice created")
+
+	e.ldap.Modify(t, alice, map[string][]string{"roomNumber": nil})
+	s.waitMetric(`dirsync_watch_runs_total{outcome="success"}`, 1)
+	if !e.account("alice").Active {
+		t.Error("alice, still enabled in the directory, was archived by the event run")
+	}
+	e.setLocked(alice, true)
+	e.waitInactive("alice", "alice, disabled, archived")
+	if !e.account("bob").Active {
+		t.Error("bob archived")
+	}
+	s.wantRunsStarted(2, "start-up and the first full read: the changes must come as events")
+	s.stop()
+}

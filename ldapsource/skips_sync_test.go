@@ -68,9 +68,18 @@ func skipPlans(t *testing.T, rec *adReconciler, src *Source, ids ...string) map[
 		}
 		plans[name] = summarize(rep.Plan)
 	}
-	users, gone, skipped, err := src.Reread(ctx, ids)
+	// As the watcher does: the records' DNs are read again too.
+	recs, err := rec.engine.Store.(dsync.SummaryStore).Records(ctx, ids)
 	if err != nil {
-		t.Fatalf("Reread: %v", err)
+		t.Fatal(err)
+	}
+	var dns []string
+	for _, r := range recs {
+		dns = append(dns, r.User.DN)
+	}
+	users, gone, skipped, err := src.RereadAt(ctx, ids, dns)
+	if err != nil {
+		t.Fatalf("RereadAt: %v", err)
 	}
 	rep, err := rec.engine.RunChanged(ctx, dsync.RunOptions{DryRun: true},
 		dsync.Changed{Users: users, Gone: gone, Skipped: toSkips(skipped)})
@@ -297,5 +306,135 @@ func TestSync_SkippedEntryStillCountsInDuplicateDetection(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("%s after ivan left: plan %q, want %q", path, got, want)
 		}
+	}
+}
+
+// TestSync_DisabledSkipSharingAUsersIDArchivesNobody: an entry skipped for
+// its data (not a duplicate: those entries are not compared) and disabled
+// can hold the ID of a user read fine. The user is still in the directory
+// and enabled: no read path archives it, whether it is in step or changed.
+func TestSync_DisabledSkipSharingAUsersIDArchivesNobody(t *testing.T) {
+	srv := slapdtest.Start(t)
+	ctx := context.Background()
+	ou := srv.AddOU(t, "skipsharesid")
+	alice := srv.AddUser(t, ou, slapdtest.UserSpec{UID: "alice", Mail: "alice@example.com", Attrs: map[string][]string{"roomNumber": {"1001"}}})
+	srv.AddUser(t, ou, slapdtest.UserSpec{UID: "bob", Mail: "bob@example.com", Attrs: map[string][]string{"roomNumber": {"1002"}}})
+	c := readerConfig(srv, ou)
+	c.IDAttribute = "roomNumber" // an ID attribute the directory does not keep unique
+	c.DisabledFilter = "(employeeType=disabled)"
+	c.Attributes.Extra = map[string]string{"audio": "audio"}
+	src := newSource(t, c)
+	rec := newADReconciler(t, src)
+	rec.engine.Source = streamedDirectory{src}
+	if rep, err := rec.engine.Run(ctx, dsync.RunOptions{}); err != nil || rep.Applied[user.OpCreate] != 2 {
+		t.Fatalf("first run: %v, applied %v", err, rep.Applied)
+	}
+
+	// An old, disabled entry with unreadable data holds alice's ID.
+	srv.AddUser(t, ou, slapdtest.UserSpec{UID: "alice.old", Mail: "alice.old@example.com", Attrs: map[string][]string{
+		"roomNumber": {"1001"}, "employeeType": {"disabled"}, "audio": {"\xff\xfe"}}})
+	for path, got := range skipPlans(t, rec, src, "1001") {
+		if len(got) != 0 {
+			t.Errorf("%s: plan %q, want none (alice is in step)", path, got)
+		}
+	}
+	// alice changes: her update is all a run does.
+	srv.Modify(t, alice, map[string][]string{"mail": {"alice.new@example.com"}})
+	want := []string{"update alice ()"}
+	for path, got := range skipPlans(t, rec, src, "1001") {
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: plan %q, want %q", path, got, want)
+		}
+	}
+	rep, err := rec.engine.Run(ctx, dsync.RunOptions{})
+	if err != nil || len(rep.Failed) > 0 || rep.Applied[user.OpArchive] != 0 {
+		t.Fatalf("run: %v, applied %v, failed %+v", err, rep.Applied, rep.Failed)
+	}
+	if !activeOnPlatform(t, rec.platform, "alice") || !activeOnPlatform(t, rec.platform, "bob") {
+		t.Error("alice or bob lost access while enabled in the directory")
+	}
+}
+
+// TestSync_EntryWithoutItsIDIsFoundByDN: an entry whose ID attribute was
+// cleared is skipped and found by its DN on every read path: enabled, it
+// keeps its account; disabled (a leaver), it loses it.
+func TestSync_EntryWithoutItsIDIsFoundByDN(t *testing.T) {
+	srv := slapdtest.Start(t)
+	ctx := context.Background()
+	ou := srv.AddOU(t, "idcleared")
+	alice := srv.AddUser(t, ou, slapdtest.UserSpec{UID: "alice", Mail: "alice@example.com", Attrs: map[string][]string{"roomNumber": {"1001"}}})
+	srv.AddUser(t, ou, slapdtest.UserSpec{UID: "bob", Mail: "bob@example.com", Attrs: map[string][]string{"roomNumber": {"1002"}}})
+	c := readerConfig(srv, ou)
+	c.IDAttribute = "roomNumber" // an ID attribute that can be cleared
+	c.DisabledFilter = "(employeeType=disabled)"
+	src := newSource(t, c)
+	rec := newADReconciler(t, src)
+	rec.engine.Source = streamedDirectory{src}
+	if rep, err := rec.engine.Run(ctx, dsync.RunOptions{}); err != nil || rep.Applied[user.OpCreate] != 2 {
+		t.Fatalf("first run: %v, applied %v", err, rep.Applied)
+	}
+
+	srv.Modify(t, alice, map[string][]string{"roomNumber": {}})
+	for path, got := range skipPlans(t, rec, src, "1001") {
+		if len(got) != 0 {
+			t.Errorf("enabled: %s: plan %q, want none (alice is still in the directory)", path, got)
+		}
+	}
+	srv.Modify(t, alice, map[string][]string{"employeeType": {"disabled"}})
+	want := []string{"archive alice (" + dsync.ReasonDisabled + ")"}
+	for path, got := range skipPlans(t, rec, src, "1001") {
+		if !slices.Equal(got, want) {
+			t.Errorf("disabled: %s: plan %q, want %q", path, got, want)
+		}
+	}
+	if _, err := rec.engine.Run(ctx, dsync.RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if activeOnPlatform(t, rec.platform, "alice") {
+		t.Error("alice, disabled, is still active on the platform")
+	}
+	if !activeOnPlatform(t, rec.platform, "bob") {
+		t.Error("bob lost access")
+	}
+}
+
+// TestSync_DisabledEntryWithSeveralIDValuesLosesItsAccountOnly: a disabled
+// entry whose ID attribute holds several values loses its account on every
+// read path, whichever value is its ID; another user holding one of the
+// values, enabled, keeps its own — also when a change event names the
+// disabled entry only.
+func TestSync_DisabledEntryWithSeveralIDValuesLosesItsAccountOnly(t *testing.T) {
+	srv := slapdtest.Start(t)
+	ctx := context.Background()
+	ou := srv.AddOU(t, "severalids")
+	alice := srv.AddUser(t, ou, slapdtest.UserSpec{UID: "alice", Mail: "alice@example.com", Attrs: map[string][]string{"roomNumber": {"1001"}}})
+	srv.AddUser(t, ou, slapdtest.UserSpec{UID: "bob", Mail: "bob@example.com", Attrs: map[string][]string{"roomNumber": {"1002"}}})
+	srv.AddUser(t, ou, slapdtest.UserSpec{UID: "carol", Mail: "carol@example.com", Attrs: map[string][]string{"roomNumber": {"1003"}}})
+	c := readerConfig(srv, ou)
+	c.IDAttribute = "roomNumber" // an ID attribute the schema lets hold several values
+	c.DisabledFilter = "(employeeType=disabled)"
+	src := newSource(t, c)
+	rec := newADReconciler(t, src)
+	rec.engine.Source = streamedDirectory{src}
+	if rep, err := rec.engine.Run(ctx, dsync.RunOptions{}); err != nil || rep.Applied[user.OpCreate] != 3 {
+		t.Fatalf("first run: %v, applied %v", err, rep.Applied)
+	}
+
+	// alice leaves; her ID attribute gains bob's value by mistake.
+	srv.Modify(t, alice, map[string][]string{"roomNumber": {"1001", "1002"}, "employeeType": {"disabled"}})
+	want := []string{"archive alice (" + dsync.ReasonDisabled + ")"}
+	for path, got := range skipPlans(t, rec, src, "1001") {
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: plan %q, want %q", path, got, want)
+		}
+	}
+	if _, err := rec.engine.Run(ctx, dsync.RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if activeOnPlatform(t, rec.platform, "alice") {
+		t.Error("alice, disabled, is still active on the platform")
+	}
+	if !activeOnPlatform(t, rec.platform, "bob") || !activeOnPlatform(t, rec.platform, "carol") {
+		t.Error("bob or carol lost access")
 	}
 }

@@ -28,8 +28,20 @@ const rereadChunk = 100
 //
 // Any error means nothing may be concluded, and no ID is reported gone.
 func (s *Source) Reread(ctx context.Context, ids []string) (users []user.User, gone []string, skipped []Skipped, err error) {
+	return s.RereadAt(ctx, ids, nil)
+}
+
+// RereadAt is Reread that also reads the entries at dns (the DNs last known
+// for ids, and entries a change stream named only by DN), and every entry
+// holding a value of an ID attribute that holds several. An entry whose ID
+// can no longer be read is found there only: it is then skipped, and its
+// account found by its DN, as a full read finds it, while its former ID is
+// still reported gone. A DN out of the base DNs, or where no entry is, adds
+// nothing.
+func (s *Source) RereadAt(ctx context.Context, ids, dns []string) (users []user.User, gone []string, skipped []Skipped, err error) {
 	ids = uniqueFold(ids)
-	if len(ids) == 0 {
+	dns = s.dnsInScope(dns)
+	if len(ids) == 0 && len(dns) == 0 {
 		return nil, nil, nil, nil
 	}
 	conn, closeConn, err := s.connect(ctx)
@@ -47,34 +59,76 @@ func (s *Source) Reread(ctx context.Context, ids []string) (users []user.User, g
 	}
 	var raw []found
 	disabled := make(map[string]bool)
-	for chunk := range slices.Chunk(ids, rereadChunk) {
-		idFilter, err := s.idFilter(chunk)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		for _, base := range bases {
-			if s.cfg.DisabledFilter != "" {
-				filter := "(&" + s.cfg.UserFilter + s.cfg.DisabledFilter + idFilter + ")"
-				err := s.search(ctx, conn, base, filter, noAttributes, func(e *ldap.Entry) {
-					disabled[dnKey(e.DN)] = true
+	searched := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		searched[strings.ToLower(id)] = true
+	}
+	// An entry whose ID attribute holds several values is skipped (and
+	// archived, disabled) by each of them, as a full read finds it: every
+	// entry holding any of its values is read too, so that none is taken
+	// for the only holder of a value.
+	for pending := ids; len(pending) > 0 || len(dns) > 0; {
+		n0 := len(raw)
+		for chunk := range slices.Chunk(pending, rereadChunk) {
+			idFilter, err := s.idFilter(chunk)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			for _, base := range bases {
+				if s.cfg.DisabledFilter != "" {
+					filter := "(&" + s.cfg.UserFilter + s.cfg.DisabledFilter + idFilter + ")"
+					err := s.search(ctx, conn, base, filter, noAttributes, func(e *ldap.Entry) {
+						disabled[dnKey(e.DN)] = true
+					}, nil)
+					if err != nil {
+						return nil, nil, nil, fmt.Errorf("reread disabled users: %w", err)
+					}
+				}
+			}
+			for _, base := range bases {
+				filter := "(&" + s.cfg.UserFilter + idFilter + ")"
+				err := s.search(ctx, conn, base, filter, m.attributes(), func(e *ldap.Entry) {
+					k := dnKey(e.DN)
+					if seen[k] {
+						return
+					}
+					seen[k] = true
+					raw = append(raw, found{k, e})
 				}, nil)
+				if err != nil {
+					return nil, nil, nil, fmt.Errorf("reread: %w", err)
+				}
+			}
+		}
+		for _, dn := range dns {
+			key := dnKey(dn)
+			if seen[key] {
+				continue
+			}
+			if s.cfg.DisabledFilter != "" {
+				filter := "(&" + s.cfg.UserFilter + s.cfg.DisabledFilter + ")"
+				err := s.searchAt(ctx, conn, dn, filter, noAttributes, func(e *ldap.Entry) {
+					disabled[key] = true
+				})
 				if err != nil {
 					return nil, nil, nil, fmt.Errorf("reread disabled users: %w", err)
 				}
 			}
-		}
-		for _, base := range bases {
-			filter := "(&" + s.cfg.UserFilter + idFilter + ")"
-			err := s.search(ctx, conn, base, filter, m.attributes(), func(e *ldap.Entry) {
-				k := dnKey(e.DN)
-				if seen[k] {
-					return
-				}
-				seen[k] = true
-				raw = append(raw, found{k, e})
-			}, nil)
+			err := s.searchAt(ctx, conn, dn, s.cfg.UserFilter, m.attributes(), func(e *ldap.Entry) {
+				seen[key] = true
+				raw = append(raw, found{key, e})
+			})
 			if err != nil {
 				return nil, nil, nil, fmt.Errorf("reread: %w", err)
+			}
+		}
+		pending, dns = nil, nil
+		for _, r := range raw[n0:] {
+			for _, v := range m.severalIDs(r.e) {
+				if k := strings.ToLower(v); !searched[k] {
+					searched[k] = true
+					pending = append(pending, v)
+				}
 			}
 		}
 	}
@@ -192,6 +246,45 @@ func (s *Source) identityFilters(entries []*ldap.Entry) []string {
 		}
 	}
 	return out
+}
+
+// dnsInScope returns dns without repeats, those that do not parse and those
+// under none of the base DNs.
+func (s *Source) dnsInScope(dns []string) []string {
+	var bases []*ldap.DN
+	for _, b := range s.cfg.bases() {
+		if p, err := ldap.ParseDN(b); err == nil {
+			bases = append(bases, p)
+		}
+	}
+	have := make(map[string]bool, len(dns))
+	var out []string
+	for _, dn := range dns {
+		p, err := ldap.ParseDN(dn)
+		if err != nil || have[dnKey(dn)] || !slices.ContainsFunc(bases, func(b *ldap.DN) bool {
+			return b.EqualFold(p) || b.AncestorOfFold(p)
+		}) {
+			continue
+		}
+		have[dnKey(dn)] = true
+		out = append(out, dn)
+	}
+	return out
+}
+
+// searchAt calls onEntry with the entry at dn if filter matches it; no
+// entry at dn is no entry, not an error.
+func (s *Source) searchAt(ctx context.Context, conn *ldap.Conn, dn, filter string, attrs []string, onEntry func(*ldap.Entry)) error {
+	key := dnKey(dn)
+	err := s.search(ctx, conn, dn, filter, attrs, func(e *ldap.Entry) {
+		if dnKey(e.DN) == key { // the subtree search also reads what is under dn
+			onEntry(e)
+		}
+	}, nil)
+	if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
+		return nil
+	}
+	return err
 }
 
 // idFilter returns a filter matching any of ids in the ID attribute.

@@ -52,7 +52,7 @@ func (e *Engine) RunChanged(ctx context.Context, ro RunOptions, ch Changed) (rep
 		ids = append(ids, u.ID)
 	}
 	ids = append(ids, ch.Gone...)
-	ids = appendDisabledSkips(ids, ch.Skipped)
+	ids = appendDisabledSkips(ids, ch.Skipped, nil)
 	records, err := st.Records(ctx, ids)
 	if err != nil {
 		return rep, fmt.Errorf("read snapshot: %w", err)

@@ -45,13 +45,16 @@ type Skip struct {
 	ID string `json:"id,omitempty"`
 	// IDs are the values of an ID attribute that holds several (the entry's
 	// ID is one of them, which one cannot be known): the records of each are
-	// protected, and none is archived for Disabled.
+	// protected, or, for Disabled, archived as for ID. A Changed holding such
+	// an entry holds every entry in scope with any of its values.
 	IDs    []string `json:"ids,omitempty"`
 	Reason string   `json:"reason"`
 	// Disabled says the entry is known to be disabled in the directory. A
 	// duplicate must never keep anyone's access: the record of ID, when every
 	// skipped entry holding ID is disabled, is archived like a disabled user's
-	// (counted by the safety limits). Creates, reactivations and updates of a
+	// (counted by the safety limits), and so is the record found by DN (held
+	// by no skipped entry's ID) when every skipped entry at DN is disabled: a
+	// disabled entry's DN protects nothing. Creates, reactivations and updates of a
 	// skipped entry still wait until it can be mapped.
 	Disabled bool `json:"disabled,omitempty"`
 	// Withdrawn marks an entry a Streamer had already emitted as a user before

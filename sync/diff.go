@@ -20,8 +20,10 @@ import (
 //   - r active and no u: archive (or delete, or nothing, by onRemoved) — unless r
 //     belongs to a skipped directory entry (by ID, or by DN when the entry's ID
 //     could not be read), which is left as it is.
-//   - r belongs, by ID, to skipped entries that are all disabled (Skip.Disabled):
-//     archive as disabled, whatever onRemoved says; a skip never keeps access.
+//   - r belongs, by ID, to skipped entries that are all disabled (Skip.Disabled),
+//     or, held by no skipped entry's ID, by DN to skipped entries that are all
+//     disabled: archive as disabled, whatever onRemoved says; a skip never
+//     keeps access.
 //   - r archived and no u: nothing (delete when onRemoved is delete).
 func Diff(dir Directory, records []user.Record, onRemoved OnRemoved) Plan {
 	if onRemoved == "" {
@@ -71,13 +73,14 @@ func Diff(dir Directory, records []user.Record, onRemoved OnRemoved) Plan {
 		plan.Changes = append(plan.Changes, c)
 	}
 
-	protectedID, protectedDN, disabledID := skipIndex(dir.Skipped)
+	protectedID, protectedDN, disabledID, disabledDN := skipIndex(dir.Skipped)
 	for i := range records {
 		r := &records[i]
 		if _, ok := seen[r.User.ID]; ok {
 			continue
 		}
-		if disabledID[r.User.ID] {
+		_, byID := protectedID[r.User.ID]
+		if disabledID[r.User.ID] || (!byID && r.User.DN != "" && disabledDN[strings.ToLower(r.User.DN)]) {
 			// Disabled, though skipped: access goes as for a disabled user.
 			if c, ok := archiveDisabledSkip(r); ok {
 				plan.Changes = append(plan.Changes, c)
@@ -125,13 +128,15 @@ func sortChanges(changes []Change) {
 	})
 }
 
-// skipIndex indexes skipped entries: the IDs and lower-cased DNs whose
-// records are protected, and the IDs every skipped holder of which is
-// disabled (an ID only ever read among several values is none of those).
-func skipIndex(skipped []Skip) (byID, byDN map[string]struct{}, disabledID map[string]bool) {
+// skipIndex indexes skipped entries: the IDs (each value of an ID attribute
+// holding several) and lower-cased DNs whose records are protected, and the
+// IDs and DNs every skipped holder of which is disabled. A DN whose entries
+// are all disabled protects nothing.
+func skipIndex(skipped []Skip) (byID, byDN map[string]struct{}, disabledID, disabledDN map[string]bool) {
 	byID = make(map[string]struct{}, len(skipped))
 	byDN = make(map[string]struct{}, len(skipped))
 	disabledID = make(map[string]bool)
+	disabledDN = make(map[string]bool)
 	for _, s := range skipped {
 		if s.ID != "" {
 			byID[s.ID] = struct{}{}
@@ -142,14 +147,24 @@ func skipIndex(skipped []Skip) (byID, byDN map[string]struct{}, disabledID map[s
 		for _, id := range s.IDs {
 			if id != "" {
 				byID[id] = struct{}{}
-				disabledID[id] = false
+				if d, ok := disabledID[id]; !ok || d {
+					disabledID[id] = s.Disabled
+				}
 			}
 		}
 		if s.DN != "" {
-			byDN[strings.ToLower(s.DN)] = struct{}{}
+			dn := strings.ToLower(s.DN)
+			if d, ok := disabledDN[dn]; !ok || d {
+				disabledDN[dn] = s.Disabled
+			}
+			if !disabledDN[dn] {
+				byDN[dn] = struct{}{}
+			} else {
+				delete(byDN, dn)
+			}
 		}
 	}
-	return byID, byDN, disabledID
+	return byID, byDN, disabledID, disabledDN
 }
 
 // archiveDisabledSkip returns the change that takes access away from r, the

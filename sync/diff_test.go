@@ -377,12 +377,48 @@ func TestDiff(t *testing.T) {
 			unchanged: 1,
 		},
 		{
-			name: "disabled_skip_by_dn_only_is_protected_not_archived",
+			// The ID attribute cleared when the person left, the entry
+			// disabled: its DN is all that links it to the account.
+			name: "disabled_skip_by_dn_only_is_archived",
+			dir: Directory{
+				Users:   []user.User{bob},
+				Skipped: []Skip{{DN: strings.ToUpper(alice.DN), Reason: "missing ID", Disabled: true}},
+			},
+			records:   recs(record(alice, user.StatusActive, "p1"), record(bob, user.StatusActive, "p2")),
+			onRemoved: RemovedIgnore,
+			want:      []string{"archive alice @p1 [active] (disabled)"},
+			unchanged: 1,
+		},
+		{
+			name: "enabled_skip_by_dn_only_is_protected",
+			dir: Directory{
+				Users:   []user.User{bob},
+				Skipped: []Skip{{DN: strings.ToUpper(alice.DN), Reason: "missing ID"}},
+			},
+			records:   recs(record(alice, user.StatusActive, "p1"), record(bob, user.StatusActive, "p2")),
+			unchanged: 1,
+		},
+		{
+			// A leaver's DN given to a new entry that is skipped and
+			// disabled: nobody left in the directory keeps that account.
+			name: "disabled_skip_at_a_removed_users_dn_does_not_protect_it",
+			dir: Directory{
+				Users:   []user.User{bob},
+				Skipped: []Skip{{DN: alice.DN, ID: "id-alice-new", Reason: "duplicate email", Disabled: true}},
+			},
+			records:   recs(record(alice, user.StatusActive, "p1"), record(bob, user.StatusActive, "p2")),
+			want:      []string{"archive alice @p1 [active] (disabled)"},
+			unchanged: 1,
+		},
+		{
+			name: "disabled_skip_by_dn_with_pending_record_is_archived_if_created",
 			dir: Directory{
 				Users:   []user.User{bob},
 				Skipped: []Skip{{DN: alice.DN, Reason: "missing ID", Disabled: true}},
 			},
-			records:   recs(record(alice, user.StatusActive, "p1"), record(bob, user.StatusActive, "p2")),
+			records:   recs(record(alice, user.StatusPending, ""), record(bob, user.StatusActive, "p2")),
+			onRemoved: RemovedIgnore,
+			want:      []string{"archive alice (" + ReasonInterrupted + ")"},
 			unchanged: 1,
 		},
 		{
@@ -399,10 +435,59 @@ func TestDiff(t *testing.T) {
 			dir: Directory{
 				Users: []user.User{bob},
 				Skipped: []Skip{{DN: "CN=alice.new,OU=Moved,DC=corp,DC=example,DC=com", IDs: []string{alice.ID, "id-alice-2"},
-					Reason: "ID attribute uid has 2 values, want one", Disabled: true}},
+					Reason: "ID attribute uid has 2 values, want one"}},
 			},
 			records:   recs(record(alice, user.StatusActive, "p1"), record(bob, user.StatusActive, "p2"), record(carol, user.StatusActive, "p3")),
 			want:      []string{"archive carol @p3 (removed)"},
+			unchanged: 1,
+		},
+		{
+			// Disabled, the entry takes access away whichever value is its
+			// ID; a value a directory user holds is that user's.
+			name: "disabled_skip_with_several_id_values_archives_each",
+			dir: Directory{
+				Users: []user.User{bob},
+				Skipped: []Skip{{DN: "CN=alice.new,OU=Moved,DC=corp,DC=example,DC=com", IDs: []string{alice.ID, bob.ID, "id-alice-2"},
+					Reason: "ID attribute uid has 3 values, want one", Disabled: true}},
+			},
+			records:   recs(record(alice, user.StatusActive, "p1"), record(bob, user.StatusActive, "p2"), record(carol, user.StatusActive, "p3")),
+			onRemoved: RemovedIgnore,
+			want:      []string{"archive alice @p1 [active] (disabled)"},
+			unchanged: 1,
+		},
+		{
+			name: "disabled_skip_with_several_id_values_beside_an_enabled_holder_is_protected",
+			dir: Directory{
+				Users: []user.User{bob},
+				Skipped: []Skip{
+					{DN: "CN=alice.new,OU=Moved,DC=corp,DC=example,DC=com", IDs: []string{alice.ID, "id-alice-2"},
+						Reason: "ID attribute uid has 2 values, want one", Disabled: true},
+					{DN: "CN=alice,OU=Staff,DC=corp,DC=example,DC=com", ID: alice.ID, Reason: "missing username"},
+				},
+			},
+			records:   recs(record(alice, user.StatusActive, "p1"), record(bob, user.StatusActive, "p2")),
+			unchanged: 1,
+		},
+		{
+			// An entry skipped for its data holds the ID of a user read
+			// fine (IDs are unique in dedup among mapped entries only):
+			// the user decides, as for any user in step.
+			name: "disabled_skip_sharing_a_users_id_leaves_the_user_in_step",
+			dir: Directory{
+				Users:   []user.User{alice, bob},
+				Skipped: []Skip{{DN: "CN=alice.old,OU=Staff,DC=corp,DC=example,DC=com", ID: alice.ID, Reason: "missing username (attribute sAMAccountName)", Disabled: true}},
+			},
+			records:   recs(record(alice, user.StatusActive, "p1"), record(bob, user.StatusActive, "p2")),
+			unchanged: 2,
+		},
+		{
+			name: "disabled_skip_sharing_a_users_id_leaves_the_users_update",
+			dir: Directory{
+				Users:   []user.User{with(alice, func(u *user.User) { u.Email = "a@example.com" }), bob},
+				Skipped: []Skip{{DN: "CN=alice.old,OU=Staff,DC=corp,DC=example,DC=com", ID: alice.ID, Reason: "missing username (attribute sAMAccountName)", Disabled: true}},
+			},
+			records:   recs(record(alice, user.StatusActive, "p1"), record(bob, user.StatusActive, "p2")),
+			want:      []string{"update alice @p1 [email]"},
 			unchanged: 1,
 		},
 		{
@@ -589,6 +674,10 @@ func (w withdrawnSource) Stream(ctx context.Context, emit func(user.User) error)
 	}
 	skips := slices.Clone(w.dir.Skipped)
 	emitted := make(map[string]bool)
+	for _, u := range w.dir.Users {
+		// Never withdrawn: every entry holding a user's ID would be skipped.
+		emitted[u.ID] = true
+	}
 	for i, s := range skips {
 		if s.ID == "" || emitted[s.ID] {
 			continue

@@ -38,7 +38,8 @@ const (
 // accounts of managed users edited or deactivated by hand (drift), and lists
 // (or, with UnmanagedArchive, archives) the accounts no directory user owns
 // (an account whose externalId is a skipped entry's ID is that entry's: left
-// alone unless the entry is disabled).
+// alone unless the entry is disabled; one a planned create may adopt is that
+// user's).
 // Only the fields the target reports are compared: a target that returns no
 // groups, or only some extra attributes, is not taken for drift on the others.
 func (e *Engine) fullReconcile(ctx context.Context, plan *Plan, dir Directory, records []user.Record) error {
@@ -124,12 +125,38 @@ func (e *Engine) fullReconcile(ctx context.Context, plan *Plan, dir Directory, r
 		plan.Changes = append(plan.Changes, Change{Op: op, User: u, PlatformID: r.PlatformID, Fields: fields,
 			Reason: ReasonDrift, Attempts: r.Attempts, prev: r})
 	}
+	// An account a planned create may adopt (by any adopt_by key: a
+	// snapshot rebuilt, an account made before) is that user's.
+	adoptable := map[string]bool{}
+	if creates := plan.Count(user.OpCreate); creates > 0 {
+		want := map[string]map[string]bool{}
+		for _, key := range e.adoptBy() {
+			want[key] = map[string]bool{}
+		}
+		for _, c := range plan.Changes {
+			if c.Op != user.OpCreate {
+				continue
+			}
+			for key, values := range want {
+				if v := matchValue(c.User, key); v != "" {
+					values[indexKey(key, v)] = true
+				}
+			}
+		}
+		for _, id := range order {
+			for key, values := range want {
+				if v := matchValue(accounts[id].User, key); v != "" && values[indexKey(key, v)] {
+					adoptable[id] = true
+				}
+			}
+		}
+	}
 	// An account of a skipped entry is someone's still in the directory,
 	// unless the entry is disabled.
-	skippedID, _, disabledID := skipIndex(dir.Skipped)
+	skippedID, _, disabledID, _ := skipIndex(dir.Skipped)
 	for _, id := range order {
 		acct := accounts[id]
-		if owned[id] {
+		if owned[id] || adoptable[id] {
 			continue
 		}
 		if _, ok := skippedID[acct.User.ID]; ok && acct.User.ID != "" && !disabledID[acct.User.ID] {

@@ -176,3 +176,36 @@ func TestRun_FullWithOnMissingReportDropsTheMissingUsersChangesOnly(t *testing.T
 		t.Errorf("bea = %+v, %v; want her account created again with her new email", a, ok)
 	}
 }
+
+// TestRun_FullLeavesTheAccountADirectoryUserAdoptsAlone: with
+// sync.unmanaged: archive, an account no record links (a snapshot rebuilt)
+// that a directory user adopts — by externalId, user name or email — is
+// that user's: the run links it and leaves it active, never archives it as
+// unmanaged.
+func TestRun_FullLeavesTheAccountADirectoryUserAdoptsAlone(t *testing.T) {
+	alice, bob, carol := person("id-alice", "alice"), person("id-bob", "bob"), person("id-carol", "carol")
+	e, ft, _ := setup(dirOf(alice, bob, carol), record(alice, user.StatusActive, "p-alice"))
+	e.Target = listingTarget{ft}
+	e.Unmanaged = UnmanagedArchive
+	for _, a := range []user.Account{
+		{PlatformID: "p-bob", User: user.User{ID: "id-bob", Username: "bob", Active: true}},
+		{PlatformID: "p-carol", User: user.User{Username: "CAROL", Active: true}},
+		{PlatformID: "p-stranger", User: user.User{ID: "id-stranger", Username: "stranger", Active: true}},
+	} {
+		ft.put(a)
+	}
+
+	rep := mustRun(t, e, RunOptions{Full: true, AllowMassArchive: true})
+	var unmanaged []string
+	for _, a := range rep.Plan.Unmanaged {
+		unmanaged = append(unmanaged, a.PlatformID)
+	}
+	if !slices.Equal(unmanaged, []string{"p-stranger"}) {
+		t.Errorf("unmanaged = %v, want only p-stranger", unmanaged)
+	}
+	for pid, want := range map[string]bool{"p-alice": true, "p-bob": true, "p-carol": true, "p-stranger": false} {
+		if a, _ := ft.account(pid); a.User.Active != want {
+			t.Errorf("%s active = %v, want %v", pid, a.User.Active, want)
+		}
+	}
+}

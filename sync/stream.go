@@ -192,6 +192,12 @@ func (s *summaryIndex) mark(id string) summaryRef {
 	return r
 }
 
+// marked reports whether a directory user was marked for id's record.
+func (s *summaryIndex) marked(id string) bool {
+	r := s.lookup(id)
+	return r.found && s.seen[r.i]
+}
+
 // unseen returns the IDs of the records no directory user was marked for.
 func (s *summaryIndex) unseen() []string {
 	var ids []string
@@ -349,8 +355,13 @@ func (e *Engine) streamPlan(ctx context.Context, rep *Report, ro RunOptions, src
 	}
 	ids = append(ids, sums.unseen()...)
 	// A withdrawn user's record was marked seen: Diff needs it if the
-	// entry is disabled (see Skip.Disabled).
-	ids = appendDisabledSkips(ids, skipped)
+	// entry is disabled (see Skip.Disabled). A record marked seen by a
+	// user still in the directory is that user's, in step or in kept:
+	// an entry skipped for its data that holds the same ID takes nothing
+	// away, as in Diff.
+	ids = appendDisabledSkips(ids, skipped, func(id string) bool {
+		return !withdrawn[id] && sums.marked(id)
+	})
 	records, err := st.Records(ctx, ids)
 	if err != nil {
 		return nil, diffStart, early, fmt.Errorf("read snapshot: %w", err)
@@ -363,22 +374,29 @@ func (e *Engine) streamPlan(ctx context.Context, rep *Report, ro RunOptions, src
 }
 
 // appendDisabledSkips appends to ids those of the disabled skipped entries
-// that it does not hold yet: Diff archives their records.
-func appendDisabledSkips(ids []string, skipped []Skip) []string {
+// (each value of an ID attribute holding several) that it does not hold
+// yet: Diff archives their records. The IDs for which
+// held, when not nil, is true are left out: a directory user holds them.
+func appendDisabledSkips(ids []string, skipped []Skip, held func(id string) bool) []string {
 	var have map[string]bool
 	for _, s := range skipped {
-		if !s.Disabled || s.ID == "" {
+		if !s.Disabled {
 			continue
 		}
-		if have == nil {
-			have = make(map[string]bool, len(ids))
-			for _, id := range ids {
-				have[id] = true
+		for _, id := range append([]string{s.ID}, s.IDs...) {
+			if id == "" || (held != nil && held(id)) {
+				continue
 			}
-		}
-		if !have[s.ID] {
-			have[s.ID] = true
-			ids = append(ids, s.ID)
+			if have == nil {
+				have = make(map[string]bool, len(ids))
+				for _, id := range ids {
+					have[id] = true
+				}
+			}
+			if !have[id] {
+				have[id] = true
+				ids = append(ids, id)
+			}
 		}
 	}
 	return ids
