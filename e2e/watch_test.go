@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"net/http"
 	"strings"
 	"syscall"
 	"testing"
@@ -683,5 +684,42 @@ func TestWatch_AStreamTheDirectoryRefusesIsReportedOnceAndEverywhere(t *testing.
 		status = e.run("status").stdout
 		return strings.Contains(status, "Snapshot ") && !strings.Contains(status, "REFUSED")
 	})
+	s.stop()
+}
+
+// While the directory refuses the configured stream, the service is not
+// ready: /readyz answers 503 with the error, which says what to change. Once
+// the watch works again (here ldap.watch: auto, reloaded, falls back to
+// poll), it is ready again.
+func TestWatch_AStreamTheDirectoryRefusesMakesTheServiceNotReadyUntilTheWatchWorks(t *testing.T) {
+	const n = 600
+	e := newStaffEnv(t, n, slapdtest.WithUnlimitedPagedReads(), slapdtest.WithHiddenContextCSN())
+	e.writeWatchConfig("  watch: syncrepl\n")
+	s := e.startService()
+	s.waitMetric(`dirsync_runs_total{outcome="success"}`, 1)
+	s.waitMetric(`dirsync_watch_refused`, 1)
+	const fix = `limits dn.exact="cn=reader,dc=example,dc=com" size=unlimited`
+	var code int
+	var why string
+	s.waitFor("/readyz to answer 503 for the refused stream", func() bool {
+		code, why = s.get("/readyz")
+		return code == http.StatusServiceUnavailable
+	})
+	wantContains(t, "/readyz", why, "not ready", "refuses the change stream", "ldap.watch: syncrepl", fix, "ldap.watch: poll")
+	if code, _ := s.get("/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz = %d, want 200: a refused stream is no reason to restart the process", code)
+	}
+
+	e.writeWatchConfig("  watch: auto\n  watch_poll_interval: 200ms\n")
+	s.signal(syscall.SIGHUP)
+	s.waitLine("watch: falling back")
+	s.waitMetric(`dirsync_watch_connected`, 1)
+	s.waitFor("/readyz to answer 200 once the watch polls", func() bool {
+		code, why = s.get("/readyz")
+		return code == http.StatusOK
+	})
+	if !strings.HasPrefix(why, "ok") {
+		t.Errorf("/readyz = %d %q, want ok", code, why)
+	}
 	s.stop()
 }
