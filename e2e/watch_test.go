@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"net/http"
 	"strings"
 	"syscall"
 	"testing"
@@ -714,4 +715,99 @@ func TestWatch_AnEntryWhoseIDIsClearedIsFoundByItsDN(t *testing.T) {
 	}
 	s.wantRunsStarted(1, "start-up, which is the stream's first full read: the changes must come as events")
 	s.stop()
+}
+
+// While the directory refuses the configured stream, the service is not
+// ready: /readyz answers 503 with the error, which says what to change. Once
+// the watch works again (here ldap.watch: auto, reloaded, falls back to
+// poll), it is ready again.
+func TestWatch_AStreamTheDirectoryRefusesMakesTheServiceNotReadyUntilTheWatchWorks(t *testing.T) {
+	const n = 600
+	e := newStaffEnv(t, n, slapdtest.WithUnlimitedPagedReads(), slapdtest.WithHiddenContextCSN())
+	e.writeWatchConfig("  watch: syncrepl\n")
+	s := e.startService()
+	s.waitMetric(`dirsync_runs_total{outcome="success"}`, 1)
+	s.waitMetric(`dirsync_watch_refused`, 1)
+	const fix = `limits dn.exact="cn=reader,dc=example,dc=com" size=unlimited`
+	var code int
+	var why string
+	s.waitFor("/readyz to answer 503 for the refused stream", func() bool {
+		code, why = s.get("/readyz")
+		return code == http.StatusServiceUnavailable
+	})
+	wantContains(t, "/readyz", why, "not ready", "refuses the change stream", "ldap.watch: syncrepl", fix, "ldap.watch: poll")
+	if code, _ := s.get("/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz = %d, want 200: a refused stream is no reason to restart the process", code)
+	}
+
+	e.writeWatchConfig("  watch: auto\n  watch_poll_interval: 200ms\n")
+	s.signal(syscall.SIGHUP)
+	s.waitLine("watch: falling back")
+	s.waitMetric(`dirsync_watch_connected`, 1)
+	s.waitFor("/readyz to answer 200 once the watch polls", func() bool {
+		code, why = s.get("/readyz")
+		return code == http.StatusOK
+	})
+	if !strings.HasPrefix(why, "ok") {
+		t.Errorf("/readyz = %d %q, want ok", code, why)
+	}
+	s.stop()
+}
+
+// newDatedStaffEnv is newStaffEnv with the users' modifyTimestamps a
+// minute apart, the newest an hour ago, as in a directory whose users were
+// changed over time rather than loaded at once.
+func newDatedStaffEnv(t *testing.T, n int, opts ...slapdtest.Option) *env {
+	t.Helper()
+	from := time.Now().Add(-time.Hour - time.Duration(n)*time.Minute)
+	ldif := slapdtest.DatedUsersLDIF("staff", n, func(i int) time.Time { return from.Add(time.Duration(i) * time.Minute) })
+	e := newEnv(t, append([]slapdtest.Option{slapdtest.WithLDIF(ldif), slapdtest.WithMonitor()}, opts...)...)
+	e.ou = "ou=staff," + e.ldap.BaseDN()
+	e.writeConfig()
+	return e
+}
+
+// In poll mode too the start-up reads the directory once: the first mark
+// is taken from the server (the suffix's contextCSN or, where the account
+// cannot read it, the newest modifyTimestamp in scope, found without
+// listing the entries), before the start-up run reads the directory.
+func TestWatch_PollStartUpReadsTheDirectoryOnce(t *testing.T) {
+	for name, opts := range map[string][]slapdtest.Option{
+		"no syncprov":                   {slapdtest.WithoutSyncprov()},
+		"syncprov, contextCSN readable": nil,
+		"syncprov, contextCSN hidden":   {slapdtest.WithHiddenContextCSN()},
+	} {
+		t.Run(name, func(t *testing.T) {
+			const n = 300
+			e := newDatedStaffEnv(t, n, opts...)
+			e.writeWatchConfig("  watch: poll\n  watch_poll_interval: 200ms\n")
+			before := e.ldap.EntriesSent(t)
+			s := e.startService()
+			s.waitMetric(`dirsync_runs_total{outcome="success"}`, 1)
+			s.waitMetric(`dirsync_watch_connected`, 1)
+			if a, _ := e.activeCount(); a != n {
+				t.Fatalf("%d active accounts after the start-up run, want %d", a, n)
+			}
+
+			// A change after start-up comes by a poll, as an event run.
+			name, dn := e.staff(7)
+			e.setMail(dn, "polled@example.com")
+			e.waitMail(name, "a change after start-up", "polled@example.com")
+			body := s.waitMetric(`dirsync_watch_runs_total{outcome="success"}`, 1)
+			s.wantRunsStarted(1, "the start-up run only: it is the poll's full read")
+			if got := metric(body, `dirsync_runs_total{outcome="success"}`); got != 1 {
+				t.Errorf("dirsync_runs_total{success} = %g, want 1", got)
+			}
+			// n users read once; the rest is the root DSE, the entries
+			// that tell the mark, the user at the mark, the polls (each
+			// sends the users changed at or after the mark's second),
+			// the changed user read again and the statistics reads.
+			sent := e.ldap.EntriesSent(t) - before
+			t.Logf("slapd sent %d entries for %d users from start-up to the first event run", sent, n)
+			if sent < n || sent > n+80 {
+				t.Errorf("slapd sent %d entries from start-up to the first event run, want %d to %d: the directory must be read once", sent, n, n+80)
+			}
+			s.stop()
+		})
+	}
 }

@@ -51,6 +51,9 @@ type Source struct {
 	// the answer to each step of a group's member read.
 	testCookie     func(cookie []byte) []byte
 	testMemberStep func(step int, res *ldap.SearchResult) error
+	// testDirSyncEntries is told how many entries each DirSync answer of a
+	// change stream held (a test hook, nil outside tests).
+	testDirSyncEntries func(n int)
 }
 
 // Skipped is a directory entry left out of the result, with the reason. ID is

@@ -604,6 +604,17 @@ func (s *Source) limitsLine(limit string) string {
 // since. It returns nil when the server shows no contextCSN there (not
 // readable by the bind account, or no syncprov on that database).
 func (s *Source) startCookie(conn *ldap.Conn, base string) []byte {
+	csns := s.contextCSN(conn, base)
+	if len(csns) == 0 {
+		return nil
+	}
+	return []byte("rid=000,csn=" + strings.Join(csns, ";"))
+}
+
+// contextCSN returns the contextCSN values of the naming context that holds
+// base, or nil when the server shows none there (not readable by the bind
+// account, or nothing maintains it on that database).
+func (s *Source) contextCSN(conn *ldap.Conn, base string) []string {
 	res, err := conn.Search(ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
 		"(objectClass=*)", []string{"namingContexts"}, nil))
 	if err != nil || len(res.Entries) == 0 {
@@ -630,11 +641,7 @@ func (s *Source) startCookie(conn *ldap.Conn, base string) []byte {
 	if err != nil || len(res.Entries) == 0 {
 		return nil
 	}
-	csns := res.Entries[0].GetAttributeValues("contextCSN")
-	if len(csns) == 0 {
-		return nil
-	}
-	return []byte("rid=000,csn=" + strings.Join(csns, ";"))
+	return res.Entries[0].GetAttributeValues("contextCSN")
 }
 
 // ldapSyncRefreshRequired is RFC 4533's e-syncRefreshRequired result code.

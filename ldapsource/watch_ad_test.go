@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -223,4 +224,39 @@ func TestAD_WatchDirSyncRefusedFallsBackToPollingUSNChanged(t *testing.T) {
 
 	s.Replace(t, bob, map[string][]string{"sn": {"Later"}})
 	resumeWithoutResync(t, src, mode, pollKey, cookie, bobID, "the change made before the restart")
+}
+
+// A new DirSync stream takes its start cookie from a first pass that asks
+// for no object: the DC sends none (the full read the stream asks for reads
+// the users), and the changes after it are reported from that cookie.
+func TestAD_WatchDirSyncStartsWithoutListingTheDomain(t *testing.T) {
+	s := sambatest.Start(t)
+	ou := s.AddOU(t, "watchstart")
+	var dns []string
+	for _, sam := range []string{"salice", "sbob", "scarol", "sdave", "seve"} {
+		dns = append(dns, addADUser(t, s, ou, sam, "User", sam))
+	}
+	src := newSource(t, adConfig(s, ou))
+	var sent atomic.Int64
+	src.testDirSyncEntries = func(n int) { sent.Add(int64(n)) }
+	r, _ := startWatch(t, src, WatchDirSync, nil)
+	r.waitInitialResync(t, "")
+	if got := sent.Load(); got != 0 {
+		t.Errorf("the first DirSync pass sent %d entries, want 0: the start-up run reads the directory", got)
+	}
+
+	s.Replace(t, dns[1], map[string][]string{"mail": {"sbob.new@dirsync.test"}})
+	id := guidOf(t, s, dns[1])
+	r.waitFor(t, "the change after the start cookie", func() bool { return r.reported(id) })
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	wantNoResync(t, r.changes[1:], "a resync after the first DirSync")
+	for _, ch := range r.changes {
+		for _, got := range ch.IDs {
+			if got != id {
+				t.Errorf("an unchanged user was reported: %+v", ch)
+			}
+		}
+	}
+	t.Logf("DirSync sent %d entries from start to the change", sent.Load())
 }

@@ -50,8 +50,18 @@ func (st *stream) dirsync(ctx context.Context) error {
 	first := st.cookie == nil
 	var ids []string
 	for {
+		f := filter
+		if first {
+			// Without a cookie DirSync answers with every object the
+			// filter matches: the whole domain, which the full read the
+			// stream asks for reads again. The cookie holds only the
+			// DC's position (USNs), not the filter: a first pass that
+			// matches no object yields the cookie of the DC's state now,
+			// and sends nothing.
+			f = dirSyncNothing
+		}
 		req := ldap.NewSearchRequest(root, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
-			filter, attrs, nil)
+			f, attrs, nil)
 		res, err := conn.DirSync(req, dirSyncObjectSecurity, 0, st.cookie)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -69,6 +79,9 @@ func (st *stream) dirsync(ctx context.Context) error {
 				return fmt.Errorf("%w: %w", errCookieRefused, err)
 			}
 			return fmt.Errorf("ldap dirsync %s: %w", root, err)
+		}
+		if st.s.testDirSyncEntries != nil {
+			st.s.testDirSyncEntries(len(res.Entries))
 		}
 		ctl, _ := ldap.FindControl(res.Controls, ldap.ControlTypeDirSync).(*ldap.ControlDirSync)
 		if ctl == nil {
@@ -102,6 +115,10 @@ func (st *stream) dirsync(ctx context.Context) error {
 		}
 	}
 }
+
+// dirSyncNothing is a filter no object matches (every object, a tombstone
+// too, has an objectClass).
+const dirSyncNothing = "(!(objectClass=*))"
 
 // domainRoot returns the DC=... suffix of dn: the domain naming context
 // that holds it.

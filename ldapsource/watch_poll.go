@@ -53,7 +53,7 @@ func (st *stream) poll(ctx context.Context) error {
 		if info.ad {
 			st.atMark = nil
 			mark = strconv.FormatInt(info.highestUSN, 10)
-		} else if mark, err = st.newestTimestamp(ctx, conn); err != nil {
+		} else if mark, err = st.startMark(ctx, conn); err != nil {
 			return err
 		}
 		st.emit(Change{Resync: true, Cookie: []byte(prefix + mark)})
@@ -152,43 +152,98 @@ func (st *stream) pollOnce(ctx context.Context, conn *ldap.Conn, attr, prefix, m
 	return next, ids, nil
 }
 
-// newestTimestamp returns the newest modifyTimestamp in scope, and
-// remembers the entries that have it as reported.
-func (st *stream) newestTimestamp(ctx context.Context, conn *ldap.Conn) (string, error) {
-	var newest string
-	var newestT time.Time
+// genTime is GeneralizedTime as OpenLDAP writes modifyTimestamp.
+const genTime = "20060102150405Z"
+
+// startMark returns the mark a new poll stream starts from, without
+// listing the entries in scope (the full read the stream asks for does
+// that): the second of the suffix's contextCSN (the server's last change)
+// when the account can read it, else the newest modifyTimestamp in scope,
+// found by bisection (see newestTimestamp). Either is taken by the server's
+// clock before the full read starts, so a change after it is at or after
+// the mark. It remembers the entries changed at the mark's second as
+// reported: they are in the full read.
+func (st *stream) startMark(ctx context.Context, conn *ldap.Conn) (string, error) {
+	var at time.Time
+	for _, csn := range st.s.contextCSN(conn, st.base) {
+		// 20261123130000.123456Z#000000#000#000000
+		stamp, _, _ := strings.Cut(csn, ".")
+		if t, err := time.Parse("20060102150405", stamp); err == nil && t.After(at) {
+			at = t
+		}
+	}
+	if at.IsZero() {
+		var err error
+		if at, err = st.newestTimestamp(ctx, conn); err != nil {
+			return "", err
+		}
+	}
+	mark := at.UTC().Format(genTime)
+	// The entries at the mark's second (and any changed since, which the
+	// first poll reports).
 	m := newMapper(st.s.cfg)
-	var at []string
-	err := st.s.search(ctx, conn, st.base, st.s.cfg.UserFilter, []string{"*", "+"}, func(e *ldap.Entry) {
+	st.atMark = make(map[string]string)
+	filter := fmt.Sprintf("(&%s(modifyTimestamp>=%s))", st.s.cfg.UserFilter, mark)
+	err := st.s.search(ctx, conn, st.base, filter, []string{"*", "+"}, func(e *ldap.Entry) {
 		v := e.GetEqualFoldAttributeValue("modifyTimestamp")
-		t, err := parseGenTime(v)
-		if err != nil {
+		if t, err := parseGenTime(v); err != nil || !t.Equal(at) {
 			return
 		}
-		id, _ := m.id(e)
-		switch {
-		case newest == "" || t.After(newestT):
-			newest, newestT, at = v, t, []string{id, entryHash(e)}
-		case v == newest:
-			at = append(at, id, entryHash(e))
+		if id, reason := m.id(e); reason == "" {
+			mark = v // as the server writes it: pollOnce compares it so
+			st.atMark[id] = entryHash(e)
 		}
 	}, nil)
 	if err != nil {
 		return "", err
 	}
+	return mark, ctx.Err()
+}
+
+// newestTimestamp returns the second of the newest modifyTimestamp in
+// scope, by bisection over the seconds from 1970 to 9999: about 40 searches
+// that each send at most one entry, instead of a listing of the subtree.
+// With nothing in scope (or modifyTimestamp not searchable) it returns
+// 1970: whatever comes in scope later is reported.
+func (st *stream) newestTimestamp(ctx context.Context, conn *ldap.Conn) (time.Time, error) {
+	lo, hi := int64(0), time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC).Unix()
+	ok, err := st.changedSince(ctx, conn, lo)
+	if err != nil || !ok {
+		return time.Unix(lo, 0).UTC(), err
+	}
+	// Some entry is at or after lo; none at or after hi.
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		ok, err := st.changedSince(ctx, conn, mid)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if ok {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return time.Unix(lo, 0).UTC(), nil
+}
+
+// changedSince reports whether an entry in scope has a modifyTimestamp at
+// or after sec (Unix seconds), asking for one entry and no attributes.
+func (st *stream) changedSince(ctx context.Context, conn *ldap.Conn, sec int64) (bool, error) {
 	if err := ctx.Err(); err != nil {
-		return "", err
+		return false, err
 	}
-	if newest == "" {
-		// Nothing in scope, or modifyTimestamp not readable: now, by our
-		// clock (a server clock behind ours is healed by the scheduled runs).
-		newest = time.Now().UTC().Format("20060102150405Z")
+	filter := fmt.Sprintf("(&%s(modifyTimestamp>=%s))", st.s.cfg.UserFilter, time.Unix(sec, 0).UTC().Format(genTime))
+	timeLimit := int(max(1, (st.s.cfg.Timeout.Seconds() + 0.999)))
+	res, err := conn.Search(ldap.NewSearchRequest(st.base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 1, timeLimit, false,
+		filter, []string{"1.1"}, nil))
+	switch {
+	case sizeLimited(err):
+		return true, nil // more than the one asked for
+	case err != nil:
+		return false, fmt.Errorf("ldap search %s for the newest modifyTimestamp: %w", st.base, err)
 	}
-	st.atMark = make(map[string]string)
-	for i := 0; i+1 < len(at); i += 2 {
-		st.atMark[at[i]] = at[i+1]
-	}
-	return newest, nil
+	return len(res.Entries) > 0, nil
 }
 
 // errDirSyncEnded is returned when a DirSync answer has no DirSync control.

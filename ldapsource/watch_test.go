@@ -434,3 +434,61 @@ func TestAutoMode_PicksFromTheRootDSE(t *testing.T) {
 		}
 	}
 }
+
+// A new poll stream takes its first mark from the server without listing
+// the entries in scope: the contextCSN's second or, where the account cannot
+// read one, the newest modifyTimestamp in scope, found by bisection. A
+// change after it is reported; the unchanged users at or before it are not.
+func TestWatch_PollStartsAtTheServersNewestChange(t *testing.T) {
+	const n = 5
+	newest := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	modified := func(i int) time.Time { return newest.Add(time.Duration(i-(n-1)) * time.Minute) }
+	for _, tc := range []struct {
+		name   string
+		bisect bool // no contextCSN to read: the mark is found by bisection
+		opts   []slapdtest.Option
+	}{
+		{"no syncprov", true, []slapdtest.Option{slapdtest.WithoutSyncprov()}},
+		{"no syncprov, contextCSN hidden", true, []slapdtest.Option{slapdtest.WithoutSyncprov(), slapdtest.WithHiddenContextCSN()}},
+		{"syncprov, contextCSN readable", false, nil},
+		{"syncprov, contextCSN hidden", true, []slapdtest.Option{slapdtest.WithHiddenContextCSN()}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := slapdtest.Start(t, append(tc.opts, slapdtest.WithLDIF(slapdtest.DatedUsersLDIF("dated", n, modified)))...)
+			ou := "ou=dated," + srv.BaseDN()
+			c := readerConfig(srv, ou)
+			c.WatchPollInterval = 200 * time.Millisecond
+			s := newSource(t, c)
+			r, _ := startWatch(t, s, WatchPoll, nil)
+			r.waitInitialResync(t, pollTS)
+			r.mu.Lock()
+			mark := strings.TrimPrefix(string(r.changes[0].Cookie), pollTS)
+			r.mu.Unlock()
+			at, err := parseGenTime(mark)
+			if err != nil {
+				t.Fatalf("first mark %q: %v", mark, err)
+			}
+			t.Logf("first mark %s; newest modifyTimestamp %s", mark, newest.Format("20060102150405Z"))
+			if tc.bisect && !at.Equal(newest) {
+				t.Errorf("first mark %s, want the newest modifyTimestamp %s", at, newest)
+			}
+			if at.Before(newest) || at.After(time.Now()) {
+				t.Errorf("first mark %s, want from the newest modifyTimestamp %s to now", at, newest)
+			}
+
+			dn := "uid=dated-user-000001," + ou
+			srv.Modify(t, dn, map[string][]string{"sn": {"Changed"}})
+			id := srv.EntryUUID(t, dn)
+			r.waitFor(t, "the change after the first mark", func() bool { return r.reported(id) })
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			for _, ch := range r.changes {
+				for _, got := range ch.IDs {
+					if got != id {
+						t.Errorf("an unchanged user was reported: %+v", ch)
+					}
+				}
+			}
+		})
+	}
+}

@@ -51,7 +51,8 @@ HTTP on the config's listen: address (default 127.0.0.1:9464):
   /metrics  Prometheus metrics (runs, changes, phase durations, platform requests)
   /healthz  200 while the process is alive
   /readyz   200 unless the last run failed and none has succeeded for
-            readiness_staleness (default 1h); 503 with the reason otherwise
+            readiness_staleness (default 1h), or the directory refuses the
+            change stream of ldap.watch; 503 with the reason otherwise
 
 Signals:
   SIGHUP           reload the config; an invalid one is refused (logged, the
@@ -465,9 +466,18 @@ func (s *service) handler() http.Handler {
 	return mux
 }
 
-// ready reports whether the service is ready, and why: it is unless the last
-// run failed (or was refused) and no run has completed for readiness_staleness.
+// ready reports whether the service is ready, and why: it is unless the
+// directory refuses the change stream of ldap.watch, or the last run failed
+// (or was refused) and no run has completed for readiness_staleness.
 func (s *service) ready(now time.Time) (bool, string) {
+	s.mu.Lock()
+	w := s.watch
+	s.mu.Unlock()
+	if w != nil {
+		if why, refused := w.refusal(); refused {
+			return false, "not ready: " + why
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {

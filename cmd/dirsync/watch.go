@@ -356,6 +356,26 @@ func (w *watcher) onConnected(stream string, up bool, err error) {
 	}
 }
 
+// refusal says which stream the directory refuses, since when and why (the
+// error says what to change), when it refuses one: ldap.watch as set up
+// cannot follow the directory. A stream that falls back to a mode that works
+// is not refused.
+func (w *watcher) refusal() (string, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.refused) == 0 {
+		return "", false
+	}
+	list := slices.SortedFunc(maps.Values(w.refused), func(a, b watchRefusal) int { return strings.Compare(a.Error, b.Error) })
+	r := list[0]
+	why := fmt.Sprintf("the directory refuses the change stream of ldap.watch: %s since %s; changes wait for the scheduled runs until the server or ldap.watch is changed: %s",
+		w.cfg.Watch, r.Since.Format(time.RFC3339), r.Error)
+	if len(list) > 1 {
+		why += fmt.Sprintf(" (and %d more streams refused; see dirsync status)", len(list)-1)
+	}
+	return why, true
+}
+
 // recordRefused writes the streams the directory refuses into the snapshot,
 // for `dirsync status`. It runs under the service's busy flag, between runs.
 func (w *watcher) recordRefused() {

@@ -625,6 +625,22 @@ func UsersLDIF(ouName string, n int) string {
 	return b.String()
 }
 
+// DatedUsersLDIF is UsersLDIF with each user's modifyTimestamp set by
+// modified(i), as in a directory whose users were changed over time rather
+// than loaded at once (slapadd keeps the operational attributes it is given).
+func DatedUsersLDIF(ouName string, n int, modified func(i int) time.Time) string {
+	var b strings.Builder
+	ou := "ou=" + ldap.EscapeDN(ouName) + "," + baseDN
+	writeEntry(&b, ou, map[string][]string{"objectClass": {"organizationalUnit"}, "ou": {ouName}})
+	s := &Server{}
+	for i := range n {
+		dn, attrs := s.userEntry(ou, generatedUser(ouName, i))
+		attrs["modifyTimestamp"] = []string{modified(i).UTC().Format("20060102150405Z")}
+		writeEntry(&b, dn, attrs)
+	}
+	return b.String()
+}
+
 func generatedUser(prefix string, i int) UserSpec {
 	uid := fmt.Sprintf("%s-user-%06d", prefix, i)
 	return UserSpec{
