@@ -264,3 +264,25 @@ func TestLoad_EnvironmentOverridesAnEntryOfAMapInTheFile(t *testing.T) {
 		}
 	}
 }
+
+func TestLoad_MaxInFlightIsItsOwnKeyDefaultingToConcurrency(t *testing.T) {
+	cfg, err := Load(writeConfig(t, withKey(t, "target.max_in_flight", 3)), MapEnv(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Target.MaxInFlight != 3 || cfg.Target.Concurrency != 8 || cfg.Target.InFlight() != 3 {
+		t.Errorf("max_in_flight 3: got max_in_flight %d, concurrency %d, in flight %d; want 3, 8 (default), 3",
+			cfg.Target.MaxInFlight, cfg.Target.Concurrency, cfg.Target.InFlight())
+	}
+	cfg, err = Load(writeConfig(t, withKey(t, "target.concurrency", 5)), MapEnv(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Target.Concurrency != 5 || cfg.Target.InFlight() != 5 {
+		t.Errorf("concurrency 5 alone: concurrency %d, in flight %d; want both 5, as before max_in_flight", cfg.Target.Concurrency, cfg.Target.InFlight())
+	}
+	_, err = Load(writeConfig(t, withKey(t, "target.max_in_flight", -1)), MapEnv(nil))
+	if err == nil || !strings.Contains(err.Error(), "target.max_in_flight: ") {
+		t.Errorf("max_in_flight -1: got %v, want a problem naming target.max_in_flight", err)
+	}
+}
