@@ -37,7 +37,8 @@ const (
 //	  type: scim                        # scim | rest
 //	  url: https://platform.example.com/scim/v2
 //	  token: "${PLATFORM_TOKEN}"        # or token_file: /run/secrets/platform-token
-//	  concurrency: 8
+//	  concurrency: 8                    # changes applied at once
+//	  max_in_flight: 0                  # requests in flight at most, 0 = concurrency
 //	  rate_limit: 10                    # requests per second, 0 = no client-side limit
 //	  timeout: 30s
 //	  max_retries: 2
@@ -56,8 +57,15 @@ type Config struct {
 	Token string `mapstructure:"token" json:"token,omitempty"`
 	// TokenFile is a file holding the token (surrounding white space is trimmed).
 	TokenFile string `mapstructure:"token_file" json:"token_file,omitempty"`
-	// Concurrency bounds the changes applied at once by the reconciler. Default 8.
+	// Concurrency bounds the changes applied at once by the reconciler (its
+	// workers). Default 8. It is also MaxInFlight's default.
 	Concurrency int `mapstructure:"concurrency" json:"concurrency"`
+	// MaxInFlight bounds the requests in flight to the platform at once: the
+	// most the client's adaptive window (see HTTPClient) grows to, and the idle
+	// connections kept. 0 (default): Concurrency, as before the two were
+	// told apart. Lower it below Concurrency for a platform that limits
+	// concurrent requests.
+	MaxInFlight int `mapstructure:"max_in_flight" json:"max_in_flight,omitempty"`
 	// RateLimit is the most requests per second sent to the platform, retries
 	// included. 0 disables the client-side limit. Default 10.
 	RateLimit float64 `mapstructure:"rate_limit" json:"rate_limit"`
@@ -100,6 +108,18 @@ func Default() Config {
 
 		ThrottleTimeout: DefaultThrottleTimeout,
 	}
+}
+
+// InFlight returns the bound on requests in flight to the platform:
+// MaxInFlight, or else Concurrency, or else DefaultConcurrency.
+func (c Config) InFlight() int {
+	switch {
+	case c.MaxInFlight > 0:
+		return c.MaxInFlight
+	case c.Concurrency > 0:
+		return c.Concurrency
+	}
+	return DefaultConcurrency
 }
 
 // Validate reports every problem with c at once, each named by its config-file
@@ -145,6 +165,9 @@ func (c Config) Validate() error {
 
 	if c.Concurrency < 1 {
 		bad("concurrency", "must be at least 1, got %d", c.Concurrency)
+	}
+	if c.MaxInFlight < 0 {
+		bad("max_in_flight", "must be 0 (the same as concurrency) or more, got %d", c.MaxInFlight)
 	}
 	if c.RateLimit < 0 {
 		bad("rate_limit", "must be 0 (no limit) or more, got %g", c.RateLimit)

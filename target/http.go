@@ -183,8 +183,9 @@ type HTTPClient struct {
 }
 
 // NewHTTPClient returns a client for the API at cfg.URL, authenticating with auth
-// (nil: none). It uses cfg's url, timeout, rate_limit, max_retries, ca_file and
-// insecure_skip_verify; call cfg.Validate first.
+// (nil: none). It uses cfg's url, timeout, rate_limit, max_retries,
+// max_in_flight (InFlight), ca_file and insecure_skip_verify; call
+// cfg.Validate first.
 func NewHTTPClient(cfg Config, auth Auth, opts ...Option) (*HTTPClient, error) {
 	o := options{
 		version:      "dev",
@@ -220,11 +221,7 @@ func NewHTTPClient(cfg Config, auth Auth, opts ...Option) (*HTTPClient, error) {
 	if c.throttleTimeout <= 0 {
 		c.throttleTimeout = DefaultThrottleTimeout
 	}
-	if cfg.Concurrency > 0 {
-		c.window = newWindow(cfg.Concurrency)
-	} else {
-		c.window = newWindow(DefaultConcurrency)
-	}
+	c.window = newWindow(cfg.InFlight())
 	for name, vals := range base.Query() {
 		if sensitiveParam(name) {
 			c.static = append(c.static, vals...)
@@ -264,7 +261,7 @@ func transport(cfg Config) (*http.Transport, error) {
 		tlsCfg.RootCAs = pool
 	}
 	tr.TLSClientConfig = tlsCfg
-	tr.MaxIdleConnsPerHost = max(cfg.Concurrency, 2)
+	tr.MaxIdleConnsPerHost = max(cfg.InFlight(), 2)
 	return tr, nil
 }
 

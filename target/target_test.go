@@ -40,6 +40,7 @@ func TestConfig_ValidateReportsEveryProblemByKey(t *testing.T) {
 		Token:       "a",
 		TokenFile:   "/nonexistent",
 		Concurrency: 0,
+		MaxInFlight: -1,
 		RateLimit:   -1,
 		Timeout:     0,
 		MaxRetries:  -1,
@@ -49,7 +50,7 @@ func TestConfig_ValidateReportsEveryProblemByKey(t *testing.T) {
 	if err == nil {
 		t.Fatal("Validate: want errors")
 	}
-	for _, key := range []string{"target.type:", "target.url:", "target.token:", "target.concurrency:", "target.rate_limit:", "target.timeout:", "target.max_retries:", "target.ca_file:"} {
+	for _, key := range []string{"target.type:", "target.url:", "target.token:", "target.concurrency:", "target.max_in_flight:", "target.rate_limit:", "target.timeout:", "target.max_retries:", "target.ca_file:"} {
 		if !strings.Contains(err.Error(), key) {
 			t.Errorf("error does not name %s:\n%v", key, err)
 		}
@@ -653,6 +654,34 @@ func TestHTTPClient_ThrottlingShrinksConcurrencyAndSuccessRestoresIt(t *testing.
 	}
 	if got := c.Concurrency(); got != 8 {
 		t.Errorf("after 60 successes the concurrency is %d, want back to 8", got)
+	}
+}
+
+func TestHTTPClient_MaxInFlightBoundsRequestsInFlightApartFromConcurrency(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		concurrency int
+		maxInFlight int
+		want        int
+	}{
+		{"max_in_flight below concurrency", 8, 3, 3},
+		{"max_in_flight above concurrency", 2, 6, 6},
+		{"max_in_flight unset: concurrency", 5, 0, 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var n atomic.Int32
+			c := newClientCfg(t, statuses(&n, nil, nil), newFakeClock(), func(c *target.Config) {
+				c.Concurrency, c.MaxInFlight = tc.concurrency, tc.maxInFlight
+			})
+			for range 20 {
+				if _, err := c.Do(context.Background(), target.Request{Op: "test", Method: "GET"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := c.Concurrency(); got != tc.want {
+				t.Errorf("concurrency %d, max_in_flight %d: requests in flight grow to %d, want %d", tc.concurrency, tc.maxInFlight, got, tc.want)
+			}
+		})
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/dirsync/dirsync/internal/config"
 	"github.com/dirsync/dirsync/ldapsource"
 	dsync "github.com/dirsync/dirsync/sync"
 )
@@ -40,7 +41,7 @@ It exits 0 when all is well, 1 otherwise.`,
 			out := cmd.OutOrStdout()
 			cfg, err := readConfig(g)
 			if err != nil {
-				var ce *ConfigError
+				var ce *config.Error
 				if errors.As(err, &ce) {
 					fmt.Fprintf(out, "✗ %s\n", err)
 					return &exitError{code: exitFailure, err: errors.New("fix the config and run `dirsync check` again")}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/dirsync/dirsync/internal/config"
 	"github.com/dirsync/dirsync/internal/demodir"
 	dsync "github.com/dirsync/dirsync/sync"
 	"github.com/dirsync/dirsync/target/fake"
@@ -87,7 +88,7 @@ func runDemo(ctx context.Context, out io.Writer, stateDir, logLevel string) erro
 		return err
 	}
 
-	cfg := defaultConfig()
+	cfg := config.Default()
 	cfg.LDAP.URL = ldapSrv.URL()
 	cfg.LDAP.AllowPlaintext = true
 	cfg.LDAP.BindDN = d.BindDN()
@@ -106,7 +107,7 @@ func runDemo(ctx context.Context, out io.Writer, stateDir, logLevel string) erro
 	if logLevel != "" {
 		cfg.Log.Level = logLevel
 	}
-	if p := cfg.validate(); len(p) > 0 {
+	if p := cfg.Problems(); len(p) > 0 {
 		return fmt.Errorf("demo config: %s", strings.Join(p, "; "))
 	}
 	log, err := newLogger(cfg.Log)

@@ -13,13 +13,15 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/dirsync/dirsync/internal/config"
 )
 
 // serveListener serves the service's listener, with limits, on a loopback
 // port until the test ends, and returns its address.
 func serveListener(t *testing.T, limits listenerLimits) string {
 	t.Helper()
-	s := newService(&globalFlags{}, defaultConfig(), zap.NewNop(), &runFlags{})
+	s := newService(&globalFlags{}, config.Default(), zap.NewNop(), &runFlags{})
 	s.limits = limits
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

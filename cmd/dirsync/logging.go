@@ -6,6 +6,8 @@ import (
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/dirsync/dirsync/internal/config"
 )
 
 // Log field keys used across the command.
@@ -17,27 +19,6 @@ const (
 	keyDuration  = "duration"
 )
 
-// LogConfig is the `log:` section.
-type LogConfig struct {
-	// Level: debug, info (default), warn, error.
-	Level string `mapstructure:"level"`
-	// Format: auto (default: console on a terminal, JSON otherwise), json, console.
-	Format string `mapstructure:"format"`
-}
-
-func (c LogConfig) validate() []string {
-	var p []string
-	if _, err := zapcore.ParseLevel(c.Level); err != nil {
-		p = append(p, fmt.Sprintf("log.level: %q is not one of debug, info, warn, error", c.Level))
-	}
-	switch c.Format {
-	case "auto", "json", "console":
-	default:
-		p = append(p, fmt.Sprintf("log.format: %q is not one of auto, json, console", c.Format))
-	}
-	return p
-}
-
 // isTerminal reports whether f is a character device (a terminal).
 func isTerminal(f *os.File) bool {
 	fi, err := f.Stat()
@@ -45,7 +26,7 @@ func isTerminal(f *os.File) bool {
 }
 
 // newLogger builds the process logger, writing to stderr.
-func newLogger(c LogConfig) (*zap.Logger, error) {
+func newLogger(c config.Log) (*zap.Logger, error) {
 	level, err := zapcore.ParseLevel(c.Level)
 	if err != nil {
 		return nil, fmt.Errorf("log.level: %w", err)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dirsync/dirsync/internal/config"
 	dsync "github.com/dirsync/dirsync/sync"
 )
 
@@ -48,7 +49,7 @@ func TestProgress_LogLineClearsTheProgressLineFirst(t *testing.T) {
 	t.Cleanup(func() { os.Stderr = stderr })
 
 	p := newTerminalProgress(os.Stderr)
-	log, err := newLogger(LogConfig{Level: "info", Format: "console"})
+	log, err := newLogger(config.Log{Level: "info", Format: "console"})
 	if err != nil {
 		t.Fatal(err)
 	}

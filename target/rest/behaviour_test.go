@@ -1,21 +1,16 @@
 package rest_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	gosync "sync"
 	"testing"
 	"time"
 
-	"github.com/go-viper/mapstructure/v2"
-	"github.com/spf13/viper"
-
+	"github.com/dirsync/dirsync/internal/config"
 	"github.com/dirsync/dirsync/state"
 	dsync "github.com/dirsync/dirsync/sync"
 	"github.com/dirsync/dirsync/target"
@@ -96,44 +91,22 @@ func scimPlatform(t *testing.T) platform {
 	}
 }
 
-var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
-
-// loadProfile reads an examples/targets profile the way dirsync reads its config
-// (viper, mapstructure), with ${VAR} taken from env and the URL replaced.
+// loadProfile reads an examples/targets profile as dirsync reads its config
+// (package config), with ${VAR} taken from env and the URL set to url.
 func loadProfile(t *testing.T, name, url string, env map[string]string) target.Config {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("..", "..", "examples", "targets", name))
-	if err != nil {
-		t.Fatal(err)
+	vars := map[string]string{"DIRSYNC_TARGET_URL": url}
+	for k, v := range env {
+		vars[k] = v
 	}
-	raw = envRef.ReplaceAllFunc(raw, func(ref []byte) []byte {
-		v, ok := env[string(ref[2:len(ref)-1])]
-		if !ok {
-			t.Fatalf("%s refers to %s, which the test does not set", name, ref)
-		}
-		return []byte(v)
-	})
-	v := viper.New()
-	v.SetConfigType("yaml")
-	if err := v.ReadConfig(bytes.NewReader(raw)); err != nil {
-		t.Fatal(err)
-	}
-	cfg := target.Default()
-	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
-		Result: &cfg, WeaklyTypedInput: true, ErrorUnused: true,
-		DecodeHook: mapstructure.StringToTimeDurationHookFunc(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := dec.Decode(v.AllSettings()["target"]); err != nil {
+	cfg := config.Default()
+	if err := config.Decode(filepath.Join("..", "..", "examples", "targets", name), config.MapEnv(vars), &cfg); err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
-	cfg.URL = url
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.Target.Validate(); err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
-	return cfg
+	return cfg.Target
 }
 
 func restPlatform(t *testing.T, style, file, secret string, env map[string]string, names, update bool) (platform, *fake.REST, *rest.Client) {

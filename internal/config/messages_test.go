@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"errors"
@@ -11,15 +11,15 @@ import (
 func configProblems(t *testing.T, body string) (string, []string) {
 	t.Helper()
 	p := writeConfig(t, body)
-	_, err := readConfig(&globalFlags{configFile: p})
-	var ce *ConfigError
+	_, err := Load(p, nil)
+	var ce *Error
 	if !errors.As(err, &ce) {
-		t.Fatalf("want *ConfigError, got %v", err)
+		t.Fatalf("want *Error, got %v", err)
 	}
 	return err.Error(), ce.Problems
 }
 
-func TestReadConfig_LDAPProblemIsCountedOnce(t *testing.T) {
+func TestLoad_LDAPProblemIsCountedOnce(t *testing.T) {
 	msg, probs := configProblems(t, strings.Replace(minimalConfig, "ldaps://ldap.example.com", "htp://ldap.example.com", 1))
 	if len(probs) != 1 || !strings.HasPrefix(probs[0], `ldap.url: scheme "htp"`) {
 		t.Fatalf("want the one problem ldap.url, got %q", probs)
@@ -29,7 +29,7 @@ func TestReadConfig_LDAPProblemIsCountedOnce(t *testing.T) {
 	}
 }
 
-func TestReadConfig_EverySectionReportsOneLinePerProblem(t *testing.T) {
+func TestLoad_EverySectionReportsOneLinePerProblem(t *testing.T) {
 	body := strings.NewReplacer(
 		"ldaps://ldap.example.com", "htp://ldap.example.com",
 		"base_dn: dc=example,dc=com", "base_dn: dc=example,dc=com\n  page_size: 0",
@@ -51,7 +51,7 @@ func TestReadConfig_EverySectionReportsOneLinePerProblem(t *testing.T) {
 	}
 }
 
-func TestReadConfig_UnknownKeySuggestionAtEveryLevel(t *testing.T) {
+func TestLoad_UnknownKeySuggestionAtEveryLevel(t *testing.T) {
 	for _, tc := range []struct{ name, add, want string }{
 		{"top level", "schedle: \"*/5 * * * *\"\n", "schedle: unknown key (did you mean schedule?)"},
 		{"section", "lgo:\n  level: info\n", "lgo.level: unknown key (did you mean log.level?)"},
@@ -83,7 +83,7 @@ func TestReadConfig_UnknownKeySuggestionAtEveryLevel(t *testing.T) {
 	}
 }
 
-func TestReadConfig_YAMLErrorNamesTheLineAtFault(t *testing.T) {
+func TestLoad_YAMLErrorNamesTheLineAtFault(t *testing.T) {
 	for _, tc := range []struct {
 		name, body string
 		line       string
@@ -95,7 +95,7 @@ func TestReadConfig_YAMLErrorNamesTheLineAtFault(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := writeConfig(t, tc.body)
-			_, err := readConfig(&globalFlags{configFile: p})
+			_, err := Load(p, nil)
 			if err == nil || !strings.Contains(err.Error(), p+": "+tc.line) {
 				t.Errorf("want the error at %s, got %v", tc.line, err)
 			}

@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"os"
@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-func TestLoadConfig_KeepsTheCaseOfExtraAttributeNames(t *testing.T) {
+func TestDecode_KeepsTheCaseOfExtraAttributeNames(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "dirsync.yaml")
 	yaml := `ldap:
   attributes:
@@ -18,8 +18,8 @@ func TestLoadConfig_KeepsTheCaseOfExtraAttributeNames(t *testing.T) {
 	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg := defaultConfig()
-	if err := loadConfig(file, &cfg); err != nil {
+	cfg := Default()
+	if err := Decode(file, nil, &cfg); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]string{"employeeNumber": "employeeNumber", "costCenter": "departmentNumber", "title": "title"}

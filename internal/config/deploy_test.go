@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"os"
@@ -42,7 +42,7 @@ func TestDeployConfigMap_IsAValidConfig(t *testing.T) {
 	if err := os.WriteFile(file, []byte(cfgText), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := readConfig(&globalFlags{configFile: file})
+	cfg, err := Load(file, nil)
 	if err != nil {
 		t.Fatalf("the ConfigMap's dirsync.yaml:\n%s\n%v", cfgText, err)
 	}
@@ -88,7 +88,7 @@ func TestDeploySystemdUnit_EnvironmentPointsTheConfigAtTheCredentials(t *testing
 	if err := os.WriteFile(file, []byte(cfgText.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := readConfig(&globalFlags{configFile: file})
+	cfg, err := Load(file, nil)
 	if err != nil {
 		t.Fatalf("config under the unit's environment: %v", err)
 	}

@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"errors"
@@ -35,10 +35,10 @@ state:
   path: /tmp/state.db
 `
 
-func TestReadConfig_ExampleFileIsValid(t *testing.T) {
+func TestLoad_ExampleFileIsValid(t *testing.T) {
 	t.Setenv("DIRSYNC_LDAP_PASSWORD", "pw")
 	t.Setenv("PLATFORM_TOKEN", "tok")
-	cfg, err := readConfig(&globalFlags{configFile: "../../config.example.yaml"})
+	cfg, err := Load("../../config.example.yaml", nil)
 	if err != nil {
 		t.Fatalf("config.example.yaml: %v", err)
 	}
@@ -50,12 +50,12 @@ func TestReadConfig_ExampleFileIsValid(t *testing.T) {
 	}
 }
 
-func TestReadConfig_UnknownKeyIsNamedWithSuggestion(t *testing.T) {
+func TestLoad_UnknownKeyIsNamedWithSuggestion(t *testing.T) {
 	p := writeConfig(t, minimalConfig+"sync:\n  max_archiv: 3\n")
-	_, err := readConfig(&globalFlags{configFile: p})
-	var ce *ConfigError
+	_, err := Load(p, nil)
+	var ce *Error
 	if !errors.As(err, &ce) {
-		t.Fatalf("want *ConfigError, got %v", err)
+		t.Fatalf("want *Error, got %v", err)
 	}
 	msg := err.Error()
 	for _, want := range []string{p, "sync.max_archiv: unknown key", "did you mean sync.max_archive?"} {
@@ -65,12 +65,12 @@ func TestReadConfig_UnknownKeyIsNamedWithSuggestion(t *testing.T) {
 	}
 }
 
-func TestReadConfig_ReportsAllProblemsAtOnce(t *testing.T) {
+func TestLoad_ReportsAllProblemsAtOnce(t *testing.T) {
 	p := writeConfig(t, minimalConfig+"sync:\n  on_removed: purge\n  max_archive: -1\nlog:\n  level: loud\nbogus: 1\n")
-	_, err := readConfig(&globalFlags{configFile: p})
-	var ce *ConfigError
+	_, err := Load(p, nil)
+	var ce *Error
 	if !errors.As(err, &ce) {
-		t.Fatalf("want *ConfigError, got %v", err)
+		t.Fatalf("want *Error, got %v", err)
 	}
 	for _, key := range []string{"sync.on_removed", "sync.max_archive", "log.level", "bogus"} {
 		found := false
@@ -85,12 +85,12 @@ func TestReadConfig_ReportsAllProblemsAtOnce(t *testing.T) {
 	}
 }
 
-func TestReadConfig_EnvironmentOverridesFile(t *testing.T) {
+func TestLoad_EnvironmentOverridesFile(t *testing.T) {
 	p := writeConfig(t, minimalConfig)
 	t.Setenv("DIRSYNC_SYNC_MAX_ARCHIVE", "7")
 	t.Setenv("DIRSYNC_LDAP_BIND_DN", "cn=other,dc=example,dc=com")
 	t.Setenv("DIRSYNC_TARGET_TIMEOUT", "5s")
-	cfg, err := readConfig(&globalFlags{configFile: p})
+	cfg, err := Load(p, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,17 +102,17 @@ func TestReadConfig_EnvironmentOverridesFile(t *testing.T) {
 	}
 }
 
-func TestReadConfig_UnsetVariableIsAProblem(t *testing.T) {
+func TestLoad_UnsetVariableIsAProblem(t *testing.T) {
 	p := writeConfig(t, strings.Replace(minimalConfig, "token: tok", "token: ${DIRSYNC_TEST_UNSET_TOKEN}", 1))
-	_, err := readConfig(&globalFlags{configFile: p})
+	_, err := Load(p, nil)
 	if err == nil || !strings.Contains(err.Error(), "target.token: refers to ${DIRSYNC_TEST_UNSET_TOKEN}, which is not set") {
 		t.Fatalf("want unset-variable problem, got %v", err)
 	}
 }
 
-func TestReadConfig_DollarInPasswordIsKept(t *testing.T) {
+func TestLoad_DollarInPasswordIsKept(t *testing.T) {
 	p := writeConfig(t, strings.Replace(minimalConfig, "bind_password: secret", `bind_password: "pa$$w$rd"`, 1))
-	cfg, err := readConfig(&globalFlags{configFile: p})
+	cfg, err := Load(p, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,23 +121,14 @@ func TestReadConfig_DollarInPasswordIsKept(t *testing.T) {
 	}
 }
 
-func TestReadConfig_MissingFileSaysWhatToDo(t *testing.T) {
-	_, err := readConfig(&globalFlags{configFile: filepath.Join(t.TempDir(), "nope.yaml")})
+func TestLoad_MissingFileSaysWhatToDo(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"), nil)
 	if err == nil || !strings.Contains(err.Error(), "--config") {
 		t.Fatalf("want a hint at --config, got %v", err)
 	}
 }
 
-func TestExitCodes(t *testing.T) {
-	if got := codeOf(&exitError{code: exitPending}); got != exitPending {
-		t.Errorf("pending: %d", got)
-	}
-	if got := codeOf(errors.New("x")); got != exitFailure {
-		t.Errorf("plain error: %d", got)
-	}
-}
-
-func TestReadConfig_EnvironmentOverrideIsTakenLiterally(t *testing.T) {
+func TestLoad_EnvironmentOverrideIsTakenLiterally(t *testing.T) {
 	p := writeConfig(t, strings.Replace(minimalConfig, "token: tok", "token: ${DIRSYNC_TEST_FILE_TOKEN}", 1))
 	t.Setenv("DIRSYNC_TEST_FILE_TOKEN", "from-file-ref")
 	t.Setenv("DIRSYNC_TEST_SET", "expanded")
@@ -145,9 +136,9 @@ func TestReadConfig_EnvironmentOverrideIsTakenLiterally(t *testing.T) {
 	// would print a part of it).
 	const password = "pa${DIRSYNC_TEST_SET}x${DIRSYNC_TEST_UNSET_9}y"
 	t.Setenv("DIRSYNC_LDAP_BIND_PASSWORD", password)
-	cfg, err := readConfig(&globalFlags{configFile: p})
+	cfg, err := Load(p, nil)
 	if err != nil {
-		t.Fatalf("readConfig: %v", err)
+		t.Fatalf("Load: %v", err)
 	}
 	if cfg.LDAP.BindPassword != password {
 		t.Errorf("bind_password from DIRSYNC_LDAP_BIND_PASSWORD = %q, want %q as is", cfg.LDAP.BindPassword, password)
@@ -220,30 +211,78 @@ func withKey(t *testing.T, key string, value any) string {
 	return string(b)
 }
 
-func TestReadConfig_DurationWithoutUnitIsAProblemNamingTheKey(t *testing.T) {
+func TestLoad_DurationWithoutUnitIsAProblemNamingTheKey(t *testing.T) {
 	for _, key := range configDurations(t) {
 		t.Run(key, func(t *testing.T) {
 			for _, v := range []any{30, "30", 1.5} {
-				_, err := readConfig(&globalFlags{configFile: writeConfig(t, withKey(t, key, v))})
+				_, err := Load(writeConfig(t, withKey(t, key, v)), nil)
 				want := fmt.Sprintf("%s: %v has no unit", key, v)
 				if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), fmt.Sprintf("e.g. %vs", v)) {
 					t.Errorf("%s: %#v in the file: got %v, want a problem %q with an example", key, v, err, want)
 				}
 			}
 			t.Setenv(envName(key), "30")
-			_, err := readConfig(&globalFlags{configFile: writeConfig(t, minimalConfig)})
+			_, err := Load(writeConfig(t, minimalConfig), nil)
 			if err == nil || !strings.Contains(err.Error(), key+": 30 has no unit") || !strings.Contains(err.Error(), envName(key)) {
 				t.Errorf("%s=30: got %v, want a problem naming %s and the variable", envName(key), err, key)
 			}
 		})
 	}
 	// With a unit, and a bare 0, durations are taken.
-	cfg, err := readConfig(&globalFlags{configFile: writeConfig(t, withKey(t, "target.timeout", "1m30s"))})
+	cfg, err := Load(writeConfig(t, withKey(t, "target.timeout", "1m30s")), nil)
 	if err != nil || cfg.Target.Timeout != 90*time.Second {
 		t.Fatalf("timeout 1m30s: %v, %v", cfg.Target.Timeout, err)
 	}
-	cfg, err = readConfig(&globalFlags{configFile: writeConfig(t, withKey(t, "sync.full_reconcile_every", 0))})
+	cfg, err = Load(writeConfig(t, withKey(t, "sync.full_reconcile_every", 0)), nil)
 	if err != nil || cfg.Sync.FullReconcileEvery != 0 {
 		t.Fatalf("full_reconcile_every 0: %v, %v", cfg.Sync.FullReconcileEvery, err)
+	}
+}
+
+func TestLoad_TakesOverridesAndReferencesFromTheGivenEnvironment(t *testing.T) {
+	p := writeConfig(t, strings.Replace(minimalConfig, "token: tok", "token: ${GIVEN_TOKEN}", 1))
+	t.Setenv("DIRSYNC_SYNC_MAX_ARCHIVE", "99") // the process's: not consulted
+	cfg, err := Load(p, MapEnv(map[string]string{"GIVEN_TOKEN": "given", "DIRSYNC_SYNC_MAX_ARCHIVE": "7"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Target.Token != "given" || cfg.Sync.MaxArchive != 7 {
+		t.Errorf("token %q, max_archive %d: want given and 7 from the given environment", cfg.Target.Token, cfg.Sync.MaxArchive)
+	}
+}
+
+func TestLoad_EnvironmentOverridesAnEntryOfAMapInTheFile(t *testing.T) {
+	p := writeConfig(t, strings.Replace(minimalConfig, "base_dn: dc=example,dc=com", "base_dn: dc=example,dc=com\n  attributes:\n    extra:\n      employeeNumber: employeeNumber\n      costCenter: departmentNumber", 1))
+	// Every time, not as the order of a map's iteration falls.
+	for range 20 {
+		cfg, err := Load(p, MapEnv(map[string]string{"DIRSYNC_LDAP_ATTRIBUTES_EXTRA_EMPLOYEENUMBER": "empNo"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cfg.LDAP.Attributes.Extra; got["employeeNumber"] != "empNo" || got["costCenter"] != "departmentNumber" || len(got) != 2 {
+			t.Fatalf("extra = %v, want employeeNumber overridden to empNo, costCenter kept", got)
+		}
+	}
+}
+
+func TestLoad_MaxInFlightIsItsOwnKeyDefaultingToConcurrency(t *testing.T) {
+	cfg, err := Load(writeConfig(t, withKey(t, "target.max_in_flight", 3)), MapEnv(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Target.MaxInFlight != 3 || cfg.Target.Concurrency != 8 || cfg.Target.InFlight() != 3 {
+		t.Errorf("max_in_flight 3: got max_in_flight %d, concurrency %d, in flight %d; want 3, 8 (default), 3",
+			cfg.Target.MaxInFlight, cfg.Target.Concurrency, cfg.Target.InFlight())
+	}
+	cfg, err = Load(writeConfig(t, withKey(t, "target.concurrency", 5)), MapEnv(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Target.Concurrency != 5 || cfg.Target.InFlight() != 5 {
+		t.Errorf("concurrency 5 alone: concurrency %d, in flight %d; want both 5, as before max_in_flight", cfg.Target.Concurrency, cfg.Target.InFlight())
+	}
+	_, err = Load(writeConfig(t, withKey(t, "target.max_in_flight", -1)), MapEnv(nil))
+	if err == nil || !strings.Contains(err.Error(), "target.max_in_flight: ") {
+		t.Errorf("max_in_flight -1: got %v, want a problem naming target.max_in_flight", err)
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"errors"
@@ -6,6 +6,7 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,13 +17,13 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// ConfigError lists every problem found in a config file, each named by its key.
-type ConfigError struct {
+// Error lists every problem found in a config file, each named by its key.
+type Error struct {
 	File     string
 	Problems []string
 }
 
-func (e *ConfigError) Error() string {
+func (e *Error) Error() string {
 	if len(e.Problems) == 1 {
 		return fmt.Sprintf("config %s: %s", e.File, e.Problems[0])
 	}
@@ -38,12 +39,16 @@ func (e *ConfigError) Error() string {
 // ldap.bind_dn is DIRSYNC_LDAP_BIND_DN.
 const envPrefix = "DIRSYNC"
 
-// loadConfig decodes file over defaults, applies DIRSYNC_* environment overrides,
-// expands ${VAR} references in the values the file holds (not in overrides,
-// which are taken as they are) and rejects unknown keys. dst must point to a struct
-// holding the defaults; it is filled in place. Validation is the caller's.
-func loadConfig(file string, dst any) error {
-	cerr := &ConfigError{File: file}
+// Decode decodes file over dst, applies DIRSYNC_* overrides from env (nil: the
+// process's environment), expands ${VAR} references from env in the values the
+// file holds (not in overrides, which are taken as they are) and rejects
+// unknown keys. dst must point to a struct holding the defaults (a Config, or
+// any struct of sections); it is filled in place. Validation is the caller's:
+// Decode suits a file holding only some sections, such as a target profile.
+// Problems are returned as an *Error; an unreadable file is another error.
+func Decode(file string, env Env, dst any) error {
+	env = orProcessEnv(env)
+	cerr := &Error{File: file}
 	v := viper.New()
 	v.SetConfigFile(file)
 	v.SetConfigType("yaml")
@@ -61,28 +66,15 @@ func loadConfig(file string, dst any) error {
 	}
 
 	leaves, maps := configKeys(reflect.TypeOf(dst).Elem(), "")
-	inFile := map[string]bool{}
-	for _, k := range v.AllKeys() {
-		inFile[k] = true
-	}
 	cerr.Problems = append(cerr.Problems, unknownKeys(reflect.TypeOf(dst).Elem(), v.AllSettings(), "")...)
 
-	// Register every known key so that AutomaticEnv can override it.
-	v.SetEnvPrefix(envPrefix)
-	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
-	v.AutomaticEnv()
-	for _, k := range leaves {
-		if !inFile[k] && !underMap(k, maps) {
-			v.SetDefault(k, nil)
-		}
-	}
 	settings := v.AllSettings()
 	dropNil(settings)
+	overrides := applyEnvOverrides(settings, envKeys(leaves, v.AllKeys()), env)
 	if err := restoreMapKeys(file, settings, maps); err != nil {
 		return fmt.Errorf("config %s: %w", file, err)
 	}
-	overrides := envOverrides(leaves)
-	expandEnv(settings, "", overrides, &cerr.Problems)
+	expandEnv(settings, "", overrides, env, &cerr.Problems)
 	checkDurations(settings, durationKeys(reflect.TypeOf(dst).Elem(), ""), overrides, &cerr.Problems)
 
 	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
@@ -273,15 +265,6 @@ func lookupMap(m map[string]any, key string, fold bool) (map[string]any, bool) {
 	return cur, true
 }
 
-func underMap(key string, maps []string) bool {
-	for _, m := range maps {
-		if strings.HasPrefix(key, m+".") {
-			return true
-		}
-	}
-	return false
-}
-
 // dropNil removes the nil placeholders registered for environment lookup, so
 // that decoding keeps the defaults already in the destination.
 func dropNil(m map[string]any) {
@@ -298,14 +281,37 @@ func dropNil(m map[string]any) {
 	}
 }
 
-// envOverrides returns the keys a DIRSYNC_* environment variable overrides
-// (set and not empty, as viper takes them).
-func envOverrides(keys []string) map[string]bool {
+// envKeys lists the keys an environment variable may override: every leaf of
+// the config type, and every key the file holds (the entries of maps
+// included), sorted so that a section's key is set before the keys under it.
+func envKeys(leaves, inFile []string) []string {
+	keys := slices.Concat(leaves, inFile)
+	slices.Sort(keys)
+	return slices.Compact(keys)
+}
+
+// applyEnvOverrides sets in settings every key of keys whose environment
+// variable (envName) is set and not empty, to that variable's value as it is,
+// and returns the keys it set.
+func applyEnvOverrides(settings map[string]any, keys []string, env Env) map[string]bool {
 	over := map[string]bool{}
 	for _, k := range keys {
-		if os.Getenv(envName(k)) != "" {
-			over[k] = true
+		val, ok := env(envName(k))
+		if !ok || val == "" {
+			continue
 		}
+		m := settings
+		parts := strings.Split(k, ".")
+		for _, p := range parts[:len(parts)-1] {
+			next, ok := m[p].(map[string]any)
+			if !ok {
+				next = map[string]any{}
+				m[p] = next
+			}
+			m = next
+		}
+		m[parts[len(parts)-1]] = val
+		over[k] = true
 	}
 	return over
 }
@@ -318,16 +324,16 @@ func envName(key string) string {
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
-// expandEnv replaces ${VAR} in every string value with the environment
-// variable's value, except in the values of the keys in literal (those set by
+// expandEnv replaces ${VAR} in every string value with the variable's value in
+// env, except in the values of the keys in literal (those set by
 // environment overrides: a password holding "${" is kept as it is, and never
 // reported). Only the braced form is expanded, so a literal "$" in a password
 // is safe. An unset variable is a problem named by its key.
-func expandEnv(m map[string]any, prefix string, literal map[string]bool, problems *[]string) {
+func expandEnv(m map[string]any, prefix string, literal map[string]bool, env Env, problems *[]string) {
 	expand := func(key, s string) string {
 		return envRef.ReplaceAllStringFunc(s, func(ref string) string {
 			name := ref[2 : len(ref)-1]
-			val, ok := os.LookupEnv(name)
+			val, ok := env(name)
 			if !ok {
 				*problems = append(*problems, fmt.Sprintf("%s: refers to ${%s}, which is not set in the environment", key, name))
 			}
@@ -343,7 +349,7 @@ func expandEnv(m map[string]any, prefix string, literal map[string]bool, problem
 		case string:
 			m[k] = expand(key, vv)
 		case map[string]any:
-			expandEnv(vv, key+".", literal, problems)
+			expandEnv(vv, key+".", literal, env, problems)
 		case []any:
 			for i, e := range vv {
 				if s, ok := e.(string); ok {

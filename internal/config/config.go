@@ -1,0 +1,157 @@
+// Package config loads dirsync's config file: the one place that turns a YAML
+// file and the environment into a validated Config.
+//
+// Load reads the file over every section's defaults (Default), applies the
+// DIRSYNC_* environment overrides (ldap.bind_dn is DIRSYNC_LDAP_BIND_DN),
+// expands ${VAR} references in the values the file holds (not in overrides,
+// which are taken as they are), refuses durations without a unit, names every
+// unknown key (with the nearest known one, at any depth), names the line of a
+// YAML syntax error, and validates every section. Every problem is reported
+// at once, one line each, named by its key, in an *Error.
+//
+// Each section belongs to the package that uses it (ldapsource.Config,
+// target.Config, sync.Config, state.Config) and owns its defaults and its
+// validation, `*_file` secrets included; this package only decodes and
+// collects. The log section and the service's top-level keys (schedule,
+// listen, readiness_staleness) are defined here.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/dirsync/dirsync/ldapsource"
+	"github.com/dirsync/dirsync/state"
+	dsync "github.com/dirsync/dirsync/sync"
+	"github.com/dirsync/dirsync/target"
+)
+
+// Config is the whole config file. Each section belongs to the package that
+// uses it; this package only decodes and validates.
+type Config struct {
+	LDAP   ldapsource.Config `mapstructure:"ldap"`
+	Target target.Config     `mapstructure:"target"`
+	Sync   dsync.Config      `mapstructure:"sync"`
+	State  state.Config      `mapstructure:"state"`
+	// Schedule is the cron expression `dirsync run` syncs on (default every 15 minutes).
+	Schedule string `mapstructure:"schedule"`
+	// Listen is the address of /metrics, /healthz and /readyz (default 127.0.0.1:9464).
+	Listen string `mapstructure:"listen"`
+	// ReadinessStaleness: `dirsync run` reports not ready on /readyz when the
+	// last run failed (or was refused) and none has succeeded for this long
+	// (default 1h).
+	ReadinessStaleness time.Duration `mapstructure:"readiness_staleness"`
+	Log                Log           `mapstructure:"log"`
+}
+
+// Log is the `log:` section.
+type Log struct {
+	// Level: debug, info (default), warn, error.
+	Level string `mapstructure:"level"`
+	// Format: auto (default: console on a terminal, JSON otherwise), json, console.
+	Format string `mapstructure:"format"`
+}
+
+// Problems reports every problem of the log section, each named by its key.
+func (c Log) Problems() []string {
+	var p []string
+	if _, err := zapcore.ParseLevel(c.Level); err != nil {
+		p = append(p, fmt.Sprintf("log.level: %q is not one of debug, info, warn, error", c.Level))
+	}
+	switch c.Format {
+	case "auto", "json", "console":
+	default:
+		p = append(p, fmt.Sprintf("log.format: %q is not one of auto, json, console", c.Format))
+	}
+	return p
+}
+
+// Default returns every section's defaults: what the config file is decoded over.
+func Default() Config {
+	return Config{
+		LDAP:     ldapsource.Default(),
+		Target:   target.Default(),
+		Sync:     dsync.Default(),
+		State:    state.Default(),
+		Schedule: "*/15 * * * *",
+		Listen:   "127.0.0.1:9464",
+		// Tolerates a few failed runs on a 15-minute schedule.
+		ReadinessStaleness: time.Hour,
+		Log:                Log{Level: "info", Format: "auto"},
+	}
+}
+
+// Problems reports every problem of every section, each named by its key.
+func (c Config) Problems() []string {
+	var p []string
+	p = append(p, problems(c.LDAP.Validate())...)
+	p = append(p, problems(c.Target.Validate())...)
+	p = append(p, problems(c.Sync.Validate())...)
+	p = append(p, problems(c.State.Validate())...)
+	p = append(p, c.Log.Problems()...)
+	if _, err := cron.ParseStandard(c.Schedule); err != nil {
+		p = append(p, fmt.Sprintf("schedule: %q is not a cron expression: %v", c.Schedule, err))
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		p = append(p, fmt.Sprintf("listen: %q is not host:port, e.g. 127.0.0.1:9464", c.Listen))
+	}
+	if c.ReadinessStaleness <= 0 {
+		p = append(p, fmt.Sprintf("readiness_staleness: %v must be positive, e.g. 1h", c.ReadinessStaleness))
+	}
+	return p
+}
+
+// Env looks up an environment variable, as os.LookupEnv does.
+type Env func(name string) (string, bool)
+
+// MapEnv is an environment holding only m's variables.
+func MapEnv(m map[string]string) Env {
+	return func(name string) (string, bool) {
+		v, ok := m[name]
+		return v, ok
+	}
+}
+
+// Load reads file over Default, applies env (nil: the process's environment:
+// DIRSYNC_* overrides and ${VAR} references), then each of adjust in turn
+// (e.g. command-line flags), and validates the result. A config with problems
+// is an *Error listing every one of them; an unreadable file is another error.
+func Load(file string, env Env, adjust ...func(*Config)) (Config, error) {
+	cfg := Default()
+	cerr := &Error{File: file}
+	if err := Decode(file, env, &cfg); err != nil {
+		if !errors.As(err, &cerr) {
+			return cfg, err // unreadable: nothing to validate
+		}
+	}
+	for _, a := range adjust {
+		a(&cfg)
+	}
+	// Report decoding and validation problems together, each once.
+	seen := map[string]bool{}
+	for _, p := range cerr.Problems {
+		seen[p] = true
+	}
+	for _, p := range cfg.Problems() {
+		if !seen[p] {
+			cerr.Problems = append(cerr.Problems, p)
+		}
+	}
+	if len(cerr.Problems) > 0 {
+		return cfg, cerr
+	}
+	return cfg, nil
+}
+
+func orProcessEnv(env Env) Env {
+	if env == nil {
+		return os.LookupEnv
+	}
+	return env
+}
