@@ -80,11 +80,6 @@ type RunOptions struct {
 	// drift: managed accounts edited or deactivated by hand. An ordinary run
 	// does not read the platform.
 	Full bool
-	// PriorRemovals counts the removals change-event runs (RunChanged) made
-	// since the directory was last read in full. The safety limits count them
-	// with this run's, so a mass deletion cannot slip through as many small
-	// event runs.
-	PriorRemovals int
 	// FullBestEffort, with Full, goes on as an ordinary run when the platform
 	// cannot be listed (a scheduled full reconcile), noting why in
 	// Report.FullSkipped, instead of failing the run.
@@ -187,12 +182,11 @@ func (e *Engine) Run(ctx context.Context, ro RunOptions) (rep Report, err error)
 	// directory and snapshot; any other run streams the directory past the
 	// snapshot's summaries and holds only the users that changed.
 	src, canStream := e.Source.(Streamer)
-	st, haveSummaries := e.Store.(SummaryStore)
 	var claims func() (map[string]string, error)
 	var diffStart time.Time
 	var early *earlyPush
-	if canStream && haveSummaries && !ro.Full {
-		claims, diffStart, early, err = e.streamPlan(ctx, &rep, ro, src, st)
+	if canStream && !ro.Full {
+		claims, diffStart, early, err = e.streamPlan(ctx, &rep, ro, src, e.Store)
 		if early != nil {
 			// Updates applied during the read are reported whatever
 			// happens next (this runs before done records the run).
@@ -207,7 +201,19 @@ func (e *Engine) Run(ctx context.Context, ro RunOptions) (rep Report, err error)
 		}
 		return rep, err
 	}
-	return rep, e.checkAndApply(ctx, &rep, ro, claims, diffStart, ro.AllowEmptyDirectory, early)
+	err = e.checkAndApply(ctx, &rep, ro, claims, diffStart, ro.AllowEmptyDirectory, early, 0)
+	if !ro.DryRun && completed(rep.Outcome(err)) {
+		// The whole directory was read: the removals of change-event runs
+		// count from here.
+		e.fullReadDone(ctx)
+	}
+	return rep, err
+}
+
+// completed reports whether a run of outcome went through to the end: every
+// planned change was tried.
+func completed(outcome string) bool {
+	return outcome == OutcomeSuccess || outcome == OutcomePartial
 }
 
 // readPlan reads the whole directory and snapshot and diffs them into
@@ -241,15 +247,16 @@ func (e *Engine) readPlan(ctx context.Context, rep *Report, ro RunOptions) (clai
 	return func() (map[string]string, error) { return claimsOf(records), nil }, diffStart, nil
 }
 
-// checkAndApply quarantines, checks rep.Plan against the safety policy and,
+// checkAndApply quarantines, checks rep.Plan against the safety policy
+// (counting priorRemovals made since the last full directory read) and,
 // unless a dry run, applies it. early, when not nil, holds the updates
 // already applied during the read: they join the reported plan, and its
 // applier applies the rest.
 // The diff phase, which began at diffStart, ends with the check.
 func (e *Engine) checkAndApply(ctx context.Context, rep *Report, ro RunOptions, claims func() (map[string]string, error),
-	diffStart time.Time, allowEmpty bool, early *earlyPush) error {
+	diffStart time.Time, allowEmpty bool, early *earlyPush, priorRemovals int) error {
 	quarantine(&rep.Plan, e.QuarantineAfter, ro.RetryQuarantined)
-	err := e.Policy.check(rep.Plan, ro.AllowMassArchive, allowEmpty, ro.PriorRemovals)
+	err := e.Policy.check(rep.Plan, ro.AllowMassArchive, allowEmpty, priorRemovals)
 	rep.Phases.Diff = e.now().Sub(diffStart)
 	rest := rep.Plan.Changes
 	var a *applier

@@ -174,5 +174,5 @@ func (p requestPrinter) request(a target.Attempt) {
 
 var (
 	_ dsync.IntentStore = scopedStore{}
-	_ metaStore         = scopedStore{}
+	_ dsync.Store       = scopedStore{}
 )
