@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/dirsync/dirsync/user"
@@ -80,6 +81,14 @@ type RunOptions struct {
 	// drift: managed accounts edited or deactivated by hand. An ordinary run
 	// does not read the platform.
 	Full bool
+	// Only, when set, narrows the run to one user, named by username or
+	// email (case-insensitively) or directory ID: the whole directory is
+	// read, but the plan holds that user's change only, with the skipped
+	// entries that protect its record as in a run over every user. An empty
+	// directory read is refused; one user is never a mass archive, but the
+	// absolute limit (sync.max_archive) still holds. It cannot be Full, and
+	// it does not count as a full read of the directory.
+	Only string
 	// FullBestEffort, with Full, goes on as an ordinary run when the platform
 	// cannot be listed (a scheduled full reconcile), noting why in
 	// Report.FullSkipped, instead of failing the run.
@@ -172,6 +181,13 @@ func (r Report) Counts() map[string]int {
 // when the run could not complete. Failures of single changes are not errors:
 // they are in Report.Failed (outcome "partial") and retried next run.
 func (e *Engine) Run(ctx context.Context, ro RunOptions) (rep Report, err error) {
+	if ro.Only != "" && strings.TrimSpace(ro.Only) == "" {
+		// A blank name must not become a run over every user.
+		return rep, errors.New("--user: empty name; give the username, email or directory ID of one user")
+	}
+	if ro.Only != "" && ro.Full {
+		return rep, errors.New("a run for one user cannot be a full reconcile")
+	}
 	done := e.startRun(ctx, &rep, &err, cmp.Or(ro.Mode, "sync"), ro.DryRun)
 	defer done()
 	if err != nil {
@@ -179,13 +195,14 @@ func (e *Engine) Run(ctx context.Context, ro RunOptions) (rep Report, err error)
 	}
 
 	// A full reconcile compares every account, so it needs the whole
-	// directory and snapshot; any other run streams the directory past the
-	// snapshot's summaries and holds only the users that changed.
+	// directory and snapshot, and so does a run for one user (it is cut
+	// from them); any other run streams the directory past the snapshot's
+	// summaries and holds only the users that changed.
 	src, canStream := e.Source.(Streamer)
 	var claims func() (map[string]string, error)
 	var diffStart time.Time
 	var early *earlyPush
-	if canStream && !ro.Full {
+	if canStream && !ro.Full && ro.Only == "" {
 		claims, diffStart, early, err = e.streamPlan(ctx, &rep, ro, src, e.Store)
 		if early != nil {
 			// Updates applied during the read are reported whatever
@@ -201,8 +218,9 @@ func (e *Engine) Run(ctx context.Context, ro RunOptions) (rep Report, err error)
 		}
 		return rep, err
 	}
-	err = e.checkAndApply(ctx, &rep, ro, claims, diffStart, ro.AllowEmptyDirectory, early, 0)
-	if !ro.DryRun && completed(rep.Outcome(err)) {
+	// A run for one user has refused an empty read already.
+	err = e.checkAndApply(ctx, &rep, ro, claims, diffStart, ro.AllowEmptyDirectory || ro.Only != "", early, 0)
+	if !ro.DryRun && ro.Only == "" && completed(rep.Outcome(err)) {
 		// The whole directory was read: the removals of change-event runs
 		// count from here.
 		e.fullReadDone(ctx)
@@ -230,6 +248,13 @@ func (e *Engine) readPlan(ctx context.Context, rep *Report, ro RunOptions) (clai
 	if err != nil {
 		return nil, diffStart, fmt.Errorf("read snapshot: %w", err)
 	}
+	// Accounts are linked as the whole snapshot links them.
+	claims = func() (map[string]string, error) { return claimsOf(records), nil }
+	if ro.Only != "" {
+		if dir, records, err = only(ro.Only, dir, records); err != nil {
+			return nil, diffStart, err
+		}
+	}
 	rep.Plan = Diff(dir, records, e.OnRemoved)
 	if ro.Full {
 		if err := e.fullReconcile(ctx, &rep.Plan, dir, records); err != nil {
@@ -244,7 +269,7 @@ func (e *Engine) readPlan(ctx context.Context, rep *Report, ro RunOptions) (clai
 			rep.FullSkipped = err.Error()
 		}
 	}
-	return func() (map[string]string, error) { return claimsOf(records), nil }, diffStart, nil
+	return claims, diffStart, nil
 }
 
 // checkAndApply quarantines, checks rep.Plan against the safety policy
@@ -256,7 +281,13 @@ func (e *Engine) readPlan(ctx context.Context, rep *Report, ro RunOptions) (clai
 func (e *Engine) checkAndApply(ctx context.Context, rep *Report, ro RunOptions, claims func() (map[string]string, error),
 	diffStart time.Time, allowEmpty bool, early *earlyPush, priorRemovals int) error {
 	quarantine(&rep.Plan, e.QuarantineAfter, ro.RetryQuarantined)
-	err := e.Policy.check(rep.Plan, ro.AllowMassArchive, allowEmpty, priorRemovals)
+	policy := e.Policy
+	if ro.Only != "" && policy.MaxArchivePercent > 0 {
+		// One user is never a mass archive; the absolute limit (0: every
+		// removal needs --allow-mass-archive) still holds.
+		policy.MaxArchivePercent = 100
+	}
+	err := policy.check(rep.Plan, ro.AllowMassArchive, allowEmpty, priorRemovals)
 	rep.Phases.Diff = e.now().Sub(diffStart)
 	rest := rep.Plan.Changes
 	var a *applier
