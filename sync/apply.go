@@ -610,6 +610,6 @@ func failedRecord(c Change, err error, now time.Time) *user.Record {
 		rec.Status, rec.User, rec.Hash = user.StatusPending, c.User, c.User.Hash()
 	}
 	rec.Attempts++
-	rec.LastError = err.Error()
+	rec.LastError, rec.FailedOp = err.Error(), c.Op
 	return &rec
 }
