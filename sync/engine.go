@@ -180,7 +180,20 @@ func (r Report) Counts() map[string]int {
 // error: a *SafetyError when refused (nothing changed), a read or snapshot error
 // when the run could not complete. Failures of single changes are not errors:
 // they are in Report.Failed (outcome "partial") and retried next run.
-func (e *Engine) Run(ctx context.Context, ro RunOptions) (rep Report, err error) {
+func (e *Engine) Run(ctx context.Context, ro RunOptions) (Report, error) {
+	return e.run(ctx, ro, nil)
+}
+
+// Reconcile is Run over dir, a complete read of the directory made already
+// (see Source.Read's error contract), instead of a read of its own: one read
+// can feed one engine per target. The engine's Source is not used, and dir
+// is not modified. Every rule of Run holds, the safety limits included.
+func (e *Engine) Reconcile(ctx context.Context, ro RunOptions, dir Directory) (Report, error) {
+	return e.run(ctx, ro, &dir)
+}
+
+// run is Run, over dir when it is not nil.
+func (e *Engine) run(ctx context.Context, ro RunOptions, dir *Directory) (rep Report, err error) {
 	if ro.Only != "" && strings.TrimSpace(ro.Only) == "" {
 		// A blank name must not become a run over every user.
 		return rep, errors.New("--user: empty name; give the username, email or directory ID of one user")
@@ -197,8 +210,14 @@ func (e *Engine) Run(ctx context.Context, ro RunOptions) (rep Report, err error)
 	// A full reconcile compares every account, so it needs the whole
 	// directory and snapshot, and so does a run for one user (it is cut
 	// from them); any other run streams the directory past the snapshot's
-	// summaries and holds only the users that changed.
+	// summaries and holds only the users that changed. A read given is
+	// whole already.
 	src, canStream := e.Source.(Streamer)
+	read := func(ctx context.Context) (Directory, error) { return e.Source.Read(ctx) }
+	if dir != nil {
+		canStream = false
+		read = func(context.Context) (Directory, error) { return *dir, nil }
+	}
 	var claims func() (map[string]string, error)
 	var diffStart time.Time
 	var early *earlyPush
@@ -210,7 +229,7 @@ func (e *Engine) Run(ctx context.Context, ro RunOptions) (rep Report, err error)
 			defer early.a.report(&rep)
 		}
 	} else {
-		claims, diffStart, err = e.readPlan(ctx, &rep, ro)
+		claims, diffStart, err = e.readPlan(ctx, &rep, ro, read)
 	}
 	if err != nil {
 		if !diffStart.IsZero() {
@@ -234,12 +253,13 @@ func completed(outcome string) bool {
 	return outcome == OutcomeSuccess || outcome == OutcomePartial
 }
 
-// readPlan reads the whole directory and snapshot and diffs them into
-// rep.Plan, correcting drift when ro.Full. It returns the snapshot's claims
-// and when the diff phase began (zero when the read failed).
-func (e *Engine) readPlan(ctx context.Context, rep *Report, ro RunOptions) (claims func() (map[string]string, error), diffStart time.Time, err error) {
+// readPlan reads the whole directory with read and the snapshot and diffs
+// them into rep.Plan, correcting drift when ro.Full. It returns the
+// snapshot's claims and when the diff phase began (zero when the read
+// failed).
+func (e *Engine) readPlan(ctx context.Context, rep *Report, ro RunOptions, read func(context.Context) (Directory, error)) (claims func() (map[string]string, error), diffStart time.Time, err error) {
 	phase := e.now()
-	dir, err := e.Source.Read(ctx)
+	dir, err := read(ctx)
 	if err := e.fetched(ctx, rep, phase, err, 0); err != nil {
 		return nil, time.Time{}, err
 	}
