@@ -269,7 +269,8 @@ func (e *Engine) readPlan(ctx context.Context, rep *Report, ro RunOptions, read 
 		return nil, diffStart, fmt.Errorf("read snapshot: %w", err)
 	}
 	// Accounts are linked as the whole snapshot links them.
-	claims = func() (map[string]string, error) { return claimsOf(records), nil }
+	all := records
+	claims = func() (map[string]string, error) { return claimsOf(all), nil }
 	if ro.Only != "" {
 		if dir, records, err = only(ro.Only, dir, records); err != nil {
 			return nil, diffStart, err

@@ -107,3 +107,26 @@ func TestRun_OnlyRefusesWhatItCannotNarrow(t *testing.T) {
 		})
 	}
 }
+
+// TestRun_OnlyAdoptsNoAccountLinkedToAnotherUser: a run for one user links
+// accounts as a run over every user does, knowing every record's account.
+func TestRun_OnlyAdoptsNoAccountLinkedToAnotherUser(t *testing.T) {
+	alice, carol := person("id-alice", "alice"), person("id-carol", "carol")
+	// carol's account carries alice's username and no externalId
+	// (edited by hand): only the snapshot says it is carol's.
+	rc := record(carol, user.StatusActive, "p-carol")
+	e, ft, st := setup(dirOf(alice, carol), rc)
+	acct := accountOf(rc)
+	acct.User.Username, acct.User.ID = "alice", ""
+	ft.put(acct)
+	rep, err := e.Run(t.Context(), RunOptions{Only: "alice"})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if rec := st.records[alice.ID]; rec.PlatformID == "p-carol" {
+		t.Fatalf("alice was linked to carol's account: %+v (failed %+v)", rec, rep.Failed)
+	}
+	if len(rep.Failed) != 1 || !strings.Contains(rep.Failed[0].Error, "already linked to another directory user") {
+		t.Errorf("failed %+v, want alice's adoption refused", rep.Failed)
+	}
+}
