@@ -125,7 +125,7 @@ func TestOpen_NewerSchemaIsRefused(t *testing.T) {
 		if !errors.Is(err, ErrSchemaTooNew) {
 			t.Fatalf("%s: %v, want ErrSchemaTooNew", name, err)
 		}
-		want := "state file schema version 4 is newer than this dirsync supports (1); upgrade dirsync"
+		want := fmt.Sprintf("state file schema version %d is newer than this dirsync supports (%d); upgrade dirsync", newer, latestVersion)
 		if !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), path) {
 			t.Errorf("%s: error %q, want it to name %s and say %q", name, err, path, want)
 		}

@@ -14,12 +14,12 @@ import (
 const recordColumns = `id, platform_id, status, hash, dn, username, email, given_name,
 	family_name, display_name, active, coalesce(groups_json, ''), coalesce(extra_json, ''),
 	coalesce(first_seen, ''), coalesce(last_seen, ''), coalesce(archived_at, ''),
-	attempts, last_error`
+	attempts, last_error, failed_op`
 
 const upsertRecordSQL = `INSERT INTO users (id, platform_id, status, hash, dn, username, email,
 	given_name, family_name, display_name, active, groups_json, extra_json, first_seen,
-	last_seen, archived_at, attempts, last_error)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	last_seen, archived_at, attempts, last_error, failed_op)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id) DO UPDATE SET
 	platform_id  = excluded.platform_id,
 	status       = excluded.status,
@@ -37,7 +37,8 @@ ON CONFLICT (id) DO UPDATE SET
 	last_seen    = excluded.last_seen,
 	archived_at  = excluded.archived_at,
 	attempts     = excluded.attempts,
-	last_error   = excluded.last_error`
+	last_error   = excluded.last_error,
+	failed_op    = excluded.failed_op`
 
 const insertEntrySQL = `INSERT INTO journal (run_id, at, op, user_id, username, platform_id,
 	fields, reason, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
@@ -83,18 +84,19 @@ func (d *DB) queryRecords(ctx context.Context, n int, query string, args ...any)
 // Snapshot: plain strings and integers, JSON only for groups and extra.
 func scanRecord(rows *sql.Rows, r *user.Record) error {
 	var (
-		status, groups, extra, first, last, archived string
-		active, attempts                             int64
-		u                                            = &r.User
+		status, groups, extra, first, last, archived, failedOp string
+		active, attempts                                       int64
+		u                                                      = &r.User
 	)
 	if err := rows.Scan(&u.ID, &r.PlatformID, &status, &r.Hash, &u.DN, &u.Username, &u.Email,
 		&u.GivenName, &u.FamilyName, &u.DisplayName, &active, &groups, &extra,
-		&first, &last, &archived, &attempts, &r.LastError); err != nil {
+		&first, &last, &archived, &attempts, &r.LastError, &failedOp); err != nil {
 		return classify(err)
 	}
 	r.Status = user.Status(status)
 	u.Active = active != 0
 	r.Attempts = int(attempts)
+	r.FailedOp = user.Op(failedOp)
 	var err error
 	if u.Groups, err = decodeStrings(groups); err != nil {
 		return fmt.Errorf("user %s: groups: %w", u.ID, err)
@@ -200,7 +202,7 @@ func recordArgs(rec *user.Record) ([]any, error) {
 	return []any{u.ID, rec.PlatformID, string(rec.Status), rec.Hash, u.DN, u.Username, u.Email,
 		u.GivenName, u.FamilyName, u.DisplayName, active, groups, extra,
 		nullTime(rec.FirstSeen), nullTime(rec.LastSeen), nullTime(rec.ArchivedAt),
-		rec.Attempts, rec.LastError}, nil
+		rec.Attempts, rec.LastError, string(rec.FailedOp)}, nil
 }
 
 // FinishRun records a run's outcome, its counts by kind and its error text.

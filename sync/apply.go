@@ -219,7 +219,7 @@ func (a *applier) one(ctx context.Context, c Change) error {
 			return &PlatformError{Err: err}
 		}
 		entry.Error = err.Error()
-		if c.Reason != ReasonUnmanaged { // no record for an account not ours
+		if !c.notOurs() { // no record for an account not ours
 			rec = failedRecord(c, err, now)
 		}
 	} else if rec != nil {
@@ -264,13 +264,16 @@ func (a *applier) do(ctx context.Context, c Change) (user.Entry, *user.Record, e
 	case user.OpUpdate, user.OpReactivate:
 		if c.Op == user.OpReactivate {
 			if err := t.SetActive(ctx, c.PlatformID, true); err != nil {
-				if IsNotFound(err) {
+				if IsNotFound(err) && !c.notOurs() {
 					return a.recreate(ctx, c)
 				}
 				return user.Entry{PlatformID: c.PlatformID}, nil, fmt.Errorf("reactivate %s: %w", u.Username, err)
 			}
+			if c.notOurs() {
+				return user.Entry{PlatformID: c.PlatformID}, nil, nil
+			}
 		}
-		if c.Op == user.OpUpdate || hasDataChange(c.Fields) {
+		if c.Op == user.OpUpdate || c.restore || hasDataChange(c.Fields) {
 			if err := t.Update(ctx, c.PlatformID, u); err != nil {
 				if IsNotFound(err) {
 					return a.recreate(ctx, c)
@@ -607,6 +610,6 @@ func failedRecord(c Change, err error, now time.Time) *user.Record {
 		rec.Status, rec.User, rec.Hash = user.StatusPending, c.User, c.User.Hash()
 	}
 	rec.Attempts++
-	rec.LastError = err.Error()
+	rec.LastError, rec.FailedOp = err.Error(), c.Op
 	return &rec
 }

@@ -25,14 +25,12 @@ type Changed struct {
 
 // RunChanged diffs just the users in ch against their snapshot records,
 // checks the plan against the safety policy — the percentage limit against
-// every managed user, and ro.PriorRemovals counted with the plan's — and,
-// unless ro.DryRun, applies it. The run is recorded and journalled like any
-// run, with ro.Mode (default "watch"). The Store must be a SummaryStore.
+// every managed user, and the removals earlier change-event runs made since
+// the directory was last read in full counted with the plan's — and, unless
+// ro.DryRun, applies it, adding its removals to that count. The run is
+// recorded and journalled like any run, with ro.Mode (default "watch").
 func (e *Engine) RunChanged(ctx context.Context, ro RunOptions, ch Changed) (rep Report, err error) {
-	st, ok := e.Store.(SummaryStore)
-	if !ok {
-		return rep, errors.New("change events need a snapshot that reads records by ID")
-	}
+	st := e.Store
 	if ro.Full {
 		return rep, errors.New("a change-event run cannot be a full reconcile")
 	}
@@ -43,6 +41,10 @@ func (e *Engine) RunChanged(ctx context.Context, ro RunOptions, ch Changed) (rep
 	}
 
 	phase := e.now()
+	prior, err := e.priorRemovals(ctx)
+	if err != nil {
+		return rep, err
+	}
 	managed, err := st.Managed(ctx)
 	if err != nil {
 		return rep, fmt.Errorf("read snapshot: %w", err)
@@ -71,5 +73,9 @@ func (e *Engine) RunChanged(ctx context.Context, ro RunOptions, ch Changed) (rep
 	}
 	// An event run reads a few users, not the directory: the empty-directory
 	// rule is for full reads.
-	return rep, e.checkAndApply(ctx, &rep, ro, claims, phase, true, nil)
+	err = e.checkAndApply(ctx, &rep, ro, claims, phase, true, nil, prior)
+	if !ro.DryRun && completed(rep.Outcome(err)) {
+		e.countRemovals(ctx, prior, &rep)
+	}
+	return rep, err
 }

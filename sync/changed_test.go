@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -48,7 +49,7 @@ func TestRunChanged_TouchesOnlyTheUsersNamed(t *testing.T) {
 func TestRunChanged_PriorRemovalsCountAgainstTheLimits(t *testing.T) {
 	many := numbered("staff", 100)
 	records := managed(many...)
-	e, ft, _ := setup(Directory{}, records...)
+	e, ft, st := setup(Directory{}, records...)
 	e.Policy = Policy{MaxArchive: 5, MaxArchivePercent: 50}
 
 	// One removal alone is within the limits...
@@ -56,13 +57,15 @@ func TestRunChanged_PriorRemovalsCountAgainstTheLimits(t *testing.T) {
 		t.Fatalf("one removal: %v", err)
 	}
 	// ...but not after five earlier event runs each removed one.
-	_, err := e.RunChanged(t.Context(), RunOptions{PriorRemovals: 5}, Changed{Gone: []string{many[0].ID}})
+	setRemovals(t, st, 5)
+	_, err := e.RunChanged(t.Context(), RunOptions{}, Changed{Gone: []string{many[0].ID}})
 	var se *SafetyError
 	if !errors.As(err, &se) || se.Removals != 6 || se.Prior != 5 || !strings.Contains(err.Error(), "change events") {
 		t.Fatalf("err = %v, want a safety refusal counting 5 prior + 1 removals", err)
 	}
 	// A plan that removes nobody is not held back by earlier removals.
-	if _, err := e.RunChanged(t.Context(), RunOptions{PriorRemovals: 50}, Changed{Users: []user.User{mailTo(many[2], "x@example.com")}}); err != nil {
+	setRemovals(t, st, 50)
+	if _, err := e.RunChanged(t.Context(), RunOptions{}, Changed{Users: []user.User{mailTo(many[2], "x@example.com")}}); err != nil {
 		t.Fatalf("an update after many removals: %v", err)
 	}
 	if n := len(ft.writes()); n != 1 {
@@ -70,26 +73,12 @@ func TestRunChanged_PriorRemovalsCountAgainstTheLimits(t *testing.T) {
 	}
 }
 
-func TestRunChanged_NeedsASummaryStore(t *testing.T) {
-	e := engine(&fakeSource{}, newFakeTarget(), newFakeStore())
-	e.Store = plainStore{newFakeStore()}
-	if _, err := e.RunChanged(context.Background(), RunOptions{}, Changed{}); err == nil {
-		t.Fatal("RunChanged over a store without Records: no error")
+// setRemovals sets the removals made since the last full directory read.
+func setRemovals(t *testing.T, st *fakeStore, n int) {
+	t.Helper()
+	if err := st.SetMeta(t.Context(), metaRemovalsSinceFullRead, strconv.Itoa(n)); err != nil {
+		t.Fatal(err)
 	}
-}
-
-// plainStore hides fakeStore's SummaryStore methods.
-type plainStore struct{ fs *fakeStore }
-
-func (p plainStore) Snapshot(ctx context.Context) ([]user.Record, error) { return p.fs.Snapshot(ctx) }
-func (p plainStore) BeginRun(ctx context.Context, mode string) (int64, error) {
-	return p.fs.BeginRun(ctx, mode)
-}
-func (p plainStore) Save(ctx context.Context, run int64, e user.Entry, rec *user.Record) error {
-	return p.fs.Save(ctx, run, e, rec)
-}
-func (p plainStore) FinishRun(ctx context.Context, run int64, outcome string, counts map[string]int, errText string) error {
-	return p.fs.FinishRun(ctx, run, outcome, counts, errText)
 }
 
 // withdrawingSource emits every user, then withdraws some.

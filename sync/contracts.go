@@ -64,7 +64,7 @@ type Skip struct {
 
 // Streamer is implemented by sources that can hand over users one at a time
 // as they are read, so that a run need not hold the whole directory. The
-// reconciler uses it, with a SummaryStore, for every run but a full
+// reconciler uses it, with the Store's summaries, for every run but a full
 // reconcile.
 type Streamer interface {
 	// Stream calls emit for every user in scope (normalized, in no
@@ -80,10 +80,10 @@ type Streamer interface {
 	Stream(ctx context.Context, emit func(user.User) error) ([]Skip, error)
 }
 
-// SummaryStore is implemented by stores that can read the snapshot in its
-// compact form and single records by ID. With a Streamer, the reconciler
-// then holds one user.Summary per managed user and full records only for the
-// users that changed.
+// SummaryStore reads the snapshot in its compact form and single records by
+// ID. It is part of every Store: with a Streamer, the reconciler holds one
+// user.Summary per managed user and full records only for the users that
+// changed, and a change-event run reads only the records it names.
 type SummaryStore interface {
 	// Summaries calls fn with every record's summary, ordered by ID.
 	Summaries(ctx context.Context, fn func(user.Summary) error) error
@@ -131,8 +131,24 @@ type Lister interface {
 	List(ctx context.Context, fn func(user.Account) error) error
 }
 
+// MetaStore keeps small named values with the snapshot. It is part of every
+// Store: the reconciler keeps there what its safety rules need across runs
+// (the removals made since the directory was last read in full, when the
+// last full reconcile ran).
+type MetaStore interface {
+	// GetMeta returns the value stored under key, and whether there is one.
+	// An error means the value could not be read, not that there is none.
+	GetMeta(ctx context.Context, key string) (string, bool, error)
+	// SetMeta stores value under key, replacing any previous value. When it
+	// returns nil the value is durable.
+	SetMeta(ctx context.Context, key, value string) error
+}
+
 // Store is the snapshot: what dirsync last pushed, plus runs and the journal.
 type Store interface {
+	SummaryStore
+	MetaStore
+	IntentStore
 	// Snapshot returns every record.
 	Snapshot(ctx context.Context) ([]user.Record, error)
 	// BeginRun records the start of a run and returns its ID.

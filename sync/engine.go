@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/dirsync/dirsync/user"
@@ -80,11 +81,14 @@ type RunOptions struct {
 	// drift: managed accounts edited or deactivated by hand. An ordinary run
 	// does not read the platform.
 	Full bool
-	// PriorRemovals counts the removals change-event runs (RunChanged) made
-	// since the directory was last read in full. The safety limits count them
-	// with this run's, so a mass deletion cannot slip through as many small
-	// event runs.
-	PriorRemovals int
+	// Only, when set, narrows the run to one user, named by username or
+	// email (case-insensitively) or directory ID: the whole directory is
+	// read, but the plan holds that user's change only, with the skipped
+	// entries that protect its record as in a run over every user. An empty
+	// directory read is refused; one user is never a mass archive, but the
+	// absolute limit (sync.max_archive) still holds. It cannot be Full, and
+	// it does not count as a full read of the directory.
+	Only string
 	// FullBestEffort, with Full, goes on as an ordinary run when the platform
 	// cannot be listed (a scheduled full reconcile), noting why in
 	// Report.FullSkipped, instead of failing the run.
@@ -176,7 +180,27 @@ func (r Report) Counts() map[string]int {
 // error: a *SafetyError when refused (nothing changed), a read or snapshot error
 // when the run could not complete. Failures of single changes are not errors:
 // they are in Report.Failed (outcome "partial") and retried next run.
-func (e *Engine) Run(ctx context.Context, ro RunOptions) (rep Report, err error) {
+func (e *Engine) Run(ctx context.Context, ro RunOptions) (Report, error) {
+	return e.run(ctx, ro, nil)
+}
+
+// Reconcile is Run over dir, a complete read of the directory made already
+// (see Source.Read's error contract), instead of a read of its own: one read
+// can feed one engine per target. The engine's Source is not used, and dir
+// is not modified. Every rule of Run holds, the safety limits included.
+func (e *Engine) Reconcile(ctx context.Context, ro RunOptions, dir Directory) (Report, error) {
+	return e.run(ctx, ro, &dir)
+}
+
+// run is Run, over dir when it is not nil.
+func (e *Engine) run(ctx context.Context, ro RunOptions, dir *Directory) (rep Report, err error) {
+	if ro.Only != "" && strings.TrimSpace(ro.Only) == "" {
+		// A blank name must not become a run over every user.
+		return rep, errors.New("--user: empty name; give the username, email or directory ID of one user")
+	}
+	if ro.Only != "" && ro.Full {
+		return rep, errors.New("a run for one user cannot be a full reconcile")
+	}
 	done := e.startRun(ctx, &rep, &err, cmp.Or(ro.Mode, "sync"), ro.DryRun)
 	defer done()
 	if err != nil {
@@ -184,22 +208,28 @@ func (e *Engine) Run(ctx context.Context, ro RunOptions) (rep Report, err error)
 	}
 
 	// A full reconcile compares every account, so it needs the whole
-	// directory and snapshot; any other run streams the directory past the
-	// snapshot's summaries and holds only the users that changed.
+	// directory and snapshot, and so does a run for one user (it is cut
+	// from them); any other run streams the directory past the snapshot's
+	// summaries and holds only the users that changed. A read given is
+	// whole already.
 	src, canStream := e.Source.(Streamer)
-	st, haveSummaries := e.Store.(SummaryStore)
+	read := func(ctx context.Context) (Directory, error) { return e.Source.Read(ctx) }
+	if dir != nil {
+		canStream = false
+		read = func(context.Context) (Directory, error) { return *dir, nil }
+	}
 	var claims func() (map[string]string, error)
 	var diffStart time.Time
 	var early *earlyPush
-	if canStream && haveSummaries && !ro.Full {
-		claims, diffStart, early, err = e.streamPlan(ctx, &rep, ro, src, st)
+	if canStream && !ro.Full && ro.Only == "" {
+		claims, diffStart, early, err = e.streamPlan(ctx, &rep, ro, src, e.Store)
 		if early != nil {
 			// Updates applied during the read are reported whatever
 			// happens next (this runs before done records the run).
 			defer early.a.report(&rep)
 		}
 	} else {
-		claims, diffStart, err = e.readPlan(ctx, &rep, ro)
+		claims, diffStart, err = e.readPlan(ctx, &rep, ro, read)
 	}
 	if err != nil {
 		if !diffStart.IsZero() {
@@ -207,15 +237,29 @@ func (e *Engine) Run(ctx context.Context, ro RunOptions) (rep Report, err error)
 		}
 		return rep, err
 	}
-	return rep, e.checkAndApply(ctx, &rep, ro, claims, diffStart, ro.AllowEmptyDirectory, early)
+	// A run for one user has refused an empty read already.
+	err = e.checkAndApply(ctx, &rep, ro, claims, diffStart, ro.AllowEmptyDirectory || ro.Only != "", early, 0)
+	if !ro.DryRun && ro.Only == "" && completed(rep.Outcome(err)) {
+		// The whole directory was read: the removals of change-event runs
+		// count from here.
+		e.fullReadDone(ctx)
+	}
+	return rep, err
 }
 
-// readPlan reads the whole directory and snapshot and diffs them into
-// rep.Plan, correcting drift when ro.Full. It returns the snapshot's claims
-// and when the diff phase began (zero when the read failed).
-func (e *Engine) readPlan(ctx context.Context, rep *Report, ro RunOptions) (claims func() (map[string]string, error), diffStart time.Time, err error) {
+// completed reports whether a run of outcome went through to the end: every
+// planned change was tried.
+func completed(outcome string) bool {
+	return outcome == OutcomeSuccess || outcome == OutcomePartial
+}
+
+// readPlan reads the whole directory with read and the snapshot and diffs
+// them into rep.Plan, correcting drift when ro.Full. It returns the
+// snapshot's claims and when the diff phase began (zero when the read
+// failed).
+func (e *Engine) readPlan(ctx context.Context, rep *Report, ro RunOptions, read func(context.Context) (Directory, error)) (claims func() (map[string]string, error), diffStart time.Time, err error) {
 	phase := e.now()
-	dir, err := e.Source.Read(ctx)
+	dir, err := read(ctx)
 	if err := e.fetched(ctx, rep, phase, err, 0); err != nil {
 		return nil, time.Time{}, err
 	}
@@ -223,6 +267,14 @@ func (e *Engine) readPlan(ctx context.Context, rep *Report, ro RunOptions) (clai
 	records, err := e.Store.Snapshot(ctx)
 	if err != nil {
 		return nil, diffStart, fmt.Errorf("read snapshot: %w", err)
+	}
+	// Accounts are linked as the whole snapshot links them.
+	all := records
+	claims = func() (map[string]string, error) { return claimsOf(all), nil }
+	if ro.Only != "" {
+		if dir, records, err = only(ro.Only, dir, records); err != nil {
+			return nil, diffStart, err
+		}
 	}
 	rep.Plan = Diff(dir, records, e.OnRemoved)
 	if ro.Full {
@@ -238,18 +290,25 @@ func (e *Engine) readPlan(ctx context.Context, rep *Report, ro RunOptions) (clai
 			rep.FullSkipped = err.Error()
 		}
 	}
-	return func() (map[string]string, error) { return claimsOf(records), nil }, diffStart, nil
+	return claims, diffStart, nil
 }
 
-// checkAndApply quarantines, checks rep.Plan against the safety policy and,
+// checkAndApply quarantines, checks rep.Plan against the safety policy
+// (counting priorRemovals made since the last full directory read) and,
 // unless a dry run, applies it. early, when not nil, holds the updates
 // already applied during the read: they join the reported plan, and its
 // applier applies the rest.
 // The diff phase, which began at diffStart, ends with the check.
 func (e *Engine) checkAndApply(ctx context.Context, rep *Report, ro RunOptions, claims func() (map[string]string, error),
-	diffStart time.Time, allowEmpty bool, early *earlyPush) error {
+	diffStart time.Time, allowEmpty bool, early *earlyPush, priorRemovals int) error {
 	quarantine(&rep.Plan, e.QuarantineAfter, ro.RetryQuarantined)
-	err := e.Policy.check(rep.Plan, ro.AllowMassArchive, allowEmpty, ro.PriorRemovals)
+	policy := e.Policy
+	if ro.Only != "" && policy.MaxArchivePercent > 0 {
+		// One user is never a mass archive; the absolute limit (0: every
+		// removal needs --allow-mass-archive) still holds.
+		policy.MaxArchivePercent = 100
+	}
+	err := policy.check(rep.Plan, ro.AllowMassArchive, allowEmpty, priorRemovals)
 	rep.Phases.Diff = e.now().Sub(diffStart)
 	rest := rep.Plan.Changes
 	var a *applier

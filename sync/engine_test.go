@@ -293,14 +293,14 @@ func TestRun_FailedChangeIsRecordedAndOthersApplied(t *testing.T) {
 		t.Errorf("alice's entry = %+v", s.Entry)
 	}
 	wantAlice := user.Record{User: alice, Hash: alice.Hash(), Status: user.StatusPending, FirstSeen: clock, LastSeen: clock,
-		Attempts: 1, LastError: s.Entry.Error}
+		Attempts: 1, LastError: s.Entry.Error, FailedOp: user.OpCreate}
 	if s.Rec == nil || !reflect.DeepEqual(*s.Rec, wantAlice) {
 		t.Errorf("alice's record = %+v\nwant %+v", s.Rec, wantAlice)
 	}
 	// A failed update keeps the record as it was, with the attempt counted.
 	s = st.onlySave(t, bob.ID)
 	wantBob := bobRec
-	wantBob.Attempts, wantBob.LastError = 2, s.Entry.Error
+	wantBob.Attempts, wantBob.LastError, wantBob.FailedOp = 2, s.Entry.Error, user.OpUpdate
 	if s.Entry.Op != user.OpUpdate || s.Entry.Error == "" || s.Entry.PlatformID != "p-bob" {
 		t.Errorf("bob's entry = %+v", s.Entry)
 	}
@@ -1127,7 +1127,12 @@ func TestRun_PlatformErrorsFailOnlyTheirChange(t *testing.T) {
 			if want.User.ID == "" {
 				want = user.Record{User: alice, Hash: alice.Hash(), Status: user.StatusPending, FirstSeen: clock, LastSeen: clock}
 			}
-			want.Attempts, want.LastError = 1, s.Entry.Error
+			// The record keeps the kind of change planned (an adoption is
+			// a create).
+			want.Attempts, want.LastError, want.FailedOp = 1, s.Entry.Error, tt.op
+			if tt.op == user.OpAdopt {
+				want.FailedOp = user.OpCreate
+			}
 			if !reflect.DeepEqual(*s.Rec, want) {
 				t.Errorf("record = %+v\nwant %+v", *s.Rec, want)
 			}

@@ -352,6 +352,7 @@ type fakeStore struct {
 	reads    int
 	// summaryReads counts Summaries calls.
 	summaryReads int
+	meta         map[string]string
 
 	onSnapshot func() error
 	onSave     func(e user.Entry, rec *user.Record) error
@@ -360,13 +361,12 @@ type fakeStore struct {
 }
 
 var (
-	_ Store        = (*fakeStore)(nil)
-	_ SummaryStore = (*fakeStore)(nil)
-	_ Streamer     = (*fakeSource)(nil)
+	_ Store    = (*fakeStore)(nil)
+	_ Streamer = (*fakeSource)(nil)
 )
 
 func newFakeStore(recs ...user.Record) *fakeStore {
-	fs := &fakeStore{records: map[string]user.Record{}}
+	fs := &fakeStore{records: map[string]user.Record{}, meta: map[string]string{}}
 	for _, r := range recs {
 		fs.records[r.User.ID] = r
 	}
@@ -426,6 +426,27 @@ func (fs *fakeStore) Managed(ctx context.Context) (int, error) {
 		}
 	}
 	return n, err
+}
+
+func (fs *fakeStore) GetMeta(ctx context.Context, key string) (string, bool, error) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	v, ok := fs.meta[key]
+	return v, ok, nil
+}
+
+func (fs *fakeStore) SetMeta(ctx context.Context, key, value string) error {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	fs.meta[key] = value
+	return nil
+}
+
+func (fs *fakeStore) SaveIntent(ctx context.Context, rec *user.Record) error {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	fs.records[rec.User.ID] = *rec
+	return nil
 }
 
 func (fs *fakeStore) BeginRun(ctx context.Context, mode string) (int64, error) {

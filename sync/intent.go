@@ -7,9 +7,9 @@ import (
 	"github.com/dirsync/dirsync/user"
 )
 
-// IntentStore is implemented by stores that can save a record without a
-// journal entry. With one, the applier saves a pending record for a user before
-// creating its account: if the process dies after the platform created the
+// IntentStore saves a record without a journal entry. It is part of every
+// Store: the applier saves a pending record for a user before creating its
+// account: if the process dies after the platform created the
 // account and before the create was recorded, and the user then leaves the
 // directory (or is disabled), the next run still knows the account may exist
 // and archives it (ReasonInterrupted) instead of leaving it active forever.
@@ -24,13 +24,12 @@ const ReasonInterrupted = "no longer in the directory (or disabled) after a crea
 // saveIntent records that c's user is about to be created, unless the
 // snapshot already holds a record for it.
 func (a *applier) saveIntent(ctx context.Context, c Change) error {
-	is, ok := a.e.Store.(IntentStore)
-	if !ok || c.prev != nil {
+	if c.prev != nil {
 		return nil
 	}
 	now := a.now().UTC()
 	rec := &user.Record{User: c.User, Hash: c.User.Hash(), Status: user.StatusPending, FirstSeen: now, LastSeen: now}
-	return is.SaveIntent(context.WithoutCancel(ctx), rec)
+	return a.e.Store.SaveIntent(context.WithoutCancel(ctx), rec)
 }
 
 // archivePending archives the account a pending record may have: the one its

@@ -37,6 +37,17 @@ type Change struct {
 	Adopt *user.Account `json:"adopt,omitempty"`
 
 	prev *user.Record
+	// restore, in a reactivation, pushes the user's data back even when no
+	// field changed (undo: the platform may have dropped it on
+	// deactivation); with no prev, the account is not ours and keeps no
+	// record.
+	restore bool
+}
+
+// notOurs reports whether c's account is one no directory user owns: c
+// leaves no record, applied or failed.
+func (c Change) notOurs() bool {
+	return c.Reason == ReasonUnmanaged || (c.restore && c.prev == nil)
 }
 
 // Plan is the difference between the directory and the snapshot.

@@ -23,7 +23,7 @@ type SafetyError struct {
 	// EmptyDirectory is set when the directory returned nobody in scope.
 	EmptyDirectory bool
 	// Prior is how many of Removals change-event runs already made since the
-	// directory was last read in full (RunOptions.PriorRemovals).
+	// directory was last read in full (kept in the snapshot's meta by RunChanged).
 	Prior int
 	// Pushed counts the updates applied while the directory was read, before
 	// the plan was refused (see earlyPush). No removal is made.
@@ -72,7 +72,8 @@ func (p Policy) Check(plan Plan, allowMass, allowEmpty bool) error {
 	return p.check(plan, allowMass, allowEmpty, 0)
 }
 
-// check is Check counting prior removals (RunOptions.PriorRemovals) with the
+// check is Check counting prior removals (made by change-event runs since the
+// last full directory read) with the
 // plan's against the limits.
 func (p Policy) check(plan Plan, allowMass, allowEmpty bool, prior int) error {
 	removals := plan.Removals()

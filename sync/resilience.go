@@ -87,6 +87,22 @@ func (a *applier) breakerLocked(err error) error {
 	return &CircuitError{Failures: a.consecutive, Last: err.Error()}
 }
 
+// Quarantined reports whether the user of rec is quarantined under
+// Options.QuarantineAfter after (0: never), as the record says: its last
+// after (or more) changes failed, and the one that failed last gives or
+// keeps access. Removals are never quarantined: taking access away is
+// always tried. A run holds back the change of a user so quarantined (see
+// quarantine), unless the change is now a removal.
+func Quarantined(rec user.Record, after int) bool {
+	return quarantined(rec.FailedOp, rec.Attempts, after)
+}
+
+// quarantined is the one rule: a change of kind op whose last attempts
+// failed is not tried again.
+func quarantined(op user.Op, attempts, after int) bool {
+	return after > 0 && attempts >= after && !removal(op)
+}
+
 // quarantine moves out of plan the changes of users whose last
 // Options.QuarantineAfter attempts failed: they are listed in
 // Plan.Quarantined and not tried, until the operator asks for them
@@ -99,7 +115,7 @@ func quarantine(plan *Plan, after int, retry bool) {
 	}
 	kept := plan.Changes[:0]
 	for _, c := range plan.Changes {
-		if c.Attempts >= after && !removal(c.Op) && !desiredChanged(c) {
+		if quarantined(c.Op, c.Attempts, after) && !desiredChanged(c) {
 			plan.Quarantined = append(plan.Quarantined, c)
 			continue
 		}

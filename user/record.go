@@ -44,9 +44,11 @@ type Record struct {
 	FirstSeen  time.Time `json:"first_seen"`
 	LastSeen   time.Time `json:"last_seen"`
 	ArchivedAt time.Time `json:"archived_at,omitzero"`
-	// Attempts counts consecutive failed changes; LastError is the latest one.
+	// Attempts counts consecutive failed changes; LastError is the latest one
+	// and FailedOp its kind.
 	Attempts  int    `json:"attempts,omitempty"`
 	LastError string `json:"last_error,omitempty"`
+	FailedOp  Op     `json:"failed_op,omitempty"`
 }
 
 // Op is the kind of a change to the platform.

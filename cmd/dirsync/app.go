@@ -16,6 +16,18 @@ import (
 	"github.com/dirsync/dirsync/user"
 )
 
+// Every capability of the adapters the reconciler may use, checked when
+// dirsync is built rather than found (or missed) at run time.
+var (
+	_ dsync.Store    = (*state.DB)(nil) // summaries, meta and intents included
+	_ dsync.Source   = ldapSource{}
+	_ dsync.Streamer = ldapSource{}
+	_ dsync.Target   = (*scim.Client)(nil)
+	_ dsync.Lister   = (*scim.Client)(nil)
+	_ dsync.Target   = (*rest.Client)(nil)
+	_ dsync.Lister   = (*rest.Client)(nil)
+)
+
 // ldapSource adapts ldapsource to the reconciler's Source.
 type ldapSource struct{ s *ldapsource.Source }
 

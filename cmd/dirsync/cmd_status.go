@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"sort"
 	"strconv"
@@ -12,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dirsync/dirsync/state"
-	"github.com/dirsync/dirsync/user"
+	dsync "github.com/dirsync/dirsync/sync"
 )
 
 func newStatusCmd(g *globalFlags) *cobra.Command {
@@ -83,14 +82,10 @@ every user whose last change failed, with the error and the attempt count.`,
 				fmt.Fprintf(out, "\nFailing (%d; retried on the next run unless quarantined):\n", len(failing))
 				tw := &table{}
 				tw.row("USER", "ID", "STATUS", "ATTEMPTS", "LAST ERROR")
-				removals, err := failingRemovals(ctx, db, failing, cfg.Sync.QuarantineAfter)
-				if err != nil {
-					return err
-				}
 				quarantined := 0
 				for _, r := range failing {
 					st := string(r.Status)
-					if q := cfg.Sync.QuarantineAfter; q > 0 && r.Attempts >= q && !removals[r.User.ID] {
+					if dsync.Quarantined(r, cfg.Sync.QuarantineAfter) {
 						st += " QUARANTINED"
 						quarantined++
 					}
@@ -111,50 +106,6 @@ every user whose last change failed, with the error and the attempt count.`,
 	cmd.Flags().IntVar(&limit, "runs", 10, "how many recent runs to show")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
 	return cmd
-}
-
-// statusJournalRuns is how many recent runs failingRemovals reads.
-const statusJournalRuns = 10
-
-// failingRemovals returns the failing users, among those with at least
-// quarantineAfter attempts, whose latest failed change is an archive or a
-// delete: those are never quarantined (taking access away is tried at every
-// run), however many attempts failed. It reads the journals of the latest
-// runs; a user not found there keeps the quarantine label.
-func failingRemovals(ctx context.Context, db *state.DB, failing []user.Record, quarantineAfter int) (map[string]bool, error) {
-	want := map[string]bool{}
-	for _, r := range failing {
-		if quarantineAfter > 0 && r.Attempts >= quarantineAfter {
-			want[r.User.ID] = true
-		}
-	}
-	out := map[string]bool{}
-	if len(want) == 0 {
-		return out, nil
-	}
-	runs, err := db.Runs(ctx, statusJournalRuns)
-	if err != nil {
-		return nil, err
-	}
-	for _, run := range runs { // newest first
-		entries, err := db.Journal(ctx, run.ID)
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range entries {
-			if !want[e.UserID] || e.Error == "" {
-				continue
-			}
-			delete(want, e.UserID)
-			if e.Op == user.OpArchive || e.Op == user.OpDelete {
-				out[e.UserID] = true
-			}
-		}
-		if len(want) == 0 {
-			break
-		}
-	}
-	return out, nil
 }
 
 // formatCounts prints the non-zero change counts of a run.

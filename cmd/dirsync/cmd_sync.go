@@ -95,11 +95,6 @@ func runSync(cmd *cobra.Command, cfg Config, log *zap.Logger, f *syncFlags) erro
 		return err
 	}
 	defer a.Close()
-	if f.user != "" {
-		if err := (&scope{name: f.user}).narrow(a); err != nil {
-			return err
-		}
-	}
 	var rec *recordingSource
 	if f.out != "" {
 		rec = &recordingSource{src: a.engine.Source}
@@ -118,8 +113,8 @@ func runSync(cmd *cobra.Command, cfg Config, log *zap.Logger, f *syncFlags) erro
 		prog = newTerminalProgress(os.Stderr)
 		prog.attach(a)
 	}
-	rep, err := a.engine.Run(ctx, dsync.RunOptions{Mode: mode, DryRun: f.dryRun, AllowMassArchive: f.allowMass, AllowEmptyDirectory: f.allowEmpty || f.user != "", // --user checks the whole read
-		RetryQuarantined: f.retryQuar, Full: full, FullBestEffort: full && !f.full})
+	rep, err := a.engine.Run(ctx, dsync.RunOptions{Mode: mode, DryRun: f.dryRun, AllowMassArchive: f.allowMass, AllowEmptyDirectory: f.allowEmpty,
+		RetryQuarantined: f.retryQuar, Full: full, FullBestEffort: full && !f.full, Only: f.user})
 	if prog != nil {
 		prog.finish()
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
@@ -13,9 +12,6 @@ import (
 	dsync "github.com/dirsync/dirsync/sync"
 	"github.com/dirsync/dirsync/user"
 )
-
-// reasonUndo is the journal reason of a reactivation by undo.
-const reasonUndo = "undo of run %d"
 
 // undoWarning is what an undo cannot do: the next sync still follows the
 // directory.
@@ -65,7 +61,6 @@ type undoItem struct {
 	PlatformID string `json:"platform_id"`
 	Reason     string `json:"reason,omitempty"` // why the run archived it
 	Error      string `json:"error,omitempty"`
-	rec        *user.Record
 }
 
 func runUndo(cmd *cobra.Command, cfg Config, log *zap.Logger, run int64, dryRun bool, output string) error {
@@ -83,7 +78,7 @@ func runUndo(cmd *cobra.Command, cfg Config, log *zap.Logger, run int64, dryRun 
 		return err
 	}
 	defer db.Close()
-	items, err := undoPlan(ctx, db, run)
+	plan, items, err := undoPlan(ctx, db, run)
 	if err != nil {
 		return &exitError{code: exitFailure, err: err}
 	}
@@ -111,41 +106,29 @@ func runUndo(cmd *cobra.Command, cfg Config, log *zap.Logger, run int64, dryRun 
 	if err != nil {
 		return err
 	}
-	undoRun, err := db.BeginRun(ctx, "undo")
+	// The reactivations are applied, and the snapshot changed, as a run
+	// applies and records any.
+	opts := cfg.Sync.Options()
+	opts.Concurrency = cfg.Target.Concurrency
+	eng := &dsync.Engine{Target: plat, Store: db, Options: opts}
+	rep, err := eng.ApplyPlan(ctx, "undo", plan)
 	if err != nil {
-		return err
+		return &exitError{code: exitFailure, err: fmt.Errorf("undo of run %d (run %d): %w", run, rep.RunID, err)}
 	}
-	failed := 0
+	failedBy := map[string]string{}
+	for _, f := range rep.Failed {
+		failedBy[f.Change.PlatformID] = f.Error
+	}
 	for i := range items {
-		it := &items[i]
-		entry := user.Entry{At: time.Now().UTC(), Op: user.OpReactivate, UserID: it.UserID, Username: it.Username,
-			PlatformID: it.PlatformID, Reason: fmt.Sprintf(reasonUndo, run)}
-		rec, rerr := reactivate(ctx, plat, it)
-		if rerr != nil {
-			failed++
-			it.Error = rerr.Error()
-			entry.Error = it.Error
-			rec = nil
-		}
-		if serr := db.Save(context.WithoutCancel(ctx), undoRun, entry, rec); serr != nil {
-			_ = db.FinishRun(context.WithoutCancel(ctx), undoRun, dsync.OutcomeFailed, nil, serr.Error())
-			return &exitError{code: exitFailure, err: serr}
-		}
+		items[i].Error = failedBy[items[i].PlatformID]
 	}
-	outcome := dsync.OutcomeSuccess
-	if failed > 0 {
-		outcome = dsync.OutcomePartial
-	}
-	counts := map[string]int{string(user.OpReactivate): len(items) - failed, "failed": failed}
-	if err := db.FinishRun(context.WithoutCancel(ctx), undoRun, outcome, counts, ""); err != nil {
-		return &exitError{code: exitFailure, err: err}
-	}
+	failed := len(rep.Failed)
 	if output == "json" {
-		if err := writeJSON(out, map[string]any{"run": run, "undo_run": undoRun, "reactivated": items}); err != nil {
+		if err := writeJSON(out, map[string]any{"run": run, "undo_run": rep.RunID, "reactivated": items}); err != nil {
 			return err
 		}
 	} else {
-		fmt.Fprintf(out, "Undo of run %d (run %d): %d reactivated, %d failed\n", run, undoRun, len(items)-failed, failed)
+		fmt.Fprintf(out, "Undo of run %d (run %d): %d reactivated, %d failed\n", run, rep.RunID, len(items)-failed, failed)
 		for _, it := range items {
 			if it.Error != "" {
 				fmt.Fprintf(out, "  ! %s: %s\n", it.Username, it.Error)
@@ -159,55 +142,32 @@ func runUndo(cmd *cobra.Command, cfg Config, log *zap.Logger, run int64, dryRun 
 	return nil
 }
 
-// undoPlan lists the accounts run archived that are still archived.
-func undoPlan(ctx context.Context, db *state.DB, run int64) ([]undoItem, error) {
+// undoPlan returns the reactivations that undo run's archives (see
+// dsync.UndoArchives), and the accounts they reactivate with why the run
+// archived each.
+func undoPlan(ctx context.Context, db *state.DB, run int64) (dsync.Plan, []undoItem, error) {
 	entries, err := db.Journal(ctx, run)
 	if err != nil {
-		return nil, err
+		return dsync.Plan{}, nil, err
 	}
 	if len(entries) == 0 {
-		return nil, fmt.Errorf("run %d archived nobody, or does not exist (see `dirsync status --runs 50`)", run)
+		return dsync.Plan{}, nil, fmt.Errorf("run %d archived nobody, or does not exist (see `dirsync status --runs 50`)", run)
 	}
 	records, err := db.Snapshot(ctx)
 	if err != nil {
-		return nil, err
+		return dsync.Plan{}, nil, err
 	}
-	byID := make(map[string]*user.Record, len(records))
-	for i := range records {
-		byID[records[i].User.ID] = &records[i]
-	}
-	var items []undoItem
-	seen := map[string]bool{}
+	plan := dsync.UndoArchives(run, entries, records)
+	why := map[string]user.Entry{}
 	for _, e := range entries {
-		if e.Op != user.OpArchive || e.Error != "" || e.PlatformID == "" || seen[e.PlatformID] {
-			continue
+		if _, ok := why[e.PlatformID]; !ok && e.Op == user.OpArchive && e.Error == "" {
+			why[e.PlatformID] = e
 		}
-		seen[e.PlatformID] = true
-		rec := byID[e.UserID]
-		if rec != nil && (rec.Status != user.StatusArchived || rec.PlatformID != e.PlatformID) {
-			continue // reactivated or changed since: nothing to undo
-		}
-		items = append(items, undoItem{UserID: e.UserID, Username: e.Username, PlatformID: e.PlatformID, Reason: e.Reason, rec: rec})
 	}
-	return items, nil
-}
-
-// reactivate activates it's account and pushes back the data last pushed
-// (groups included); it returns the record to save.
-func reactivate(ctx context.Context, plat platform, it *undoItem) (*user.Record, error) {
-	if err := plat.SetActive(ctx, it.PlatformID, true); err != nil {
-		return nil, fmt.Errorf("reactivate %s: %w", it.Username, err)
+	items := make([]undoItem, 0, len(plan.Changes))
+	for _, c := range plan.Changes {
+		e := why[c.PlatformID]
+		items = append(items, undoItem{UserID: e.UserID, Username: e.Username, PlatformID: c.PlatformID, Reason: e.Reason})
 	}
-	if it.rec == nil {
-		return nil, nil // an unmanaged account: no record
-	}
-	if err := plat.Update(ctx, it.PlatformID, it.rec.User); err != nil {
-		return nil, fmt.Errorf("reactivate %s: restore its data and groups: %w", it.Username, err)
-	}
-	rec := *it.rec
-	rec.Status, rec.ArchivedAt, rec.Attempts, rec.LastError = user.StatusActive, time.Time{}, 0, ""
-	rec.LastSeen = time.Now().UTC()
-	rec.User.Active = true
-	rec.Hash = rec.User.Hash()
-	return &rec, nil
+	return plan, items, nil
 }

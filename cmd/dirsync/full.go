@@ -12,55 +12,24 @@ import (
 	"github.com/dirsync/dirsync/user"
 )
 
-// metaLastFull is the snapshot meta key holding when the last full reconcile
-// succeeded (RFC 3339).
-const metaLastFull = "last_full_reconcile"
-
-// metaStore is the part of the snapshot that keeps small named values.
-type metaStore interface {
-	GetMeta(ctx context.Context, key string) (string, bool, error)
-	SetMeta(ctx context.Context, key, value string) error
-}
-
 // fullDue reports whether this run reconciles fully: asked with --full, or
-// sync.full_reconcile_every has passed since the last full reconcile. The
-// first sync starts the clock: it adopts existing accounts anyway.
+// sync.full_reconcile_every has passed since the last full reconcile (the
+// reconciler's rule, see dsync.Engine.FullReconcileDue).
 func fullDue(ctx context.Context, a *app, every time.Duration, asked, dryRun bool, log *zap.Logger) bool {
 	if asked {
 		return true
 	}
-	if every <= 0 {
-		return false
-	}
-	ms, ok := a.engine.Store.(metaStore)
-	if !ok {
-		return false
-	}
-	v, found, err := ms.GetMeta(ctx, metaLastFull)
+	due, err := a.engine.FullReconcileDue(ctx, every, dryRun)
 	if err != nil {
 		log.Warn("cannot tell when the last full reconcile ran; doing one now", zap.Error(err))
 		return true
 	}
-	if !found {
-		if !dryRun {
-			markFull(ctx, a, log)
-		}
-		return false
-	}
-	last, err := time.Parse(time.RFC3339, v)
-	if err != nil {
-		return true
-	}
-	return time.Since(last) >= every
+	return due
 }
 
 // markFull records that a full reconcile succeeded now.
 func markFull(ctx context.Context, a *app, log *zap.Logger) {
-	ms, ok := a.engine.Store.(metaStore)
-	if !ok {
-		return
-	}
-	if err := ms.SetMeta(ctx, metaLastFull, time.Now().UTC().Format(time.RFC3339)); err != nil {
+	if err := a.engine.MarkFullReconcile(ctx); err != nil {
 		log.Warn("cannot record the full reconcile; the next run does one again", zap.Error(err))
 	}
 }

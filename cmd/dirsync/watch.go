@@ -11,7 +11,6 @@ import (
 	"maps"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	gosync "sync"
 	"time"
@@ -22,13 +21,7 @@ import (
 	"github.com/dirsync/dirsync/ldapsource"
 	"github.com/dirsync/dirsync/state"
 	dsync "github.com/dirsync/dirsync/sync"
-	"github.com/dirsync/dirsync/user"
 )
-
-// metaWatchRemovals is the snapshot meta key counting the archives and
-// deletes that change-event runs made since the directory was last read in
-// full: the safety limits count them with each event run's.
-const metaWatchRemovals = "watch.removals_since_full_read"
 
 // Retry bounds for an event run that failed (directory or platform down).
 const (
@@ -554,7 +547,7 @@ func (w *watcher) succeeded() {
 }
 
 // saveCookies writes t's cookies into the snapshot a run has open.
-func (w *watcher) saveCookies(ctx context.Context, ms metaStore, t *watchTake) error {
+func (w *watcher) saveCookies(ctx context.Context, ms dsync.MetaStore, t *watchTake) error {
 	for k, c := range t.cookies {
 		if err := ms.SetMeta(ctx, k, base64.StdEncoding.EncodeToString(c)); err != nil {
 			return fmt.Errorf("keep the change stream's cookie: %w", err)
@@ -638,24 +631,14 @@ func (w *watcher) applyChanged(ctx context.Context, t *watchTake) (rep dsync.Rep
 	if err != nil {
 		return rep, n, fmt.Errorf("reread the changed users: %w", err)
 	}
-	ms, _ := a.engine.Store.(metaStore)
-	prior := 0
-	if ms != nil {
-		if v, ok, err := ms.GetMeta(ctx, metaWatchRemovals); err == nil && ok {
-			prior, _ = strconv.Atoi(v)
-		}
-	}
-	rep, err = a.engine.RunChanged(ctx, dsync.RunOptions{Mode: "watch", PriorRemovals: prior},
+	// The reconciler counts the removals against those made since the last
+	// full read.
+	rep, err = a.engine.RunChanged(ctx, dsync.RunOptions{Mode: "watch"},
 		dsync.Changed{Users: users, Gone: gone, Skipped: skips(skipped)})
-	if !completed(rep.Outcome(err)) || ms == nil {
+	if !completed(rep.Outcome(err)) {
 		return rep, n, err
 	}
-	if removed := rep.Applied[user.OpArchive] + rep.Applied[user.OpDelete]; removed > 0 {
-		if serr := ms.SetMeta(ctx, metaWatchRemovals, strconv.Itoa(prior+removed)); serr != nil {
-			w.log.Warn("cannot count the event run's removals for the safety limits", zap.Error(serr))
-		}
-	}
-	if serr := w.saveCookies(ctx, ms, t); serr != nil {
+	if serr := w.saveCookies(ctx, a.engine.Store, t); serr != nil {
 		w.log.Warn("the changes landed but the cookie was not kept; a restart sees them again", zap.Error(serr))
 	}
 	return rep, n, err
@@ -721,8 +704,7 @@ func (s *service) fullReadTake() *watchTake {
 }
 
 // fullReadDone settles what an ordinary run took: on success the cookies
-// are kept and the event runs' removals count from zero again; otherwise
-// the work goes back.
+// are kept; otherwise the work goes back.
 func (s *service) fullReadDone(ctx context.Context, a *app, t *watchTake, ok bool) {
 	if t == nil {
 		return
@@ -743,14 +725,8 @@ func (s *service) fullReadDone(ctx context.Context, a *app, t *watchTake, ok boo
 		return
 	}
 	w.succeeded()
-	ms, isMeta := a.engine.Store.(metaStore)
-	if !isMeta {
-		return
-	}
-	if err := ms.SetMeta(ctx, metaWatchRemovals, "0"); err != nil {
-		w.log.Warn("cannot reset the event runs' removal count", zap.Error(err))
-	}
-	if err := w.saveCookies(ctx, ms, t); err != nil {
+	// The run itself started the event runs' removal count again.
+	if err := w.saveCookies(ctx, a.engine.Store, t); err != nil {
 		w.log.Warn("the run completed but the change stream's cookie was not kept", zap.Error(err))
 	}
 }
