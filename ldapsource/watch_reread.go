@@ -59,6 +59,39 @@ func (s *Source) RereadAt(ctx context.Context, ids, dns []string) (users []user.
 	}
 	var raw []found
 	disabled := make(map[string]bool)
+	// readMatching reads, under every base DN, the users in scope that match
+	// match (and marks those of them that are disabled), once each; what
+	// names them in an error.
+	readMatching := func(match, what string) error {
+		for _, base := range bases {
+			if s.cfg.DisabledFilter != "" {
+				filter := "(&" + s.cfg.UserFilter + s.cfg.DisabledFilter + match + ")"
+				err := s.search(ctx, conn, base, filter, noAttributes, func(e *ldap.Entry) {
+					disabled[dnKey(e.DN)] = true
+				}, nil)
+				if err != nil {
+					return fmt.Errorf("reread disabled users%s: %w", what, err)
+				}
+			}
+		}
+		for _, base := range bases {
+			err := s.search(ctx, conn, base, "(&"+s.cfg.UserFilter+match+")", m.attributes(), func(e *ldap.Entry) {
+				k := dnKey(e.DN)
+				if seen[k] {
+					return
+				}
+				seen[k] = true
+				raw = append(raw, found{k, e})
+			}, nil)
+			if err != nil {
+				if what == "" {
+					return fmt.Errorf("reread: %w", err)
+				}
+				return fmt.Errorf("reread users%s: %w", what, err)
+			}
+		}
+		return nil
+	}
 	searched := make(map[string]bool, len(ids))
 	for _, id := range ids {
 		searched[strings.ToLower(id)] = true
@@ -74,30 +107,8 @@ func (s *Source) RereadAt(ctx context.Context, ids, dns []string) (users []user.
 			if err != nil {
 				return nil, nil, nil, err
 			}
-			for _, base := range bases {
-				if s.cfg.DisabledFilter != "" {
-					filter := "(&" + s.cfg.UserFilter + s.cfg.DisabledFilter + idFilter + ")"
-					err := s.search(ctx, conn, base, filter, noAttributes, func(e *ldap.Entry) {
-						disabled[dnKey(e.DN)] = true
-					}, nil)
-					if err != nil {
-						return nil, nil, nil, fmt.Errorf("reread disabled users: %w", err)
-					}
-				}
-			}
-			for _, base := range bases {
-				filter := "(&" + s.cfg.UserFilter + idFilter + ")"
-				err := s.search(ctx, conn, base, filter, m.attributes(), func(e *ldap.Entry) {
-					k := dnKey(e.DN)
-					if seen[k] {
-						return
-					}
-					seen[k] = true
-					raw = append(raw, found{k, e})
-				}, nil)
-				if err != nil {
-					return nil, nil, nil, fmt.Errorf("reread: %w", err)
-				}
+			if err := readMatching(idFilter, ""); err != nil {
+				return nil, nil, nil, err
 			}
 		}
 		for _, dn := range dns {
@@ -140,31 +151,8 @@ func (s *Source) RereadAt(ctx context.Context, ids, dns []string) (users []user.
 		read[i] = r.e
 	}
 	for chunk := range slices.Chunk(s.identityFilters(read), rereadChunk) {
-		valueFilter := "(|" + strings.Join(chunk, "") + ")"
-		for _, base := range bases {
-			if s.cfg.DisabledFilter != "" {
-				filter := "(&" + s.cfg.UserFilter + s.cfg.DisabledFilter + valueFilter + ")"
-				err := s.search(ctx, conn, base, filter, noAttributes, func(e *ldap.Entry) {
-					disabled[dnKey(e.DN)] = true
-				}, nil)
-				if err != nil {
-					return nil, nil, nil, fmt.Errorf("reread disabled users sharing a username or email: %w", err)
-				}
-			}
-		}
-		for _, base := range bases {
-			filter := "(&" + s.cfg.UserFilter + valueFilter + ")"
-			err := s.search(ctx, conn, base, filter, m.attributes(), func(e *ldap.Entry) {
-				k := dnKey(e.DN)
-				if seen[k] {
-					return
-				}
-				seen[k] = true
-				raw = append(raw, found{k, e})
-			}, nil)
-			if err != nil {
-				return nil, nil, nil, fmt.Errorf("reread users sharing a username or email: %w", err)
-			}
+		if err := readMatching("(|"+strings.Join(chunk, "")+")", " sharing a username or email"); err != nil {
+			return nil, nil, nil, err
 		}
 	}
 	// The disabled searches may have run before a user search that found
