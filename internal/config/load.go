@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"reflect"
 	"regexp"
@@ -100,39 +101,22 @@ func Decode(file string, env Env, dst any) error {
 
 // configKeys lists the dotted keys of the leaves of a config struct type, and
 // the keys of its map-valued fields (whose sub-keys are free).
-func configKeys(t reflect.Type, prefix string) (leaves, maps []string) {
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if !f.IsExported() {
-			continue
-		}
-		name, opts, _ := strings.Cut(f.Tag.Get("mapstructure"), ",")
-		if name == "-" {
-			continue
-		}
-		if name == "" {
-			name = strings.ToLower(f.Name)
-		}
-		key := prefix + name
-		ft := f.Type
-		for ft.Kind() == reflect.Pointer {
-			ft = ft.Elem()
-		}
+func configKeys(t reflect.Type, prefix string) (leaves, mapKeys []string) {
+	fields := structFields(t)
+	for _, name := range slices.Sorted(maps.Keys(fields)) {
+		key, ft := prefix+name, derefType(fields[name])
 		switch {
-		case strings.Contains(opts, "squash") && ft.Kind() == reflect.Struct:
-			l, m := configKeys(ft, prefix)
-			leaves, maps = append(leaves, l...), append(maps, m...)
 		case ft.Kind() == reflect.Struct && ft.PkgPath() != "time":
 			l, m := configKeys(ft, key+".")
-			leaves, maps = append(leaves, l...), append(maps, m...)
+			leaves, mapKeys = append(leaves, l...), append(mapKeys, m...)
 		case ft.Kind() == reflect.Map:
-			maps = append(maps, key)
+			mapKeys = append(mapKeys, key)
 			leaves = append(leaves, key)
 		default:
 			leaves = append(leaves, key)
 		}
 	}
-	return leaves, maps
+	return leaves, mapKeys
 }
 
 var durationType = reflect.TypeFor[time.Duration]()
@@ -141,27 +125,11 @@ var durationType = reflect.TypeFor[time.Duration]()
 // struct type.
 func durationKeys(t reflect.Type, prefix string) []string {
 	var keys []string
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if !f.IsExported() {
-			continue
-		}
-		name, opts, _ := strings.Cut(f.Tag.Get("mapstructure"), ",")
-		if name == "-" {
-			continue
-		}
-		if name == "" {
-			name = strings.ToLower(f.Name)
-		}
-		ft := f.Type
-		for ft.Kind() == reflect.Pointer {
-			ft = ft.Elem()
-		}
-		switch {
+	fields := structFields(t)
+	for _, name := range slices.Sorted(maps.Keys(fields)) {
+		switch ft := derefType(fields[name]); {
 		case ft == durationType:
 			keys = append(keys, prefix+name)
-		case strings.Contains(opts, "squash") && ft.Kind() == reflect.Struct:
-			keys = append(keys, durationKeys(ft, prefix)...)
 		case ft.Kind() == reflect.Struct && ft.PkgPath() != "time":
 			keys = append(keys, durationKeys(ft, prefix+name+".")...)
 		}
