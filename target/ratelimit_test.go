@@ -1,0 +1,144 @@
+package target_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	gosync "sync"
+	"testing"
+	"time"
+
+	"github.com/dirsync/dirsync/target"
+	"github.com/dirsync/dirsync/target/fake"
+)
+
+// limitedPlatform serves 200 {} behind a fake API gateway admitting limit
+// requests per second, telling its limit as opts say.
+func limitedPlatform(t *testing.T, opts fake.RateLimitOptions) (*fake.RateLimiter, string) {
+	t.Helper()
+	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte("{}"))
+	})
+	l := fake.NewRateLimiter(ok, opts)
+	srv := httptest.NewServer(l)
+	t.Cleanup(srv.Close)
+	return l, srv.URL
+}
+
+// sendAll sends n GETs from workers goroutines and fails the test on any error.
+func sendAll(t *testing.T, c *target.HTTPClient, n, workers int) {
+	t.Helper()
+	jobs := make(chan int)
+	var wg gosync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for range jobs {
+				if _, err := c.Do(context.Background(), target.Request{Op: "get", Method: http.MethodGet}); err != nil {
+					t.Errorf("Do: %v", err)
+				}
+			}
+		})
+	}
+	for i := range n {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+}
+
+func TestHTTPClient_RemainingHeadersHoldRequestsUntilTheResetInsteadOf429(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts fake.RateLimitOptions
+		cfg  target.RateLimitHeaders
+	}{
+		{"X-RateLimit epoch", fake.RateLimitOptions{Headers: fake.LimitRemaining}, target.RateLimitHeaders{}},
+		{"X-Rate-Limit delta", fake.RateLimitOptions{Headers: fake.LimitRemaining, Prefix: "X-Rate-Limit-", ResetDelta: true}, target.RateLimitHeaders{}},
+		{"X-RateLimit delta configured", fake.RateLimitOptions{Headers: fake.LimitRemaining, ResetDelta: true}, target.RateLimitHeaders{ResetFormat: target.ResetDelta}},
+		{"IETF RateLimit", fake.RateLimitOptions{Headers: fake.LimitIETF}, target.RateLimitHeaders{}},
+		{"IETF draft-06 RateLimit-Remaining", fake.RateLimitOptions{Headers: fake.LimitIETF06}, target.RateLimitHeaders{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.opts.Limit = 5
+			l, url := limitedPlatform(t, tc.opts)
+			cfg := target.Default()
+			cfg.URL, cfg.RateLimit, cfg.Concurrency, cfg.RateLimitHeaders = url, 0, 4, tc.cfg
+			c, err := target.NewHTTPClient(cfg, nil, target.WithBackoff(time.Millisecond, time.Millisecond))
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			sendAll(t, c, 12, 4)
+			if got := l.Throttled(); got != 0 {
+				t.Errorf("the platform answered 429 %d times; want none: the remaining count says when to wait", got)
+			}
+			if got := l.Served(); got != 12 {
+				t.Errorf("served %d requests, want 12", got)
+			}
+			// 12 requests at 5 a window span at least two resets.
+			if el := time.Since(start); el < time.Second {
+				t.Errorf("12 requests at 5 per second took %s", el)
+			}
+		})
+	}
+}
+
+func TestHTTPClient_ResetHeaderOn429HoldsEveryRequestUntilTheReset(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts fake.RateLimitOptions
+		cfg  target.RateLimitHeaders
+	}{
+		{"epoch", fake.RateLimitOptions{Headers: fake.LimitReset}, target.RateLimitHeaders{}},
+		{"epoch configured", fake.RateLimitOptions{Headers: fake.LimitReset}, target.RateLimitHeaders{ResetFormat: target.ResetEpoch}},
+		{"delta", fake.RateLimitOptions{Headers: fake.LimitReset, ResetDelta: true}, target.RateLimitHeaders{ResetFormat: target.ResetDelta}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.opts.Limit = 4
+			l, url := limitedPlatform(t, tc.opts)
+			cfg := target.Default()
+			cfg.URL, cfg.RateLimit, cfg.Concurrency, cfg.RateLimitHeaders = url, 0, 2, tc.cfg
+			// Without the reset, a 429 would be sent again after this
+			// backoff: hundreds of times a second.
+			c, err := target.NewHTTPClient(cfg, nil, target.WithBackoff(time.Millisecond, time.Millisecond))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sendAll(t, c, 12, 2)
+			if got := l.Served(); got != 12 {
+				t.Errorf("served %d requests, want 12", got)
+			}
+			// At most the requests in flight when the first 429 came, per
+			// window: 12 requests at 4 a window cross at most 3 resets.
+			if got := l.Throttled(); got > 6 {
+				t.Errorf("the platform answered 429 %d times; want at most 2 per window", got)
+			}
+		})
+	}
+}
+
+func TestHTTPClient_QuotaSpentForLongerThanTheLongestWaitFailsAtOnce(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("X-RateLimit-Remaining", "0")
+		w.Header().Set("X-RateLimit-Reset", "3600")
+		_, _ = w.Write([]byte("{}"))
+	}))
+	t.Cleanup(srv.Close)
+	cfg := target.Default()
+	cfg.URL = srv.URL
+	c, err := target.NewHTTPClient(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Do(context.Background(), target.Request{Op: "get", Method: http.MethodGet}); err != nil {
+		t.Fatalf("first request: %v", err)
+	}
+	_, err = c.Do(context.Background(), target.Request{Op: "get", Method: http.MethodGet})
+	if err == nil || !strings.Contains(err.Error(), "rate limit is spent") || !strings.Contains(err.Error(), "X-RateLimit-Reset") {
+		t.Fatalf("second request: %v; want the spent quota named, not a wait of an hour", err)
+	}
+}
