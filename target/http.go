@@ -316,13 +316,14 @@ func (c *HTTPClient) Do(ctx context.Context, req Request) (*Response, error) {
 		if err := c.window.acquire(ctx); err != nil {
 			return nil, &HTTPError{Op: req.Op, Method: req.Method, URL: redURL, Attempts: attempt - 1, Err: err}
 		}
-		if err := c.quota.take(ctx, c.opts.now, c.opts.sleep, c.opts.maxRetryWait); err != nil {
+		tk, err := c.quota.take(ctx, c.opts.now, c.opts.sleep, c.opts.maxRetryWait)
+		if err != nil {
 			c.window.abandon()
 			return nil, &HTTPError{Op: req.Op, Method: req.Method, URL: redURL, Attempts: attempt - 1, Err: err}
 		}
 		sent, err := c.pace.wait(ctx)
 		if err != nil {
-			c.quota.observe(nil, false, c.opts.now())
+			c.quota.observe(tk, nil, false, c.opts.now())
 			c.window.abandon()
 			return nil, &HTTPError{Op: req.Op, Method: req.Method, URL: redURL, Attempts: attempt - 1, Err: err}
 		}
@@ -332,7 +333,7 @@ func (c *HTTPClient) Do(ctx context.Context, req Request) (*Response, error) {
 		if resp != nil {
 			hdr = resp.Header
 		}
-		resetAt, hasReset := c.quota.observe(hdr, isThrottled, c.opts.now())
+		resetAt, hasReset := c.quota.observe(tk, hdr, isThrottled, c.opts.now())
 		c.window.release(isThrottled)
 		if c.opts.observe != nil {
 			at := Attempt{Op: req.Op, Method: req.Method, URL: redURL, Err: err}

@@ -83,6 +83,9 @@ type limitInfo struct {
 	hasReset     bool
 	limit        int64
 	hasLimit     bool
+	// exact is set for an epoch reset: the same for every answer of a
+	// window (a delta moves with the clock and its rounding).
+	exact bool
 	// header names the field the reset came from, for messages.
 	header string
 }
@@ -115,7 +118,7 @@ func (h RateLimitHeaders) parse(hdr http.Header, now time.Time) limitInfo {
 		if strings.EqualFold(name, "RateLimit-Reset") && h.Reset == "" {
 			format = ResetDelta // the IETF field is delta-seconds
 		}
-		li.reset, li.hasReset = parseReset(v, format, now, hdr.Get("Date"))
+		li.reset, li.exact, li.hasReset = parseReset(v, format, now, hdr.Get("Date"))
 		li.header = name
 	}
 	if !li.hasRemaining || !li.hasReset {
@@ -144,10 +147,10 @@ const maxReset = 48 * time.Hour
 // parseReset reads a reset time in format (auto when ""), relative to now.
 // An epoch time is corrected by the platform's clock when its Date header
 // differs from ours by more than a few seconds.
-func parseReset(v, format string, now time.Time, date string) (time.Time, bool) {
+func parseReset(v, format string, now time.Time, date string) (reset time.Time, exact, ok bool) {
 	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
 	if err != nil || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) {
-		return time.Time{}, false
+		return time.Time{}, false, false
 	}
 	if format == "" || format == ResetAuto {
 		switch {
@@ -175,12 +178,12 @@ func parseReset(v, format string, now time.Time, date string) (time.Time, bool) 
 			}
 		}
 	default:
-		return time.Time{}, false
+		return time.Time{}, false, false
 	}
 	if t.Sub(now) > maxReset {
-		return time.Time{}, false
+		return time.Time{}, false, false
 	}
-	return t, true
+	return t, format != ResetDelta, true
 }
 
 // parseIETF reads the IETF RateLimit field: the structured form of
@@ -232,28 +235,88 @@ const quotaMargin = 20 * time.Millisecond
 
 // quota is the platform's rate limit as its answers report it: the requests
 // the client may still send in the platform's current window, and when that
-// window resets. An answer saying that r requests remain leaves r minus the
-// requests still in flight (the platform may not have counted them yet) to
-// the requests sent from then on; an answer of the same window never raises
-// that, since answers overtake one another. When none remain, requests wait
-// for the reset.
+// window resets. Requests are numbered as they are sent; an answer to
+// request number n saying that r requests remain leaves r minus the requests
+// sent after n to the ones sent from then on — but for those the platform
+// counted before n (their answers told more than r remained: requests sent
+// together reach the platform in any order). Of the answers of a window, the
+// one leaving the least wins. When none remain, requests wait for the reset.
+//
+// A platform that tells only when it resets, on its 429s, still tells
+// enough to learn its quota: once two throttled answers gave the resets of
+// two successive windows (the window's length), the requests the platform
+// admitted in a whole window that ended throttled are its quota per window,
+// and from then on each window starts with that quota, spent before any 429.
+// Every learnedProbe windows that spent it all without a 429, the quota
+// grows by one, so that a platform raising its limit is followed. Until the
+// window's length is known, the window after a throttled one spends what the
+// platform admitted in that one, then probes: one request at a time, until
+// the platform answers 429 (telling the second reset) or admits twice as
+// many (it was no quota).
 type quota struct {
 	cfg RateLimitHeaders
 
 	mu       gosync.Mutex
-	inFlight int64
+	sent     uint64 // requests numbered so far
+	inFlight int64  // requests taken and not yet answered
 	known    bool
-	left     int64 // requests the client may still send before resetAt
+	left     int64        // requests the client may still send before resetAt
+	seen     []seenAnswer // the last answers of the window, for left
 	resetAt  time.Time
 	header   string // where resetAt came from
-	// limit is the platform's quota per window, when an answer told it, and
-	// window the length of a window, when two answers told successive
-	// resets: at a reset the client spends limit requests until an answer of
-	// the new window tells more.
-	limit  int64
-	window time.Duration
-	held   int64 // requests that waited for a reset
+	// limit is the platform's quota per window, when an answer told it (or
+	// learned, when learned), and window the length of a window, when
+	// answers told two successive resets: at a reset the client spends limit
+	// requests until an answer of the new window tells more.
+	limit   int64
+	learned bool
+	window  time.Duration
+	// gen counts the windows the client saw reset; admitted counts the
+	// answers other than 429 to requests sent in window gen, and throttled
+	// whether one was answered 429. genStart is the reset gen started at
+	// (zero: not at a reset). calm counts windows that spent a learned
+	// quota without a 429.
+	gen       uint64
+	genStart  time.Time
+	admitted  int64
+	throttled bool
+	calm      int
+	held      int64 // requests that waited for a reset
+	// probing is set while the quota is probed (see above): probe is set
+	// while a probe is in flight, probeEnd is the admitted count that ends
+	// the probing, and changed is closed when a probe is answered.
+	probing  bool
+	probe    bool
+	probeEnd int64
+	changed  chan struct{}
 }
+
+// seenAnswer is an answer to request number n telling that r remain.
+type seenAnswer struct{ n, r int64 }
+
+// maxSeen bounds the answers of a window the quota keeps: the recent ones
+// tell the most.
+const maxSeen = 64
+
+// leftLocked computes the requests left from the answers seen: the least of
+// what each leaves (see quota).
+func (q *quota) leftLocked() int64 {
+	left := int64(math.MaxInt64)
+	for i, a := range q.seen {
+		v := a.r - (int64(q.sent) - a.n)
+		for j, b := range q.seen {
+			if j != i && b.n > a.n && b.r > a.r {
+				v++ // sent after n, but counted before it
+			}
+		}
+		left = min(left, v)
+	}
+	return left
+}
+
+// learnedProbe is how many windows spend a learned quota without a 429
+// before the quota grows by one.
+const learnedProbe = 10
 
 func newQuota(cfg RateLimitHeaders) *quota { return &quota{cfg: cfg} }
 
@@ -269,65 +332,135 @@ func (e *errQuotaWait) Error() string {
 		e.wait.Round(time.Second), e.header, e.max)
 }
 
-// take waits until the quota allows one more request and counts it in
-// flight; the caller calls observe when it is answered (or failed). It waits
-// at most maxWait for a reset; longer fails at once.
-func (q *quota) take(ctx context.Context, now func() time.Time, sleep func(context.Context, time.Duration) error, maxWait time.Duration) error {
+// ticket is a request taken from the quota: its number and window.
+type ticket struct {
+	n, gen uint64
+	probe  bool
+}
+
+// take waits until the quota allows one more request and returns its
+// ticket. It waits at most maxWait for a reset; longer fails at once.
+func (q *quota) take(ctx context.Context, now func() time.Time, sleep func(context.Context, time.Duration) error, maxWait time.Duration) (ticket, error) {
 	for {
 		q.mu.Lock()
 		t := now()
 		q.expireLocked(t)
+		if q.known && q.left <= 0 && q.probing {
+			if !q.probe {
+				q.probe = true
+				q.sent++
+				q.inFlight++
+				tk := ticket{n: q.sent, gen: q.gen, probe: true}
+				q.mu.Unlock()
+				return tk, nil
+			}
+			ch := q.changed
+			q.mu.Unlock()
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				return ticket{}, ctx.Err()
+			}
+			continue
+		}
 		if q.known && q.left <= 0 {
 			wait := q.resetAt.Sub(t) + quotaMargin
 			header := q.header
 			q.held++
 			q.mu.Unlock()
 			if wait > maxWait {
-				return &errQuotaWait{wait: wait, header: header, max: maxWait}
+				return ticket{}, &errQuotaWait{wait: wait, header: header, max: maxWait}
 			}
 			if err := sleep(ctx, wait); err != nil {
-				return err
+				return ticket{}, err
 			}
 			continue
 		}
 		q.left--
+		q.sent++
 		q.inFlight++
+		tk := ticket{n: q.sent, gen: q.gen}
 		q.mu.Unlock()
-		return nil
+		return tk, nil
 	}
 }
 
-// expireLocked forgets a quota whose window has reset. When the platform told
-// its limit per window, the new window starts with that quota, until an
-// answer of it tells more (or one more window passes).
+// expireLocked starts a new window when the current one has reset: with the
+// quota per window when the platform told it or it was learned and the
+// window's length is known (until an answer of the new window tells more),
+// else with no quota known.
 func (q *quota) expireLocked(t time.Time) {
 	if !q.known || t.Before(q.resetAt.Add(quotaMargin)) {
 		return
 	}
-	if q.limit <= 0 {
-		q.known = false
-		return
+	whole := !q.genStart.IsZero() && q.window > 0 && q.resetAt.Sub(q.genStart) < q.window*3/2
+	if whole && q.limit <= 0 || q.learned {
+		switch {
+		case whole && q.throttled && q.admitted > 0:
+			q.limit, q.learned, q.calm = q.admitted, true, 0
+		case whole && !q.throttled && q.left <= 0:
+			if q.calm++; q.calm >= learnedProbe {
+				q.limit, q.calm = q.limit+1, 0
+			}
+		}
 	}
 	w := q.window
-	if w <= 0 {
-		w = time.Second
+	if q.limit <= 0 || w <= 0 {
+		q.genStart = q.resetAt
+		q.known = false
+		if ended := q.admitted; q.throttled && q.limit <= 0 {
+			// A throttled window, its length unknown: spend what it
+			// admitted, then probe.
+			q.known, q.probing, q.probeEnd = true, true, 2*ended+1
+			q.left = ended
+			q.resetAt = q.resetAt.Add(maxReset)
+			q.changed = make(chan struct{})
+		}
+		q.gen++
+		q.admitted, q.throttled = 0, false
+		return
 	}
-	q.resetAt = q.resetAt.Add(w * (t.Sub(q.resetAt)/w + 1))
-	q.left = q.limit - q.inFlight
+	q.gen++
+	q.admitted, q.throttled = 0, false
+	next := q.resetAt.Add(w * (t.Sub(q.resetAt)/w + 1))
+	q.genStart = next.Add(-w)
+	// The requests in flight may reach the platform in the new window.
+	q.resetAt, q.left = next, q.limit-q.inFlight
+	q.seen = append(q.seen[:0], seenAnswer{n: int64(q.sent), r: q.left})
 }
 
-// observe ends a request taken from the quota and heeds the rate-limit
-// fields of its answer (hdr; nil when there was none). On a throttled answer,
-// a reset without a remaining count means none remain. It returns the time
-// the platform resets, when the answer told one.
-func (q *quota) observe(hdr http.Header, throttled bool, now time.Time) (resetAt time.Time, ok bool) {
+// observe heeds the rate-limit fields of the answer to the request of tk. On
+// a throttled answer, a reset without a remaining count means none remain.
+// It returns the time the platform resets, when the answer told one.
+func (q *quota) observe(tk ticket, hdr http.Header, throttled bool, now time.Time) (resetAt time.Time, ok bool) {
+	li := q.cfg.parse(hdr, now)
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.inFlight--
-	if hdr == nil {
-		return time.Time{}, false
+	if tk.gen == q.gen && hdr != nil {
+		if throttled {
+			q.throttled = true
+		} else {
+			q.admitted++
+		}
 	}
-	li := q.cfg.parse(hdr, now)
+	if q.probing {
+		if tk.probe {
+			q.probe = false
+			close(q.changed)
+			q.changed = make(chan struct{})
+		}
+		switch {
+		case throttled && li.hasReset:
+			// The second reset: the window's length is known.
+			q.probing, q.known, q.resetAt = false, false, q.genStart
+		case q.admitted >= q.probeEnd:
+			q.probing, q.known, q.resetAt = false, false, q.genStart
+			close(q.changed)
+			q.changed = make(chan struct{})
+			return time.Time{}, false
+		}
+	}
 	if throttled && li.hasReset {
 		li.remaining, li.hasRemaining = 0, true
 	}
@@ -335,39 +468,44 @@ func (q *quota) observe(hdr http.Header, throttled bool, now time.Time) (resetAt
 		return time.Time{}, false
 	}
 	if li.hasLimit && li.limit > 0 {
-		q.limit = li.limit
+		q.limit, q.learned = li.limit, false
 	}
 	if !li.hasRemaining {
 		return li.reset, true
 	}
-	left := li.remaining - q.inFlight
+	a := seenAnswer{n: int64(tk.n), r: li.remaining}
+	left := li.remaining - int64(q.sent-tk.n)
+	last := q.resetAt
+	if !q.genStart.IsZero() && q.genStart.After(last) {
+		last = q.genStart
+	}
+	if d := li.reset.Sub(last); li.exact && !last.IsZero() && d >= time.Second/2 && (q.window == 0 || d < q.window) {
+		// Epoch resets of two windows: one window apart, or more. (A delta
+		// reset moves with the clock and its rounding: it tells no window.)
+		q.window = d
+	}
 	switch {
-	case !q.known:
+	case !q.known || !now.Before(q.resetAt) || li.exact && li.reset.Sub(q.resetAt) >= time.Second/2:
+		// A later window: the fresh count replaces the old one. (A delta
+		// reset moves with the clock and its rounding; it is a later
+		// window only once the earlier reset has passed.)
 		q.known, q.left, q.resetAt, q.header = true, left, li.reset, li.header
-	case li.reset.Sub(q.resetAt) >= time.Second/2:
-		// A later window (or a later estimate of a delta reset): the fresh
-		// count replaces the old one.
-		if d := li.reset.Sub(q.resetAt); left > q.left && (q.window == 0 || d < q.window) {
-			q.window = d
-		}
-		q.left, q.resetAt, q.header = left, li.reset, li.header
+		q.seen = append(q.seen[:0], a)
 	default:
-		q.left = min(q.left, left)
-		q.resetAt = maxTime(q.resetAt, li.reset)
+		if len(q.seen) == maxSeen {
+			q.seen = append(q.seen[:0], q.seen[1:]...)
+		}
+		q.seen = append(q.seen, a)
+		q.left = q.leftLocked()
+		// A delta reset is rounded up: the earliest is the closest.
+		q.resetAt = minTime(q.resetAt, li.reset)
 	}
 	return li.reset, true
 }
 
-func maxTime(a, b time.Time) time.Time {
-	if a.After(b) {
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
 		return a
 	}
 	return b
-}
-
-// heldCount returns how many times requests waited for a reset.
-func (q *quota) heldCount() int64 {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.held
 }

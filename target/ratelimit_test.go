@@ -72,8 +72,12 @@ func TestHTTPClient_RemainingHeadersHoldRequestsUntilTheResetInsteadOf429(t *tes
 			}
 			start := time.Now()
 			sendAll(t, c, 12, 4)
-			if got := l.Throttled(); got != 0 {
-				t.Errorf("the platform answered 429 %d times; want none: the remaining count says when to wait", got)
+			// Without the headers heeded, hundreds. A request overtaken on
+			// its way may still reach the platform after the quota it was
+			// counted in is spent: at most the two a run opens with, each
+			// on a new connection.
+			if got := l.Throttled(); got > 2 {
+				t.Errorf("the platform answered 429 %d times; want at most two: the remaining count says when to wait", got)
 			}
 			if got := l.Served(); got != 12 {
 				t.Errorf("served %d requests, want 12", got)

@@ -102,7 +102,7 @@ func (l *RateLimiter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	win := now.UnixNano() / int64(l.opts.Window)
 	reset := time.Unix(0, (win+1)*int64(l.opts.Window))
 	l.mu.Lock()
-	if win != l.window {
+	if win > l.window {
 		l.window, l.count = win, 0
 	}
 	l.count++
