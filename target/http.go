@@ -278,11 +278,20 @@ func transport(cfg Config) (*http.Transport, error) {
 
 // Redact replaces the client's secrets (the auth's, and secret query values of
 // the base URL) in s.
-func (c *HTTPClient) Redact(s string) string { return Redact(s, c.secrets...) }
+func (c *HTTPClient) Redact(s string) string { return Redact(s, c.secretList()...) }
+
+// secretList returns the secrets to redact: those known when the client was
+// built, and the auth's as they are now (an OAuth2 access token changes).
+func (c *HTTPClient) secretList() []string {
+	if c.auth == nil {
+		return c.secrets
+	}
+	return append(c.auth.Secrets(), c.secrets...)
+}
 
 // URL returns the full URL of a request path, secrets redacted.
 func (c *HTTPClient) URL(path string) string {
-	return RedactURL(c.resolve(path, nil).String(), c.secrets...)
+	return RedactURL(c.resolve(path, nil).String(), c.secretList()...)
 }
 
 func (c *HTTPClient) resolve(path string, query url.Values) *url.URL {
@@ -309,7 +318,7 @@ func (c *HTTPClient) resolve(path string, query url.Values) *url.URL {
 // answered.
 func (c *HTTPClient) Do(ctx context.Context, req Request) (*Response, error) {
 	u := c.resolve(req.Path, req.Query)
-	redURL := RedactURL(u.String(), c.secrets...)
+	redURL := RedactURL(u.String(), c.secretList()...)
 	retries, waits := 0, 0
 	var throttledSince time.Time // this request's first throttled answer
 	for attempt := 1; ; attempt++ {
@@ -364,7 +373,7 @@ func (c *HTTPClient) Do(ctx context.Context, req Request) (*Response, error) {
 				RetryAfter: resp.Header.Get("Retry-After"),
 			}
 			if resp.Status >= 300 && resp.Status <= 399 {
-				herr.Detail = "redirected to " + RedactURL(resp.Header.Get("Location"), c.secrets...) + "; check target.url"
+				herr.Detail = "redirected to " + RedactURL(resp.Header.Get("Location"), c.secretList()...) + "; check target.url"
 			}
 		}
 		herr.Op, herr.Method, herr.URL, herr.Attempts = req.Op, req.Method, redURL, attempt
