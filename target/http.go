@@ -337,7 +337,7 @@ func (c *HTTPClient) Do(ctx context.Context, req Request) (*Response, error) {
 			return nil, &HTTPError{Op: req.Op, Method: req.Method, URL: redURL, Attempts: attempt - 1, Err: err}
 		}
 		resp, err := c.once(ctx, req, u, redURL)
-		isThrottled := resp != nil && throttled(resp)
+		isThrottled := resp != nil && (throttled(resp) || c.quota.refused(resp.Status, resp.Header, c.opts.now()))
 		var hdr http.Header
 		if resp != nil {
 			hdr = resp.Header
@@ -377,7 +377,7 @@ func (c *HTTPClient) Do(ctx context.Context, req Request) (*Response, error) {
 			}
 		}
 		herr.Op, herr.Method, herr.URL, herr.Attempts = req.Op, req.Method, redURL, attempt
-		if ctx.Err() != nil || !herr.Temporary() {
+		if ctx.Err() != nil || !herr.Temporary() && !isThrottled {
 			return resp, herr
 		}
 		ra, hasRA := c.retryAfter(herr.RetryAfter)

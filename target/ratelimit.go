@@ -72,7 +72,7 @@ func (h RateLimitHeaders) validate() []error {
 var (
 	remainingHeaders = []string{"X-RateLimit-Remaining", "X-Rate-Limit-Remaining", "RateLimit-Remaining"}
 	resetHeaders     = []string{"X-RateLimit-Reset", "X-Rate-Limit-Reset", "RateLimit-Reset"}
-	limitHeaders     = []string{"X-RateLimit-Limit", "X-Rate-Limit-Limit", "RateLimit-Limit"}
+	limitHeaders     = []string{"X-RateLimit-Limit", "X-Rate-Limit-Limit", "RateLimit-Limit", "X-Rate-Limit"}
 )
 
 // limitInfo is what one answer's headers tell of the platform's quota.
@@ -508,4 +508,15 @@ func minTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// refused reports whether a 403 answer is the platform refusing a request
+// over its quota: none remain, and it tells when that resets (GitHub answers
+// its primary rate limit so).
+func (q *quota) refused(status int, hdr http.Header, now time.Time) bool {
+	if status != http.StatusForbidden {
+		return false
+	}
+	li := q.cfg.parse(hdr, now)
+	return li.hasRemaining && li.remaining == 0 && li.hasReset && li.reset.After(now)
 }

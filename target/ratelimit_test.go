@@ -146,3 +146,37 @@ func TestHTTPClient_QuotaSpentForLongerThanTheLongestWaitFailsAtOnce(t *testing.
 		t.Fatalf("second request: %v; want the spent quota named, not a wait of an hour", err)
 	}
 }
+
+func TestHTTPClient_A403WithNoneRemainingIsThrottlingAndWaitsForTheReset(t *testing.T) {
+	var mu gosync.Mutex
+	calls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		mu.Lock()
+		calls++
+		n := calls
+		mu.Unlock()
+		if n == 1 {
+			// GitHub's primary rate limit: 403, none remaining, a reset.
+			w.Header().Set("X-RateLimit-Remaining", "0")
+			w.Header().Set("X-RateLimit-Reset", "0.05")
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = w.Write([]byte(`{"message":"API rate limit exceeded"}`))
+			return
+		}
+		_, _ = w.Write([]byte("{}"))
+	}))
+	t.Cleanup(srv.Close)
+	cfg := target.Default()
+	cfg.URL = srv.URL
+	cfg.RateLimitHeaders.ResetFormat = target.ResetDelta
+	c, err := target.NewHTTPClient(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Do(context.Background(), target.Request{Op: "get", Method: http.MethodGet}); err != nil {
+		t.Fatalf("Do: %v; want the request sent again after the reset", err)
+	}
+	if got := c.Throttling().Throttled; got != 1 {
+		t.Errorf("%d throttled answers counted, want the 403", got)
+	}
+}
