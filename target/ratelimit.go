@@ -281,7 +281,6 @@ type quota struct {
 	admitted  int64
 	throttled bool
 	calm      int
-	held      int64 // requests that waited for a reset
 	// probing is set while the quota is probed (see above): probe is set
 	// while a probe is in flight, probeEnd is the admitted count that ends
 	// the probing, and changed is closed when a probe is answered.
@@ -366,7 +365,6 @@ func (q *quota) take(ctx context.Context, now func() time.Time, sleep func(conte
 		if q.known && q.left <= 0 {
 			wait := q.resetAt.Sub(t) + quotaMargin
 			header := q.header
-			q.held++
 			q.mu.Unlock()
 			if wait > maxWait {
 				return ticket{}, &errQuotaWait{wait: wait, header: header, max: maxWait}

@@ -180,3 +180,28 @@ func TestHTTPClient_A403WithNoneRemainingIsThrottlingAndWaitsForTheReset(t *test
 		t.Errorf("%d throttled answers counted, want the 403", got)
 	}
 }
+
+func TestHTTPClient_QuotaToldOnlyBy429sIsLearnedAndSpentWithout429s(t *testing.T) {
+	// A platform admitting 10 requests a second, telling only the reset on
+	// its 429s (no Retry-After, nothing on other answers).
+	l, url := limitedPlatform(t, fake.RateLimitOptions{Limit: 10, Headers: fake.LimitReset})
+	cfg := target.Default()
+	cfg.URL, cfg.RateLimit, cfg.Concurrency = url, 1000, 4
+	c, err := target.NewHTTPClient(cfg, nil, target.WithBackoff(time.Millisecond, time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	sendAll(t, c, 70, 4)
+	elapsed := time.Since(start)
+	// The first window's requests in flight, and one probe in the second;
+	// from the third window on the learned quota is spent without a 429.
+	if got := l.Throttled(); got > 6 {
+		t.Errorf("the platform answered 429 %d times in %d requests; want at most 6: the quota is learned in two windows", got, l.Served()+got)
+	}
+	// 70 requests at 10 a window: 7 windows at least; learning costs at most
+	// one more.
+	if elapsed > 9*time.Second {
+		t.Errorf("70 requests took %s; want at most 9s at 10 per second", elapsed)
+	}
+}
