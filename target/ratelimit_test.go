@@ -205,3 +205,19 @@ func TestHTTPClient_QuotaToldOnlyBy429sIsLearnedAndSpentWithout429s(t *testing.T
 		t.Errorf("70 requests took %s; want at most 9s at 10 per second", elapsed)
 	}
 }
+
+func TestConfig_RateLimitHeadersResetFormatIsCheckedByKey(t *testing.T) {
+	cfg := target.Default()
+	cfg.URL, cfg.Token = "https://platform.example.com/scim/v2", "t"
+	cfg.RateLimitHeaders.ResetFormat = "unix"
+	err := cfg.Validate()
+	if err == nil || !strings.Contains(err.Error(), "target.rate_limit_headers.reset_format") {
+		t.Fatalf("got %v, want the key named", err)
+	}
+	for _, f := range []string{"", target.ResetAuto, target.ResetEpoch, target.ResetEpochMS, target.ResetDelta} {
+		cfg.RateLimitHeaders.ResetFormat = f
+		if err := cfg.Validate(); err != nil {
+			t.Errorf("reset_format %q: %v", f, err)
+		}
+	}
+}
