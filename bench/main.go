@@ -49,7 +49,14 @@ type options struct {
 	throttleConcurrency int
 	// onlyThrottled runs scenario 5 alone.
 	onlyThrottled bool
-	dirsync       string
+	// Scenario 6: rate-limit headers. headerN users (0: skip), the
+	// platform's limit, and dirsync's rate_limit and concurrency.
+	headerN           int
+	headerRate        int
+	headerClientRate  int
+	headerConcurrency int
+	onlyHeaders       bool
+	dirsync           string
 }
 
 func main() {
@@ -69,6 +76,11 @@ func main() {
 	flag.IntVar(&o.throttleClientRate, "throttle-client-rate", 2000, "dirsync's target.rate_limit in the throttled-platform scenario")
 	flag.IntVar(&o.throttleConcurrency, "throttle-concurrency", 32, "dirsync's target.concurrency in the throttled-platform scenario")
 	flag.BoolVar(&o.onlyThrottled, "only-throttled", false, "run scenario 5 (the throttled platform) alone")
+	flag.IntVar(&o.headerN, "ratelimit-users", 600, "users of the rate-limit-headers scenario (0: skip it)")
+	flag.IntVar(&o.headerRate, "ratelimit-rate", 20, "requests per second the rate-limit-headers platform admits")
+	flag.IntVar(&o.headerClientRate, "ratelimit-client-rate", 100, "dirsync's target.rate_limit in the rate-limit-headers scenario")
+	flag.IntVar(&o.headerConcurrency, "ratelimit-concurrency", 8, "dirsync's target.concurrency in the rate-limit-headers scenario")
+	flag.BoolVar(&o.onlyHeaders, "only-ratelimit", false, "run scenario 6 (rate-limit headers) alone")
 	flag.StringVar(&o.dirsync, "dirsync", "", "a dirsync binary to measure instead of building ./cmd/dirsync")
 	flag.BoolVar(&o.smoke, "smoke", false, "tiny sizes and one run: checks that the benchmark works, in seconds")
 	var goldapURL, goldapFilter, goldapBind string
@@ -102,6 +114,9 @@ func main() {
 		if !set["throttle-rate"] {
 			o.throttleRate = 100
 		}
+		if !set["ratelimit-users"] {
+			o.headerN = 100
+		}
 	}
 	for _, f := range strings.Split(scale, ",") {
 		if f = strings.TrimSpace(f); f == "" {
@@ -123,6 +138,9 @@ func main() {
 	if o.throttledN > 0 && !slices.Contains(o.scale, o.throttledN) {
 		o.scale = append(o.scale, o.throttledN)
 	}
+	if o.headerN > 0 && !slices.Contains(o.scale, o.headerN) {
+		o.scale = append(o.scale, o.headerN)
+	}
 	slices.Sort(o.scale)
 	if o.onlyThrottled {
 		if o.throttledN <= 0 {
@@ -130,6 +148,13 @@ func main() {
 			os.Exit(2)
 		}
 		o.scale = []int{o.throttledN}
+	}
+	if o.onlyHeaders {
+		if o.headerN <= 0 {
+			fmt.Fprintf(os.Stderr, "bench: --only-ratelimit needs --ratelimit-users > 0\n")
+			os.Exit(2)
+		}
+		o.scale = []int{o.headerN}
 	}
 	if err := run(o); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
@@ -252,6 +277,16 @@ func runSize(t *tb, o options, bin, work string, n int, rep *report) error {
 			return fmt.Errorf("throttled platform: %w", err)
 		}
 		if o.onlyThrottled {
+			return nil
+		}
+	}
+
+	if n == o.headerN {
+		// Scenario 6: initial sync into platforms telling their limit in headers.
+		if rep.headers, err = runHeaderLimits(o, bin, dir, srv, n); err != nil {
+			return fmt.Errorf("rate-limit headers: %w", err)
+		}
+		if o.onlyHeaders {
 			return nil
 		}
 	}

@@ -48,6 +48,7 @@ type report struct {
 	initialThrottled int64
 	churn            scenario
 	throttled        []throttledResult
+	headers          [][]headerResult // scenario 6, per style
 	failed           bool
 }
 
@@ -126,6 +127,7 @@ func (r *report) print(w io.Writer) {
 			"≤ floor + changes ÷ scenario 2's rate", s.wall() <= budget)
 	}
 	r.printThrottled(w)
+	r.printHeaderLimits(w)
 	if len(r.steady) > 1 {
 		first, last := r.steady[0], r.steady[len(r.steady)-1]
 		perFirst := first.wall().Seconds() / float64(first.n) * 1e6

@@ -2,34 +2,58 @@ package target
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	gosync "sync"
 	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
 )
 
-// HeaderKey is an API key sent in a header, e.g. "X-API-Key: <key>".
+// HeaderKey is an API key sent in a header, e.g. "X-API-Key: <key>", or with
+// a scheme, e.g. "Authorization: SSWS <key>". A platform that wants a key
+// and a secret in two headers gets the second as KeyName: Key.
 type HeaderKey struct {
 	Name  string
 	Value string
+	// Scheme, when set, goes before the value: "SSWS", "Token",
+	// "Zoho-oauthtoken".
+	Scheme string
+	// KeyName and Key are a second header, e.g. X-Api-Key beside
+	// X-Api-Secret.
+	KeyName string
+	Key     string
 }
 
-// Authorize sets the header.
+// Authorize sets the header (and the second one).
 func (h HeaderKey) Authorize(r *http.Request) error {
-	r.Header.Set(h.Name, h.Value)
+	v := h.Value
+	if h.Scheme != "" {
+		v = h.Scheme + " " + v
+	}
+	r.Header.Set(h.Name, v)
+	if h.KeyName != "" {
+		r.Header.Set(h.KeyName, h.Key)
+	}
 	return nil
 }
 
-// Secrets returns the key.
-func (h HeaderKey) Secrets() []string { return []string{h.Value} }
+// Secrets returns the value and the key.
+func (h HeaderKey) Secrets() []string { return []string{h.Value, h.Key} }
 
-// String never shows the key.
-func (h HeaderKey) String() string { return h.Name + ": " + redacted }
+// String never shows the value or the key.
+func (h HeaderKey) String() string {
+	s := h.Name + ": " + strings.TrimPrefix(h.Scheme+" ", " ") + redacted
+	if h.KeyName != "" {
+		s += ", " + h.KeyName + ": " + redacted
+	}
+	return s
+}
 
 // Basic is HTTP basic authentication.
 type Basic struct {
@@ -94,14 +118,21 @@ func (q QueryParams) String() string {
 }
 
 // OAuth2 fetches bearer tokens with the OAuth2 client credentials grant (RFC
-// 6749 §4.4). A token is cached until shortly before it expires, and dropped by
-// Invalidate when the platform rejects it (HTTP 401), so that the next request
-// fetches a new one.
+// 6749 §4.4), through golang.org/x/oauth2/clientcredentials. A token is cached
+// until shortly before it expires, and dropped by Invalidate when the platform
+// rejects it (HTTP 401), so that the next request fetches a new one.
 type OAuth2 struct {
 	TokenURL     string
 	ClientID     string
 	ClientSecret string
 	Scopes       []string
+	// InBody sends client_id and client_secret in the request body
+	// (client_secret_post) instead of HTTP basic auth (client_secret_basic,
+	// the default).
+	InBody bool
+	// Params are added to the token request's body, e.g. audience (Auth0,
+	// Okta) or resource (Azure AD v1).
+	Params url.Values
 	// Doer sends the token requests; default http.DefaultClient.
 	Doer Doer
 	// Now tells the time; default time.Now.
@@ -179,63 +210,59 @@ func (o *OAuth2) Token(ctx context.Context) (string, error) {
 }
 
 func (o *OAuth2) fetch(ctx context.Context) (string, time.Time, error) {
-	form := url.Values{"grant_type": {"client_credentials"}}
-	if len(o.Scopes) > 0 {
-		form.Set("scope", strings.Join(o.Scopes, " "))
+	cc := clientcredentials.Config{
+		ClientID:       o.ClientID,
+		ClientSecret:   o.ClientSecret,
+		TokenURL:       o.TokenURL,
+		Scopes:         o.Scopes,
+		EndpointParams: o.Params,
+		AuthStyle:      oauth2.AuthStyleInHeader,
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.TokenURL, strings.NewReader(form.Encode()))
-	if err != nil {
-		return "", time.Time{}, errors.New("invalid token URL")
+	if o.InBody {
+		cc.AuthStyle = oauth2.AuthStyleInParams
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	req.SetBasicAuth(url.QueryEscape(o.ClientID), url.QueryEscape(o.ClientSecret))
-	d := o.Doer
-	if d == nil {
-		d = http.DefaultClient
+	var hc *http.Client
+	switch d := o.Doer.(type) {
+	case nil:
+		hc = http.DefaultClient
+	case *http.Client:
+		hc = d
+	default:
+		hc = &http.Client{Transport: doerTransport{d}}
 	}
 	start := o.now()
-	resp, err := d.Do(req)
+	tok, err := cc.Token(context.WithValue(ctx, oauth2.HTTPClient, hc))
 	if err != nil {
+		var re *oauth2.RetrieveError
+		if errors.As(err, &re) && re.Response != nil {
+			msg := fmt.Sprintf("HTTP %d", re.Response.StatusCode)
+			if d := clip(Redact(detail(re.Response.Header.Get("Content-Type"), re.Body), o.ClientSecret)); d != "" {
+				msg += ": " + d
+			}
+			if re.Response.StatusCode == http.StatusUnauthorized || re.Response.StatusCode == http.StatusBadRequest {
+				msg += " (check target.rest.auth.client_id, target.rest.auth.credentials (basic or body) and the client secret in target.token)"
+			}
+			return "", time.Time{}, errors.New(msg)
+		}
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
 		return "", time.Time{}, errors.New(Redact(err.Error(), o.ClientSecret))
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return "", time.Time{}, fmt.Errorf("read response: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		msg := fmt.Sprintf("HTTP %d", resp.StatusCode)
-		if d := clip(Redact(detail(resp.Header.Get("Content-Type"), body), o.ClientSecret)); d != "" {
-			msg += ": " + d
-		}
-		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusBadRequest {
-			msg += " (check target.rest.auth.client_id and the client secret in target.token)"
-		}
-		return "", time.Time{}, errors.New(msg)
-	}
-	var tr struct {
-		AccessToken string          `json:"access_token"`
-		TokenType   string          `json:"token_type"`
-		ExpiresIn   json.RawMessage `json:"expires_in"`
-	}
-	if err := json.Unmarshal(body, &tr); err != nil || tr.AccessToken == "" {
-		return "", time.Time{}, errors.New("the response holds no access_token")
-	}
+	// x/oauth2 sets Expiry from expires_in on the real clock; count it
+	// from start on ours.
 	var exp time.Time
-	var secs float64
-	if len(tr.ExpiresIn) > 0 {
-		s := strings.Trim(string(tr.ExpiresIn), `"`)
-		if _, err := fmt.Sscan(s, &secs); err == nil && secs > 0 {
-			exp = start.Add(time.Duration(secs * float64(time.Second)))
-		}
+	if !tok.Expiry.IsZero() {
+		exp = start.Add(time.Until(tok.Expiry))
 	}
-	return tr.AccessToken, exp, nil
+	return tok.AccessToken, exp, nil
 }
+
+// doerTransport sends an HTTP client's requests through a Doer.
+type doerTransport struct{ d Doer }
+
+func (t doerTransport) RoundTrip(r *http.Request) (*http.Response, error) { return t.d.Do(r) }
 
 // NewDoer returns an HTTP client honouring cfg's TLS settings (ca_file,
 // insecure_skip_verify) and timeout, that follows no redirect: for requests made
@@ -254,4 +281,146 @@ func NewDoer(cfg Config) (Doer, error) {
 		Timeout:       timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}, nil
+}
+
+// Where OAuth2 client credentials go (target.rest.auth.credentials).
+const (
+	CredentialsBasic = "basic" // HTTP basic auth (client_secret_basic), the default
+	CredentialsBody  = "body"  // client_id and client_secret in the form body (client_secret_post)
+)
+
+// RestAuthMore are the keys of target.rest.auth beyond the type's own:
+//
+//	auth:
+//	  type: bearer
+//	  scheme: SSWS              # "Authorization: SSWS <target.token>" (bearer, header)
+//
+//	auth:
+//	  type: header
+//	  header: X-Api-Secret      # carries target.token
+//	  key_header: X-Api-Key     # and a second header carries the key
+//	  key: "${API_KEY}"
+//
+//	auth:
+//	  type: oauth2
+//	  token_url: https://idp.example.com/oauth/token
+//	  client_id: dirsync
+//	  credentials: body         # basic (default) | body
+//	  audience: https://api.example.com
+//	  token_params: ["resource=https://api.example.com"]
+type RestAuthMore struct {
+	// Scheme goes before target.token in the header (types bearer and
+	// header): SSWS (Okta), Token, Zoho-oauthtoken. Default for bearer
+	// "Bearer"; none for header.
+	Scheme string `mapstructure:"scheme" json:"scheme,omitempty"`
+	// KeyHeader and Key are a second header sent with type header, for
+	// platforms that want an API key and a secret in two headers; the key is
+	// redacted like the secret.
+	KeyHeader string `mapstructure:"key_header" json:"key_header,omitempty"`
+	Key       string `mapstructure:"key" json:"key,omitempty"`
+	// Credentials is where the OAuth2 client id and secret go: basic
+	// (default) or body.
+	Credentials string `mapstructure:"credentials" json:"credentials,omitempty"`
+	// Audience is sent as the token request's audience parameter (Auth0,
+	// Okta custom authorization servers).
+	Audience string `mapstructure:"audience" json:"audience,omitempty"`
+	// TokenParams are more "name=value" parameters of the token request,
+	// e.g. resource=https://api.example.com.
+	TokenParams []string `mapstructure:"token_params" json:"token_params,omitempty"`
+}
+
+// validateMore reports the problems of the keys above for auth type typ.
+func (a RestAuth) validateMore(typ string) []error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("target.rest.auth.%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if a.Scheme != "" {
+		if typ != AuthBearer && typ != AuthHeader {
+			bad("scheme", "applies to auth types bearer and header only, not %s", typ)
+		} else if strings.ContainsAny(a.Scheme, " \t\r\n") {
+			bad("scheme", "must be one word, e.g. SSWS or Token, got %q", a.Scheme)
+		}
+	}
+	if a.KeyHeader != "" || a.Key != "" {
+		switch {
+		case typ != AuthHeader:
+			bad("key_header", "applies to auth type header only, not %s", typ)
+		case a.KeyHeader == "" || a.Key == "":
+			bad("key_header", "key_header and key must be set together (the second header and its value)")
+		case strings.EqualFold(a.KeyHeader, a.Header):
+			bad("key_header", "must differ from auth.header (%s)", a.Header)
+		}
+	}
+	if a.Credentials != "" || a.Audience != "" || len(a.TokenParams) > 0 {
+		if typ != AuthOAuth2 {
+			bad("credentials", "credentials, audience and token_params apply to auth type oauth2 only, not %s", typ)
+		}
+	}
+	switch a.Credentials {
+	case "", CredentialsBasic, CredentialsBody:
+	default:
+		bad("credentials", "unknown value %q (want basic or body)", a.Credentials)
+	}
+	for _, kv := range a.TokenParams {
+		name, _, ok := strings.Cut(kv, "=")
+		switch {
+		case !ok || name == "":
+			bad("token_params", "every entry must be name=value")
+		case slices.Contains([]string{"grant_type", "client_id", "client_secret", "scope"}, name):
+			bad("token_params", "%s is set by dirsync (use client_id, scopes and target.token)", name)
+		}
+	}
+	return errs
+}
+
+// TokenRequestParams returns the OAuth2 token request's extra parameters:
+// audience and token_params.
+func (a RestAuth) TokenRequestParams() url.Values {
+	v := url.Values{}
+	if a.Audience != "" {
+		v.Set("audience", a.Audience)
+	}
+	for _, kv := range a.TokenParams {
+		if name, val, ok := strings.Cut(kv, "="); ok {
+			v.Add(name, val)
+		}
+	}
+	if len(v) == 0 {
+		return nil
+	}
+	return v
+}
+
+// moreSecrets returns the secret values among the keys above.
+func (a RestAuth) moreSecrets() []string {
+	var out []string
+	if a.Key != "" {
+		out = append(out, a.Key)
+	}
+	for _, kv := range a.TokenParams {
+		if name, val, ok := strings.Cut(kv, "="); ok && sensitiveParam(name) && val != "" {
+			out = append(out, val)
+		}
+	}
+	return out
+}
+
+// redactedMore returns the keys above with their secrets masked.
+func (a RestAuth) redactedMore() RestAuthMore {
+	m := a.RestAuthMore
+	if m.Key != "" {
+		m.Key = redacted
+	}
+	if len(m.TokenParams) > 0 {
+		params := make([]string, len(m.TokenParams))
+		for i, kv := range m.TokenParams {
+			if name, _, ok := strings.Cut(kv, "="); ok && sensitiveParam(name) {
+				kv = name + "=" + redacted
+			}
+			params[i] = kv
+		}
+		m.TokenParams = params
+	}
+	return m
 }

@@ -40,6 +40,8 @@ const (
 //	  concurrency: 8                    # changes applied at once
 //	  max_in_flight: 0                  # requests in flight at most, 0 = concurrency
 //	  rate_limit: 10                    # requests per second, 0 = no client-side limit
+//	  rate_limit_headers:               # the platform's own limit (default: the usual headers)
+//	    reset_format: auto              # auto | epoch | epoch_ms | delta
 //	  timeout: 30s
 //	  max_retries: 2
 //	  throttle_timeout: 5m              # give up when only throttled (429) for this long
@@ -69,6 +71,11 @@ type Config struct {
 	// RateLimit is the most requests per second sent to the platform, retries
 	// included. 0 disables the client-side limit. Default 10.
 	RateLimit float64 `mapstructure:"rate_limit" json:"rate_limit"`
+	// RateLimitHeaders says where the platform's answers tell its own rate
+	// limit (X-RateLimit-Remaining/-Reset, the IETF RateLimit fields, …), so
+	// that the client waits for a reset instead of being answered 429. The
+	// usual headers are read by default (see RateLimitHeaders).
+	RateLimitHeaders RateLimitHeaders `mapstructure:"rate_limit_headers" json:"rate_limit_headers,omitzero"`
 	// Timeout bounds one HTTP request, reading the response included. Default 30s.
 	Timeout time.Duration `mapstructure:"timeout" json:"timeout"`
 	// MaxRetries is how many times a request that failed transiently (network
@@ -172,6 +179,7 @@ func (c Config) Validate() error {
 	if c.RateLimit < 0 {
 		bad("rate_limit", "must be 0 (no limit) or more, got %g", c.RateLimit)
 	}
+	errs = append(errs, c.RateLimitHeaders.validate()...)
 	if c.Timeout <= 0 {
 		bad("timeout", "must be positive, got %s", c.Timeout)
 	}

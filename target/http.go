@@ -173,6 +173,7 @@ type HTTPClient struct {
 	maxRetries      int
 	throttleTimeout time.Duration
 	pace            *pace   // adaptive rate limit (AIMD); nil: none
+	quota           *quota  // the platform's quota, as its rate-limit headers tell it
 	window          *window // adaptive bound on requests in flight (AIMD)
 	retries         atomic.Int64
 	opts            options
@@ -228,6 +229,7 @@ func NewHTTPClient(cfg Config, auth Auth, opts ...Option) (*HTTPClient, error) {
 		}
 	}
 	c.pace = newPace(cfg.RateLimit, time.Now)
+	c.quota = newQuota(cfg.RateLimitHeaders)
 	if c.doer == nil {
 		tr, err := transport(cfg)
 		if err != nil {
@@ -315,13 +317,24 @@ func (c *HTTPClient) Do(ctx context.Context, req Request) (*Response, error) {
 		if err := c.window.acquire(ctx); err != nil {
 			return nil, &HTTPError{Op: req.Op, Method: req.Method, URL: redURL, Attempts: attempt - 1, Err: err}
 		}
-		sent, err := c.pace.wait(ctx)
+		tk, err := c.quota.take(ctx, c.opts.now, c.opts.sleep, c.opts.maxRetryWait)
 		if err != nil {
 			c.window.abandon()
 			return nil, &HTTPError{Op: req.Op, Method: req.Method, URL: redURL, Attempts: attempt - 1, Err: err}
 		}
+		sent, err := c.pace.wait(ctx)
+		if err != nil {
+			c.quota.observe(tk, nil, false, c.opts.now())
+			c.window.abandon()
+			return nil, &HTTPError{Op: req.Op, Method: req.Method, URL: redURL, Attempts: attempt - 1, Err: err}
+		}
 		resp, err := c.once(ctx, req, u, redURL)
-		isThrottled := resp != nil && throttled(resp)
+		isThrottled := resp != nil && (throttled(resp) || c.quota.refused(resp.Status, resp.Header, c.opts.now()))
+		var hdr http.Header
+		if resp != nil {
+			hdr = resp.Header
+		}
+		resetAt, hasReset := c.quota.observe(tk, hdr, isThrottled, c.opts.now())
 		c.window.release(isThrottled)
 		if c.opts.observe != nil {
 			at := Attempt{Op: req.Op, Method: req.Method, URL: redURL, Err: err}
@@ -358,7 +371,7 @@ func (c *HTTPClient) Do(ctx context.Context, req Request) (*Response, error) {
 			}
 		}
 		herr.Op, herr.Method, herr.URL, herr.Attempts = req.Op, req.Method, redURL, attempt
-		if ctx.Err() != nil || !herr.Temporary() {
+		if ctx.Err() != nil || !herr.Temporary() && !isThrottled {
 			return resp, herr
 		}
 		ra, hasRA := c.retryAfter(herr.RetryAfter)
@@ -379,10 +392,19 @@ func (c *HTTPClient) Do(ctx context.Context, req Request) (*Response, error) {
 			}
 			waits++
 			wait = c.backoff(waits)
-			if hasRA {
+			switch {
+			case hasRA:
 				// Retry-After, and a random part of up to half of it more:
 				// requests throttled together are not sent again together.
 				wait = ra + throttleJitter(ra)
+			case hasReset:
+				// No Retry-After but a reset time: the quota holds every
+				// request until then, this one included.
+				wait = 0
+				if d := resetAt.Sub(now); d > c.opts.maxRetryWait {
+					return resp, fmt.Errorf("%w (not retried: the platform's rate limit resets in %s, more than %s; the change is retried on the next run)",
+						herr, d.Round(time.Second), c.opts.maxRetryWait)
+				}
 			}
 			c.mu.Lock()
 			c.throttle.Waited += wait

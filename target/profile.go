@@ -130,6 +130,9 @@ type RestAuth struct {
 	TokenURL string   `mapstructure:"token_url" json:"token_url,omitempty"`
 	ClientID string   `mapstructure:"client_id" json:"client_id,omitempty"`
 	Scopes   []string `mapstructure:"scopes" json:"scopes,omitempty"`
+
+	// The keys below are documented in auth_more.go (RestAuthMore).
+	RestAuthMore `mapstructure:",squash"`
 }
 
 // RestList is a REST profile's list endpoint.
@@ -492,6 +495,7 @@ func (p RestProfile) validate() []error {
 	default:
 		bad("auth.type", "unknown type %q (want none, bearer, header, basic, query or oauth2)", p.Auth.Type)
 	}
+	errs = append(errs, p.Auth.validateMore(p.AuthType())...)
 	pairs("query", p.Query)
 	pairs("list.query", p.List.Query)
 
@@ -661,6 +665,7 @@ func (p RestProfile) secrets() []string {
 			out = append(out, val)
 		}
 	}
+	out = append(out, p.Auth.moreSecrets()...)
 	return out
 }
 
@@ -690,5 +695,6 @@ func (p RestProfile) redacted() RestProfile {
 		}
 		p.Auth.Params = params
 	}
+	p.Auth.RestAuthMore = p.Auth.redactedMore()
 	return p
 }

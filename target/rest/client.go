@@ -137,8 +137,11 @@ func New(cfg target.Config, opts ...Option) (*Client, error) {
 	switch p.AuthType() {
 	case target.AuthBearer:
 		c.auth = target.Bearer(secret)
+		if p.Auth.Scheme != "" {
+			c.auth = target.HeaderKey{Name: "Authorization", Scheme: p.Auth.Scheme, Value: secret}
+		}
 	case target.AuthHeader:
-		c.auth = target.HeaderKey{Name: p.Auth.Header, Value: secret}
+		c.auth = target.HeaderKey{Name: p.Auth.Header, Scheme: p.Auth.Scheme, Value: secret, KeyName: p.Auth.KeyHeader, Key: p.Auth.Key}
 	case target.AuthBasic:
 		c.auth = target.Basic{Username: p.Auth.Username, Password: secret}
 	case target.AuthQuery:
@@ -152,7 +155,8 @@ func New(cfg target.Config, opts ...Option) (*Client, error) {
 		if err != nil {
 			return nil, fmt.Errorf("target.rest.auth.token_url: %w", err)
 		}
-		o := &target.OAuth2{TokenURL: tokenURL, ClientID: p.Auth.ClientID, ClientSecret: secret, Scopes: p.Auth.Scopes}
+		o := &target.OAuth2{TokenURL: tokenURL, ClientID: p.Auth.ClientID, ClientSecret: secret, Scopes: p.Auth.Scopes,
+			InBody: p.Auth.Credentials == target.CredentialsBody, Params: p.Auth.TokenRequestParams()}
 		// The token endpoint gets the platform's TLS settings and timeout.
 		d, err := target.NewDoer(cfg)
 		if err != nil {
