@@ -5,6 +5,23 @@
 // when the read was incomplete for any reason (connection lost, cancelled,
 // size or time limit, referral, broken paging). Entries that cannot be mapped
 // are returned as Skipped, with the reason.
+//
+// Where each part is:
+//
+//   - source.go: connecting (LDAPS, StartTLS, plain only when allowed),
+//     binding, Fetch and Stream (users handed over page by page, so a run
+//     need not hold the directory), and the errors of an incomplete read.
+//   - usersearch.go, wire.go, wireconn.go: the paged user search, decoding
+//     entries straight from the wire.
+//   - mapping.go: an entry to user.User, Active Directory specifics
+//     (objectGUID, userAccountControl) included; groups.go: group membership
+//     (nested groups, ranged member, member_of scoping).
+//   - dedup.go: duplicate IDs, usernames and emails, skipped on both sides.
+//   - watch.go, watch_dirsync.go, watch_poll.go: change streams (Watch:
+//     syncrepl, AD DirSync, polling) that say who changed; watch_reread.go:
+//     Reread, which reads those users again and is the only one to say a user
+//     is gone.
+//   - config.go: the `ldap:` config section, its defaults and validation.
 package ldapsource
 
 import (

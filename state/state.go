@@ -8,7 +8,14 @@
 // and may be used while a sync runs.
 //
 // The schema is versioned: numbered migrations embedded in the binary are applied
-// when a read-write store is opened.
+// when a read-write store is opened (migrate.go).
+//
+// Where each part of the reconciler's Store is: store.go (Snapshot, runs, Save:
+// a record and its journal entry in one transaction), partial.go (the compact
+// Summaries and Records by ID that streamed and change-event runs read),
+// query.go (meta values, and the journal and run queries of status, report and
+// undo), intent.go (the pending record saved before a create), lock_unix.go
+// (the single-writer lock), config.go (the `state:` config section).
 package state
 
 import (

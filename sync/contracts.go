@@ -6,6 +6,36 @@
 // The package knows nothing of LDAP, HTTP or SQLite: it declares the small
 // interfaces below and adapters implement them. Adapters exchange only values from
 // package user, so they never import sync.
+//
+// Every sync rule lives here; the commands and the service only choose the
+// run. Where each part is:
+//
+//   - engine.go: Engine, RunOptions and Report; Run (reads the directory
+//     itself) and Reconcile (over a Directory read already, so one read can
+//     feed one engine per target); the choice of the streamed or the whole
+//     read; run bookkeeping.
+//   - stream.go: the streamed read of every ordinary run: users stream past
+//     the Store's summaries and only the changed ones are held. early.go:
+//     the updates of users who stay active, applied while the read goes on;
+//     everything that grants or removes access waits for the policy.
+//   - diff.go, plan.go: Diff, the one source of the rules, and Plan/Change.
+//     Every read path must give the plan Diff gives.
+//   - policy.go: the safety limits (empty read, max_archive,
+//     max_archive_percent); meta.go: what they count across runs (removals
+//     since the last full read) and the full reconcile's schedule, in the
+//     Store's meta.
+//   - full.go: the full reconcile (RunOptions.Full): the platform listed,
+//     drift corrected, unmanaged and deleted accounts handled.
+//   - changed.go: RunChanged, the run over a directory change stream's users.
+//   - only.go: RunOptions.Only, a run for one user.
+//   - apply.go: the applier: bounded workers, adoption before create, one
+//     account linked to one user, each success saved at once; intent.go: the
+//     pending record saved before a create; resilience.go: the platform-fault
+//     stop, the circuit breaker and quarantine (Quarantined).
+//   - approved.go: ApplyPlan, a plan approved earlier; undo.go:
+//     UndoArchives, the plan that reverses a run's archives; preview.go: the
+//     adoptions a dry run shows.
+//   - config.go: the `sync:` config section and its Options.
 package sync
 
 import (

@@ -1,5 +1,11 @@
 // Package user holds the normalized person record that flows from the directory,
 // through the reconciler, to the platform. It is pure data: no I/O.
+//
+// user.go holds User, its normalization and its canonical hash (what tells a
+// changed user); record.go the types the snapshot and the platform exchange
+// with the reconciler (Account, Record, Summary, Entry, Op, Status, match keys);
+// platformid.go CheckPlatformID, which refuses an account id that is not one
+// URL path segment. Every other package may import it; it imports no other.
 package user
 
 import (

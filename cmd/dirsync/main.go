@@ -6,6 +6,19 @@
 
 // Command dirsync keeps a SaaS platform's users in step with an LDAP or Active
 // Directory directory.
+//
+// This package is the command line: each command in its cmd_*.go file (sync
+// and plan, check, status, report, demo, version, run, apply, undo), output
+// and progress (output.go, table.go, progress.go), logging (logging.go). It
+// holds no sync rule: app.go wires the adapters (ldapsource, state, the target
+// of target.type) into a sync.Engine and checks at build time that each meets
+// its contract; config.go and withconfig.go take the config from
+// internal/config.
+//
+// The service of `dirsync run` is here for now and is moving to
+// internal/service: the scheduler, config reload and /metrics, /healthz and
+// /readyz (cmd_run.go), the change-event queue of ldap.watch (watch.go), the
+// metrics (metrics.go) and systemd notification (sdnotify.go).
 package main
 
 import (

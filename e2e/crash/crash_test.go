@@ -1,7 +1,3 @@
-// Package crash proves dirsync's crash safety end to end: the real binary, run
-// against a real OpenLDAP slapd and the fake SCIM platform, is killed with
-// SIGKILL at random points while it applies a plan, restarted, and must leave
-// the platform exactly in step with the directory.
 package crash
 
 import (

@@ -1,10 +1,15 @@
-// Package fake is an in-memory SCIM 2.0 platform served over real HTTP, for tests
-// and the `dirsync demo` command. It implements the User endpoints a SCIM client
-// uses (POST/GET/PUT/PATCH/DELETE /Users, filters on externalId, userName and
-// emails, startIndex/count paging, /ServiceProviderConfig), lets tests inspect
-// and edit its users directly, and injects faults on demand: latency, 5xx at a
-// rate, scripted failures such as a 429 burst with Retry-After, failures for one
-// userName, connection resets, oversized and malformed bodies.
+// Package fake is an in-memory SCIM 2.0 platform served over real HTTP, for
+// tests, the bench and the `dirsync demo` command. It implements the User
+// endpoints a SCIM client uses (POST/GET/PUT/PATCH/DELETE /Users, filters on
+// externalId, userName and emails, startIndex/count paging,
+// /ServiceProviderConfig) and PATCH of /Groups members (groups.go), lets tests
+// inspect and edit its users directly, and injects faults on demand: latency,
+// 5xx at a rate, scripted failures such as a 429 burst with Retry-After,
+// failures for one userName, connection resets, oversized and malformed
+// bodies.
+//
+// It also plays vendor REST User Management APIs for target/rest, in the
+// styles of RESTOptions.Style (rest.go, rest_styles*.go).
 //
 // Everything random (ids, fault rolls) comes from a generator seeded by
 // Options.Seed, so runs are repeatable.

@@ -7,7 +7,8 @@
 // emails the platform holds), active, and of User.Extra only the keys that are
 // SCIM attributes: "title" (core) and "department", "employeeNumber",
 // "costCenter", "organization", "division" (enterprise extension). Other extra
-// keys are not sent. Groups are not pushed.
+// keys are not sent. Directory groups are pushed only as memberships of the
+// SCIM groups that target.groups maps them to (groups.go).
 //
 // Updates use PATCH when the platform's /ServiceProviderConfig advertises it (read
 // once, lazily), and otherwise — or when a PATCH is answered 501 or 405 — GET then
