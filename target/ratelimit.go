@@ -317,7 +317,9 @@ func (q *quota) leftLocked() int64 {
 // before the quota grows by one.
 const learnedProbe = 10
 
-func newQuota(cfg RateLimitHeaders) *quota { return &quota{cfg: cfg} }
+func newQuota(cfg RateLimitHeaders) *quota {
+	return &quota{cfg: cfg, changed: make(chan struct{})}
+}
 
 // errQuotaWait is returned when the quota resets later than the client waits.
 type errQuotaWait struct {
@@ -412,7 +414,6 @@ func (q *quota) expireLocked(t time.Time) {
 			q.known, q.probing, q.probeEnd = true, true, 2*ended+1
 			q.left = ended
 			q.resetAt = q.resetAt.Add(maxReset)
-			q.changed = make(chan struct{})
 		}
 		q.gen++
 		q.admitted, q.throttled = 0, false
@@ -442,12 +443,14 @@ func (q *quota) observe(tk ticket, hdr http.Header, throttled bool, now time.Tim
 			q.admitted++
 		}
 	}
+	if tk.probe {
+		// Whether or not the probing still goes on: the requests waiting
+		// for this probe go on.
+		q.probe = false
+		close(q.changed)
+		q.changed = make(chan struct{})
+	}
 	if q.probing {
-		if tk.probe {
-			q.probe = false
-			close(q.changed)
-			q.changed = make(chan struct{})
-		}
 		switch {
 		case throttled && li.hasReset:
 			// The second reset: the window's length is known.

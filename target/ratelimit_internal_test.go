@@ -1,6 +1,7 @@
 package target
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"testing"
@@ -53,3 +54,44 @@ func TestRateLimitHeaders_ParseReadsTheUsualFieldsAndResetFormats(t *testing.T) 
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func TestQuota_AProbeAnsweredAfterTheProbingEndedStillReleasesTheNextProbe(t *testing.T) {
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	noSleep := func(context.Context, time.Duration) error { return nil }
+	q := newQuota(RateLimitHeaders{})
+	reset := func(d time.Duration) http.Header {
+		return http.Header{"X-Ratelimit-Reset": {strconv.FormatInt(now.Add(d).Unix(), 10)}}
+	}
+	take := func() ticket {
+		t.Helper()
+		tk, err := q.take(context.Background(), clock, noSleep, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tk
+	}
+	// Two requests of a window; the first is answered 429 with the reset.
+	tk1, tk2 := take(), take()
+	q.observe(tk1, reset(time.Second), true, now)
+	// After the reset the quota probes: nothing was admitted.
+	now = now.Add(time.Second + 50*time.Millisecond)
+	probe := take()
+	if !probe.probe {
+		t.Fatalf("after a throttled window of unknown length, want a probe: %+v", probe)
+	}
+	// The straggler's 429 (the next window's reset) ends the probing while
+	// the probe is in flight; then the probe is answered.
+	q.observe(tk2, reset(time.Second), true, now)
+	q.observe(probe, http.Header{}, false, now)
+	// A later probing must not wait for that probe any more.
+	q.mu.Lock()
+	q.known, q.left, q.probing, q.probeEnd = true, 0, true, 10
+	q.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	tk, err := q.take(ctx, clock, noSleep, time.Minute)
+	if err != nil || !tk.probe {
+		t.Fatalf("take = %+v, %v; want a probe at once", tk, err)
+	}
+}
