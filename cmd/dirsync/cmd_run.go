@@ -18,7 +18,9 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	svc "github.com/dirsync/dirsync/internal/service"
 	dsync "github.com/dirsync/dirsync/sync"
+	"github.com/dirsync/dirsync/target"
 )
 
 // progressEvery is how often a long run logs its progress.
@@ -90,7 +92,7 @@ type service struct {
 	flags   *runFlags
 	root    *zap.Logger // for wire, which scopes its own loggers
 	log     *zap.Logger
-	m       *metrics
+	m       *svc.Metrics
 	started time.Time
 	limits  listenerLimits // of the HTTP listener
 
@@ -115,7 +117,7 @@ func newService(g *globalFlags, cfg Config, log *zap.Logger, f *runFlags) *servi
 	root := log
 	log = log.With(zap.String(keyComponent, "service"))
 	return &service{
-		g: g, flags: f, root: root, log: log, m: newMetrics(), cfg: cfg, started: time.Now(), limits: defaultListenerLimits,
+		g: g, flags: f, root: root, log: log, m: svc.NewMetrics(buildVersion()), cfg: cfg, started: time.Now(), limits: defaultListenerLimits,
 		cron: cron.New(cron.WithParser(cronParser), cron.WithLogger(cronLogger{log})),
 	}
 }
@@ -224,7 +226,7 @@ func (s *service) trigger(reason string) {
 		}
 		s.deferred = reason
 	default:
-		s.m.skipped.Inc()
+		s.m.Skipped.Inc()
 		s.log.Warn("run skipped: the previous run is still going", zap.String("reason", reason))
 	}
 }
@@ -285,8 +287,8 @@ func (s *service) stopWatcher() {
 // runOnce runs one reconciliation with the config in force, opening (and
 // locking) the snapshot for the run's duration only.
 func (s *service) runOnce(reason string) {
-	s.m.running.Set(1)
-	defer s.m.running.Set(0)
+	s.m.Running.Set(1)
+	defer s.m.Running.Set(0)
 	cfg := s.config()
 	s.log.Info("run starting", zap.String("reason", reason))
 	start := time.Now()
@@ -295,7 +297,7 @@ func (s *service) runOnce(reason string) {
 	// The events and cookies the change stream gathered so far are covered
 	// by this run's directory read.
 	take := s.fullReadTake()
-	a, err := wire(s.runCtx, cfg, s.root, false, s.m)
+	a, err := wire(s.runCtx, cfg, s.root, false, metricsObserver{s.m})
 	if err != nil {
 		s.fullReadDone(s.runCtx, nil, take, false)
 	}
@@ -315,7 +317,7 @@ func (s *service) runOnce(reason string) {
 		if full && err == nil && rep.FullSkipped == "" {
 			markFull(s.runCtx, a, s.root)
 		}
-		s.fullReadDone(s.runCtx, a, take, completed(rep.Outcome(err)))
+		s.fullReadDone(s.runCtx, a, take, svc.Completed(rep.Outcome(err)))
 		if cerr := a.Close(); cerr != nil && err == nil {
 			err = fmt.Errorf("close snapshot: %w", cerr)
 		}
@@ -328,11 +330,11 @@ func (s *service) runOnce(reason string) {
 	// Readiness first: whoever sees the run in the metrics sees it in /readyz.
 	s.mu.Lock()
 	s.lastOutcome = outcome
-	if completed(outcome) {
+	if svc.Completed(outcome) {
 		s.lastSuccess = end
 	}
 	s.mu.Unlock()
-	s.m.finished(rep, outcome, end)
+	s.m.Finished(rep, outcome, end)
 
 	fields := summaryFields(rep, mode, err)
 	if s.runCtx.Err() != nil {
@@ -354,7 +356,7 @@ func (s *service) runOnce(reason string) {
 func (s *service) reload() {
 	cfg, err := readConfig(s.g)
 	if err != nil {
-		s.m.reloads.WithLabelValues("refused").Inc()
+		s.m.Reloads.WithLabelValues("refused").Inc()
 		s.log.Error("config reload refused: the running config is kept", zap.String("config", s.g.configFile), zap.Error(err))
 		return
 	}
@@ -364,7 +366,7 @@ func (s *service) reload() {
 	if cfg.Schedule != old.Schedule {
 		entry, err := s.cron.AddFunc(cfg.Schedule, func() { s.trigger("schedule") })
 		if err != nil { // validated with the config
-			s.m.reloads.WithLabelValues("refused").Inc()
+			s.m.Reloads.WithLabelValues("refused").Inc()
 			s.log.Error("config reload refused: the running config is kept", zap.Error(fmt.Errorf("schedule: %w", err)))
 			return
 		}
@@ -391,7 +393,7 @@ func (s *service) reload() {
 		s.watch = w
 	}
 	s.cfg = cfg
-	s.m.reloads.WithLabelValues("applied").Inc()
+	s.m.Reloads.WithLabelValues("applied").Inc()
 	s.log.Info("config reloaded", zap.String("schedule", cfg.Schedule), zap.Time("next_run", s.cron.Entry(s.entry).Next))
 }
 
@@ -452,7 +454,7 @@ func (s *service) httpServer() *http.Server {
 // handler serves /metrics, /healthz and /readyz.
 func (s *service) handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", s.m.handler())
+	mux.Handle("GET /metrics", s.m.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
@@ -483,7 +485,7 @@ func (s *service) ready(now time.Time) (bool, string) {
 	switch {
 	case s.lastOutcome == "":
 		return true, "ok: no run has finished yet"
-	case completed(s.lastOutcome):
+	case svc.Completed(s.lastOutcome):
 		return true, "ok: last run " + s.lastOutcome
 	}
 	since, what := s.lastSuccess, "the last completed run"
@@ -504,6 +506,13 @@ func (s *service) notify(state string) {
 		s.log.Warn("cannot notify systemd", zap.Error(err))
 	}
 }
+
+// metricsObserver counts the changes and platform requests of a run in the
+// service's metrics.
+type metricsObserver struct{ m *svc.Metrics }
+
+func (o metricsObserver) change(c dsync.Change, err error) { o.m.Change(c, err) }
+func (o metricsObserver) request(a target.Attempt)         { o.m.Request(a) }
 
 // cronLogger sends the scheduler's logs to zap: its chatter at debug level.
 type cronLogger struct{ log *zap.Logger }

@@ -18,6 +18,7 @@ import (
 	"github.com/go-ldap/ldap/v3"
 	"go.uber.org/zap"
 
+	svc "github.com/dirsync/dirsync/internal/service"
 	"github.com/dirsync/dirsync/ldapsource"
 	"github.com/dirsync/dirsync/state"
 	dsync "github.com/dirsync/dirsync/sync"
@@ -142,8 +143,8 @@ func (w *watcher) stop() {
 	if w.retry != nil {
 		w.retry.Stop()
 	}
-	w.s.m.watchConnected.Set(0)
-	w.s.m.watchRefused.Set(0)
+	w.s.m.WatchConnected.Set(0)
+	w.s.m.WatchRefused.Set(0)
 }
 
 // follow resolves the mode and runs the change streams until ctx is done,
@@ -323,8 +324,8 @@ func (w *watcher) onConnected(stream string, up bool, err error) {
 	}
 	nRefused := len(w.refused)
 	w.mu.Unlock()
-	w.s.m.watchConnected.Set(float64(n))
-	w.s.m.watchRefused.Set(float64(nRefused))
+	w.s.m.WatchConnected.Set(float64(n))
+	w.s.m.WatchRefused.Set(float64(nRefused))
 	switch {
 	case up && wasRefused:
 		w.log.Info("watch: the directory accepts the change stream again", zap.String("stream", stream))
@@ -332,7 +333,7 @@ func (w *watcher) onConnected(stream string, up bool, err error) {
 	case up && !was:
 		w.log.Info("watch connected", zap.String("stream", stream))
 	case isRefused:
-		w.s.m.watchRefusals.Inc()
+		w.s.m.WatchRefusals.Inc()
 		if !wasRefused {
 			// Once: retrying does not heal it; the error says what to
 			// change. Until then the scheduled runs carry the changes.
@@ -425,9 +426,9 @@ func (w *watcher) onChange(c ldapsource.Change) {
 	if c.Resync || c.Cookie != nil {
 		w.positioned(c.Stream)
 	}
-	w.s.m.watchEvents.WithLabelValues("change").Add(float64(len(c.IDs) + len(c.DNs)))
+	w.s.m.WatchEvents.WithLabelValues("change").Add(float64(len(c.IDs) + len(c.DNs)))
 	if c.Resync {
-		w.s.m.watchEvents.WithLabelValues("resync").Inc()
+		w.s.m.WatchEvents.WithLabelValues("resync").Inc()
 		w.log.Info("watch: the change stream cannot tell what changed before now; a full directory read follows", zap.String("stream", c.Stream))
 	}
 	w.poke()
@@ -569,11 +570,11 @@ func (w *watcher) runChanged() {
 	start := time.Now()
 	rep, n, err := w.applyChanged(ctx, t)
 	outcome := rep.Outcome(err)
-	s.m.watchRuns.WithLabelValues(outcome).Inc()
+	s.m.WatchRuns.WithLabelValues(outcome).Inc()
 	fields := append(summaryFields(rep, "watch", err), zap.Int("events", n), zap.Duration("latency", time.Since(start)))
 	var se *dsync.SafetyError
 	switch {
-	case completed(outcome):
+	case svc.Completed(outcome):
 		w.succeeded()
 		if outcome == dsync.OutcomeSuccess {
 			w.log.Info("watch run finished", fields...)
@@ -599,7 +600,7 @@ func (w *watcher) runChanged() {
 // applyChanged rereads and applies t's events, and keeps the cookies when
 // the run completes. n is the number of entries named.
 func (w *watcher) applyChanged(ctx context.Context, t *watchTake) (rep dsync.Report, n int, err error) {
-	a, err := wire(ctx, w.s.config(), w.s.root, false, w.s.m)
+	a, err := wire(ctx, w.s.config(), w.s.root, false, metricsObserver{w.s.m})
 	if err != nil {
 		return rep, 0, err
 	}
@@ -635,7 +636,7 @@ func (w *watcher) applyChanged(ctx context.Context, t *watchTake) (rep dsync.Rep
 	// full read.
 	rep, err = a.engine.RunChanged(ctx, dsync.RunOptions{Mode: "watch"},
 		dsync.Changed{Users: users, Gone: gone, Skipped: skips(skipped)})
-	if !completed(rep.Outcome(err)) {
+	if !svc.Completed(rep.Outcome(err)) {
 		return rep, n, err
 	}
 	if serr := w.saveCookies(ctx, a.engine.Store, t); serr != nil {

@@ -9,6 +9,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/zap"
 
+	svc "github.com/dirsync/dirsync/internal/service"
 	"github.com/dirsync/dirsync/ldapsource"
 )
 
@@ -26,7 +27,7 @@ func (m memMeta) SetMeta(_ context.Context, k, v string) error {
 }
 
 func newTestWatcher() *watcher {
-	s := &service{m: newMetrics()}
+	s := &service{m: svc.NewMetrics(buildVersion())}
 	return &watcher{
 		s: s, log: zap.NewNop(), kick: make(chan struct{}, 1),
 		ids: map[string]bool{}, dns: map[string]bool{}, cookies: map[string][]byte{},
@@ -137,7 +138,7 @@ func TestService_ARunThatComesDuringAnEventRunGoesNextInsteadOfBeingSkipped(t *t
 		t.Errorf("after the event run: last outcome %q, busy %v, deferred %q, event run %v; want the scheduled run done and the service idle",
 			s.lastOutcome, s.busy.Load(), s.deferred, s.eventRun)
 	}
-	if got := counterValue(t, s.m.skipped); got != 0 {
+	if got := counterValue(t, s.m.Skipped); got != 0 {
 		t.Errorf("dirsync_runs_skipped_total = %g, want 0", got)
 	}
 }
@@ -148,7 +149,7 @@ func TestService_ARunThatComesDuringAnOrdinaryRunIsSkipped(t *testing.T) {
 	s.trigger("schedule")
 	close(release)
 	s.runs.Wait()
-	if got := counterValue(t, s.m.skipped); got != 1 || s.deferred != "" {
+	if got := counterValue(t, s.m.Skipped); got != 1 || s.deferred != "" {
 		t.Errorf("skipped %g, deferred %q; want the tick skipped", got, s.deferred)
 	}
 }
