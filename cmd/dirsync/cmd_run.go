@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"reflect"
@@ -94,7 +93,7 @@ type service struct {
 	log     *zap.Logger
 	m       *svc.Metrics
 	started time.Time
-	limits  listenerLimits // of the HTTP listener
+	limits  svc.ListenerLimits // of the HTTP listener
 
 	busy      atomic.Bool // a run is going
 	runs      gosync.WaitGroup
@@ -117,7 +116,7 @@ func newService(g *globalFlags, cfg Config, log *zap.Logger, f *runFlags) *servi
 	root := log
 	log = log.With(zap.String(keyComponent, "service"))
 	return &service{
-		g: g, flags: f, root: root, log: log, m: svc.NewMetrics(buildVersion()), cfg: cfg, started: time.Now(), limits: defaultListenerLimits,
+		g: g, flags: f, root: root, log: log, m: svc.NewMetrics(buildVersion()), cfg: cfg, started: time.Now(), limits: svc.DefaultListenerLimits,
 		cron: cron.New(cron.WithParser(cronParser), cron.WithLogger(cronLogger{log})),
 	}
 }
@@ -144,13 +143,17 @@ func (s *service) serve(ctx context.Context) error {
 	if err != nil {
 		return &exitError{code: exitFailure, err: fmt.Errorf("listen: %w (is another dirsync running? change listen: in the config)", err)}
 	}
-	srv := s.httpServer()
+	// The listener serves until the service has stopped.
+	lctx, stopListener := context.WithCancel(context.WithoutCancel(ctx))
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	listened := make(chan struct{})
+	go func() {
+		defer close(listened)
+		served <- s.listener(ln).Start(lctx)
+	}()
 	defer func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(sctx) //nolint:errcheck // exiting; open scrapes are cut
+		stopListener()
+		<-listened
 	}()
 
 	entry, err := s.cron.AddFunc(cfg.Schedule, func() { s.trigger("schedule") })
@@ -193,7 +196,7 @@ func (s *service) serve(ctx context.Context) error {
 			if serr := s.stop(sigs); serr != nil {
 				err = errors.Join(err, serr)
 			}
-			return &exitError{code: exitFailure, err: fmt.Errorf("serve %s: %w", cfg.Listen, err)}
+			return &exitError{code: exitFailure, err: err}
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
 				s.notify("RELOADING=1")
@@ -438,66 +441,24 @@ wait:
 	}
 }
 
-// httpServer returns the server of the listener, serving handler within
-// s.limits.
-func (s *service) httpServer() *http.Server {
-	return &http.Server{
-		Handler:           s.handler(),
-		ReadHeaderTimeout: s.limits.ReadHeader,
-		ReadTimeout:       s.limits.Read,
-		WriteTimeout:      s.limits.Write,
-		IdleTimeout:       s.limits.Idle,
-		MaxHeaderBytes:    s.limits.MaxHeaderBytes,
-	}
+// listener returns the HTTP listener (/metrics /healthz /readyz) on ln,
+// within s.limits.
+func (s *service) listener(ln net.Listener) *svc.Listener {
+	return svc.NewListener(ln, s.m, s.status, s.limits)
 }
 
-// handler serves /metrics, /healthz and /readyz.
-func (s *service) handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", s.m.Handler())
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprintln(w, "ok")
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		ok, why := s.ready(time.Now())
-		if !ok {
-			w.WriteHeader(http.StatusServiceUnavailable)
-		}
-		fmt.Fprintln(w, why)
-	})
-	return mux
-}
-
-// ready reports whether the service is ready, and why: it is unless the
-// directory refuses the change stream of ldap.watch, or the last run failed
-// (or was refused) and no run has completed for readiness_staleness.
-func (s *service) ready(now time.Time) (bool, string) {
+// status is the service's state now, for readiness.
+func (s *service) status() svc.Status {
 	s.mu.Lock()
 	w := s.watch
+	st := svc.Status{Started: s.started, LastOutcome: s.lastOutcome, LastSuccess: s.lastSuccess, ReadinessStaleness: s.cfg.ReadinessStaleness}
 	s.mu.Unlock()
 	if w != nil {
 		if why, refused := w.refusal(); refused {
-			return false, "not ready: " + why
+			st.WatchRefused = why
 		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	switch {
-	case s.lastOutcome == "":
-		return true, "ok: no run has finished yet"
-	case svc.Completed(s.lastOutcome):
-		return true, "ok: last run " + s.lastOutcome
-	}
-	since, what := s.lastSuccess, "the last completed run"
-	if since.IsZero() {
-		since, what = s.started, "start-up"
-	}
-	age := now.Sub(since).Round(time.Second)
-	if now.Sub(since) > s.cfg.ReadinessStaleness {
-		return false, fmt.Sprintf("not ready: last run %s, and no run has completed since %s %s ago (readiness_staleness %s); see the logs",
-			s.lastOutcome, what, age, s.cfg.ReadinessStaleness)
-	}
-	return true, fmt.Sprintf("ok: last run %s, within readiness_staleness %s of %s", s.lastOutcome, s.cfg.ReadinessStaleness, what)
+	return st
 }
 
 // notify tells systemd (Type=notify) of the service's state; see sdNotify.
@@ -523,25 +484,4 @@ func (l cronLogger) Info(msg string, kv ...any) {
 
 func (l cronLogger) Error(err error, msg string, kv ...any) {
 	l.log.Error("cron: "+msg, zap.Error(err), zap.Any("details", kv))
-}
-
-// listenerLimits bound what a client of the HTTP listener may hold, so that
-// idle or slow clients cannot pile up connections (file descriptors).
-type listenerLimits struct {
-	// ReadHeader bounds the reading of a request's header, and Read of the
-	// whole request; Write bounds the writing of an answer.
-	ReadHeader, Read, Write time.Duration
-	// Idle is how long a kept-alive connection may wait for its next request.
-	Idle time.Duration
-	// MaxHeaderBytes caps the size of a request's header.
-	MaxHeaderBytes int
-}
-
-// defaultListenerLimits are ample for Prometheus scrapes and health probes.
-var defaultListenerLimits = listenerLimits{
-	ReadHeader:     5 * time.Second,
-	Read:           10 * time.Second,
-	Write:          30 * time.Second,
-	Idle:           60 * time.Second,
-	MaxHeaderBytes: 16 << 10,
 }
