@@ -110,6 +110,23 @@ type service struct {
 	watch       *watcher // ldap.watch; nil when off
 	eventRun    bool     // the run going is a change-event run
 	deferred    string   // the reason of a run that waits for the event run going
+
+	// The platform client lives as long as the process (its learned rate,
+	// PATCH support and OAuth2 token with it), and is built anew only when
+	// what it was built from changed. platMu: held while one is got.
+	platMu   gosync.Mutex
+	plat     platform
+	platFrom platformSource
+	throttle *throttleLog
+}
+
+// platformSource is what a platform client is built from: the target
+// config and the files it reads (a rotated token or CA bundle gives a new
+// client).
+type platformSource struct {
+	cfg    target.Config
+	secret string
+	ca     []byte
 }
 
 func newService(g *globalFlags, cfg Config, log *zap.Logger, f *runFlags) *service {
@@ -117,7 +134,7 @@ func newService(g *globalFlags, cfg Config, log *zap.Logger, f *runFlags) *servi
 	log = log.With(zap.String(keyComponent, "service"))
 	return &service{
 		g: g, flags: f, root: root, log: log, m: svc.NewMetrics(buildVersion()), cfg: cfg, started: time.Now(), limits: svc.DefaultListenerLimits,
-		cron: cron.New(cron.WithParser(cronParser), cron.WithLogger(cronLogger{log})),
+		cron: cron.New(cron.WithParser(cronParser), cron.WithLogger(cronLogger{log})), throttle: newThrottleLog(root),
 	}
 }
 
@@ -300,7 +317,7 @@ func (s *service) runOnce(reason string) {
 	// The events and cookies the change stream gathered so far are covered
 	// by this run's directory read.
 	take := s.fullReadTake()
-	a, err := wire(s.runCtx, cfg, s.root, false, metricsObserver{s.m})
+	a, err := s.wire(s.runCtx, cfg)
 	if err != nil {
 		s.fullReadDone(s.runCtx, nil, take, false)
 	}
@@ -352,6 +369,51 @@ func (s *service) runOnce(reason string) {
 	default:
 		s.log.Error("run finished", fields...)
 	}
+}
+
+// wire wires a run with cfg and the platform client of the process.
+func (s *service) wire(ctx context.Context, cfg Config) (*app, error) {
+	obs := []observer{metricsObserver{s.m}, s.throttle}
+	plat, err := s.platform(cfg.Target, obs)
+	if err != nil {
+		return nil, err
+	}
+	return wireTo(ctx, cfg, s.root, false, plat, s.throttle, obs)
+}
+
+// platform returns the platform client of the process, built with obs as
+// its observers when there is none yet or cfg, the token file or the CA
+// bundle changed since it was built.
+func (s *service) platform(cfg target.Config, obs []observer) (platform, error) {
+	s.platMu.Lock()
+	defer s.platMu.Unlock()
+	from, err := readPlatformSource(cfg)
+	if err == nil && s.plat != nil && reflect.DeepEqual(from, s.platFrom) {
+		return s.plat, nil
+	}
+	// Built anew; a source that cannot be read fails here, naming the file.
+	s.plat = nil
+	plat, err := newPlatform(cfg, s.root, platformOptions(s.throttle, obs)...)
+	if err != nil {
+		return nil, err
+	}
+	s.plat, s.platFrom = plat, from
+	return plat, nil
+}
+
+// readPlatformSource reads what a client of cfg is built from.
+func readPlatformSource(cfg target.Config) (platformSource, error) {
+	secret, err := cfg.Secret()
+	if err != nil {
+		return platformSource{}, err
+	}
+	var ca []byte
+	if cfg.CAFile != "" {
+		if ca, err = os.ReadFile(cfg.CAFile); err != nil {
+			return platformSource{}, fmt.Errorf("target.ca_file: %w", err)
+		}
+	}
+	return platformSource{cfg: cfg, secret: secret, ca: ca}, nil
 }
 
 // reload reads the config file again and puts it in force, or keeps the

@@ -600,7 +600,7 @@ func (w *watcher) runChanged() {
 // applyChanged rereads and applies t's events, and keeps the cookies when
 // the run completes. n is the number of entries named.
 func (w *watcher) applyChanged(ctx context.Context, t *watchTake) (rep dsync.Report, n int, err error) {
-	a, err := wire(ctx, w.s.config(), w.s.root, false, metricsObserver{w.s.m})
+	a, err := w.s.wire(ctx, w.s.config())
 	if err != nil {
 		return rep, 0, err
 	}
