@@ -13,7 +13,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/robfig/cron/v3"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
@@ -82,9 +81,6 @@ address) or a cancelled run did not stop within 10s.`,
 	return cmd
 }
 
-// cronParser parses schedules as config validation does (cron.ParseStandard).
-var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
-
 // service is `dirsync run`.
 type service struct {
 	g       *globalFlags
@@ -99,11 +95,11 @@ type service struct {
 	runs      gosync.WaitGroup
 	runCtx    context.Context // cancelled to abort the run in flight
 	cancelRun context.CancelFunc
-	cron      *cron.Cron
+	sched     *svc.Scheduler // the config's schedule
+	stopSched func()         // stops the scheduler
 
 	mu          gosync.Mutex
 	cfg         Config
-	entry       cron.EntryID
 	stopping    bool
 	lastOutcome string
 	lastSuccess time.Time
@@ -134,7 +130,7 @@ func newService(g *globalFlags, cfg Config, log *zap.Logger, f *runFlags) *servi
 	log = log.With(zap.String(keyComponent, "service"))
 	return &service{
 		g: g, flags: f, root: root, log: log, m: svc.NewMetrics(buildVersion()), cfg: cfg, started: time.Now(), limits: svc.DefaultListenerLimits,
-		cron: cron.New(cron.WithParser(cronParser), cron.WithLogger(cronLogger{log})), throttle: newThrottleLog(root),
+		throttle: newThrottleLog(root),
 	}
 }
 
@@ -173,15 +169,15 @@ func (s *service) serve(ctx context.Context) error {
 		<-listened
 	}()
 
-	entry, err := s.cron.AddFunc(cfg.Schedule, func() { s.trigger("schedule") })
+	sched, err := svc.NewScheduler(cfg.Schedule, func() { s.trigger("schedule") }, svc.SystemClock{})
 	if err != nil { // validated with the config
 		return fmt.Errorf("schedule: %w", err)
 	}
 	s.mu.Lock()
-	s.entry = entry
+	s.sched = sched
 	s.mu.Unlock()
-	s.cron.Start()
-	defer s.cron.Stop()
+	s.stopSched = s.background(ctx, "scheduler", sched)
+	defer s.stopSched()
 	if w := s.startWatcher(cfg); w != nil {
 		s.mu.Lock()
 		s.watch = w
@@ -189,7 +185,7 @@ func (s *service) serve(ctx context.Context) error {
 	}
 	defer s.stopWatcher()
 	s.log.Info("service started", zap.String("listen", ln.Addr().String()), zap.String("schedule", cfg.Schedule),
-		zap.Time("next_run", s.cron.Entry(entry).Next), zap.String("version", buildVersion()))
+		zap.Time("next_run", sched.Next()), zap.String("version", buildVersion()))
 	if s.flags.runAtStart {
 		s.trigger("start")
 	}
@@ -225,6 +221,23 @@ func (s *service) serve(ctx context.Context) error {
 			s.notify("STOPPING=1")
 			return s.stop(sigs)
 		}
+	}
+}
+
+// background starts r with a context of its own, and returns the function
+// that stops it (cancels that context) and waits for it to return.
+func (s *service) background(ctx context.Context, name string, r svc.Runnable) func() {
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := r.Start(rctx); err != nil {
+			s.log.Error(name+" stopped", zap.Error(err))
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
 	}
 }
 
@@ -429,14 +442,11 @@ func (s *service) reload() {
 	defer s.mu.Unlock()
 	old := s.cfg
 	if cfg.Schedule != old.Schedule {
-		entry, err := s.cron.AddFunc(cfg.Schedule, func() { s.trigger("schedule") })
-		if err != nil { // validated with the config
+		if err := s.sched.SetSchedule(cfg.Schedule); err != nil { // validated with the config
 			s.m.Reloads.WithLabelValues("refused").Inc()
 			s.log.Error("config reload refused: the running config is kept", zap.Error(fmt.Errorf("schedule: %w", err)))
 			return
 		}
-		s.cron.Remove(s.entry)
-		s.entry = entry
 	}
 	if cfg.Listen != old.Listen {
 		s.log.Warn("listen changed: the new address takes effect on restart", zap.String("listen", old.Listen))
@@ -459,7 +469,7 @@ func (s *service) reload() {
 	}
 	s.cfg = cfg
 	s.m.Reloads.WithLabelValues("applied").Inc()
-	s.log.Info("config reloaded", zap.String("schedule", cfg.Schedule), zap.Time("next_run", s.cron.Entry(s.entry).Next))
+	s.log.Info("config reloaded", zap.String("schedule", cfg.Schedule), zap.Time("next_run", s.sched.Next()))
 }
 
 // stop stops scheduling and waits for the run in flight: for the grace period,
@@ -468,7 +478,9 @@ func (s *service) stop(sigs <-chan os.Signal) error {
 	s.mu.Lock()
 	s.stopping = true
 	s.mu.Unlock()
-	s.cron.Stop()
+	if s.stopSched != nil {
+		s.stopSched()
+	}
 	s.stopWatcher()
 	done := make(chan struct{})
 	go func() {
@@ -536,14 +548,3 @@ type metricsObserver struct{ m *svc.Metrics }
 
 func (o metricsObserver) change(c dsync.Change, err error) { o.m.Change(c, err) }
 func (o metricsObserver) request(a target.Attempt)         { o.m.Request(a) }
-
-// cronLogger sends the scheduler's logs to zap: its chatter at debug level.
-type cronLogger struct{ log *zap.Logger }
-
-func (l cronLogger) Info(msg string, kv ...any) {
-	l.log.Debug("cron: "+msg, zap.Any("details", kv))
-}
-
-func (l cronLogger) Error(err error, msg string, kv ...any) {
-	l.log.Error("cron: "+msg, zap.Error(err), zap.Any("details", kv))
-}
