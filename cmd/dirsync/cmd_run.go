@@ -194,7 +194,7 @@ func (s *service) serve(ctx context.Context) error {
 	// With WatchdogSec= in the unit, the event loop pings systemd: a wedged
 	// loop (no signal handled, no reload) gets the service restarted.
 	var watchdog <-chan time.Time
-	if every := watchdogInterval(); every > 0 {
+	if every := svc.WatchdogInterval(); every > 0 {
 		t := time.NewTicker(every)
 		defer t.Stop()
 		watchdog = t.C
@@ -535,9 +535,9 @@ func (s *service) status() svc.Status {
 	return st
 }
 
-// notify tells systemd (Type=notify) of the service's state; see sdNotify.
+// notify tells systemd (Type=notify) of the service's state; see svc.SDNotify.
 func (s *service) notify(state string) {
-	if err := sdNotify(state); err != nil {
+	if err := svc.SDNotify(state); err != nil {
 		s.log.Warn("cannot notify systemd", zap.Error(err))
 	}
 }
