@@ -9,7 +9,6 @@ import (
 	"os/signal"
 	"reflect"
 	gosync "sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -91,8 +90,7 @@ type service struct {
 	started time.Time
 	limits  svc.ListenerLimits // of the HTTP listener
 
-	busy      atomic.Bool // a run is going
-	runs      gosync.WaitGroup
+	runner    *svc.Runner     // the runs, one at a time
 	runCtx    context.Context // cancelled to abort the run in flight
 	cancelRun context.CancelFunc
 	sched     *svc.Scheduler // the config's schedule
@@ -100,12 +98,9 @@ type service struct {
 
 	mu          gosync.Mutex
 	cfg         Config
-	stopping    bool
 	lastOutcome string
 	lastSuccess time.Time
 	watch       *watcher // ldap.watch; nil when off
-	eventRun    bool     // the run going is a change-event run
-	deferred    string   // the reason of a run that waits for the event run going
 
 	// The platform client lives as long as the process (its learned rate,
 	// PATCH support and OAuth2 token with it), and is built anew only when
@@ -128,10 +123,12 @@ type platformSource struct {
 func newService(g *globalFlags, cfg Config, log *zap.Logger, f *runFlags) *service {
 	root := log
 	log = log.With(zap.String(keyComponent, "service"))
-	return &service{
+	s := &service{
 		g: g, flags: f, root: root, log: log, m: svc.NewMetrics(buildVersion()), cfg: cfg, started: time.Now(), limits: svc.DefaultListenerLimits,
 		throttle: newThrottleLog(root),
 	}
+	s.runner = svc.NewRunner(s.runOnce, s.pokeWatcher, log, s.m)
+	return s
 }
 
 // config returns the config in force.
@@ -241,69 +238,18 @@ func (s *service) background(ctx context.Context, name string, r svc.Runnable) f
 	}
 }
 
-// trigger starts a run unless one is going or the service is stopping. A
-// run that comes while a change-event run (ldap.watch) is going is not
-// skipped but goes next, so that a steady stream of changes cannot keep the
-// scheduled runs from ever running.
-func (s *service) trigger(reason string) {
-	if s.start(reason, false, func() { s.runOnce(reason) }) {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	switch {
-	case s.stopping:
-	case s.eventRun:
-		if s.deferred == "" {
-			s.log.Info("run deferred: a change-event run is going; this run goes next", zap.String("reason", reason))
-		}
-		s.deferred = reason
-	default:
-		s.m.Skipped.Inc()
-		s.log.Warn("run skipped: the previous run is still going", zap.String("reason", reason))
-	}
-}
+// trigger starts an ordinary run, one at a time (see svc.Runner).
+func (s *service) trigger(reason string) { s.runner.Trigger(reason) }
 
-// start runs fn as the one run going (event: a change-event run), unless a
-// run is going or the service is stopping, and reports whether it did.
-func (s *service) start(reason string, event bool, fn func()) bool {
+// pokeWatcher tells the watcher, if one is running, that the runs are over:
+// events that came meanwhile are handled.
+func (s *service) pokeWatcher() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.stopping {
-		return false
+	w := s.watch
+	s.mu.Unlock()
+	if w != nil {
+		w.poke()
 	}
-	if !s.busy.CompareAndSwap(false, true) {
-		return false
-	}
-	s.launch(event, fn)
-	return true
-}
-
-// launch runs fn in the background as the run going; busy is held and s.mu
-// locked. When fn ends, a run deferred meanwhile starts at once (busy passes
-// to it); otherwise busy is released and the watcher (if any) is told, so
-// that events that came meanwhile are handled.
-func (s *service) launch(event bool, fn func()) {
-	s.eventRun = event
-	s.runs.Add(1)
-	go func() {
-		defer s.runs.Done()
-		fn()
-		s.mu.Lock()
-		if next := s.deferred; next != "" && !s.stopping {
-			s.deferred = ""
-			s.launch(false, func() { s.runOnce(next) })
-			s.mu.Unlock()
-			return
-		}
-		s.eventRun = false
-		s.busy.Store(false)
-		w := s.watch
-		s.mu.Unlock()
-		if w != nil {
-			w.poke()
-		}
-	}()
 }
 
 // stopWatcher stops the watcher, if one is running.
@@ -475,16 +421,14 @@ func (s *service) reload() {
 // stop stops scheduling and waits for the run in flight: for the grace period,
 // then (or at a second signal) cancels it and waits up to abortWait more.
 func (s *service) stop(sigs <-chan os.Signal) error {
-	s.mu.Lock()
-	s.stopping = true
-	s.mu.Unlock()
+	s.runner.Stop()
 	if s.stopSched != nil {
 		s.stopSched()
 	}
 	s.stopWatcher()
 	done := make(chan struct{})
 	go func() {
-		s.runs.Wait()
+		s.runner.Wait()
 		close(done)
 	}()
 	grace := time.NewTimer(s.flags.grace)

@@ -457,7 +457,7 @@ func (w *watcher) dispatch(ctx context.Context) {
 		waiting := w.retry != nil
 		record := w.refusedDirty
 		w.mu.Unlock()
-		if record && w.s.start("watch: record", true, w.recordRefused) {
+		if record && w.s.runner.Go(true, w.recordRefused) {
 			continue // it pokes again when it ends, as a run going does
 		}
 		switch {
@@ -466,9 +466,9 @@ func (w *watcher) dispatch(ctx context.Context) {
 		case resync:
 			// An ordinary run reads the whole directory; it takes the
 			// events and cookies gathered so far (see runOnce).
-			w.s.start("watch: full read", false, func() { w.s.runOnce("watch: full read") })
+			w.s.runner.Go(false, func() { w.s.runOnce("watch: full read") })
 		case work:
-			w.s.start("watch", true, w.runChanged)
+			w.s.runner.Go(true, w.runChanged)
 		}
 	}
 }
