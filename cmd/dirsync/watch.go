@@ -45,13 +45,13 @@ const (
 // the LDAP settings that decide what the stream reports, and only once the
 // changes before them have been applied.
 type watcher struct {
-	s   *service
-	log *zap.Logger
-	cfg ldapsource.Config
+	s         *service
+	log       *zap.Logger
+	cfg       ldapsource.Config
+	statePath string
 
-	cancel context.CancelFunc
-	done   chan struct{}
-	kick   chan struct{}
+	halt func() // stops the watcher started (see startWatcher)
+	kick chan struct{}
 
 	mu        gosync.Mutex
 	ids       map[string]bool
@@ -85,6 +85,10 @@ type watcher struct {
 	fallbackWhy  error
 }
 
+// The watcher is a runnable of the service: whatever starts and stops it
+// (a reload, a leader gate) needs nothing else of it.
+var _ svc.Runnable = (*watcher)(nil)
+
 // watchRefusal is a stream the directory refuses, as `dirsync status`
 // shows it (snapshot meta metaWatchRefused).
 type watchRefusal struct {
@@ -111,33 +115,38 @@ func (t *watchTake) empty() bool {
 
 // startWatcher starts following the directory when ldap.watch asks for it.
 func (s *service) startWatcher(cfg Config) *watcher {
-	if cfg.LDAP.Watch == "" || cfg.LDAP.Watch == ldapsource.WatchOff {
+	w := s.newWatcher(cfg)
+	if w == nil {
 		return nil
 	}
-	ctx, cancel := context.WithCancel(context.WithoutCancel(s.runCtx))
-	w := &watcher{
-		s: s, log: s.root.With(zap.String(keyComponent, "watch")), cfg: cfg.LDAP,
-		cancel: cancel, done: make(chan struct{}), kick: make(chan struct{}, 1),
-		ids: map[string]bool{}, dns: map[string]bool{}, cookies: map[string][]byte{},
-		resync: map[string]bool{}, connected: map[string]bool{},
-		started: make(chan struct{}), starting: map[string]bool{}, refused: map[string]watchRefusal{},
-	}
-	go func() {
-		defer close(w.done)
-		var wg gosync.WaitGroup
-		wg.Go(func() { w.dispatch(ctx) })
-		w.follow(ctx, cfg.State.Path)
-		w.markStarted() // follow ended (stopped, or it could not start)
-		wg.Wait()
-	}()
+	w.halt = s.background(s.runCtx, "watch", w)
 	return w
 }
 
-// stop stops following and waits for the stream to close. Events not yet
-// applied are dropped: their cookies were not kept, so they are seen again.
-func (w *watcher) stop() {
-	w.cancel()
-	<-w.done
+// newWatcher returns the watcher of cfg, not started, or nil when ldap.watch
+// is off.
+func (s *service) newWatcher(cfg Config) *watcher {
+	if cfg.LDAP.Watch == "" || cfg.LDAP.Watch == ldapsource.WatchOff {
+		return nil
+	}
+	return &watcher{
+		s: s, log: s.root.With(zap.String(keyComponent, "watch")), cfg: cfg.LDAP, statePath: cfg.State.Path,
+		kick: make(chan struct{}, 1),
+		ids:  map[string]bool{}, dns: map[string]bool{}, cookies: map[string][]byte{},
+		resync: map[string]bool{}, connected: map[string]bool{},
+		started: make(chan struct{}), starting: map[string]bool{}, refused: map[string]watchRefusal{},
+	}
+}
+
+// Start follows the directory and starts the runs of its changes until ctx
+// is done. Events not yet applied are dropped then: their cookies were not
+// kept, so they are seen again.
+func (w *watcher) Start(ctx context.Context) error {
+	var wg gosync.WaitGroup
+	wg.Go(func() { w.dispatch(ctx) })
+	w.follow(ctx, w.statePath)
+	w.markStarted() // follow ended (stopped, or it could not start)
+	wg.Wait()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.retry != nil {
@@ -145,7 +154,11 @@ func (w *watcher) stop() {
 	}
 	w.s.m.WatchConnected.Set(0)
 	w.s.m.WatchRefused.Set(0)
+	return nil
 }
+
+// stop stops following and waits for the stream to close.
+func (w *watcher) stop() { w.halt() }
 
 // follow resolves the mode and runs the change streams until ctx is done,
 // retrying with backoff while the directory cannot be reached.
