@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/go-ldap/ldap/v3"
@@ -29,22 +30,28 @@ type platformEnv struct {
 
 func newPlatformEnv(t *testing.T) *platformEnv {
 	t.Helper()
-	srv := slapdtest.Start(t)
-	ou := srv.AddOU(t, "platformclient")
-	dn := srv.AddUser(t, ou, slapdtest.UserSpec{UID: "alice", Mail: "alice@example.com", GivenName: "Alice", SN: "Liddell", DisplayName: "Alice"})
 	plat := fake.New(fake.Options{Token: "old"})
 	url := plat.StartT(t)
-	dir := t.TempDir()
-	tokenFile := filepath.Join(dir, "token")
+	tokenFile := filepath.Join(t.TempDir(), "token")
 	if err := os.WriteFile(tokenFile, []byte("old\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	yaml := e2etest.LDAPConfig(srv, ou, "(objectClass=inetOrgPerson)") + fmt.Sprintf(`target:
-  url: %q
-  token_file: %q
-state:
+	e := newServiceEnv(t, fmt.Sprintf("target:\n  url: %q\n  token_file: %q\n", url, tokenFile))
+	e.plat, e.tokenFile = plat, tokenFile
+	return e
+}
+
+// newServiceEnv returns a service over a real slapd holding one user, with
+// the target section of the config given.
+func newServiceEnv(t *testing.T, target string) *platformEnv {
+	t.Helper()
+	srv := slapdtest.Start(t)
+	ou := srv.AddOU(t, "platformclient")
+	dn := srv.AddUser(t, ou, slapdtest.UserSpec{UID: "alice", Mail: "alice@example.com", GivenName: "Alice", SN: "Liddell", DisplayName: "Alice"})
+	dir := t.TempDir()
+	yaml := e2etest.LDAPConfig(srv, ou, "(objectClass=inetOrgPerson)") + target + fmt.Sprintf(`state:
   path: %q
-`, url, tokenFile, filepath.Join(dir, "state.db"))
+`, filepath.Join(dir, "state.db"))
 	file := filepath.Join(dir, "dirsync.yaml")
 	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
@@ -55,7 +62,7 @@ state:
 	}
 	s := newTestService(t)
 	s.cfg = cfg
-	return &platformEnv{t: t, ldap: srv, plat: plat, s: s, dn: dn, tokenFile: tokenFile}
+	return &platformEnv{t: t, ldap: srv, s: s, dn: dn}
 }
 
 // editAndRun changes the user's display name in the directory, so that the
@@ -115,5 +122,28 @@ func TestService_ARotatedTokenFileIsUsedByTheNextRun(t *testing.T) {
 	// have sent the new one.
 	if e.count("", "", http.StatusUnauthorized) == 0 {
 		t.Errorf("the run after target.token_file changed sent the old token (no 401 from a platform that takes only the old one)")
+	}
+}
+
+func TestService_RunsKeepOneOAuth2Token(t *testing.T) {
+	const secret = "partner-s3cret"
+	plat := fake.NewREST(fake.RESTOptions{Style: fake.StylePartner, Secret: secret, Seed: 1})
+	url := plat.StartT(t)
+	prof, err := os.ReadFile("../../examples/targets/partner.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := strings.NewReplacer(
+		"  url: https://partner.example.com", "  url: "+url,
+		"${PARTNER_CLIENT_SECRET}", secret,
+		"${PARTNER_CUSTOMER_ID}", fake.PartnerCustomer).Replace(string(prof))
+	e := newServiceEnv(t, target)
+	for i := range 3 { // a create, then two updates
+		if got := e.editAndRun(); got != dsync.OutcomeSuccess {
+			t.Fatalf("run %d: outcome %q, want success", i+1, got)
+		}
+	}
+	if n := plat.TokenFetches(); n != 1 {
+		t.Errorf("OAuth2 tokens fetched over three runs: %d, want 1: the client of the process keeps its token", n)
 	}
 }
