@@ -104,7 +104,8 @@ type service struct {
 
 	// The platform client lives as long as the process (its learned rate,
 	// PATCH support and OAuth2 token with it), and is built anew only when
-	// what it was built from changed. platMu: held while one is got.
+	// what it was built from changed or a run did not succeed (see
+	// settlePlatform). platMu: held while one is got.
 	platMu   gosync.Mutex
 	plat     platform
 	platFrom platformSource
@@ -306,6 +307,7 @@ func (s *service) runOnce(reason string) {
 		rep.Duration = end.Sub(start)
 	}
 	outcome := rep.Outcome(err)
+	s.settlePlatform(outcome)
 	// Readiness first: whoever sees the run in the metrics sees it in /readyz.
 	s.mu.Lock()
 	s.lastOutcome = outcome
@@ -358,6 +360,19 @@ func (s *service) platform(cfg target.Config, obs []observer) (platform, error) 
 	}
 	s.plat, s.platFrom = plat, from
 	return plat, nil
+}
+
+// settlePlatform drops the platform client after a run with outcome that
+// failed or partly failed: what the client learned (a token, names resolved
+// to ids, the PATCH support) may be what failed, and the next run starts
+// afresh.
+func (s *service) settlePlatform(outcome string) {
+	if outcome != dsync.OutcomeFailed && outcome != dsync.OutcomePartial {
+		return
+	}
+	s.platMu.Lock()
+	s.plat = nil
+	s.platMu.Unlock()
 }
 
 // readPlatformSource reads what a client of cfg is built from.

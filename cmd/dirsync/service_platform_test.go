@@ -147,3 +147,25 @@ func TestService_RunsKeepOneOAuth2Token(t *testing.T) {
 		t.Errorf("OAuth2 tokens fetched over three runs: %d, want 1: the client of the process keeps its token", n)
 	}
 }
+
+func TestService_ARunThatDidNotSucceedLeavesTheNextANewPlatformClient(t *testing.T) {
+	e := newPlatformEnv(t)
+	for i := range 2 { // a create, then an update that reads the PATCH support
+		if got := e.editAndRun(); got != dsync.OutcomeSuccess {
+			t.Fatalf("run %d: outcome %q, want success", i+1, got)
+		}
+	}
+	e.plat.FailNext(1, http.StatusBadRequest, "")
+	if got := e.editAndRun(); got != dsync.OutcomePartial {
+		t.Fatalf("run with a failed update: outcome %q, want partial", got)
+	}
+	if got := e.editAndRun(); got != dsync.OutcomeSuccess {
+		t.Fatalf("run after: outcome %q, want success", got)
+	}
+	// What the client learned may be what failed (a stale token, a renamed
+	// role, a PATCH support read while the platform was down): the run
+	// after one that did not succeed starts afresh.
+	if n := e.count(http.MethodGet, "/ServiceProviderConfig", 0); n != 2 {
+		t.Errorf("/ServiceProviderConfig read %d times, want twice: once by the first client, once by the one after the partial run", n)
+	}
+}

@@ -583,6 +583,7 @@ func (w *watcher) runChanged() {
 	start := time.Now()
 	rep, n, err := w.applyChanged(ctx, t)
 	outcome := rep.Outcome(err)
+	s.settlePlatform(outcome)
 	s.m.WatchRuns.WithLabelValues(outcome).Inc()
 	fields := append(summaryFields(rep, "watch", err), zap.Int("events", n), zap.Duration("latency", time.Since(start)))
 	var se *dsync.SafetyError
