@@ -103,6 +103,27 @@ type observer interface {
 // snapshot without writing or locking it. Observers, if any, see every change
 // and every platform request.
 func wire(ctx context.Context, cfg Config, log *zap.Logger, readOnly bool, obs ...observer) (*app, error) {
+	tl := newThrottleLog(log)
+	return wireTo(ctx, cfg, log, readOnly, nil, tl, append(obs, tl))
+}
+
+// platformOptions are the options of a platform client whose requests obs
+// see and whose throttling tl logs.
+func platformOptions(tl *throttleLog, obs []observer) []target.Option {
+	return []target.Option{
+		target.WithThrottleObserver(tl.event),
+		target.WithObserver(func(a target.Attempt) {
+			for _, o := range obs {
+				o.request(a)
+			}
+		}),
+	}
+}
+
+// wireTo is wire with the platform client plat, built with
+// platformOptions(tl, obs), or, when plat is nil, a new one. obs see every
+// change; tl's summary is logged when the app is closed.
+func wireTo(ctx context.Context, cfg Config, log *zap.Logger, readOnly bool, plat platform, tl *throttleLog, obs []observer) (*app, error) {
 	if cfg.LDAP.InsecureSkipVerify {
 		log.Warn("ldap.insecure_skip_verify is on: the directory's TLS certificate is NOT verified; anyone on the path can read the bind password and forge users")
 	}
@@ -113,19 +134,10 @@ func wire(ctx context.Context, cfg Config, log *zap.Logger, readOnly bool, obs .
 	if err != nil {
 		return nil, err
 	}
-	tl := newThrottleLog(log)
-	obs = append(obs, tl)
-	hopts := []target.Option{target.WithThrottleObserver(tl.event)}
-	if len(obs) > 0 {
-		hopts = append(hopts, target.WithObserver(func(a target.Attempt) {
-			for _, o := range obs {
-				o.request(a)
-			}
-		}))
-	}
-	plat, err := newPlatform(cfg.Target, log, hopts...)
-	if err != nil {
-		return nil, err
+	if plat == nil {
+		if plat, err = newPlatform(cfg.Target, log, platformOptions(tl, obs)...); err != nil {
+			return nil, err
+		}
 	}
 	var st *state.DB
 	if readOnly {

@@ -5,20 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"reflect"
 	gosync "sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
-	"github.com/robfig/cron/v3"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	svc "github.com/dirsync/dirsync/internal/service"
 	dsync "github.com/dirsync/dirsync/sync"
+	"github.com/dirsync/dirsync/target"
 )
 
 // progressEvery is how often a long run logs its progress.
@@ -81,43 +80,56 @@ address) or a cancelled run did not stop within 10s.`,
 	return cmd
 }
 
-// cronParser parses schedules as config validation does (cron.ParseStandard).
-var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
-
 // service is `dirsync run`.
 type service struct {
 	g       *globalFlags
 	flags   *runFlags
 	root    *zap.Logger // for wire, which scopes its own loggers
 	log     *zap.Logger
-	m       *metrics
+	m       *svc.Metrics
 	started time.Time
-	limits  listenerLimits // of the HTTP listener
+	limits  svc.ListenerLimits // of the HTTP listener
 
-	busy      atomic.Bool // a run is going
-	runs      gosync.WaitGroup
+	runner    *svc.Runner     // the runs, one at a time
 	runCtx    context.Context // cancelled to abort the run in flight
 	cancelRun context.CancelFunc
-	cron      *cron.Cron
+	sched     *svc.Scheduler // the config's schedule
+	stopSched func()         // stops the scheduler
 
 	mu          gosync.Mutex
 	cfg         Config
-	entry       cron.EntryID
-	stopping    bool
 	lastOutcome string
 	lastSuccess time.Time
 	watch       *watcher // ldap.watch; nil when off
-	eventRun    bool     // the run going is a change-event run
-	deferred    string   // the reason of a run that waits for the event run going
+
+	// The platform client lives as long as the process (its learned rate,
+	// PATCH support and OAuth2 token with it), and is built anew only when
+	// what it was built from changed or a run did not succeed (see
+	// settlePlatform). platMu: held while one is got.
+	platMu   gosync.Mutex
+	plat     platform
+	platFrom platformSource
+	throttle *throttleLog
+}
+
+// platformSource is what a platform client is built from: the target
+// config and the files it reads (a rotated token or CA bundle gives a new
+// client).
+type platformSource struct {
+	cfg    target.Config
+	secret string
+	ca     []byte
 }
 
 func newService(g *globalFlags, cfg Config, log *zap.Logger, f *runFlags) *service {
 	root := log
 	log = log.With(zap.String(keyComponent, "service"))
-	return &service{
-		g: g, flags: f, root: root, log: log, m: newMetrics(), cfg: cfg, started: time.Now(), limits: defaultListenerLimits,
-		cron: cron.New(cron.WithParser(cronParser), cron.WithLogger(cronLogger{log})),
+	s := &service{
+		g: g, flags: f, root: root, log: log, m: svc.NewMetrics(buildVersion()), cfg: cfg, started: time.Now(), limits: svc.DefaultListenerLimits,
+		throttle: newThrottleLog(root),
 	}
+	s.runner = svc.NewRunner(s.runOnce, s.pokeWatcher, log, s.m)
+	return s
 }
 
 // config returns the config in force.
@@ -142,24 +154,28 @@ func (s *service) serve(ctx context.Context) error {
 	if err != nil {
 		return &exitError{code: exitFailure, err: fmt.Errorf("listen: %w (is another dirsync running? change listen: in the config)", err)}
 	}
-	srv := s.httpServer()
+	// The listener serves until the service has stopped.
+	lctx, stopListener := context.WithCancel(context.WithoutCancel(ctx))
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	listened := make(chan struct{})
+	go func() {
+		defer close(listened)
+		served <- s.listener(ln).Start(lctx)
+	}()
 	defer func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(sctx) //nolint:errcheck // exiting; open scrapes are cut
+		stopListener()
+		<-listened
 	}()
 
-	entry, err := s.cron.AddFunc(cfg.Schedule, func() { s.trigger("schedule") })
+	sched, err := svc.NewScheduler(cfg.Schedule, func() { s.trigger("schedule") }, svc.SystemClock{})
 	if err != nil { // validated with the config
 		return fmt.Errorf("schedule: %w", err)
 	}
 	s.mu.Lock()
-	s.entry = entry
+	s.sched = sched
 	s.mu.Unlock()
-	s.cron.Start()
-	defer s.cron.Stop()
+	s.stopSched = s.background(ctx, "scheduler", sched)
+	defer s.stopSched()
 	if w := s.startWatcher(cfg); w != nil {
 		s.mu.Lock()
 		s.watch = w
@@ -167,7 +183,7 @@ func (s *service) serve(ctx context.Context) error {
 	}
 	defer s.stopWatcher()
 	s.log.Info("service started", zap.String("listen", ln.Addr().String()), zap.String("schedule", cfg.Schedule),
-		zap.Time("next_run", s.cron.Entry(entry).Next), zap.String("version", buildVersion()))
+		zap.Time("next_run", sched.Next()), zap.String("version", buildVersion()))
 	if s.flags.runAtStart {
 		s.trigger("start")
 	}
@@ -176,7 +192,7 @@ func (s *service) serve(ctx context.Context) error {
 	// With WatchdogSec= in the unit, the event loop pings systemd: a wedged
 	// loop (no signal handled, no reload) gets the service restarted.
 	var watchdog <-chan time.Time
-	if every := watchdogInterval(); every > 0 {
+	if every := svc.WatchdogInterval(); every > 0 {
 		t := time.NewTicker(every)
 		defer t.Stop()
 		watchdog = t.C
@@ -191,7 +207,7 @@ func (s *service) serve(ctx context.Context) error {
 			if serr := s.stop(sigs); serr != nil {
 				err = errors.Join(err, serr)
 			}
-			return &exitError{code: exitFailure, err: fmt.Errorf("serve %s: %w", cfg.Listen, err)}
+			return &exitError{code: exitFailure, err: err}
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
 				s.notify("RELOADING=1")
@@ -206,69 +222,35 @@ func (s *service) serve(ctx context.Context) error {
 	}
 }
 
-// trigger starts a run unless one is going or the service is stopping. A
-// run that comes while a change-event run (ldap.watch) is going is not
-// skipped but goes next, so that a steady stream of changes cannot keep the
-// scheduled runs from ever running.
-func (s *service) trigger(reason string) {
-	if s.start(reason, false, func() { s.runOnce(reason) }) {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	switch {
-	case s.stopping:
-	case s.eventRun:
-		if s.deferred == "" {
-			s.log.Info("run deferred: a change-event run is going; this run goes next", zap.String("reason", reason))
-		}
-		s.deferred = reason
-	default:
-		s.m.skipped.Inc()
-		s.log.Warn("run skipped: the previous run is still going", zap.String("reason", reason))
-	}
-}
-
-// start runs fn as the one run going (event: a change-event run), unless a
-// run is going or the service is stopping, and reports whether it did.
-func (s *service) start(reason string, event bool, fn func()) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.stopping {
-		return false
-	}
-	if !s.busy.CompareAndSwap(false, true) {
-		return false
-	}
-	s.launch(event, fn)
-	return true
-}
-
-// launch runs fn in the background as the run going; busy is held and s.mu
-// locked. When fn ends, a run deferred meanwhile starts at once (busy passes
-// to it); otherwise busy is released and the watcher (if any) is told, so
-// that events that came meanwhile are handled.
-func (s *service) launch(event bool, fn func()) {
-	s.eventRun = event
-	s.runs.Add(1)
+// background starts r with a context of its own, and returns the function
+// that stops it (cancels that context) and waits for it to return.
+func (s *service) background(ctx context.Context, name string, r svc.Runnable) func() {
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
 	go func() {
-		defer s.runs.Done()
-		fn()
-		s.mu.Lock()
-		if next := s.deferred; next != "" && !s.stopping {
-			s.deferred = ""
-			s.launch(false, func() { s.runOnce(next) })
-			s.mu.Unlock()
-			return
-		}
-		s.eventRun = false
-		s.busy.Store(false)
-		w := s.watch
-		s.mu.Unlock()
-		if w != nil {
-			w.poke()
+		defer close(done)
+		if err := r.Start(rctx); err != nil {
+			s.log.Error(name+" stopped", zap.Error(err))
 		}
 	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
+// trigger starts an ordinary run, one at a time (see svc.Runner).
+func (s *service) trigger(reason string) { s.runner.Trigger(reason) }
+
+// pokeWatcher tells the watcher, if one is running, that the runs are over:
+// events that came meanwhile are handled.
+func (s *service) pokeWatcher() {
+	s.mu.Lock()
+	w := s.watch
+	s.mu.Unlock()
+	if w != nil {
+		w.poke()
+	}
 }
 
 // stopWatcher stops the watcher, if one is running.
@@ -285,8 +267,8 @@ func (s *service) stopWatcher() {
 // runOnce runs one reconciliation with the config in force, opening (and
 // locking) the snapshot for the run's duration only.
 func (s *service) runOnce(reason string) {
-	s.m.running.Set(1)
-	defer s.m.running.Set(0)
+	s.m.Running.Set(1)
+	defer s.m.Running.Set(0)
 	cfg := s.config()
 	s.log.Info("run starting", zap.String("reason", reason))
 	start := time.Now()
@@ -295,7 +277,7 @@ func (s *service) runOnce(reason string) {
 	// The events and cookies the change stream gathered so far are covered
 	// by this run's directory read.
 	take := s.fullReadTake()
-	a, err := wire(s.runCtx, cfg, s.root, false, s.m)
+	a, err := s.wire(s.runCtx, cfg)
 	if err != nil {
 		s.fullReadDone(s.runCtx, nil, take, false)
 	}
@@ -315,7 +297,7 @@ func (s *service) runOnce(reason string) {
 		if full && err == nil && rep.FullSkipped == "" {
 			markFull(s.runCtx, a, s.root)
 		}
-		s.fullReadDone(s.runCtx, a, take, completed(rep.Outcome(err)))
+		s.fullReadDone(s.runCtx, a, take, svc.Completed(rep.Outcome(err)))
 		if cerr := a.Close(); cerr != nil && err == nil {
 			err = fmt.Errorf("close snapshot: %w", cerr)
 		}
@@ -325,14 +307,15 @@ func (s *service) runOnce(reason string) {
 		rep.Duration = end.Sub(start)
 	}
 	outcome := rep.Outcome(err)
+	s.settlePlatform(outcome)
 	// Readiness first: whoever sees the run in the metrics sees it in /readyz.
 	s.mu.Lock()
 	s.lastOutcome = outcome
-	if completed(outcome) {
+	if svc.Completed(outcome) {
 		s.lastSuccess = end
 	}
 	s.mu.Unlock()
-	s.m.finished(rep, outcome, end)
+	s.m.Finished(rep, outcome, end)
 
 	fields := summaryFields(rep, mode, err)
 	if s.runCtx.Err() != nil {
@@ -349,12 +332,70 @@ func (s *service) runOnce(reason string) {
 	}
 }
 
+// wire wires a run with cfg and the platform client of the process.
+func (s *service) wire(ctx context.Context, cfg Config) (*app, error) {
+	obs := []observer{metricsObserver{s.m}, s.throttle}
+	plat, err := s.platform(cfg.Target, obs)
+	if err != nil {
+		return nil, err
+	}
+	return wireTo(ctx, cfg, s.root, false, plat, s.throttle, obs)
+}
+
+// platform returns the platform client of the process, built with obs as
+// its observers when there is none yet or cfg, the token file or the CA
+// bundle changed since it was built.
+func (s *service) platform(cfg target.Config, obs []observer) (platform, error) {
+	s.platMu.Lock()
+	defer s.platMu.Unlock()
+	from, err := readPlatformSource(cfg)
+	if err == nil && s.plat != nil && reflect.DeepEqual(from, s.platFrom) {
+		return s.plat, nil
+	}
+	// Built anew; a source that cannot be read fails here, naming the file.
+	s.plat = nil
+	plat, err := newPlatform(cfg, s.root, platformOptions(s.throttle, obs)...)
+	if err != nil {
+		return nil, err
+	}
+	s.plat, s.platFrom = plat, from
+	return plat, nil
+}
+
+// settlePlatform drops the platform client after a run with outcome that
+// failed or partly failed: what the client learned (a token, names resolved
+// to ids, the PATCH support) may be what failed, and the next run starts
+// afresh.
+func (s *service) settlePlatform(outcome string) {
+	if outcome != dsync.OutcomeFailed && outcome != dsync.OutcomePartial {
+		return
+	}
+	s.platMu.Lock()
+	s.plat = nil
+	s.platMu.Unlock()
+}
+
+// readPlatformSource reads what a client of cfg is built from.
+func readPlatformSource(cfg target.Config) (platformSource, error) {
+	secret, err := cfg.Secret()
+	if err != nil {
+		return platformSource{}, err
+	}
+	var ca []byte
+	if cfg.CAFile != "" {
+		if ca, err = os.ReadFile(cfg.CAFile); err != nil {
+			return platformSource{}, fmt.Errorf("target.ca_file: %w", err)
+		}
+	}
+	return platformSource{cfg: cfg, secret: secret, ca: ca}, nil
+}
+
 // reload reads the config file again and puts it in force, or keeps the
 // running one when the new one is invalid.
 func (s *service) reload() {
 	cfg, err := readConfig(s.g)
 	if err != nil {
-		s.m.reloads.WithLabelValues("refused").Inc()
+		s.m.Reloads.WithLabelValues("refused").Inc()
 		s.log.Error("config reload refused: the running config is kept", zap.String("config", s.g.configFile), zap.Error(err))
 		return
 	}
@@ -362,14 +403,11 @@ func (s *service) reload() {
 	defer s.mu.Unlock()
 	old := s.cfg
 	if cfg.Schedule != old.Schedule {
-		entry, err := s.cron.AddFunc(cfg.Schedule, func() { s.trigger("schedule") })
-		if err != nil { // validated with the config
-			s.m.reloads.WithLabelValues("refused").Inc()
+		if err := s.sched.SetSchedule(cfg.Schedule); err != nil { // validated with the config
+			s.m.Reloads.WithLabelValues("refused").Inc()
 			s.log.Error("config reload refused: the running config is kept", zap.Error(fmt.Errorf("schedule: %w", err)))
 			return
 		}
-		s.cron.Remove(s.entry)
-		s.entry = entry
 	}
 	if cfg.Listen != old.Listen {
 		s.log.Warn("listen changed: the new address takes effect on restart", zap.String("listen", old.Listen))
@@ -391,21 +429,21 @@ func (s *service) reload() {
 		s.watch = w
 	}
 	s.cfg = cfg
-	s.m.reloads.WithLabelValues("applied").Inc()
-	s.log.Info("config reloaded", zap.String("schedule", cfg.Schedule), zap.Time("next_run", s.cron.Entry(s.entry).Next))
+	s.m.Reloads.WithLabelValues("applied").Inc()
+	s.log.Info("config reloaded", zap.String("schedule", cfg.Schedule), zap.Time("next_run", s.sched.Next()))
 }
 
 // stop stops scheduling and waits for the run in flight: for the grace period,
 // then (or at a second signal) cancels it and waits up to abortWait more.
 func (s *service) stop(sigs <-chan os.Signal) error {
-	s.mu.Lock()
-	s.stopping = true
-	s.mu.Unlock()
-	s.cron.Stop()
+	s.runner.Stop()
+	if s.stopSched != nil {
+		s.stopSched()
+	}
 	s.stopWatcher()
 	done := make(chan struct{})
 	go func() {
-		s.runs.Wait()
+		s.runner.Wait()
 		close(done)
 	}()
 	grace := time.NewTimer(s.flags.grace)
@@ -436,103 +474,36 @@ wait:
 	}
 }
 
-// httpServer returns the server of the listener, serving handler within
-// s.limits.
-func (s *service) httpServer() *http.Server {
-	return &http.Server{
-		Handler:           s.handler(),
-		ReadHeaderTimeout: s.limits.ReadHeader,
-		ReadTimeout:       s.limits.Read,
-		WriteTimeout:      s.limits.Write,
-		IdleTimeout:       s.limits.Idle,
-		MaxHeaderBytes:    s.limits.MaxHeaderBytes,
-	}
+// listener returns the HTTP listener (/metrics /healthz /readyz) on ln,
+// within s.limits.
+func (s *service) listener(ln net.Listener) *svc.Listener {
+	return svc.NewListener(ln, s.m, s.status, s.limits)
 }
 
-// handler serves /metrics, /healthz and /readyz.
-func (s *service) handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", s.m.handler())
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprintln(w, "ok")
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		ok, why := s.ready(time.Now())
-		if !ok {
-			w.WriteHeader(http.StatusServiceUnavailable)
-		}
-		fmt.Fprintln(w, why)
-	})
-	return mux
-}
-
-// ready reports whether the service is ready, and why: it is unless the
-// directory refuses the change stream of ldap.watch, or the last run failed
-// (or was refused) and no run has completed for readiness_staleness.
-func (s *service) ready(now time.Time) (bool, string) {
+// status is the service's state now, for readiness.
+func (s *service) status() svc.Status {
 	s.mu.Lock()
 	w := s.watch
+	st := svc.Status{Started: s.started, LastOutcome: s.lastOutcome, LastSuccess: s.lastSuccess, ReadinessStaleness: s.cfg.ReadinessStaleness}
 	s.mu.Unlock()
 	if w != nil {
 		if why, refused := w.refusal(); refused {
-			return false, "not ready: " + why
+			st.WatchRefused = why
 		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	switch {
-	case s.lastOutcome == "":
-		return true, "ok: no run has finished yet"
-	case completed(s.lastOutcome):
-		return true, "ok: last run " + s.lastOutcome
-	}
-	since, what := s.lastSuccess, "the last completed run"
-	if since.IsZero() {
-		since, what = s.started, "start-up"
-	}
-	age := now.Sub(since).Round(time.Second)
-	if now.Sub(since) > s.cfg.ReadinessStaleness {
-		return false, fmt.Sprintf("not ready: last run %s, and no run has completed since %s %s ago (readiness_staleness %s); see the logs",
-			s.lastOutcome, what, age, s.cfg.ReadinessStaleness)
-	}
-	return true, fmt.Sprintf("ok: last run %s, within readiness_staleness %s of %s", s.lastOutcome, s.cfg.ReadinessStaleness, what)
+	return st
 }
 
-// notify tells systemd (Type=notify) of the service's state; see sdNotify.
+// notify tells systemd (Type=notify) of the service's state; see svc.SDNotify.
 func (s *service) notify(state string) {
-	if err := sdNotify(state); err != nil {
+	if err := svc.SDNotify(state); err != nil {
 		s.log.Warn("cannot notify systemd", zap.Error(err))
 	}
 }
 
-// cronLogger sends the scheduler's logs to zap: its chatter at debug level.
-type cronLogger struct{ log *zap.Logger }
+// metricsObserver counts the changes and platform requests of a run in the
+// service's metrics.
+type metricsObserver struct{ m *svc.Metrics }
 
-func (l cronLogger) Info(msg string, kv ...any) {
-	l.log.Debug("cron: "+msg, zap.Any("details", kv))
-}
-
-func (l cronLogger) Error(err error, msg string, kv ...any) {
-	l.log.Error("cron: "+msg, zap.Error(err), zap.Any("details", kv))
-}
-
-// listenerLimits bound what a client of the HTTP listener may hold, so that
-// idle or slow clients cannot pile up connections (file descriptors).
-type listenerLimits struct {
-	// ReadHeader bounds the reading of a request's header, and Read of the
-	// whole request; Write bounds the writing of an answer.
-	ReadHeader, Read, Write time.Duration
-	// Idle is how long a kept-alive connection may wait for its next request.
-	Idle time.Duration
-	// MaxHeaderBytes caps the size of a request's header.
-	MaxHeaderBytes int
-}
-
-// defaultListenerLimits are ample for Prometheus scrapes and health probes.
-var defaultListenerLimits = listenerLimits{
-	ReadHeader:     5 * time.Second,
-	Read:           10 * time.Second,
-	Write:          30 * time.Second,
-	Idle:           60 * time.Second,
-	MaxHeaderBytes: 16 << 10,
-}
+func (o metricsObserver) change(c dsync.Change, err error) { o.m.Change(c, err) }
+func (o metricsObserver) request(a target.Attempt)         { o.m.Request(a) }

@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	svc "github.com/dirsync/dirsync/internal/service"
 	dsync "github.com/dirsync/dirsync/sync"
 	"github.com/dirsync/dirsync/target"
 )
@@ -61,8 +62,8 @@ func (p *progress) attach(a *app) {
 func (p *progress) page(n int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.phase != phaseFetch {
-		p.phase, p.done, p.total, p.started = phaseFetch, 0, 0, p.now()
+	if p.phase != svc.PhaseFetch {
+		p.phase, p.done, p.total, p.started = svc.PhaseFetch, 0, 0, p.now()
 	}
 	p.done += n
 	p.showLocked(false)
@@ -72,14 +73,14 @@ func (p *progress) plan(pl dsync.Plan) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.clearLocked()
-	p.phase, p.done, p.total, p.started = phaseApply, 0, len(pl.Changes), p.now()
+	p.phase, p.done, p.total, p.started = svc.PhaseApply, 0, len(pl.Changes), p.now()
 	p.showLocked(true)
 }
 
 func (p *progress) change(dsync.Change, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.phase != phaseApply {
+	if p.phase != svc.PhaseApply {
 		return // an update applied during the read: the fetch's count is of entries
 	}
 	p.done++
@@ -126,7 +127,7 @@ func (p *progress) showLocked(force bool) {
 	}
 	if p.tty != nil {
 		line := fmt.Sprintf("  %s: %d", p.phase, p.done)
-		if p.phase == phaseFetch {
+		if p.phase == svc.PhaseFetch {
 			line += " directory entries read"
 		} else {
 			line += fmt.Sprintf("/%d changes", p.total)

@@ -12,7 +12,7 @@ import (
 
 // throttleLog logs how the platform client adapts to throttling without
 // flooding the log: the first slow-down of a run at info, later ones at
-// debug, and one summary line when the run's client is closed.
+// debug, and one summary line when the run ends.
 type throttleLog struct {
 	log *zap.Logger
 
@@ -66,7 +66,8 @@ func (l *throttleLog) request(a target.Attempt) {
 	}
 }
 
-// summary logs one line when the platform throttled this run.
+// summary logs one line when the platform throttled this run, and starts
+// counting afresh for the next run of a client that outlives the run.
 func (l *throttleLog) summary() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -76,6 +77,7 @@ func (l *throttleLog) summary() {
 	l.log.Info("platform throttling summary",
 		zap.Int64("answers_429", l.answers), zap.Int("rate_cuts", l.cuts),
 		zap.Float64("lowest_rate", round1(l.lowest)), zap.Float64("max_rate", l.maxRate))
+	l.answers, l.cuts, l.lowest, l.maxRate = 0, 0, 0, 0
 }
 
 func round1(f float64) float64 { return math.Round(f*10) / 10 }

@@ -18,6 +18,7 @@ import (
 	"github.com/go-ldap/ldap/v3"
 	"go.uber.org/zap"
 
+	svc "github.com/dirsync/dirsync/internal/service"
 	"github.com/dirsync/dirsync/ldapsource"
 	"github.com/dirsync/dirsync/state"
 	dsync "github.com/dirsync/dirsync/sync"
@@ -44,13 +45,13 @@ const (
 // the LDAP settings that decide what the stream reports, and only once the
 // changes before them have been applied.
 type watcher struct {
-	s   *service
-	log *zap.Logger
-	cfg ldapsource.Config
+	s         *service
+	log       *zap.Logger
+	cfg       ldapsource.Config
+	statePath string
 
-	cancel context.CancelFunc
-	done   chan struct{}
-	kick   chan struct{}
+	halt func() // stops the watcher started (see startWatcher)
+	kick chan struct{}
 
 	mu        gosync.Mutex
 	ids       map[string]bool
@@ -84,6 +85,10 @@ type watcher struct {
 	fallbackWhy  error
 }
 
+// The watcher is a runnable of the service: whatever starts and stops it
+// (a reload, a leader gate) needs nothing else of it.
+var _ svc.Runnable = (*watcher)(nil)
+
 // watchRefusal is a stream the directory refuses, as `dirsync status`
 // shows it (snapshot meta metaWatchRefused).
 type watchRefusal struct {
@@ -110,41 +115,50 @@ func (t *watchTake) empty() bool {
 
 // startWatcher starts following the directory when ldap.watch asks for it.
 func (s *service) startWatcher(cfg Config) *watcher {
-	if cfg.LDAP.Watch == "" || cfg.LDAP.Watch == ldapsource.WatchOff {
+	w := s.newWatcher(cfg)
+	if w == nil {
 		return nil
 	}
-	ctx, cancel := context.WithCancel(context.WithoutCancel(s.runCtx))
-	w := &watcher{
-		s: s, log: s.root.With(zap.String(keyComponent, "watch")), cfg: cfg.LDAP,
-		cancel: cancel, done: make(chan struct{}), kick: make(chan struct{}, 1),
-		ids: map[string]bool{}, dns: map[string]bool{}, cookies: map[string][]byte{},
-		resync: map[string]bool{}, connected: map[string]bool{},
-		started: make(chan struct{}), starting: map[string]bool{}, refused: map[string]watchRefusal{},
-	}
-	go func() {
-		defer close(w.done)
-		var wg gosync.WaitGroup
-		wg.Go(func() { w.dispatch(ctx) })
-		w.follow(ctx, cfg.State.Path)
-		w.markStarted() // follow ended (stopped, or it could not start)
-		wg.Wait()
-	}()
+	w.halt = s.background(s.runCtx, "watch", w)
 	return w
 }
 
-// stop stops following and waits for the stream to close. Events not yet
-// applied are dropped: their cookies were not kept, so they are seen again.
-func (w *watcher) stop() {
-	w.cancel()
-	<-w.done
+// newWatcher returns the watcher of cfg, not started, or nil when ldap.watch
+// is off.
+func (s *service) newWatcher(cfg Config) *watcher {
+	if cfg.LDAP.Watch == "" || cfg.LDAP.Watch == ldapsource.WatchOff {
+		return nil
+	}
+	return &watcher{
+		s: s, log: s.root.With(zap.String(keyComponent, "watch")), cfg: cfg.LDAP, statePath: cfg.State.Path,
+		kick: make(chan struct{}, 1),
+		ids:  map[string]bool{}, dns: map[string]bool{}, cookies: map[string][]byte{},
+		resync: map[string]bool{}, connected: map[string]bool{},
+		started: make(chan struct{}), starting: map[string]bool{}, refused: map[string]watchRefusal{},
+	}
+}
+
+// Start follows the directory and starts the runs of its changes until ctx
+// is done. Events not yet applied are dropped then: their cookies were not
+// kept, so they are seen again.
+func (w *watcher) Start(ctx context.Context) error {
+	var wg gosync.WaitGroup
+	wg.Go(func() { w.dispatch(ctx) })
+	w.follow(ctx, w.statePath)
+	w.markStarted() // follow ended (stopped, or it could not start)
+	wg.Wait()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.retry != nil {
 		w.retry.Stop()
 	}
-	w.s.m.watchConnected.Set(0)
-	w.s.m.watchRefused.Set(0)
+	w.s.m.WatchConnected.Set(0)
+	w.s.m.WatchRefused.Set(0)
+	return nil
 }
+
+// stop stops following and waits for the stream to close.
+func (w *watcher) stop() { w.halt() }
 
 // follow resolves the mode and runs the change streams until ctx is done,
 // retrying with backoff while the directory cannot be reached.
@@ -323,8 +337,8 @@ func (w *watcher) onConnected(stream string, up bool, err error) {
 	}
 	nRefused := len(w.refused)
 	w.mu.Unlock()
-	w.s.m.watchConnected.Set(float64(n))
-	w.s.m.watchRefused.Set(float64(nRefused))
+	w.s.m.WatchConnected.Set(float64(n))
+	w.s.m.WatchRefused.Set(float64(nRefused))
 	switch {
 	case up && wasRefused:
 		w.log.Info("watch: the directory accepts the change stream again", zap.String("stream", stream))
@@ -332,7 +346,7 @@ func (w *watcher) onConnected(stream string, up bool, err error) {
 	case up && !was:
 		w.log.Info("watch connected", zap.String("stream", stream))
 	case isRefused:
-		w.s.m.watchRefusals.Inc()
+		w.s.m.WatchRefusals.Inc()
 		if !wasRefused {
 			// Once: retrying does not heal it; the error says what to
 			// change. Until then the scheduled runs carry the changes.
@@ -425,9 +439,9 @@ func (w *watcher) onChange(c ldapsource.Change) {
 	if c.Resync || c.Cookie != nil {
 		w.positioned(c.Stream)
 	}
-	w.s.m.watchEvents.WithLabelValues("change").Add(float64(len(c.IDs) + len(c.DNs)))
+	w.s.m.WatchEvents.WithLabelValues("change").Add(float64(len(c.IDs) + len(c.DNs)))
 	if c.Resync {
-		w.s.m.watchEvents.WithLabelValues("resync").Inc()
+		w.s.m.WatchEvents.WithLabelValues("resync").Inc()
 		w.log.Info("watch: the change stream cannot tell what changed before now; a full directory read follows", zap.String("stream", c.Stream))
 	}
 	w.poke()
@@ -456,7 +470,7 @@ func (w *watcher) dispatch(ctx context.Context) {
 		waiting := w.retry != nil
 		record := w.refusedDirty
 		w.mu.Unlock()
-		if record && w.s.start("watch: record", true, w.recordRefused) {
+		if record && w.s.runner.Go(true, w.recordRefused) {
 			continue // it pokes again when it ends, as a run going does
 		}
 		switch {
@@ -465,9 +479,9 @@ func (w *watcher) dispatch(ctx context.Context) {
 		case resync:
 			// An ordinary run reads the whole directory; it takes the
 			// events and cookies gathered so far (see runOnce).
-			w.s.start("watch: full read", false, func() { w.s.runOnce("watch: full read") })
+			w.s.runner.Go(false, func() { w.s.runOnce("watch: full read") })
 		case work:
-			w.s.start("watch", true, w.runChanged)
+			w.s.runner.Go(true, w.runChanged)
 		}
 	}
 }
@@ -569,11 +583,12 @@ func (w *watcher) runChanged() {
 	start := time.Now()
 	rep, n, err := w.applyChanged(ctx, t)
 	outcome := rep.Outcome(err)
-	s.m.watchRuns.WithLabelValues(outcome).Inc()
+	s.settlePlatform(outcome)
+	s.m.WatchRuns.WithLabelValues(outcome).Inc()
 	fields := append(summaryFields(rep, "watch", err), zap.Int("events", n), zap.Duration("latency", time.Since(start)))
 	var se *dsync.SafetyError
 	switch {
-	case completed(outcome):
+	case svc.Completed(outcome):
 		w.succeeded()
 		if outcome == dsync.OutcomeSuccess {
 			w.log.Info("watch run finished", fields...)
@@ -599,7 +614,7 @@ func (w *watcher) runChanged() {
 // applyChanged rereads and applies t's events, and keeps the cookies when
 // the run completes. n is the number of entries named.
 func (w *watcher) applyChanged(ctx context.Context, t *watchTake) (rep dsync.Report, n int, err error) {
-	a, err := wire(ctx, w.s.config(), w.s.root, false, w.s.m)
+	a, err := w.s.wire(ctx, w.s.config())
 	if err != nil {
 		return rep, 0, err
 	}
@@ -635,7 +650,7 @@ func (w *watcher) applyChanged(ctx context.Context, t *watchTake) (rep dsync.Rep
 	// full read.
 	rep, err = a.engine.RunChanged(ctx, dsync.RunOptions{Mode: "watch"},
 		dsync.Changed{Users: users, Gone: gone, Skipped: skips(skipped)})
-	if !completed(rep.Outcome(err)) {
+	if !svc.Completed(rep.Outcome(err)) {
 		return rep, n, err
 	}
 	if serr := w.saveCookies(ctx, a.engine.Store, t); serr != nil {

@@ -5,10 +5,9 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/zap"
 
+	svc "github.com/dirsync/dirsync/internal/service"
 	"github.com/dirsync/dirsync/ldapsource"
 )
 
@@ -26,7 +25,7 @@ func (m memMeta) SetMeta(_ context.Context, k, v string) error {
 }
 
 func newTestWatcher() *watcher {
-	s := &service{m: newMetrics()}
+	s := &service{m: svc.NewMetrics(buildVersion())}
 	return &watcher{
 		s: s, log: zap.NewNop(), kick: make(chan struct{}, 1),
 		ids: map[string]bool{}, dns: map[string]bool{}, cookies: map[string][]byte{},
@@ -103,61 +102,4 @@ func newTestService(t *testing.T) *service {
 	s.runCtx, s.cancelRun = context.WithCancel(context.Background())
 	t.Cleanup(s.cancelRun)
 	return s
-}
-
-// startHeldRun starts a run for reason (an event run when event is set) that
-// holds until the returned channel is closed, and fails the test if the
-// service does not start it.
-func startHeldRun(t *testing.T, s *service, reason string, event bool) chan struct{} {
-	t.Helper()
-	release := make(chan struct{})
-	if !s.start(reason, event, func() { <-release }) {
-		t.Fatalf("the %s run did not start", reason)
-	}
-	return release
-}
-
-func TestService_ARunThatComesDuringAnEventRunGoesNextInsteadOfBeingSkipped(t *testing.T) {
-	s := newTestService(t)
-	release := startHeldRun(t, s, "watch", true)
-	s.trigger("schedule")
-	s.trigger("schedule") // a second tick meanwhile: still one run next
-	s.mu.Lock()
-	deferred := s.deferred
-	s.mu.Unlock()
-	if deferred != "schedule" {
-		t.Fatalf("deferred = %q, want the scheduled run", deferred)
-	}
-	close(release)
-	s.runs.Wait()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	// The empty config makes the deferred run fail at once: it ran.
-	if s.lastOutcome == "" || s.busy.Load() || s.deferred != "" || s.eventRun {
-		t.Errorf("after the event run: last outcome %q, busy %v, deferred %q, event run %v; want the scheduled run done and the service idle",
-			s.lastOutcome, s.busy.Load(), s.deferred, s.eventRun)
-	}
-	if got := counterValue(t, s.m.skipped); got != 0 {
-		t.Errorf("dirsync_runs_skipped_total = %g, want 0", got)
-	}
-}
-
-func TestService_ARunThatComesDuringAnOrdinaryRunIsSkipped(t *testing.T) {
-	s := newTestService(t)
-	release := startHeldRun(t, s, "schedule", false)
-	s.trigger("schedule")
-	close(release)
-	s.runs.Wait()
-	if got := counterValue(t, s.m.skipped); got != 1 || s.deferred != "" {
-		t.Errorf("skipped %g, deferred %q; want the tick skipped", got, s.deferred)
-	}
-}
-
-func counterValue(t *testing.T, c prometheus.Counter) float64 {
-	t.Helper()
-	var m dto.Metric
-	if err := c.Write(&m); err != nil {
-		t.Fatal(err)
-	}
-	return m.GetCounter().GetValue()
 }

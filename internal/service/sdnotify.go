@@ -1,4 +1,4 @@
-package main
+package service
 
 import (
 	"fmt"
@@ -9,10 +9,10 @@ import (
 	"time"
 )
 
-// sdNotify sends state ("READY=1", "STOPPING=1", …) to systemd's notification
+// SDNotify sends state ("READY=1", "STOPPING=1", …) to systemd's notification
 // socket, named by $NOTIFY_SOCKET, as sd_notify(3) does. Without the variable
 // (not started by systemd with Type=notify) it does nothing.
-func sdNotify(state string) error {
+func SDNotify(state string) error {
 	path := os.Getenv("NOTIFY_SOCKET")
 	if path == "" {
 		return nil
@@ -31,9 +31,9 @@ func sdNotify(state string) error {
 	return nil
 }
 
-// watchdogInterval is how often to send WATCHDOG=1: half the WatchdogSec=
+// WatchdogInterval is how often to send WATCHDOG=1: half the WatchdogSec=
 // systemd set in $WATCHDOG_USEC for this process, or 0 without a watchdog.
-func watchdogInterval() time.Duration {
+func WatchdogInterval() time.Duration {
 	usec, err := strconv.ParseInt(os.Getenv("WATCHDOG_USEC"), 10, 64)
 	if err != nil || usec <= 0 {
 		return 0

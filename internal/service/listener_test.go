@@ -1,7 +1,8 @@
-package main
+package service
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,25 +12,26 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"go.uber.org/zap"
-
-	"github.com/dirsync/dirsync/internal/config"
 )
 
 // serveListener serves the service's listener, with limits, on a loopback
 // port until the test ends, and returns its address.
-func serveListener(t *testing.T, limits listenerLimits) string {
+func serveListener(t *testing.T, limits ListenerLimits) string {
 	t.Helper()
-	s := newService(&globalFlags{}, config.Default(), zap.NewNop(), &runFlags{})
-	s.limits = limits
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := s.httpServer()
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
+	l := NewListener(ln, NewMetrics("test"), func() Status { return Status{} }, limits)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.Start(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("listener: %v", err)
+		}
+	})
 	return ln.Addr().String()
 }
 
@@ -50,7 +52,7 @@ func waitClosed(t *testing.T, conn net.Conn, r io.Reader, what string, deadline 
 }
 
 func TestListener_ClosesIdleKeepAliveConnections(t *testing.T) {
-	limits := defaultListenerLimits
+	limits := DefaultListenerLimits
 	limits.Idle, limits.ReadHeader = 200*time.Millisecond, 200*time.Millisecond
 	addr := serveListener(t, limits)
 	const clients = 50
@@ -86,18 +88,18 @@ func TestListener_ClosesIdleKeepAliveConnections(t *testing.T) {
 }
 
 func TestListener_RefusesOversizedHeaders(t *testing.T) {
-	addr := serveListener(t, defaultListenerLimits)
+	addr := serveListener(t, DefaultListenerLimits)
 	req, err := http.NewRequest(http.MethodGet, "http://"+addr+"/healthz", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("X-Padding", strings.Repeat("a", 2*defaultListenerLimits.MaxHeaderBytes))
+	req.Header.Set("X-Padding", strings.Repeat("a", 2*DefaultListenerLimits.MaxHeaderBytes))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
-		t.Fatalf("a %d-byte header: HTTP %d, want 431", 2*defaultListenerLimits.MaxHeaderBytes, resp.StatusCode)
+		t.Fatalf("a %d-byte header: HTTP %d, want 431", 2*DefaultListenerLimits.MaxHeaderBytes, resp.StatusCode)
 	}
 }
