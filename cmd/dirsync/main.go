@@ -15,10 +15,10 @@
 // its contract; config.go and withconfig.go take the config from
 // internal/config.
 //
-// The service of `dirsync run` is here for now and is moving to
-// internal/service: the scheduler, config reload and /metrics, /healthz and
-// /readyz (cmd_run.go), the change-event queue of ldap.watch (watch.go), the
-// metrics (metrics.go) and systemd notification (sdnotify.go).
+// The service of `dirsync run` is in internal/service (scheduler, runner,
+// listener, metrics, systemd notification); cmd_run.go starts it, and the
+// change-event queue of ldap.watch (watch.go) and the run loop with its grace
+// period and reload are here until they move there too.
 package main
 
 import (
