@@ -193,17 +193,7 @@ func withKey(t *testing.T, key string, value any) string {
 	if err := yaml.Unmarshal([]byte(minimalConfig), &doc); err != nil {
 		t.Fatal(err)
 	}
-	m := doc
-	parts := strings.Split(key, ".")
-	for _, p := range parts[:len(parts)-1] {
-		next, ok := m[p].(map[string]any)
-		if !ok {
-			next = map[string]any{}
-			m[p] = next
-		}
-		m = next
-	}
-	m[parts[len(parts)-1]] = value
+	setPath(doc, key, value)
 	b, err := yaml.Marshal(doc)
 	if err != nil {
 		t.Fatal(err)

@@ -268,20 +268,24 @@ func applyEnvOverrides(settings map[string]any, keys []string, env Env) map[stri
 		if !ok || val == "" {
 			continue
 		}
-		m := settings
-		parts := strings.Split(k, ".")
-		for _, p := range parts[:len(parts)-1] {
-			next, ok := m[p].(map[string]any)
-			if !ok {
-				next = map[string]any{}
-				m[p] = next
-			}
-			m = next
-		}
-		m[parts[len(parts)-1]] = val
+		setPath(settings, k, val)
 		over[k] = true
 	}
 	return over
+}
+
+// setPath sets the value of the dotted key in m, making the maps on its way.
+func setPath(m map[string]any, key string, val any) {
+	parts := strings.Split(key, ".")
+	for _, p := range parts[:len(parts)-1] {
+		next, ok := m[p].(map[string]any)
+		if !ok {
+			next = map[string]any{}
+			m[p] = next
+		}
+		m = next
+	}
+	m[parts[len(parts)-1]] = val
 }
 
 // envName is the environment variable overriding key: ldap.bind_dn is
