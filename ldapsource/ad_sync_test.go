@@ -25,6 +25,10 @@ func (d adDirectory) Read(ctx context.Context) (dsync.Directory, error) {
 	return dsync.Directory{Users: users, Skipped: toSkips(skipped)}, nil
 }
 
+func (d adDirectory) Reread(ctx context.Context, ids, dns []string) (dsync.Changed, error) {
+	return reread(ctx, d.src, ids, dns)
+}
+
 // adReconciler runs the real reconciler from src to a fake SCIM platform.
 type adReconciler struct {
 	platform *fake.Server

@@ -22,6 +22,25 @@ func toSkips(skipped []Skipped) []dsync.Skip {
 	return out
 }
 
+// Every capability the reconciler uses of the test adapters, checked when
+// the tests are built.
+var (
+	_ dsync.Source   = streamedDirectory{}
+	_ dsync.Streamer = streamedDirectory{}
+	_ dsync.Source   = wholeDirectory{}
+	_ dsync.Source   = adDirectory{}
+)
+
+// reread is src's re-read of the entries a change stream named, as the
+// reconciler's Source.Reread gives it.
+func reread(ctx context.Context, src *Source, ids, dns []string) (dsync.Changed, error) {
+	users, gone, skipped, err := src.RereadAt(ctx, ids, dns)
+	if err != nil {
+		return dsync.Changed{}, err
+	}
+	return dsync.Changed{Users: users, Gone: gone, Skipped: toSkips(skipped)}, nil
+}
+
 // streamedDirectory is the Source as the reconciler's streamed read uses
 // it (sync.Streamer); wholeDirectory is its whole read (sync.Source only).
 type (
@@ -31,6 +50,10 @@ type (
 
 func (d streamedDirectory) Read(ctx context.Context) (dsync.Directory, error) {
 	return wholeDirectory(d).Read(ctx)
+}
+
+func (d streamedDirectory) Reread(ctx context.Context, ids, dns []string) (dsync.Changed, error) {
+	return reread(ctx, d.src, ids, dns)
 }
 
 func (d streamedDirectory) Stream(ctx context.Context, emit func(user.User) error) ([]dsync.Skip, error) {
@@ -44,6 +67,10 @@ func (d wholeDirectory) Read(ctx context.Context) (dsync.Directory, error) {
 		return dsync.Directory{}, err
 	}
 	return dsync.Directory{Users: users, Skipped: toSkips(skipped)}, nil
+}
+
+func (d wholeDirectory) Reread(ctx context.Context, ids, dns []string) (dsync.Changed, error) {
+	return reread(ctx, d.src, ids, dns)
 }
 
 // skipPlans returns the plans of the three ways a run reads the directory

@@ -53,6 +53,10 @@ type genSource struct{ n int }
 
 func (g genSource) Read(context.Context) (Directory, error) { panic("a streamed run must not Read") }
 
+func (g genSource) Reread(context.Context, []string, []string) (Changed, error) {
+	panic("a streamed run must not Reread")
+}
+
 func (g genSource) Stream(ctx context.Context, emit func(user.User) error) ([]Skip, error) {
 	for i := range g.n {
 		if err := emit(benchUser(i)); err != nil {

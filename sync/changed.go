@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/dirsync/dirsync/user"
 )
@@ -21,6 +23,84 @@ type Changed struct {
 	// Skipped are the entries the events named that could not be mapped, as
 	// in Directory.
 	Skipped []Skip
+}
+
+// Changed answers Source.Reread from d, a complete read, for sources that
+// hold the whole directory: Users are d's users whose ID is one of ids or
+// whose DN is one of dns, Skipped d's skipped entries named likewise (by ID,
+// IDs or DN), and Gone the ids that no user or skipped entry of d holds. IDs
+// and DNs compare case-insensitively, DNs as strings.
+func (d Directory) Changed(ids, dns []string) Changed {
+	wantID := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if id != "" {
+			wantID[strings.ToLower(id)] = true
+		}
+	}
+	wantDN := make(map[string]bool, len(dns))
+	for _, dn := range dns {
+		if dn != "" {
+			wantDN[strings.ToLower(dn)] = true
+		}
+	}
+	named := func(id, dn string) bool {
+		return wantID[strings.ToLower(id)] || wantDN[strings.ToLower(dn)]
+	}
+	var ch Changed
+	inScope := make(map[string]bool)
+	for _, u := range d.Users {
+		if named(u.ID, u.DN) {
+			ch.Users = append(ch.Users, u)
+			inScope[strings.ToLower(u.ID)] = true
+		}
+	}
+	for _, s := range d.Skipped {
+		if !named(s.ID, s.DN) && !slices.ContainsFunc(s.IDs, func(v string) bool { return wantID[strings.ToLower(v)] }) {
+			continue
+		}
+		ch.Skipped = append(ch.Skipped, s)
+		inScope[strings.ToLower(s.ID)] = true
+		for _, v := range s.IDs {
+			inScope[strings.ToLower(v)] = true
+		}
+	}
+	for _, id := range ids {
+		if k := strings.ToLower(id); id != "" && !inScope[k] {
+			inScope[k] = true // once
+			ch.Gone = append(ch.Gone, id)
+		}
+	}
+	return ch
+}
+
+// RunEvents is the run over the entries a directory change stream named:
+// the users with the given directory IDs, and the entries at dns (those the
+// stream named only by DN). It reads them again with Source.Reread, at the
+// DNs of their snapshot records too (an entry whose ID was cleared is found
+// there, skipped as in a full read, not gone), and runs RunChanged over
+// what the re-read found. A re-read that fails archives nobody: its error is
+// returned and no run is recorded.
+func (e *Engine) RunEvents(ctx context.Context, ro RunOptions, ids, dns []string) (Report, error) {
+	if ro.Full {
+		return Report{}, errors.New("a change-event run cannot be a full reconcile")
+	}
+	var at []string
+	if len(ids) > 0 {
+		recs, err := e.Store.Records(ctx, ids)
+		if err != nil {
+			return Report{}, fmt.Errorf("read snapshot: %w", err)
+		}
+		for _, r := range recs {
+			if r.User.DN != "" {
+				at = append(at, r.User.DN)
+			}
+		}
+	}
+	ch, err := e.Source.Reread(ctx, ids, append(at, dns...))
+	if err != nil {
+		return Report{}, fmt.Errorf("reread the changed users: %w", err)
+	}
+	return e.RunChanged(ctx, ro, ch)
 }
 
 // RunChanged diffs just the users in ch against their snapshot records,

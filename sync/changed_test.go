@@ -91,6 +91,10 @@ func (w withdrawingSource) Read(ctx context.Context) (Directory, error) {
 	panic("the streaming path must not call Read")
 }
 
+func (w withdrawingSource) Reread(context.Context, []string, []string) (Changed, error) {
+	panic("the streaming path must not call Reread")
+}
+
 func (w withdrawingSource) Stream(ctx context.Context, emit func(user.User) error) ([]Skip, error) {
 	for _, u := range w.users {
 		if err := emit(u); err != nil {
@@ -145,5 +149,71 @@ func TestRunChanged_ReadsTheSnapshotsLinksOnlyForACreate(t *testing.T) {
 	}
 	if st.summaryReads != 1 {
 		t.Errorf("a create read the summaries %d times, want 1 (to know which accounts are linked)", st.summaryReads)
+	}
+}
+
+// TestRunEvents_EntryWithClearedIDIsFoundAtItsRecordsDN: a changed user
+// whose ID attribute was cleared is read again at the DN its snapshot
+// record holds, found there as a skipped entry, and keeps its account; a
+// user that left the directory is archived.
+func TestRunEvents_EntryWithClearedIDIsFoundAtItsRecordsDN(t *testing.T) {
+	alice, bob, carol := person("id-a", "alice"), person("id-b", "bob"), person("id-c", "carol")
+	dir := Directory{
+		Users:   []user.User{carol},
+		Skipped: []Skip{{DN: alice.DN, Reason: "no ID"}},
+	}
+	e, ft, st := setup(dir, managed(alice, bob, carol)...)
+
+	rep, err := e.RunEvents(t.Context(), RunOptions{}, []string{alice.ID, bob.ID}, nil)
+	if err != nil {
+		t.Fatalf("RunEvents: %v", err)
+	}
+	got := summaries(rep.Plan)
+	want := []string{"archive bob @p-bob (removed)"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("plan = %q, want %q (alice's entry is at her record's DN: not gone)", got, want)
+	}
+	if len(rep.Plan.Skipped) != 1 || rep.Plan.Skipped[0].DN != alice.DN {
+		t.Errorf("skipped = %+v, want alice's entry", rep.Plan.Skipped)
+	}
+	if a, ok := ft.account("p-alice"); !ok || !a.User.Active {
+		t.Errorf("alice's account = %+v, want active", a)
+	}
+	if run := st.lastRun(t); run.Outcome != OutcomeSuccess {
+		t.Errorf("run recorded %+v, want success", run)
+	}
+}
+
+// TestRunEvents_EntryNamedByDNIsRead: an entry the change stream named only
+// by its DN is read again and synced.
+func TestRunEvents_EntryNamedByDNIsRead(t *testing.T) {
+	dave := person("id-d", "dave")
+	e, _, _ := setup(Directory{Users: []user.User{dave}})
+
+	rep, err := e.RunEvents(t.Context(), RunOptions{DryRun: true}, nil, []string{dave.DN})
+	if err != nil {
+		t.Fatalf("RunEvents: %v", err)
+	}
+	if got, want := summaries(rep.Plan), []string{"create dave"}; !slices.Equal(got, want) {
+		t.Fatalf("plan = %q, want %q", got, want)
+	}
+}
+
+// TestRunEvents_FailedRereadArchivesNobody: a re-read that fails is
+// returned as the run's error; nothing is applied and no run recorded.
+func TestRunEvents_FailedRereadArchivesNobody(t *testing.T) {
+	alice := person("id-a", "alice")
+	e, ft, st := setup(Directory{}, managed(alice)...)
+	e.Source = &fakeSource{err: errors.New("connection lost")}
+
+	_, err := e.RunEvents(t.Context(), RunOptions{}, []string{alice.ID}, nil)
+	if err == nil || !strings.Contains(err.Error(), "reread the changed users: connection lost") {
+		t.Fatalf("err = %v, want the re-read's error", err)
+	}
+	if n := len(ft.writes()); n != 0 {
+		t.Errorf("%d platform writes, want none: %v", n, ft.writes())
+	}
+	if len(st.begun) != 0 {
+		t.Errorf("runs begun %q, want none", st.begun)
 	}
 }

@@ -26,7 +26,8 @@
 //     Store's meta.
 //   - full.go: the full reconcile (RunOptions.Full): the platform listed,
 //     drift corrected, unmanaged and deleted accounts handled.
-//   - changed.go: RunChanged, the run over a directory change stream's users.
+//   - changed.go: RunEvents, the run over a directory change stream's users
+//     (re-read with Source.Reread), and RunChanged, its diff and apply.
 //   - only.go: RunOptions.Only, a run for one user.
 //   - apply.go: the applier: bounded workers, adoption before create, one
 //     account linked to one user, each success saved at once; intent.go: the
@@ -55,6 +56,21 @@ type Source interface {
 	// "archive nobody". Entries that could not be mapped (no ID, duplicates,
 	// invalid data) are not errors: they are listed in Directory.Skipped.
 	Read(ctx context.Context) (Directory, error)
+
+	// Reread reads again the entries a directory change stream named: those
+	// with the given directory IDs, and those at dns (the DNs the snapshot
+	// holds for ids, and entries the stream named only by DN). It gives them
+	// as a full read would: Users are those still in scope, normalized;
+	// Skipped the entries that cannot be mapped (duplicates of any entry in
+	// scope included); Gone the ids that the searches, all complete, found
+	// nowhere in scope. An entry whose ID can no longer be read is found at
+	// its DN only: it is skipped, and its former ID is gone. A DN out of
+	// scope, or where no entry is, adds nothing. Every user reaches the
+	// reconciler through Read, Stream or Reread.
+	//
+	// Error contract: as Read's. An error means the re-read was incomplete:
+	// nothing may be concluded from it and no ID is gone.
+	Reread(ctx context.Context, ids, dns []string) (Changed, error)
 }
 
 // Directory is a complete read of the users in scope.

@@ -666,6 +666,10 @@ func (w withdrawnSource) Read(context.Context) (Directory, error) {
 	panic("the streaming path must not call Read")
 }
 
+func (w withdrawnSource) Reread(context.Context, []string, []string) (Changed, error) {
+	panic("the streaming path must not call Reread")
+}
+
 func (w withdrawnSource) Stream(ctx context.Context, emit func(user.User) error) ([]Skip, error) {
 	for _, u := range w.dir.Users {
 		if err := emit(u); err != nil {

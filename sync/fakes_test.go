@@ -294,6 +294,15 @@ func (fs *fakeSource) Read(ctx context.Context) (Directory, error) {
 	return fs.dir, fs.err
 }
 
+// Reread answers from Read's directory (see Directory.Changed).
+func (fs *fakeSource) Reread(ctx context.Context, ids, dns []string) (Changed, error) {
+	dir, err := fs.Read(ctx)
+	if err != nil {
+		return Changed{}, err
+	}
+	return dir.Changed(ids, dns), nil
+}
+
 // Stream emits Read's users: with it the engine tests drive the streaming
 // path (Engine.streamPlan) in every run but a full reconcile.
 func (fs *fakeSource) Stream(ctx context.Context, emit func(user.User) error) ([]Skip, error) {
@@ -324,6 +333,10 @@ func (fs *fakeSource) Stream(ctx context.Context, emit func(user.User) error) ([
 type readOnlySource struct{ fs *fakeSource }
 
 func (r readOnlySource) Read(ctx context.Context) (Directory, error) { return r.fs.Read(ctx) }
+
+func (r readOnlySource) Reread(ctx context.Context, ids, dns []string) (Changed, error) {
+	return r.fs.Reread(ctx, ids, dns)
+}
 
 // saved is one Store.Save call.
 type saved struct {

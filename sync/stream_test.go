@@ -39,6 +39,10 @@ func (g gatedSource) Read(context.Context) (Directory, error) {
 	panic("the streaming path must not Read")
 }
 
+func (g gatedSource) Reread(context.Context, []string, []string) (Changed, error) {
+	panic("the streaming path must not Reread")
+}
+
 func (g gatedSource) Stream(ctx context.Context, emit func(user.User) error) ([]Skip, error) {
 	for i, u := range g.users {
 		if i == g.at {

@@ -48,6 +48,16 @@ func (l ldapSource) Stream(ctx context.Context, emit func(user.User) error) ([]d
 	return skips(skipped), nil
 }
 
+// Reread implements dsync.Source's re-read of the entries a change stream
+// named (ldapsource.Source.RereadAt).
+func (l ldapSource) Reread(ctx context.Context, ids, dns []string) (dsync.Changed, error) {
+	users, gone, skipped, err := l.s.RereadAt(ctx, ids, dns)
+	if err != nil {
+		return dsync.Changed{}, err
+	}
+	return dsync.Changed{Users: users, Gone: gone, Skipped: skips(skipped)}, nil
+}
+
 func skips(skipped []ldapsource.Skipped) []dsync.Skip {
 	out := make([]dsync.Skip, len(skipped))
 	for i, s := range skipped {

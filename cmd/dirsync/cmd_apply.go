@@ -58,10 +58,19 @@ func (r *recordingSource) Read(ctx context.Context) (dsync.Directory, error) {
 	return dir, err
 }
 
+func (r *recordingSource) Reread(ctx context.Context, ids, dns []string) (dsync.Changed, error) {
+	return r.src.Reread(ctx, ids, dns)
+}
+
 // fixedSource returns a directory read made before.
 type fixedSource struct{ dir dsync.Directory }
 
 func (f fixedSource) Read(context.Context) (dsync.Directory, error) { return f.dir, nil }
+
+// Reread answers from the read made before (see dsync.Directory.Changed).
+func (f fixedSource) Reread(_ context.Context, ids, dns []string) (dsync.Changed, error) {
+	return f.dir.Changed(ids, dns), nil
+}
 
 // fingerprint returns the SHA-256 of v's JSON, hex.
 func fingerprint(v any) (string, error) {
