@@ -623,10 +623,6 @@ func (w *watcher) applyChanged(ctx context.Context, t *watchTake) (rep dsync.Rep
 			err = fmt.Errorf("close snapshot: %w", cerr)
 		}
 	}()
-	src, ok := a.engine.Source.(ldapSource)
-	if !ok {
-		return rep, 0, errors.New("watch: the source is not LDAP")
-	}
 	ids := t.ids
 	if len(t.dns) > 0 {
 		more, err := idsByDN(ctx, a.engine.Store, t.dns)
@@ -636,20 +632,9 @@ func (w *watcher) applyChanged(ctx context.Context, t *watchTake) (rep dsync.Rep
 		ids = append(ids, more...)
 	}
 	n = len(t.ids) + len(t.dns)
-	// The entries are read again at their records' DNs too: one whose ID
-	// was cleared is found there, skipped as in a full read, not gone.
-	dns, err := recordDNs(ctx, a.engine.Store, ids)
-	if err != nil {
-		return rep, n, err
-	}
-	users, gone, skipped, err := src.s.RereadAt(ctx, ids, append(dns, t.dns...))
-	if err != nil {
-		return rep, n, fmt.Errorf("reread the changed users: %w", err)
-	}
 	// The reconciler counts the removals against those made since the last
 	// full read.
-	rep, err = a.engine.RunChanged(ctx, dsync.RunOptions{Mode: "watch"},
-		dsync.Changed{Users: users, Gone: gone, Skipped: skips(skipped)})
+	rep, err = a.engine.RunEvents(ctx, dsync.RunOptions{Mode: "watch"}, ids, t.dns)
 	if !svc.Completed(rep.Outcome(err)) {
 		return rep, n, err
 	}
@@ -657,25 +642,6 @@ func (w *watcher) applyChanged(ctx context.Context, t *watchTake) (rep dsync.Rep
 		w.log.Warn("the changes landed but the cookie was not kept; a restart sees them again", zap.Error(serr))
 	}
 	return rep, n, err
-}
-
-// recordDNs returns the DNs of the snapshot records of ids.
-func recordDNs(ctx context.Context, st dsync.Store, ids []string) ([]string, error) {
-	ss, ok := st.(dsync.SummaryStore)
-	if !ok || len(ids) == 0 {
-		return nil, nil
-	}
-	recs, err := ss.Records(ctx, ids)
-	if err != nil {
-		return nil, fmt.Errorf("read snapshot: %w", err)
-	}
-	var dns []string
-	for _, r := range recs {
-		if r.User.DN != "" {
-			dns = append(dns, r.User.DN)
-		}
-	}
-	return dns, nil
 }
 
 // idsByDN resolves DNs to the IDs of the snapshot records that have them.
