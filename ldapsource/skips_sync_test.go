@@ -96,25 +96,12 @@ func skipPlans(t *testing.T, rec *adReconciler, src *Source, ids ...string) map[
 		plans[name] = summarize(rep.Plan)
 	}
 	// As the watcher does: the records' DNs are read again too.
-	recs, err := rec.engine.Store.(dsync.SummaryStore).Records(ctx, ids)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var dns []string
-	for _, r := range recs {
-		dns = append(dns, r.User.DN)
-	}
-	users, gone, skipped, err := src.RereadAt(ctx, ids, dns)
-	if err != nil {
-		t.Fatalf("RereadAt: %v", err)
-	}
-	rep, err := rec.engine.RunChanged(ctx, dsync.RunOptions{DryRun: true},
-		dsync.Changed{Users: users, Gone: gone, Skipped: toSkips(skipped)})
+	rec.engine.Source = streamedDirectory{src}
+	rep, err := rec.engine.RunEvents(ctx, dsync.RunOptions{DryRun: true}, ids, nil)
 	if err != nil {
 		t.Fatalf("change-event run: %v", err)
 	}
 	plans["change-event re-read"] = summarize(rep.Plan)
-	rec.engine.Source = streamedDirectory{src}
 	return plans
 }
 
