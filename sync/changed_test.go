@@ -217,3 +217,36 @@ func TestRunEvents_FailedRereadArchivesNobody(t *testing.T) {
 		t.Errorf("runs begun %q, want none", st.begun)
 	}
 }
+
+// TestDirectoryChanged_AnswersAReread: a complete read answers a re-read
+// as a directory would: the users and skipped entries named by ID, by one
+// of several IDs or by DN, and as gone only the IDs held by none of them.
+func TestDirectoryChanged_AnswersAReread(t *testing.T) {
+	alice, bob, carol := person("id-a", "alice"), person("id-b", "bob"), person("id-c", "carol")
+	dir := Directory{
+		Users: []user.User{alice, bob, carol},
+		Skipped: []Skip{
+			{DN: "CN=dup,OU=Staff", ID: "id-dup", Reason: "duplicate"},
+			{DN: "CN=multi,OU=Staff", IDs: []string{"id-m1", "id-m2"}, Reason: "several IDs"},
+			{DN: "CN=noid,OU=Staff", Reason: "no ID"},
+		},
+	}
+	ch := dir.Changed([]string{"ID-A", "id-dup", "id-m2", "id-left", "id-left"}, []string{strings.ToLower(carol.DN), "cn=noid,ou=staff"})
+	var users []string
+	for _, u := range ch.Users {
+		users = append(users, u.Username)
+	}
+	if want := []string{"alice", "carol"}; !slices.Equal(users, want) {
+		t.Errorf("users = %q, want %q", users, want)
+	}
+	var skipped []string
+	for _, s := range ch.Skipped {
+		skipped = append(skipped, s.DN)
+	}
+	if want := []string{"CN=dup,OU=Staff", "CN=multi,OU=Staff", "CN=noid,OU=Staff"}; !slices.Equal(skipped, want) {
+		t.Errorf("skipped = %q, want %q", skipped, want)
+	}
+	if want := []string{"id-left"}; !slices.Equal(ch.Gone, want) {
+		t.Errorf("gone = %q, want %q", ch.Gone, want)
+	}
+}
