@@ -450,8 +450,8 @@ func (p RestProfile) validRef(ref string, withID bool) bool {
 	return ValidRef(ref, withID)
 }
 
-// validate reports every problem of the profile, each named by its key.
-func (p RestProfile) validate() []error {
+// Validate reports every problem of the profile, each named by its key.
+func (p RestProfile) Validate() []error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("target.rest.%s: %s", key, fmt.Sprintf(format, args...)))
@@ -648,8 +648,9 @@ func (p RestProfile) validate() []error {
 	return errs
 }
 
-// errProfileUnset is reported for target.type rest without a profile.
-var errProfileUnset = errors.New("target.rest: must describe the platform's API for target.type rest (see examples/targets/ and README.md)")
+// Unset reports whether the profile is missing altogether: neither a list
+// endpoint nor a create call is described.
+func (p RestProfile) Unset() bool { return p.List.Path == "" && !p.Create.Configured() }
 
 // secrets returns the profile's secret values (query auth parameters and
 // headers whose names look secret).
