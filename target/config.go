@@ -201,6 +201,11 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// CheckURL reports why raw is not a usable platform URL: it must be https://
+// (http:// for loopback hosts only), with a host, no credentials and no
+// #fragment. The message names no key: the caller's names it.
+func CheckURL(raw string) error { return checkURL(raw) }
+
 func checkURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {

@@ -16,7 +16,7 @@ func init() {
 			if cfg.Rest.Unset() {
 				return []error{errProfileUnset}
 			}
-			return cfg.Rest.Validate()
+			return validateProfile(cfg.Rest)
 		},
 		NeedsToken: func(cfg target.Config) bool { return cfg.Rest.NeedsToken() },
 		New: func(cfg target.Config, opts ...target.Option) (target.Platform, error) {

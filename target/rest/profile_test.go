@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/dirsync/dirsync/target"
+	"github.com/dirsync/dirsync/target/rest"
 )
 
 func restConfig() target.Config {
@@ -95,7 +96,7 @@ func TestRestProfile_PagingAndErrorKeysAreCheckedByName(t *testing.T) {
 }
 
 func TestTextMatcher_SubstringsIgnoreCaseAndSlashesMeanARegexp(t *testing.T) {
-	m, err := target.NewTextMatcher([]string{"Already Exists", `/^E00+1$/`})
+	m, err := rest.NewTextMatcher([]string{"Already Exists", `/^E00+1$/`})
 	if err != nil {
 		t.Fatal(err)
 	}
