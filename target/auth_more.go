@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	gosync "sync"
 	"time"
@@ -327,51 +326,6 @@ type RestAuthMore struct {
 	// TokenParams are more "name=value" parameters of the token request,
 	// e.g. resource=https://api.example.com.
 	TokenParams []string `mapstructure:"token_params" json:"token_params,omitempty"`
-}
-
-// validateMore reports the problems of the keys above for auth type typ.
-func (a RestAuth) validateMore(typ string) []error {
-	var errs []error
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("target.rest.auth.%s: %s", key, fmt.Sprintf(format, args...)))
-	}
-	if a.Scheme != "" {
-		if typ != AuthBearer && typ != AuthHeader {
-			bad("scheme", "applies to auth types bearer and header only, not %s", typ)
-		} else if strings.ContainsAny(a.Scheme, " \t\r\n") {
-			bad("scheme", "must be one word, e.g. SSWS or Token, got %q", a.Scheme)
-		}
-	}
-	if a.KeyHeader != "" || a.Key != "" {
-		switch {
-		case typ != AuthHeader:
-			bad("key_header", "applies to auth type header only, not %s", typ)
-		case a.KeyHeader == "" || a.Key == "":
-			bad("key_header", "key_header and key must be set together (the second header and its value)")
-		case strings.EqualFold(a.KeyHeader, a.Header):
-			bad("key_header", "must differ from auth.header (%s)", a.Header)
-		}
-	}
-	if a.Credentials != "" || a.Audience != "" || len(a.TokenParams) > 0 {
-		if typ != AuthOAuth2 {
-			bad("credentials", "credentials, audience and token_params apply to auth type oauth2 only, not %s", typ)
-		}
-	}
-	switch a.Credentials {
-	case "", CredentialsBasic, CredentialsBody:
-	default:
-		bad("credentials", "unknown value %q (want basic or body)", a.Credentials)
-	}
-	for _, kv := range a.TokenParams {
-		name, _, ok := strings.Cut(kv, "=")
-		switch {
-		case !ok || name == "":
-			bad("token_params", "every entry must be name=value")
-		case slices.Contains([]string{"grant_type", "client_id", "client_secret", "scope"}, name):
-			bad("token_params", "%s is set by dirsync (use client_id, scopes and target.token)", name)
-		}
-	}
-	return errs
 }
 
 // TokenRequestParams returns the OAuth2 token request's extra parameters:

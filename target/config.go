@@ -138,10 +138,9 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("target.%s: %s", key, fmt.Sprintf(format, args...)))
 	}
 
-	switch c.Type {
-	case "", TypeSCIM, TypeREST: // "" means scim
-	default:
-		bad("type", "unknown type %q (want %s or %s)", c.Type, TypeSCIM, TypeREST)
+	kind, known := Lookup(c.Type) // "" means scim
+	if !known {
+		bad("type", "unknown type %q (want %s)", c.Type, typeList(", ", " or "))
 	}
 
 	if c.URL == "" {
@@ -151,13 +150,11 @@ func (c Config) Validate() error {
 	}
 
 	needToken := true
-	if c.Type == TypeREST {
-		needToken = c.Rest.NeedsToken()
-		if c.Rest.List.Path == "" && !c.Rest.Create.Configured() {
-			errs = append(errs, errProfileUnset)
-		} else {
-			errs = append(errs, c.Rest.validate()...)
-		}
+	if known && kind.NeedsToken != nil {
+		needToken = kind.NeedsToken(c)
+	}
+	if known && kind.Validate != nil {
+		errs = append(errs, kind.Validate(c)...)
 	}
 	switch {
 	case c.Token != "" && c.TokenFile != "":
@@ -203,6 +200,11 @@ func (c Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// CheckURL reports why raw is not a usable platform URL: it must be https://
+// (http:// for loopback hosts only), with a host, no credentials and no
+// #fragment. The message names no key: the caller's names it.
+func CheckURL(raw string) error { return checkURL(raw) }
 
 func checkURL(raw string) error {
 	u, err := url.Parse(raw)

@@ -10,9 +10,12 @@
 // The implementations live in subpackages: target/scim (SCIM 2.0),
 // target/rest (one client for vendor REST APIs, driven by a profile), and
 // target/fake, an in-process SCIM and REST platform over real HTTP for tests,
-// the bench and the demo. A new target type is a subpackage built on
-// HTTPClient, a Type constant and its validation in config.go, and a case
-// where cmd/dirsync builds the platform (newPlatform in app.go).
+// the bench and the demo. The target types form one registry (registry.go):
+// each implementation registers its Kind (its target.type name, the
+// validation of its own settings, its constructor) in its init, and
+// target/targets imports every built-in one. A new target type is a
+// subpackage built on HTTPClient that registers its Kind, and one import in
+// target/targets; Config.Validate and New (used by cmd/dirsync) then know it.
 //
 // Targets exchange only package user values; they do not import package sync.
 package target

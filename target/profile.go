@@ -1,15 +1,8 @@
 package target
 
 import (
-	"errors"
-	"fmt"
-	"net/http"
-	"net/url"
-	"regexp"
 	"slices"
 	"strings"
-
-	"github.com/dirsync/dirsync/target/internal/jsontpl"
 )
 
 // Auth types of a REST profile (target.rest.auth.type).
@@ -53,13 +46,11 @@ const (
 	RefExtraPrefix = "extra."
 )
 
-// mappable are the fields target.rest.fields may map.
-var mappable = []string{RefExternalID, RefUsername, RefEmail, RefGivenName, RefFamilyName, RefDisplayName}
-
 // RestProfile describes a platform's own User Management API, so that the rest
 // target drives it without code per vendor. It is the `target.rest:` section;
 // README.md ("REST platforms") documents every key and examples/targets/ holds one
-// profile per API style.
+// profile per API style. Package target/rest, which drives it, validates it
+// (when target.type is rest) and parses its body templates.
 type RestProfile struct {
 	// Auth says how requests are authenticated. The secret is target.token (or
 	// token_file), except for auth type query.
@@ -265,21 +256,6 @@ func (b RestBatch) Configured() bool { return b.Path != "" || b.Method != "" }
 // RefUsers is the batch body's reference to the array of users.
 const RefUsers = "users"
 
-// ParseBatch parses a batch endpoint's body and item templates.
-func (p RestProfile) ParseBatch() (body, item *jsontpl.Template, err error) {
-	b := p.BatchCreate
-	if body, err = jsontpl.Parse(b.Body, func(ref string) bool { return ref == RefUsers }); err != nil {
-		return nil, nil, fmt.Errorf("body: %w", err)
-	}
-	if !slices.Contains(body.Refs(), RefUsers) {
-		return nil, nil, errors.New(`body: must hold "{{users}}", where the array of users goes`)
-	}
-	if item, err = jsontpl.Parse(b.Item, func(ref string) bool { return p.validRef(ref, false) }); err != nil {
-		return nil, nil, fmt.Errorf("item: %w", err)
-	}
-	return body, item, nil
-}
-
 // RestError locates the error envelope of a REST platform's responses.
 type RestError struct {
 	// Code and Message are paths, e.g. ResponseStatus.ErrorCode.
@@ -317,55 +293,6 @@ type RestOutcome struct {
 	Text   string `mapstructure:"text" json:"text,omitempty"`
 	// Means: done (a success), not_found or conflict.
 	Means string `mapstructure:"means" json:"means"`
-}
-
-// TextMatcher matches error texts against a list of case-insensitive
-// substrings and /regular expressions/.
-type TextMatcher struct {
-	subs []string
-	res  []*regexp.Regexp
-}
-
-// NewTextMatcher compiles list; an entry between slashes is a regular
-// expression (case-insensitive unless it says otherwise).
-func NewTextMatcher(list []string) (TextMatcher, error) {
-	var m TextMatcher
-	for _, e := range list {
-		if len(e) >= 2 && strings.HasPrefix(e, "/") && strings.HasSuffix(e, "/") {
-			re, err := regexp.Compile("(?i)" + e[1:len(e)-1])
-			if err != nil {
-				return TextMatcher{}, fmt.Errorf("%q is not a valid regular expression: %w", e, err)
-			}
-			m.res = append(m.res, re)
-			continue
-		}
-		if strings.TrimSpace(e) == "" {
-			return TextMatcher{}, errors.New("an entry is empty (it would match every error)")
-		}
-		m.subs = append(m.subs, strings.ToLower(e))
-	}
-	return m, nil
-}
-
-// Match reports whether any of texts matches an entry.
-func (m TextMatcher) Match(texts ...string) bool {
-	for _, t := range texts {
-		if t == "" {
-			continue
-		}
-		lt := strings.ToLower(t)
-		for _, s := range m.subs {
-			if strings.Contains(lt, s) {
-				return true
-			}
-		}
-		for _, re := range m.res {
-			if re.MatchString(t) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // RestEndpoint is one call: method, path and query ("{id}" is the platform id),
@@ -411,245 +338,9 @@ func (p RestProfile) AuthType() string {
 	return p.Auth.Type
 }
 
-// ValidRef reports whether name may appear as {{name}} in a body template;
-// withID allows platform_id.
-func ValidRef(name string, withID bool) bool {
-	switch name {
-	case RefExternalID, RefUsername, RefEmail, RefGivenName, RefFamilyName, RefDisplayName, RefActive, RefGroups:
-		return true
-	case RefPlatformID:
-		return withID
-	}
-	return strings.HasPrefix(name, RefExtraPrefix) && len(name) > len(RefExtraPrefix)
-}
-
-// ParseBody parses an endpoint's body template; create has no platform id yet,
-// and deactivate, reactivate and delete know nothing but the platform id.
-func (p RestProfile) ParseBody(name string, e RestEndpoint) (*jsontpl.Template, error) {
-	if e.Body == "" {
-		return nil, nil
-	}
-	valid := func(ref string) bool { return p.validRef(ref, true) }
-	switch name {
-	case "create":
-		valid = func(ref string) bool { return p.validRef(ref, false) }
-	case "deactivate", "reactivate", "delete":
-		valid = func(ref string) bool { return ref == RefPlatformID }
-	}
-	return jsontpl.Parse(e.Body, valid)
-}
-
-// validRef is ValidRef, plus references to the profile's group mappings.
-func (p RestProfile) validRef(ref string, withID bool) bool {
-	for _, prefix := range []string{RefGroupsPrefix, RefGroupPrefix} {
-		if name, ok := strings.CutPrefix(ref, prefix); ok {
-			_, known := p.Mappings[name]
-			return known
-		}
-	}
-	return ValidRef(ref, withID)
-}
-
-// validate reports every problem of the profile, each named by its key.
-func (p RestProfile) validate() []error {
-	var errs []error
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("target.rest.%s: %s", key, fmt.Sprintf(format, args...)))
-	}
-	pairs := func(key string, list []string) {
-		for _, kv := range list {
-			if name, _, ok := strings.Cut(kv, "="); !ok || name == "" {
-				bad(key, "every entry must be name=value")
-			}
-		}
-	}
-
-	switch p.AuthType() {
-	case AuthBearer, AuthNone:
-	case AuthHeader:
-		if p.Auth.Header == "" {
-			bad("auth.header", "must be set for auth type header (the header carrying target.token, e.g. X-API-Key)")
-		}
-	case AuthBasic:
-		if p.Auth.Username == "" {
-			bad("auth.username", "must be set for auth type basic (target.token is the password)")
-		}
-	case AuthQuery:
-		if len(p.Auth.Params) == 0 {
-			bad("auth.params", `must list the "name=value" parameters for auth type query`)
-		}
-		pairs("auth.params", p.Auth.Params)
-	case AuthOAuth2:
-		if p.Auth.TokenURL == "" {
-			bad("auth.token_url", "must be set for auth type oauth2 (the token endpoint)")
-		} else if u, err := url.Parse(p.Auth.TokenURL); err != nil {
-			bad("auth.token_url", "not a valid URL")
-		} else if u.IsAbs() {
-			if err := checkURL(p.Auth.TokenURL); err != nil {
-				bad("auth.token_url", "%v", err)
-			}
-		}
-		if p.Auth.ClientID == "" {
-			bad("auth.client_id", "must be set for auth type oauth2 (target.token is the client secret)")
-		}
-	default:
-		bad("auth.type", "unknown type %q (want none, bearer, header, basic, query or oauth2)", p.Auth.Type)
-	}
-	errs = append(errs, p.Auth.validateMore(p.AuthType())...)
-	pairs("query", p.Query)
-	pairs("list.query", p.List.Query)
-
-	if p.List.Path == "" {
-		bad("list.path", "must be set (the endpoint listing every user)")
-	}
-	switch p.List.Pagination {
-	case "", PageNone, PagePage, PageOffset:
-	case PageCursor:
-		if p.List.NextCursor == "" && p.List.NextCursorHeader == "" {
-			bad("list.next_cursor", "must be set for cursor pagination (where the response holds the next cursor), or list.next_cursor_header")
-		}
-	case PageLink:
-	case PageNextURL:
-		if p.List.NextURL == "" {
-			bad("list.next_url", "must be set for next_url pagination (where the response holds the next page's URL, e.g. @odata.nextLink)")
-		}
-	default:
-		bad("list.pagination", "unknown pagination %q (want none, page, offset, cursor, link or next_url)", p.List.Pagination)
-	}
-	if p.List.MaxPages < 0 {
-		bad("list.max_pages", "must be positive, got %d", p.List.MaxPages)
-	}
-	if _, err := NewTextMatcher(p.Error.NotFoundText); err != nil {
-		bad("error.not_found_text", "%v", err)
-	}
-	if _, err := NewTextMatcher(p.Error.ConflictText); err != nil {
-		bad("error.conflict_text", "%v", err)
-	}
-	if p.List.PageSize < 0 {
-		bad("list.page_size", "must be positive, got %d", p.List.PageSize)
-	}
-	if p.ID == "" {
-		bad("id", "must be set (the path of the platform id in a user object, e.g. id)")
-	}
-	for k, v := range p.Fields {
-		if !slices.Contains(mappable, k) {
-			bad("fields."+k, "unknown user field (want one of %s)", strings.Join(mappable, ", "))
-		} else if v == "" {
-			bad("fields."+k, "must be a path in the platform's user object")
-		}
-	}
-	if p.Fields[RefEmail] == "" && p.Fields[RefUsername] == "" && p.Fields[RefExternalID] == "" {
-		bad("fields", "must map at least one of external_id, username or email, so that accounts can be matched")
-	}
-	for name, maps := range p.Mappings {
-		for i, m := range maps {
-			if m.Group == "" || m.Value == "" {
-				bad(fmt.Sprintf("mappings.%s[%d]", name, i), "group and value must be set")
-			}
-		}
-	}
-	for name, r := range p.Resolve {
-		if _, ok := p.Mappings[name]; !ok {
-			bad("resolve."+name, "names no mapping (mappings.%s is not set)", name)
-		}
-		if r.Path == "" || r.ID == "" || r.Name == "" {
-			bad("resolve."+name, "path, id and name must be set")
-		}
-	}
-	if p.Active == "" {
-		bad("active", "must be set (the path of the account state in a user object)")
-	}
-	for _, k := range p.MatchBy {
-		switch k {
-		case "externalId", "userName", "email":
-		default:
-			bad("match_by", "%q is not one of externalId, userName, email", k)
-		}
-	}
-
-	eps := []struct {
-		name string
-		e    RestEndpoint
-	}{{"create", p.Create}, {"update", p.Update}, {"deactivate", p.Deactivate}, {"reactivate", p.Reactivate}, {"delete", p.Delete}}
-	for name, e := range p.AfterCreate {
-		eps = append(eps, struct {
-			name string
-			e    RestEndpoint
-		}{"after_create." + name, e})
-		if !e.Configured() {
-			bad("after_create."+name, "method and path must be set")
-		}
-	}
-	for _, ep := range eps {
-		if !ep.e.Configured() {
-			continue
-		}
-		if ep.e.Path == "" {
-			bad(ep.name+".path", "must be set when %s.method is", ep.name)
-		}
-		switch ep.e.Method {
-		case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
-		case "":
-			bad(ep.name+".method", "must be set (POST, PUT, PATCH or DELETE)")
-		default:
-			bad(ep.name+".method", "%q is not POST, PUT, PATCH or DELETE", ep.e.Method)
-		}
-		pairs(ep.name+".query", ep.e.Query)
-		for i, o := range ep.e.Outcomes {
-			key := fmt.Sprintf("%s.outcomes[%d]", ep.name, i)
-			switch o.Means {
-			case MeansDone, MeansNotFound, MeansConflict:
-			default:
-				bad(key+".means", "%q is not done, not_found or conflict", o.Means)
-			}
-			if o.Status == 0 && o.Code == "" && o.Text == "" {
-				bad(key, "must set status, code or text (the answer it describes)")
-			}
-			if o.Status != 0 && (o.Status < 300 || o.Status > 599) {
-				bad(key+".status", "%d is not an HTTP error status", o.Status)
-			}
-			if _, err := NewTextMatcher([]string{o.Text}); o.Text != "" && err != nil {
-				bad(key+".text", "%v", err)
-			}
-		}
-		if _, err := p.ParseBody(ep.name, ep.e); err != nil {
-			bad(ep.name+".body", "%v", err)
-		}
-	}
-	if !p.Create.Configured() && !p.BatchCreate.Configured() {
-		bad("create", "must be set, or batch_create (method, path and body of the call creating users)")
-	}
-	if b := p.BatchCreate; b.Configured() {
-		switch b.Method {
-		case http.MethodPost, http.MethodPut, http.MethodPatch:
-		default:
-			bad("batch_create.method", "%q is not POST, PUT or PATCH", b.Method)
-		}
-		if b.Path == "" {
-			bad("batch_create.path", "must be set")
-		}
-		if b.Results == "" || b.ID == "" {
-			bad("batch_create", "results and id must be set (where the per-user results and their ids are)")
-		}
-		if b.Size < 0 {
-			bad("batch_create.size", "must be positive, got %d", b.Size)
-		}
-		pairs("batch_create.query", b.Query)
-		if _, _, err := p.ParseBatch(); err != nil {
-			bad("batch_create."+strings.SplitN(err.Error(), ":", 2)[0], "%s", strings.TrimSpace(strings.SplitN(err.Error(), ":", 2)[1]))
-		}
-	}
-	if !p.Deactivate.Configured() && !p.Delete.Configured() {
-		bad("deactivate", "must be set, or delete (a user leaving the directory must lose access)")
-	}
-	if p.Deactivate.Configured() && !p.Reactivate.Configured() {
-		bad("reactivate", "must be set when deactivate is (a returning user must get access back)")
-	}
-	return errs
-}
-
-// errProfileUnset is reported for target.type rest without a profile.
-var errProfileUnset = errors.New("target.rest: must describe the platform's API for target.type rest (see examples/targets/ and README.md)")
+// Unset reports whether the profile is missing altogether: neither a list
+// endpoint nor a create call is described.
+func (p RestProfile) Unset() bool { return p.List.Path == "" && !p.Create.Configured() }
 
 // secrets returns the profile's secret values (query auth parameters and
 // headers whose names look secret).

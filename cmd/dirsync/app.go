@@ -72,16 +72,18 @@ type platform interface {
 	Check(ctx context.Context) error
 }
 
-// newPlatform builds the configured target.
+// newPlatform builds the configured target, of a type registered with
+// package target (see target/targets).
 func newPlatform(cfg target.Config, log *zap.Logger, opts ...target.Option) (platform, error) {
-	switch cfg.Type {
-	case "", "scim":
-		return scim.New(cfg, scim.WithHTTPOptions(opts...))
-	case target.TypeREST:
-		return rest.New(cfg, rest.WithHTTPOptions(opts...))
-	default:
-		return nil, fmt.Errorf("target.type: %q is not supported by this version of dirsync (supported: scim, rest)", cfg.Type)
+	p, err := target.New(cfg, opts...)
+	if err != nil {
+		return nil, err
 	}
+	plat, ok := p.(platform)
+	if !ok {
+		return nil, fmt.Errorf("target.type %q: its client %T does not implement the reconciler's Target; this build of dirsync is broken", cfg.Type, p)
+	}
+	return plat, nil
 }
 
 // app is one wired reconciler with its resources.

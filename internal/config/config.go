@@ -30,6 +30,7 @@ import (
 	"github.com/dirsync/dirsync/state"
 	dsync "github.com/dirsync/dirsync/sync"
 	"github.com/dirsync/dirsync/target"
+	_ "github.com/dirsync/dirsync/target/targets" // the target types target.type accepts
 )
 
 // Config is the whole config file. Each section belongs to the package that

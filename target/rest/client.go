@@ -55,7 +55,7 @@ type Client struct {
 	base *url.URL
 	// notFoundText and conflictText are target.rest.error's text matchers;
 	// outcomes are each endpoint's, by endpoint name.
-	notFoundText, conflictText target.TextMatcher
+	notFoundText, conflictText TextMatcher
 	outcomes                   map[string][]outcome
 
 	// mappings are the profile's, with names resolved to ids (see resolve).
@@ -87,14 +87,14 @@ func New(cfg target.Config, opts ...Option) (*Client, error) {
 		c.header.Set(k, v)
 	}
 	for name, ep := range c.endpoints() {
-		t, err := p.ParseBody(name, ep)
+		t, err := parseBody(p, name, ep)
 		if err != nil {
 			return nil, fmt.Errorf("target.rest.%s.body: %w", name, err)
 		}
 		c.tpl[name] = t
 	}
 	if p.BatchCreate.Configured() {
-		body, item, err := p.ParseBatch()
+		body, item, err := parseBatch(p)
 		if err != nil {
 			return nil, fmt.Errorf("target.rest.batch_create.%w", err)
 		}
@@ -103,16 +103,16 @@ func New(cfg target.Config, opts ...Option) (*Client, error) {
 	if c.base, err = url.Parse(cfg.URL); err != nil {
 		return nil, fmt.Errorf("target.url: %w", err)
 	}
-	if c.notFoundText, err = target.NewTextMatcher(p.Error.NotFoundText); err != nil {
+	if c.notFoundText, err = NewTextMatcher(p.Error.NotFoundText); err != nil {
 		return nil, fmt.Errorf("target.rest.error.not_found_text: %w", err)
 	}
-	if c.conflictText, err = target.NewTextMatcher(p.Error.ConflictText); err != nil {
+	if c.conflictText, err = NewTextMatcher(p.Error.ConflictText); err != nil {
 		return nil, fmt.Errorf("target.rest.error.conflict_text: %w", err)
 	}
 	c.outcomes = map[string][]outcome{}
 	for name, ep := range c.endpoints() {
 		for i, o := range ep.Outcomes {
-			m, err := target.NewTextMatcher(nonEmpty(o.Text))
+			m, err := NewTextMatcher(nonEmpty(o.Text))
 			if err != nil {
 				return nil, fmt.Errorf("target.rest.%s.outcomes[%d].text: %w", name, i, err)
 			}
@@ -292,7 +292,7 @@ func (c *Client) classify(e *PlatformError) *PlatformError {
 // outcome is a compiled target.RestOutcome.
 type outcome struct {
 	target.RestOutcome
-	text target.TextMatcher
+	text TextMatcher
 }
 
 func (o outcome) matches(e *PlatformError) bool {
