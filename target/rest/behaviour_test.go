@@ -200,6 +200,15 @@ func (s *source) Read(context.Context) (dsync.Directory, error) {
 	return d, nil
 }
 
+// Reread answers a change-event re-read from the in-memory directory.
+func (s *source) Reread(ctx context.Context, ids, dns []string) (dsync.Changed, error) {
+	d, err := s.Read(ctx)
+	if err != nil {
+		return dsync.Changed{}, err
+	}
+	return d.Changed(ids, dns), nil
+}
+
 func (s *source) set(u user.User) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
