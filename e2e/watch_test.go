@@ -578,6 +578,18 @@ func TestWatch_StartUpReadsTheDirectoryOnce(t *testing.T) {
 	const n = 300
 	e := newStaffEnv(t, n, slapdtest.WithSyncprovSessionlog(1000))
 	e.writeWatchConfig("  watch: auto\n")
+	// n users read once; the rest is the root DSE, the contextCSN entry,
+	// the changed user read again and the two statistics reads.
+	e.wantStartUpReadsOnce(t, n, 20, "the stream's")
+}
+
+// wantStartUpReadsOnce starts the service on e's n staff users and its
+// watch config, changes one user after the start-up run and checks that the
+// change comes as an event run, the start-up run being the only full run, and
+// that slapd sent at most extra entries beyond the n users read once until
+// then; whose names the full read in the messages.
+func (e *env) wantStartUpReadsOnce(t *testing.T, n, extra int, whose string) {
+	t.Helper()
 	before := e.ldap.EntriesSent(t)
 	s := e.startService()
 	s.waitMetric(`dirsync_runs_total{outcome="success"}`, 1)
@@ -586,22 +598,20 @@ func TestWatch_StartUpReadsTheDirectoryOnce(t *testing.T) {
 		t.Fatalf("%d active accounts after the start-up run, want %d", a, n)
 	}
 
-	// A change after start-up comes by the stream, as an event run: the
-	// start-up asked for no further full read.
+	// A change after start-up comes as an event run: the start-up asked
+	// for no further full read.
 	name, dn := e.staff(5)
 	e.setMail(dn, "moved@example.com")
 	e.waitMail(name, "a change after start-up", "moved@example.com")
 	body := s.waitMetric(`dirsync_watch_runs_total{outcome="success"}`, 1)
-	s.wantRunsStarted(1, "the start-up run only: it is the stream's full read")
+	s.wantRunsStarted(1, "the start-up run only: it is "+whose+" full read")
 	if got := metric(body, `dirsync_runs_total{outcome="success"}`); got != 1 {
 		t.Errorf("dirsync_runs_total{success} = %g, want 1", got)
 	}
-	// n users read once; the rest is the root DSE, the contextCSN entry,
-	// the changed user read again and the two statistics reads.
-	sent := e.ldap.EntriesSent(t) - before
+	sent := int(e.ldap.EntriesSent(t) - before)
 	t.Logf("slapd sent %d entries for %d users from start-up to the first event run", sent, n)
-	if sent < n || sent > n+20 {
-		t.Errorf("slapd sent %d entries from start-up to the first event run, want %d to %d: the directory must be read once", sent, n, n+20)
+	if sent < n || sent > n+extra {
+		t.Errorf("slapd sent %d entries from start-up to the first event run, want %d to %d: the directory must be read once", sent, n, n+extra)
 	}
 	s.stop()
 }
@@ -781,33 +791,11 @@ func TestWatch_PollStartUpReadsTheDirectoryOnce(t *testing.T) {
 			const n = 300
 			e := newDatedStaffEnv(t, n, opts...)
 			e.writeWatchConfig("  watch: poll\n  watch_poll_interval: 200ms\n")
-			before := e.ldap.EntriesSent(t)
-			s := e.startService()
-			s.waitMetric(`dirsync_runs_total{outcome="success"}`, 1)
-			s.waitMetric(`dirsync_watch_connected`, 1)
-			if a, _ := e.activeCount(); a != n {
-				t.Fatalf("%d active accounts after the start-up run, want %d", a, n)
-			}
-
-			// A change after start-up comes by a poll, as an event run.
-			name, dn := e.staff(7)
-			e.setMail(dn, "polled@example.com")
-			e.waitMail(name, "a change after start-up", "polled@example.com")
-			body := s.waitMetric(`dirsync_watch_runs_total{outcome="success"}`, 1)
-			s.wantRunsStarted(1, "the start-up run only: it is the poll's full read")
-			if got := metric(body, `dirsync_runs_total{outcome="success"}`); got != 1 {
-				t.Errorf("dirsync_runs_total{success} = %g, want 1", got)
-			}
 			// n users read once; the rest is the root DSE, the entries
 			// that tell the mark, the user at the mark, the polls (each
 			// sends the users changed at or after the mark's second),
 			// the changed user read again and the statistics reads.
-			sent := e.ldap.EntriesSent(t) - before
-			t.Logf("slapd sent %d entries for %d users from start-up to the first event run", sent, n)
-			if sent < n || sent > n+80 {
-				t.Errorf("slapd sent %d entries from start-up to the first event run, want %d to %d: the directory must be read once", sent, n, n+80)
-			}
-			s.stop()
+			e.wantStartUpReadsOnce(t, n, 80, "the poll's")
 		})
 	}
 }
