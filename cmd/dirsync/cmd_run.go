@@ -249,7 +249,7 @@ func (s *service) pokeWatcher() {
 	w := s.watch
 	s.mu.Unlock()
 	if w != nil {
-		w.poke()
+		w.Poke()
 	}
 }
 
@@ -487,7 +487,7 @@ func (s *service) status() svc.Status {
 	st := svc.Status{Started: s.started, LastOutcome: s.lastOutcome, LastSuccess: s.lastSuccess, ReadinessStaleness: s.cfg.ReadinessStaleness}
 	s.mu.Unlock()
 	if w != nil {
-		if why, refused := w.refusal(); refused {
+		if why, refused := w.Refusal(); refused {
 			st.WatchRefused = why
 		}
 	}

@@ -16,9 +16,9 @@
 // internal/config.
 //
 // The service of `dirsync run` is in internal/service (scheduler, runner,
-// listener, metrics, systemd notification); cmd_run.go starts it, and the
-// change-event queue of ldap.watch (watch.go) and the run loop with its grace
-// period and reload are here until they move there too.
+// listener, metrics, systemd notification, the change-event queue of
+// ldap.watch); cmd_run.go and watch.go start it, and the run loop with its
+// grace period and reload is here until it moves there too.
 package main
 
 import (
