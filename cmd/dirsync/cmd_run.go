@@ -91,6 +91,7 @@ type service struct {
 	limits  svc.ListenerLimits // of the HTTP listener
 
 	runner    *svc.Runner     // the runs, one at a time
+	mgr       *svc.Manager    // starts the runnables, and stops them with the runs' grace
 	runCtx    context.Context // cancelled to abort the run in flight
 	cancelRun context.CancelFunc
 	sched     *svc.Scheduler // the config's schedule
@@ -129,6 +130,7 @@ func newService(g *globalFlags, cfg Config, log *zap.Logger, f *runFlags) *servi
 		throttle: newThrottleLog(root),
 	}
 	s.runner = svc.NewRunner(s.runOnce, s.pokeWatcher, log, s.m)
+	s.mgr = &svc.Manager{Log: log, Runner: s.runner, CancelRun: func() { s.cancelRun() }, Grace: f.grace, AbortWait: abortWait}
 	return s
 }
 
@@ -223,20 +225,9 @@ func (s *service) serve(ctx context.Context) error {
 }
 
 // background starts r with a context of its own, and returns the function
-// that stops it (cancels that context) and waits for it to return.
+// that stops it and waits for it to return (see svc.Manager.Go).
 func (s *service) background(ctx context.Context, name string, r svc.Runnable) func() {
-	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := r.Start(rctx); err != nil {
-			s.log.Error(name+" stopped", zap.Error(err))
-		}
-	}()
-	return func() {
-		cancel()
-		<-done
-	}
+	return s.mgr.Go(ctx, name, r)
 }
 
 // trigger starts an ordinary run, one at a time (see svc.Runner).
@@ -433,45 +424,19 @@ func (s *service) reload() {
 	s.log.Info("config reloaded", zap.String("schedule", cfg.Schedule), zap.Time("next_run", s.sched.Next()))
 }
 
-// stop stops scheduling and waits for the run in flight: for the grace period,
-// then (or at a second signal) cancels it and waits up to abortWait more.
+// stop stops scheduling and the watcher, and waits for the run in flight: for
+// the grace period, then (or at a second signal) cancels it and waits up to
+// abortWait more (see svc.Manager.Drain).
 func (s *service) stop(sigs <-chan os.Signal) error {
 	s.runner.Stop()
 	if s.stopSched != nil {
 		s.stopSched()
 	}
 	s.stopWatcher()
-	done := make(chan struct{})
-	go func() {
-		s.runner.Wait()
-		close(done)
-	}()
-	grace := time.NewTimer(s.flags.grace)
-	defer grace.Stop()
-wait:
-	for {
-		select {
-		case <-done:
-			s.log.Info("stopped")
-			return nil
-		case <-grace.C:
-			s.log.Warn("grace period over: cancelling the run in flight", zap.Duration("grace", s.flags.grace))
-			break wait
-		case sig := <-sigs:
-			if sig != syscall.SIGHUP {
-				s.log.Warn("second signal: cancelling the run in flight", zap.String("signal", sig.String()))
-				break wait
-			}
-		}
+	if err := s.mgr.Drain(sigs); err != nil {
+		return &exitError{code: exitFailure, err: err}
 	}
-	s.cancelRun()
-	select {
-	case <-done:
-		s.log.Info("stopped")
-		return nil
-	case <-time.After(abortWait):
-		return &exitError{code: exitFailure, err: errors.New("the cancelled run did not stop within 10s; exiting anyway (the next run redoes what did not land)")}
-	}
+	return nil
 }
 
 // listener returns the HTTP listener (/metrics /healthz /readyz) on ln,

@@ -17,8 +17,9 @@
 //
 // The service of `dirsync run` is in internal/service (scheduler, runner,
 // listener, metrics, systemd notification, the change-event queue of
-// ldap.watch); cmd_run.go and watch.go start it, and the run loop with its
-// grace period and reload is here until it moves there too.
+// ldap.watch, the manager that stops them with the runs' grace period);
+// cmd_run.go and watch.go start it, and the run loop with the signals and
+// reload is here until it moves there too.
 package main
 
 import (
