@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -130,7 +129,7 @@ func newService(g *globalFlags, cfg Config, log *zap.Logger, f *runFlags) *servi
 		throttle: newThrottleLog(root),
 	}
 	s.runner = svc.NewRunner(s.runOnce, s.pokeWatcher, log, s.m)
-	s.mgr = &svc.Manager{Log: log, Runner: s.runner, CancelRun: func() { s.cancelRun() }, Grace: f.grace, AbortWait: abortWait}
+	s.mgr = &svc.Manager{Log: log, Runner: s.runner, CancelRun: func() { s.cancelRun() }, Grace: f.grace, AbortWait: abortWait, Notify: s.notify}
 	return s
 }
 
@@ -191,37 +190,13 @@ func (s *service) serve(ctx context.Context) error {
 	}
 	s.notify("READY=1\nSTATUS=serving on " + ln.Addr().String())
 
-	// With WatchdogSec= in the unit, the event loop pings systemd: a wedged
-	// loop (no signal handled, no reload) gets the service restarted.
-	var watchdog <-chan time.Time
-	if every := svc.WatchdogInterval(); every > 0 {
-		t := time.NewTicker(every)
-		defer t.Stop()
-		watchdog = t.C
+	// A failed listener stops the service as a stop signal does, and the
+	// process exits 1.
+	failed, err := s.mgr.Serve(sigs, served, s.reload, func() error { return s.stop(sigs) })
+	if err != nil || failed {
+		return &exitError{code: exitFailure, err: err}
 	}
-	for {
-		select {
-		case <-watchdog:
-			s.notify("WATCHDOG=1")
-		case err := <-served:
-			s.log.Warn("the HTTP listener failed: stopping")
-			s.notify("STOPPING=1")
-			if serr := s.stop(sigs); serr != nil {
-				err = errors.Join(err, serr)
-			}
-			return &exitError{code: exitFailure, err: err}
-		case sig := <-sigs:
-			if sig == syscall.SIGHUP {
-				s.notify("RELOADING=1")
-				s.reload()
-				s.notify("READY=1")
-				continue
-			}
-			s.log.Info("stopping", zap.String("signal", sig.String()), zap.Duration("grace", s.flags.grace))
-			s.notify("STOPPING=1")
-			return s.stop(sigs)
-		}
-	}
+	return nil
 }
 
 // background starts r with a context of its own, and returns the function
@@ -433,10 +408,7 @@ func (s *service) stop(sigs <-chan os.Signal) error {
 		s.stopSched()
 	}
 	s.stopWatcher()
-	if err := s.mgr.Drain(sigs); err != nil {
-		return &exitError{code: exitFailure, err: err}
-	}
-	return nil
+	return s.mgr.Drain(sigs)
 }
 
 // listener returns the HTTP listener (/metrics /healthz /readyz) on ln,

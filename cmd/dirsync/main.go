@@ -17,9 +17,8 @@
 //
 // The service of `dirsync run` is in internal/service (scheduler, runner,
 // listener, metrics, systemd notification, the change-event queue of
-// ldap.watch, the manager that stops them with the runs' grace period);
-// cmd_run.go and watch.go start it, and the run loop with the signals and
-// reload is here until it moves there too.
+// ldap.watch, the manager with the signal loop and the runs' grace period);
+// cmd_run.go and watch.go wire it, and the config reload is here.
 package main
 
 import (

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"syscall"
@@ -25,6 +26,8 @@ type Manager struct {
 	Grace time.Duration
 	// AbortWait bounds the wait for a cancelled run to stop.
 	AbortWait time.Duration
+	// Notify tells systemd of the service's state (see SDNotify).
+	Notify func(state string)
 }
 
 // Go starts r in the background with a context of its own (ctx's values,
@@ -84,5 +87,41 @@ wait:
 		return nil
 	case <-abort.C:
 		return fmt.Errorf("the cancelled run did not stop within %s; exiting anyway (the next run redoes what did not land)", m.AbortWait)
+	}
+}
+
+// Serve is the service's loop once it has started, until it stops: a SIGHUP
+// on sigs calls reload; SIGTERM or SIGINT, or an error on failed (a part
+// that cannot go on, such as the HTTP listener), calls stop, which stops the
+// parts and drains the runs (see Drain). With WatchdogSec= in the systemd
+// unit the loop pings systemd: a wedged loop gets the service restarted.
+// Serve returns stop's error, joined with failed's when that stopped it;
+// partFailed reports that it did (the service did not stop as asked).
+func (m *Manager) Serve(sigs <-chan os.Signal, failed <-chan error, reload func(), stop func() error) (partFailed bool, err error) {
+	var watchdog <-chan time.Time
+	if every := WatchdogInterval(); every > 0 {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		watchdog = t.C
+	}
+	for {
+		select {
+		case <-watchdog:
+			m.Notify("WATCHDOG=1")
+		case err := <-failed:
+			m.Log.Warn("the HTTP listener failed: stopping")
+			m.Notify("STOPPING=1")
+			return true, errors.Join(err, stop())
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				m.Notify("RELOADING=1")
+				reload()
+				m.Notify("READY=1")
+				continue
+			}
+			m.Log.Info("stopping", zap.String("signal", sig.String()), zap.Duration("grace", m.Grace))
+			m.Notify("STOPPING=1")
+			return false, stop()
+		}
 	}
 }

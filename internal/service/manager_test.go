@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"os"
 	"strings"
 	"syscall"
@@ -129,3 +130,35 @@ func TestManager_GoStopsTheRunnable(t *testing.T) {
 type runnableFunc func(ctx context.Context) error
 
 func (f runnableFunc) Start(ctx context.Context) error { return f(ctx) }
+
+func TestManager_ServeReloadsAtSIGHUPAndStopsAtSIGTERM(t *testing.T) {
+	var states []string
+	m := &Manager{Log: zap.NewNop(), Notify: func(s string) { states = append(states, s) }}
+	sigs := make(chan os.Signal, 2)
+	sigs <- syscall.SIGHUP
+	sigs <- syscall.SIGTERM
+	reloads, stops := 0, 0
+	failed, err := m.Serve(sigs, make(chan error), func() { reloads++ }, func() error { stops++; return nil })
+	if failed || err != nil {
+		t.Fatalf("Serve: failed %v, err %v", failed, err)
+	}
+	if reloads != 1 || stops != 1 {
+		t.Errorf("reloads %d, stops %d: want 1 and 1", reloads, stops)
+	}
+	if want := []string{"RELOADING=1", "READY=1", "STOPPING=1"}; strings.Join(states, ",") != strings.Join(want, ",") {
+		t.Errorf("notified %q, want %q", states, want)
+	}
+}
+
+func TestManager_AFailedPartStopsTheService(t *testing.T) {
+	m := &Manager{Log: zap.NewNop(), Notify: func(string) {}}
+	failedc := make(chan error, 1)
+	failedc <- errors.New("listener broke")
+	failed, err := m.Serve(make(chan os.Signal), failedc, func() { t.Error("reloaded") }, func() error { return errors.New("run did not stop") })
+	if !failed {
+		t.Errorf("Serve did not report the failed part")
+	}
+	if err == nil || !strings.Contains(err.Error(), "listener broke") || !strings.Contains(err.Error(), "run did not stop") {
+		t.Errorf("Serve: %v, want the part's error and stop's", err)
+	}
+}
