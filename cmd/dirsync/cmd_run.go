@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -91,6 +90,7 @@ type service struct {
 	limits  svc.ListenerLimits // of the HTTP listener
 
 	runner    *svc.Runner     // the runs, one at a time
+	mgr       *svc.Manager    // starts the runnables, and stops them with the runs' grace
 	runCtx    context.Context // cancelled to abort the run in flight
 	cancelRun context.CancelFunc
 	sched     *svc.Scheduler // the config's schedule
@@ -129,6 +129,7 @@ func newService(g *globalFlags, cfg Config, log *zap.Logger, f *runFlags) *servi
 		throttle: newThrottleLog(root),
 	}
 	s.runner = svc.NewRunner(s.runOnce, s.pokeWatcher, log, s.m)
+	s.mgr = &svc.Manager{Log: log, Runner: s.runner, CancelRun: func() { s.cancelRun() }, Grace: f.grace, AbortWait: abortWait, Notify: s.notify}
 	return s
 }
 
@@ -189,54 +190,19 @@ func (s *service) serve(ctx context.Context) error {
 	}
 	s.notify("READY=1\nSTATUS=serving on " + ln.Addr().String())
 
-	// With WatchdogSec= in the unit, the event loop pings systemd: a wedged
-	// loop (no signal handled, no reload) gets the service restarted.
-	var watchdog <-chan time.Time
-	if every := svc.WatchdogInterval(); every > 0 {
-		t := time.NewTicker(every)
-		defer t.Stop()
-		watchdog = t.C
+	// A failed listener stops the service as a stop signal does, and the
+	// process exits 1.
+	failed, err := s.mgr.Serve(sigs, served, s.reload, func() error { return s.stop(sigs) })
+	if err != nil || failed {
+		return &exitError{code: exitFailure, err: err}
 	}
-	for {
-		select {
-		case <-watchdog:
-			s.notify("WATCHDOG=1")
-		case err := <-served:
-			s.log.Warn("the HTTP listener failed: stopping")
-			s.notify("STOPPING=1")
-			if serr := s.stop(sigs); serr != nil {
-				err = errors.Join(err, serr)
-			}
-			return &exitError{code: exitFailure, err: err}
-		case sig := <-sigs:
-			if sig == syscall.SIGHUP {
-				s.notify("RELOADING=1")
-				s.reload()
-				s.notify("READY=1")
-				continue
-			}
-			s.log.Info("stopping", zap.String("signal", sig.String()), zap.Duration("grace", s.flags.grace))
-			s.notify("STOPPING=1")
-			return s.stop(sigs)
-		}
-	}
+	return nil
 }
 
 // background starts r with a context of its own, and returns the function
-// that stops it (cancels that context) and waits for it to return.
+// that stops it and waits for it to return (see svc.Manager.Go).
 func (s *service) background(ctx context.Context, name string, r svc.Runnable) func() {
-	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := r.Start(rctx); err != nil {
-			s.log.Error(name+" stopped", zap.Error(err))
-		}
-	}()
-	return func() {
-		cancel()
-		<-done
-	}
+	return s.mgr.Go(ctx, name, r)
 }
 
 // trigger starts an ordinary run, one at a time (see svc.Runner).
@@ -249,7 +215,7 @@ func (s *service) pokeWatcher() {
 	w := s.watch
 	s.mu.Unlock()
 	if w != nil {
-		w.poke()
+		w.Poke()
 	}
 }
 
@@ -433,45 +399,16 @@ func (s *service) reload() {
 	s.log.Info("config reloaded", zap.String("schedule", cfg.Schedule), zap.Time("next_run", s.sched.Next()))
 }
 
-// stop stops scheduling and waits for the run in flight: for the grace period,
-// then (or at a second signal) cancels it and waits up to abortWait more.
+// stop stops scheduling and the watcher, and waits for the run in flight: for
+// the grace period, then (or at a second signal) cancels it and waits up to
+// abortWait more (see svc.Manager.Drain).
 func (s *service) stop(sigs <-chan os.Signal) error {
 	s.runner.Stop()
 	if s.stopSched != nil {
 		s.stopSched()
 	}
 	s.stopWatcher()
-	done := make(chan struct{})
-	go func() {
-		s.runner.Wait()
-		close(done)
-	}()
-	grace := time.NewTimer(s.flags.grace)
-	defer grace.Stop()
-wait:
-	for {
-		select {
-		case <-done:
-			s.log.Info("stopped")
-			return nil
-		case <-grace.C:
-			s.log.Warn("grace period over: cancelling the run in flight", zap.Duration("grace", s.flags.grace))
-			break wait
-		case sig := <-sigs:
-			if sig != syscall.SIGHUP {
-				s.log.Warn("second signal: cancelling the run in flight", zap.String("signal", sig.String()))
-				break wait
-			}
-		}
-	}
-	s.cancelRun()
-	select {
-	case <-done:
-		s.log.Info("stopped")
-		return nil
-	case <-time.After(abortWait):
-		return &exitError{code: exitFailure, err: errors.New("the cancelled run did not stop within 10s; exiting anyway (the next run redoes what did not land)")}
-	}
+	return s.mgr.Drain(sigs)
 }
 
 // listener returns the HTTP listener (/metrics /healthz /readyz) on ln,
@@ -487,7 +424,7 @@ func (s *service) status() svc.Status {
 	st := svc.Status{Started: s.started, LastOutcome: s.lastOutcome, LastSuccess: s.lastSuccess, ReadinessStaleness: s.cfg.ReadinessStaleness}
 	s.mu.Unlock()
 	if w != nil {
-		if why, refused := w.refusal(); refused {
+		if why, refused := w.Refusal(); refused {
 			st.WatchRefused = why
 		}
 	}

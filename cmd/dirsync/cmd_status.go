@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	svc "github.com/dirsync/dirsync/internal/service"
 	"github.com/dirsync/dirsync/state"
 	dsync "github.com/dirsync/dirsync/sync"
 )
@@ -49,7 +50,7 @@ every user whose last change failed, with the error and the attempt count.`,
 			if err != nil {
 				return err
 			}
-			refused, err := watchRefusals(ctx, db)
+			refused, err := svc.ReadWatchRefusals(ctx, db)
 			if err != nil {
 				return err
 			}

@@ -16,9 +16,9 @@
 // internal/config.
 //
 // The service of `dirsync run` is in internal/service (scheduler, runner,
-// listener, metrics, systemd notification); cmd_run.go starts it, and the
-// change-event queue of ldap.watch (watch.go) and the run loop with its grace
-// period and reload are here until they move there too.
+// listener, metrics, systemd notification, the change-event queue of
+// ldap.watch, the manager with the signal loop and the runs' grace period);
+// cmd_run.go and watch.go wire it, and the config reload is here.
 package main
 
 import (

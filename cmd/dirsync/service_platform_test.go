@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/go-ldap/ldap/v3"
+	"go.uber.org/zap"
 
 	"github.com/dirsync/dirsync/internal/e2etest"
 	"github.com/dirsync/dirsync/internal/slapdtest"
@@ -168,4 +170,14 @@ func TestService_ARunThatDidNotSucceedLeavesTheNextANewPlatformClient(t *testing
 	if n := e.count(http.MethodGet, "/ServiceProviderConfig", 0); n != 2 {
 		t.Errorf("/ServiceProviderConfig read %d times, want twice: once by the first client, once by the one after the partial run", n)
 	}
+}
+
+// newTestService returns a service with an empty config, ready to start
+// runs; their context is cancelled when the test ends.
+func newTestService(t *testing.T) *service {
+	t.Helper()
+	s := newService(&globalFlags{}, Config{}, zap.NewNop(), &runFlags{})
+	s.runCtx, s.cancelRun = context.WithCancel(context.Background())
+	t.Cleanup(s.cancelRun)
+	return s
 }

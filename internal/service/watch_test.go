@@ -1,4 +1,4 @@
-package main
+package service
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 
 	"go.uber.org/zap"
 
-	svc "github.com/dirsync/dirsync/internal/service"
 	"github.com/dirsync/dirsync/ldapsource"
 )
 
@@ -24,10 +23,9 @@ func (m memMeta) SetMeta(_ context.Context, k, v string) error {
 	return nil
 }
 
-func newTestWatcher() *watcher {
-	s := &service{m: svc.NewMetrics(buildVersion())}
-	return &watcher{
-		s: s, log: zap.NewNop(), kick: make(chan struct{}, 1),
+func newTestWatcher() *Watcher {
+	return &Watcher{
+		d: WatchDeps{Metrics: NewMetrics("test")}, log: zap.NewNop(), kick: make(chan struct{}, 1),
 		ids: map[string]bool{}, dns: map[string]bool{}, cookies: map[string][]byte{},
 		resync: map[string]bool{}, connected: map[string]bool{},
 	}
@@ -92,14 +90,4 @@ func TestWatcher_AFailedEventRunGivesItsEventsBack(t *testing.T) {
 		t.Errorf("second retry in %v, want %v", d, 2*watchRetryMin)
 	}
 	w.retry.Stop()
-}
-
-// newTestService returns a service with an empty config, ready to start
-// runs; their context is cancelled when the test ends.
-func newTestService(t *testing.T) *service {
-	t.Helper()
-	s := newService(&globalFlags{}, Config{}, zap.NewNop(), &runFlags{})
-	s.runCtx, s.cancelRun = context.WithCancel(context.Background())
-	t.Cleanup(s.cancelRun)
-	return s
 }
