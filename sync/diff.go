@@ -137,30 +137,25 @@ func skipIndex(skipped []Skip) (byID, byDN map[string]struct{}, disabledID, disa
 	byDN = make(map[string]struct{}, len(skipped))
 	disabledID = make(map[string]bool)
 	disabledDN = make(map[string]bool)
-	for _, s := range skipped {
-		if s.ID != "" {
-			byID[s.ID] = struct{}{}
-			if d, ok := disabledID[s.ID]; !ok || d {
-				disabledID[s.ID] = s.Disabled
-			}
+	// allDisabled notes one more holder of key: it stays disabled while
+	// every holder is.
+	allDisabled := func(m map[string]bool, key string, disabled bool) {
+		if d, ok := m[key]; !ok || d {
+			m[key] = disabled
 		}
-		for _, id := range s.IDs {
+	}
+	for _, s := range skipped {
+		for _, id := range append([]string{s.ID}, s.IDs...) {
 			if id != "" {
 				byID[id] = struct{}{}
-				if d, ok := disabledID[id]; !ok || d {
-					disabledID[id] = s.Disabled
-				}
+				allDisabled(disabledID, id, s.Disabled)
 			}
 		}
 		if s.DN != "" {
 			dn := strings.ToLower(s.DN)
-			if d, ok := disabledDN[dn]; !ok || d {
-				disabledDN[dn] = s.Disabled
-			}
+			allDisabled(disabledDN, dn, s.Disabled)
 			if !disabledDN[dn] {
 				byDN[dn] = struct{}{}
-			} else {
-				delete(byDN, dn)
 			}
 		}
 	}
