@@ -31,18 +31,7 @@ type Changed struct {
 // IDs or DN), and Gone the ids that no user or skipped entry of d holds. IDs
 // and DNs compare case-insensitively, DNs as strings.
 func (d Directory) Changed(ids, dns []string) Changed {
-	wantID := make(map[string]bool, len(ids))
-	for _, id := range ids {
-		if id != "" {
-			wantID[strings.ToLower(id)] = true
-		}
-	}
-	wantDN := make(map[string]bool, len(dns))
-	for _, dn := range dns {
-		if dn != "" {
-			wantDN[strings.ToLower(dn)] = true
-		}
-	}
+	wantID, wantDN := lowerSet(ids), lowerSet(dns)
 	named := func(id, dn string) bool {
 		return wantID[strings.ToLower(id)] || wantDN[strings.ToLower(dn)]
 	}
@@ -71,6 +60,17 @@ func (d Directory) Changed(ids, dns []string) Changed {
 		}
 	}
 	return ch
+}
+
+// lowerSet holds the lower-cased non-empty values of vals.
+func lowerSet(vals []string) map[string]bool {
+	set := make(map[string]bool, len(vals))
+	for _, v := range vals {
+		if v != "" {
+			set[strings.ToLower(v)] = true
+		}
+	}
+	return set
 }
 
 // RunEvents is the run over the entries a directory change stream named:
