@@ -20,7 +20,6 @@ type Scheduler struct {
 	clock Clock
 
 	mu      gosync.Mutex
-	spec    string
 	sched   cron.Schedule
 	changed chan struct{} // the schedule changed: wake Start
 }
@@ -32,7 +31,7 @@ func NewScheduler(spec string, fire func(), clock Clock) (*Scheduler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Scheduler{fire: fire, clock: clock, spec: spec, sched: sched, changed: make(chan struct{}, 1)}, nil
+	return &Scheduler{fire: fire, clock: clock, sched: sched, changed: make(chan struct{}, 1)}, nil
 }
 
 // SetSchedule puts spec in force from now on, unless it is invalid.
@@ -42,7 +41,7 @@ func (s *Scheduler) SetSchedule(spec string) error {
 		return err
 	}
 	s.mu.Lock()
-	s.spec, s.sched = spec, sched
+	s.sched = sched
 	s.mu.Unlock()
 	select {
 	case s.changed <- struct{}{}:
