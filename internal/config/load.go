@@ -66,17 +66,18 @@ func Decode(file string, env Env, dst any) error {
 		return fmt.Errorf("config %s: %w", file, err)
 	}
 
-	leaves, maps := configKeys(reflect.TypeOf(dst).Elem(), "")
-	cerr.Problems = append(cerr.Problems, unknownKeys(reflect.TypeOf(dst).Elem(), v.AllSettings(), "")...)
-
+	t := reflect.TypeOf(dst).Elem()
+	leaves, maps := configKeys(t, "")
 	settings := v.AllSettings()
+	cerr.Problems = append(cerr.Problems, unknownKeys(t, settings, "")...)
+
 	dropNil(settings)
 	overrides := applyEnvOverrides(settings, envKeys(leaves, v.AllKeys()), env)
 	if err := restoreMapKeys(file, settings, maps); err != nil {
 		return fmt.Errorf("config %s: %w", file, err)
 	}
 	expandEnv(settings, "", overrides, env, &cerr.Problems)
-	checkDurations(settings, durationKeys(reflect.TypeOf(dst).Elem(), ""), overrides, &cerr.Problems)
+	checkDurations(settings, durationKeys(t, ""), overrides, &cerr.Problems)
 
 	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
 		Result:           dst,
