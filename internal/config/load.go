@@ -234,8 +234,9 @@ func lookupMap(m map[string]any, key string, fold bool) (map[string]any, bool) {
 	return cur, true
 }
 
-// dropNil removes the nil placeholders registered for environment lookup, so
-// that decoding keeps the defaults already in the destination.
+// dropNil removes the keys the file leaves empty (and the sections left
+// empty by that), so that decoding keeps the defaults already in the
+// destination.
 func dropNil(m map[string]any) {
 	for k, v := range m {
 		switch vv := v.(type) {
