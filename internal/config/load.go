@@ -66,17 +66,18 @@ func Decode(file string, env Env, dst any) error {
 		return fmt.Errorf("config %s: %w", file, err)
 	}
 
-	leaves, maps := configKeys(reflect.TypeOf(dst).Elem(), "")
-	cerr.Problems = append(cerr.Problems, unknownKeys(reflect.TypeOf(dst).Elem(), v.AllSettings(), "")...)
-
+	t := reflect.TypeOf(dst).Elem()
+	leaves, maps := configKeys(t, "")
 	settings := v.AllSettings()
+	cerr.Problems = append(cerr.Problems, unknownKeys(t, settings, "")...)
+
 	dropNil(settings)
 	overrides := applyEnvOverrides(settings, envKeys(leaves, v.AllKeys()), env)
 	if err := restoreMapKeys(file, settings, maps); err != nil {
 		return fmt.Errorf("config %s: %w", file, err)
 	}
 	expandEnv(settings, "", overrides, env, &cerr.Problems)
-	checkDurations(settings, durationKeys(reflect.TypeOf(dst).Elem(), ""), overrides, &cerr.Problems)
+	checkDurations(settings, durationKeys(t, ""), overrides, &cerr.Problems)
 
 	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
 		Result:           dst,
@@ -233,8 +234,9 @@ func lookupMap(m map[string]any, key string, fold bool) (map[string]any, bool) {
 	return cur, true
 }
 
-// dropNil removes the nil placeholders registered for environment lookup, so
-// that decoding keeps the defaults already in the destination.
+// dropNil removes the keys the file leaves empty (and the sections left
+// empty by that), so that decoding keeps the defaults already in the
+// destination.
 func dropNil(m map[string]any) {
 	for k, v := range m {
 		switch vv := v.(type) {

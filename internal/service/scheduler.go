@@ -8,9 +8,6 @@ import (
 	"github.com/robfig/cron/v3"
 )
 
-// cronParser parses schedules as config validation does (cron.ParseStandard).
-var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
-
 // Scheduler is the Runnable that calls fire at the times of a cron
 // schedule (the config's schedule key), until its context is done. A fire
 // whose time comes while the previous one is still being called waits for
@@ -20,7 +17,6 @@ type Scheduler struct {
 	clock Clock
 
 	mu      gosync.Mutex
-	spec    string
 	sched   cron.Schedule
 	changed chan struct{} // the schedule changed: wake Start
 }
@@ -28,21 +24,21 @@ type Scheduler struct {
 // NewScheduler returns a scheduler calling fire on the cron schedule spec
 // ("*/15 * * * *", "@hourly"), at clock's times.
 func NewScheduler(spec string, fire func(), clock Clock) (*Scheduler, error) {
-	sched, err := cronParser.Parse(spec)
+	sched, err := cron.ParseStandard(spec)
 	if err != nil {
 		return nil, err
 	}
-	return &Scheduler{fire: fire, clock: clock, spec: spec, sched: sched, changed: make(chan struct{}, 1)}, nil
+	return &Scheduler{fire: fire, clock: clock, sched: sched, changed: make(chan struct{}, 1)}, nil
 }
 
 // SetSchedule puts spec in force from now on, unless it is invalid.
 func (s *Scheduler) SetSchedule(spec string) error {
-	sched, err := cronParser.Parse(spec)
+	sched, err := cron.ParseStandard(spec)
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
-	s.spec, s.sched = spec, sched
+	s.sched = sched
 	s.mu.Unlock()
 	select {
 	case s.changed <- struct{}{}:

@@ -166,7 +166,7 @@ func NewWatcher(cfg ldapsource.Config, statePath string, d WatchDeps) *Watcher {
 func (w *Watcher) Start(ctx context.Context) error {
 	var wg gosync.WaitGroup
 	wg.Go(func() { w.dispatch(ctx) })
-	w.follow(ctx, w.statePath)
+	w.follow(ctx)
 	w.markStarted() // follow ended (stopped, or it could not start)
 	wg.Wait()
 	w.mu.Lock()
@@ -181,7 +181,7 @@ func (w *Watcher) Start(ctx context.Context) error {
 
 // follow resolves the mode and runs the change streams until ctx is done,
 // retrying with backoff while the directory cannot be reached.
-func (w *Watcher) follow(ctx context.Context, statePath string) {
+func (w *Watcher) follow(ctx context.Context) {
 	src, err := ldapsource.New(w.cfg)
 	if err != nil { // validated with the config
 		w.log.Error("watch cannot start", zap.Error(err))
@@ -211,11 +211,11 @@ func (w *Watcher) follow(ctx context.Context, statePath string) {
 		// A stream that falls back to poll resumes from its poll cookie.
 		load = append(load, slices.Collect(maps.Values(src.StreamKeys(ldapsource.WatchPoll)))...)
 	}
-	cookies, err := loadCookies(ctx, statePath, load)
+	cookies, err := loadCookies(ctx, w.statePath, load)
 	if err != nil {
 		w.log.Warn("watch: cannot read the saved cookies; starting from scratch (a full read follows)", zap.Error(err))
 	}
-	if stale := recordedRefusals(ctx, statePath); stale {
+	if stale := recordedRefusals(ctx, w.statePath); stale {
 		w.mu.Lock()
 		w.refusedDirty = true // clear what an earlier process recorded, unless it still holds
 		w.mu.Unlock()
