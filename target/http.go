@@ -204,7 +204,7 @@ func NewHTTPClient(cfg Config, auth Auth, opts ...Option) (*HTTPClient, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if err := checkURL(cfg.URL); err != nil {
+	if err := CheckURL(cfg.URL); err != nil {
 		return nil, fmt.Errorf("target.url: %w", err)
 	}
 	base, _ := url.Parse(cfg.URL) // checked above
