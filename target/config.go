@@ -145,7 +145,7 @@ func (c Config) Validate() error {
 
 	if c.URL == "" {
 		bad("url", "must be set (the API's base URL, e.g. https://platform.example.com/scim/v2)")
-	} else if err := checkURL(c.URL); err != nil {
+	} else if err := CheckURL(c.URL); err != nil {
 		bad("url", "%v", err)
 	}
 
@@ -204,9 +204,7 @@ func (c Config) Validate() error {
 // CheckURL reports why raw is not a usable platform URL: it must be https://
 // (http:// for loopback hosts only), with a host, no credentials and no
 // #fragment. The message names no key: the caller's names it.
-func CheckURL(raw string) error { return checkURL(raw) }
-
-func checkURL(raw string) error {
+func CheckURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
 		// url.Error repeats the input; the input may hold a secret.

@@ -167,6 +167,9 @@ type HTTPClient struct {
 	base            *url.URL
 	auth            Auth
 	static          []string // secret values of the base URL's query
+	formsMu         gosync.Mutex
+	formsOf         []string // the secrets forms was computed from
+	forms           []string // their forms to redact; nil: not yet computed
 	doer            Doer
 	userAgent       string
 	timeout         time.Duration
@@ -201,7 +204,7 @@ func NewHTTPClient(cfg Config, auth Auth, opts ...Option) (*HTTPClient, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if err := checkURL(cfg.URL); err != nil {
+	if err := CheckURL(cfg.URL); err != nil {
 		return nil, fmt.Errorf("target.url: %w", err)
 	}
 	base, _ := url.Parse(cfg.URL) // checked above
@@ -270,7 +273,7 @@ func transport(cfg Config) (*http.Transport, error) {
 // Redact replaces the client's secrets (the auth's, those it obtained so far
 // included, and secret query values of the base URL) in s, in every form (see
 // Redact).
-func (c *HTTPClient) Redact(s string) string { return Redact(s, c.secrets()...) }
+func (c *HTTPClient) Redact(s string) string { return redactForms(s, c.secretForms()) }
 
 // secrets lists the values to redact now: the auth's are asked each time, as
 // an auth such as OAuth2 obtains new ones while it runs.
@@ -281,9 +284,22 @@ func (c *HTTPClient) secrets() []string {
 	return append(slices.Clip(c.static), c.auth.Secrets()...)
 }
 
+// secretForms returns the forms of secrets() to redact (see secretForms),
+// computed again only when the secrets changed: every request redacts its
+// URL, and an OAuth2 auth lists every token it fetched.
+func (c *HTTPClient) secretForms() []string {
+	secrets := c.secrets()
+	c.formsMu.Lock()
+	defer c.formsMu.Unlock()
+	if c.forms == nil || !slices.Equal(c.formsOf, secrets) {
+		c.formsOf, c.forms = secrets, secretForms(secrets)
+	}
+	return c.forms
+}
+
 // URL returns the full URL of a request path, secrets redacted.
 func (c *HTTPClient) URL(path string) string {
-	return RedactURL(c.resolve(path, nil).String(), c.secrets()...)
+	return redactURLForms(c.resolve(path, nil).String(), c.secretForms())
 }
 
 func (c *HTTPClient) resolve(path string, query url.Values) *url.URL {
@@ -310,7 +326,7 @@ func (c *HTTPClient) resolve(path string, query url.Values) *url.URL {
 // answered.
 func (c *HTTPClient) Do(ctx context.Context, req Request) (*Response, error) {
 	u := c.resolve(req.Path, req.Query)
-	redURL := RedactURL(u.String(), c.secrets()...)
+	redURL := redactURLForms(u.String(), c.secretForms())
 	retries, waits := 0, 0
 	var throttledSince time.Time // this request's first throttled answer
 	for attempt := 1; ; attempt++ {
@@ -367,7 +383,7 @@ func (c *HTTPClient) Do(ctx context.Context, req Request) (*Response, error) {
 				RetryAfter: resp.Header.Get("Retry-After"),
 			}
 			if resp.Status >= 300 && resp.Status <= 399 {
-				herr.Detail = "redirected to " + RedactURL(resp.Header.Get("Location"), c.secrets()...) + "; check target.url"
+				herr.Detail = "redirected to " + redactURLForms(resp.Header.Get("Location"), c.secretForms()) + "; check target.url"
 			}
 		}
 		herr.Op, herr.Method, herr.URL, herr.Attempts = req.Op, req.Method, redURL, attempt

@@ -23,8 +23,11 @@ var sensitiveParams = []string{"token", "key", "secret", "pass", "pwd", "sig", "
 // it on any text that may echo a request: error details, URLs, log fields.
 // Redact before cutting a text short, or the cut may leave a part of a
 // secret that no longer matches.
-func Redact(s string, secrets ...string) string {
-	for _, f := range secretForms(secrets) {
+func Redact(s string, secrets ...string) string { return redactForms(s, secretForms(secrets)) }
+
+// redactForms replaces each of forms (see secretForms) in s.
+func redactForms(s string, forms []string) string {
+	for _, f := range forms {
 		if strings.Contains(s, f) {
 			s = strings.ReplaceAll(s, f, redacted)
 		}
@@ -37,8 +40,10 @@ func Redact(s string, secrets ...string) string {
 // match.
 func secretForms(secrets []string) []string {
 	var forms []string
+	seen := map[string]bool{}
 	add := func(f string) {
-		if f != "" && !slices.Contains(forms, f) {
+		if f != "" && !seen[f] {
+			seen[f] = true
 			forms = append(forms, f)
 		}
 	}
@@ -134,9 +139,14 @@ func (s *SecretSet) List() []string {
 // and every given secret replaced by "REDACTED". A string that does not parse as
 // a URL is returned with only the secrets replaced.
 func RedactURL(raw string, secrets ...string) string {
+	return redactURLForms(raw, secretForms(secrets))
+}
+
+// redactURLForms is RedactURL with the secrets' forms (see secretForms).
+func redactURLForms(raw string, forms []string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return Redact(raw, secrets...)
+		return redactForms(raw, forms)
 	}
 	if u.User != nil {
 		if _, ok := u.User.Password(); ok {
@@ -159,7 +169,7 @@ func RedactURL(raw string, secrets ...string) string {
 			u.RawQuery = q.Encode()
 		}
 	}
-	return Redact(u.String(), secrets...)
+	return redactForms(u.String(), forms)
 }
 
 func sensitiveParam(name string) bool {
