@@ -822,13 +822,9 @@ func (c *Client) ListStats(ctx context.Context, fn func(user.Account) error) (Li
 		if (l.Pagination == target.PagePage || l.Pagination == target.PageOffset) && len(items) > 0 {
 			sig := c.pageSignature(items)
 			if sig == prevPage {
-				param := or(l.PageParam, "page")
+				param, key := or(l.PageParam, "page"), "page_param"
 				if l.Pagination == target.PageOffset {
-					param = or(l.OffsetParam, "offset")
-				}
-				key := "page_param"
-				if l.Pagination == target.PageOffset {
-					key = "offset_param"
+					param, key = or(l.OffsetParam, "offset"), "offset_param"
 				}
 				return st, fmt.Errorf("%s: page %d holds the same accounts as the page before: the platform ignores the %q parameter and the listing would never end; check target.rest.list.%s",
 					op, st.Pages, param, key)
