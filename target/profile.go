@@ -169,9 +169,6 @@ type RestList struct {
 	MaxPages int `mapstructure:"max_pages" json:"max_pages,omitempty"`
 }
 
-// Paginated reports whether the list endpoint pages.
-func (l RestList) Paginated() bool { return l.Pagination != "" && l.Pagination != PageNone }
-
 // GroupMapping maps a directory group, by DN or by CN (case-insensitive), to a
 // platform value; group "*" maps every user.
 type GroupMapping struct {

@@ -822,13 +822,9 @@ func (c *Client) ListStats(ctx context.Context, fn func(user.Account) error) (Li
 		if (l.Pagination == target.PagePage || l.Pagination == target.PageOffset) && len(items) > 0 {
 			sig := c.pageSignature(items)
 			if sig == prevPage {
-				param := or(l.PageParam, "page")
+				param, key := or(l.PageParam, "page"), "page_param"
 				if l.Pagination == target.PageOffset {
-					param = or(l.OffsetParam, "offset")
-				}
-				key := "page_param"
-				if l.Pagination == target.PageOffset {
-					key = "offset_param"
+					param, key = or(l.OffsetParam, "offset"), "offset_param"
 				}
 				return st, fmt.Errorf("%s: page %d holds the same accounts as the page before: the platform ignores the %q parameter and the listing would never end; check target.rest.list.%s",
 					op, st.Pages, param, key)
@@ -877,25 +873,22 @@ func (c *Client) ListStats(ctx context.Context, fn func(user.Account) error) (Li
 		}
 		// A platform may cap the page size below the one asked for: with a
 		// total to go by, a short page is not the end.
+		total, known := 0, false
+		if l.Total != "" {
+			t, err := strconv.Atoi(text(get(v, l.Total)))
+			total, known = t, err == nil
+		}
 		if len(items) == 0 {
 			// An empty page while the platform still counts more accounts
 			// than were listed: the pages stopped early.
-			if l.Total != "" {
-				if t, err := strconv.Atoi(text(get(v, l.Total))); err == nil && st.Accounts < t {
-					return st, fmt.Errorf("%s: the pages ended after %d accounts but the platform counts %d (at %q): the listing is incomplete; check target.rest.list.total and the paging parameters",
-						op, st.Accounts, t, l.Total)
-				}
+			if known && st.Accounts < total {
+				return st, fmt.Errorf("%s: the pages ended after %d accounts but the platform counts %d (at %q): the listing is incomplete; check target.rest.list.total and the paging parameters",
+					op, st.Accounts, total, l.Total)
 			}
 			return st, nil
 		}
-		known := false
-		if l.Total != "" {
-			if t, err := strconv.Atoi(text(get(v, l.Total))); err == nil {
-				known = true
-				if st.Accounts >= t {
-					return st, nil
-				}
-			}
+		if known && st.Accounts >= total {
+			return st, nil
 		}
 		if l.TotalPages != "" && l.Pagination == target.PagePage {
 			if t, err := strconv.Atoi(text(get(v, l.TotalPages))); err == nil {

@@ -3,6 +3,7 @@ package rest
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/dirsync/dirsync/target"
@@ -52,10 +53,7 @@ func (c *Client) Probe(ctx context.Context, sample int) (Probe, error) {
 	for _, k := range []struct{ key, field string }{
 		{user.MatchExternalID, target.RefExternalID}, {user.MatchUserName, target.RefUsername}, {user.MatchEmail, target.RefEmail},
 	} {
-		kp := KeyProbe{Key: k.key, Field: k.field, Path: c.p.Fields[k.field]}
-		for _, m := range c.match {
-			kp.Matched = kp.Matched || m == k.key
-		}
+		kp := KeyProbe{Key: k.key, Field: k.field, Path: c.p.Fields[k.field], Matched: slices.Contains(c.match, k.key)}
 		count := map[string]int{}
 		first := ""
 		for _, a := range all {

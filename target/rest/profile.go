@@ -280,7 +280,7 @@ func validateProfile(p target.RestProfile) []error {
 			if o.Status != 0 && (o.Status < 300 || o.Status > 599) {
 				bad(key+".status", "%d is not an HTTP error status", o.Status)
 			}
-			if _, err := NewTextMatcher([]string{o.Text}); o.Text != "" && err != nil {
+			if _, err := NewTextMatcher(nonEmpty(o.Text)); err != nil {
 				bad(key+".text", "%v", err)
 			}
 		}
