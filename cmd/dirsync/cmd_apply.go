@@ -17,6 +17,8 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/dirsync/dirsync/internal/app"
+	"github.com/dirsync/dirsync/internal/render"
 	dsync "github.com/dirsync/dirsync/sync"
 	"github.com/dirsync/dirsync/user"
 )
@@ -100,12 +102,12 @@ func fingerprints(dir dsync.Directory, records []user.Record) (dirFP, snapFP str
 // savePlan writes the plan of a dry run to path, with the fingerprints of
 // its inputs. A plan the safety limits refused is saved too: applying it is
 // how an operator approves it.
-func savePlan(ctx context.Context, path string, a *app, rec *recordingSource, rep dsync.Report, f *syncFlags, full bool, runErr error) error {
+func savePlan(ctx context.Context, path string, a *app.App, rec *recordingSource, rep dsync.Report, f *syncFlags, full bool, runErr error) error {
 	var se *dsync.SafetyError
 	if (runErr != nil && !errors.As(runErr, &se)) || !rec.read {
 		return nil // no plan to save; the run's error says why
 	}
-	records, err := a.engine.Store.Snapshot(ctx)
+	records, err := a.Engine.Store.Snapshot(ctx)
 	if err != nil {
 		return fmt.Errorf("--out: read snapshot for the plan's fingerprint: %w", err)
 	}
@@ -206,19 +208,19 @@ var errStalePlan = errors.New("the plan is stale")
 
 func runApply(cmd *cobra.Command, cfg Config, log *zap.Logger, f *applyFlags, path string, pf planFile) error {
 	ctx := cmd.Context()
-	a, err := wire(ctx, cfg, log, false) // locks the snapshot until we are done
+	a, err := app.Wire(ctx, cfg, log, false) // locks the snapshot until we are done
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	dir, err := a.engine.Source.Read(ctx)
+	dir, err := a.Engine.Source.Read(ctx)
 	if err == nil {
 		err = ctx.Err()
 	}
 	if err != nil {
 		return &exitError{code: exitFailure, err: fmt.Errorf("read directory (nothing was changed): %w", err)}
 	}
-	records, err := a.engine.Store.Snapshot(ctx)
+	records, err := a.Engine.Store.Snapshot(ctx)
 	if err != nil {
 		return &exitError{code: exitFailure, err: fmt.Errorf("read snapshot: %w", err)}
 	}
@@ -239,8 +241,8 @@ func runApply(cmd *cobra.Command, cfg Config, log *zap.Logger, f *applyFlags, pa
 	}
 
 	// The same inputs give the same plan, unless the config changed: check.
-	a.engine.Source = fixedSource{dir}
-	now, err := a.engine.Run(ctx, dsync.RunOptions{DryRun: true, AllowMassArchive: true, AllowEmptyDirectory: f.allowEmpty,
+	a.Engine.Source = fixedSource{dir}
+	now, err := a.Engine.Run(ctx, dsync.RunOptions{DryRun: true, AllowMassArchive: true, AllowEmptyDirectory: f.allowEmpty,
 		Full: pf.Full, RetryQuarantined: pf.RetryQuarantined})
 	if err != nil {
 		return runOutcomeErr(now, err)
@@ -258,29 +260,29 @@ func runApply(cmd *cobra.Command, cfg Config, log *zap.Logger, f *applyFlags, pa
 			errStalePlan, path)}
 	}
 
-	var prog *progress
-	if f.output == "text" && isTerminal(os.Stderr) {
-		prog = newTerminalProgress(os.Stderr)
-		prog.attach(a)
+	var prog *render.Progress
+	if f.output == "text" && render.IsTerminal(os.Stderr) {
+		prog = render.NewTerminalProgress(os.Stderr)
+		a.Attach(prog)
 	}
-	rep, err := a.engine.ApplyPlan(ctx, "apply", now.Plan)
+	rep, err := a.Engine.ApplyPlan(ctx, "apply", now.Plan)
 	if prog != nil {
-		prog.finish()
+		prog.Finish()
 	}
 	if pf.Full && err == nil {
-		markFull(ctx, a, log)
+		app.MarkFull(ctx, a, log)
 	}
-	log.Info("run finished", summaryFields(rep, "apply", err)...)
+	log.Info("run finished", app.SummaryFields(rep, "apply", err)...)
 	out := cmd.OutOrStdout()
 	if f.output == "json" {
-		if jerr := writeJSON(out, jsonResult(rep, err)); jerr != nil {
+		if jerr := render.WriteJSON(out, jsonResult(rep, err)); jerr != nil {
 			return jerr
 		}
 	} else {
-		writePlan(out, rep.Plan)
+		render.WritePlan(out, rep.Plan)
 		if err == nil {
 			fmt.Fprintln(out)
-			writeReport(out, rep)
+			render.WriteReport(out, rep)
 		}
 	}
 	return runOutcomeErr(rep, err)

@@ -13,7 +13,9 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/dirsync/dirsync/internal/app"
 	"github.com/dirsync/dirsync/internal/config"
+	"github.com/dirsync/dirsync/internal/render"
 	"github.com/dirsync/dirsync/ldapsource"
 	dsync "github.com/dirsync/dirsync/sync"
 )
@@ -67,13 +69,13 @@ It exits 0 when all is well, 1 otherwise.`,
 			}
 
 			ctx := cmd.Context()
-			a, err := wire(ctx, cfg, log, true)
+			a, err := app.Wire(ctx, cfg, log, true)
 			if err != nil {
 				return &exitError{code: exitFailure, err: err}
 			}
 			defer a.Close()
 
-			dir, dirErr := a.engine.Source.Read(ctx)
+			dir, dirErr := a.Engine.Source.Read(ctx)
 			if dirErr == nil {
 				disabled := 0
 				for _, u := range dir.Users {
@@ -85,28 +87,26 @@ It exits 0 when all is well, 1 otherwise.`,
 				if len(dir.Users) == 0 {
 					fmt.Fprintln(out, "! the directory returned no users: check ldap.base_dn and ldap.user_filter")
 				}
-				writeCheckSkipped(out, dir.Skipped)
+				render.WriteCheckSkipped(out, dir.Skipped)
 			} else {
 				step(fmt.Errorf("directory: %w", dirErr), "", "check ldap.url, ldap.bind_dn, the password and ldap.base_dn; `ldapsearch` with the same values should work")
 			}
-			if src, ok := a.engine.Source.(ldapSource); ok && err == nil {
-				checkWatch(ctx, out, cfg, src.s, step)
-			}
+			checkWatch(ctx, out, cfg, a.Directory, step)
 
 			platBad := bad
-			step(a.plat.Check(ctx), fmt.Sprintf("platform %s (%s) accepted dirsync's credentials", cfg.Target.Redacted().URL, targetType(cfg)),
+			step(a.Platform.Check(ctx), fmt.Sprintf("platform %s (%s) accepted dirsync's credentials", cfg.Target.Redacted().URL, targetType(cfg)),
 				"check target.url and target.token (or target.token_file)")
-			if p, ok := a.plat.(profileProber); ok && bad == platBad {
-				bad += writeCheckProfile(ctx, out, p)
+			if p, ok := a.Platform.(render.ProfileProber); ok && bad == platBad {
+				bad += render.WriteCheckProfile(ctx, out, p)
 			}
 
-			recs, snapErr := a.engine.Store.Snapshot(ctx)
+			recs, snapErr := a.Engine.Store.Snapshot(ctx)
 			step(snapErr, fmt.Sprintf("snapshot %s: %d records", cfg.State.Path, len(recs)), "check state.path and its permissions")
 			step(stateWritable(cfg.State.Path), fmt.Sprintf("snapshot directory %s is writable", filepath.Dir(cfg.State.Path)),
 				"create the directory, or give the user dirsync runs as write access to it (and to the snapshot's files), or change state.path")
 			if dirErr == nil && snapErr == nil {
 				// What the sync's safety check refuses first.
-				if plan := dsync.Diff(dir, recs, a.engine.OnRemoved); plan.InScope == 0 && plan.Managed > 0 {
+				if plan := dsync.Diff(dir, recs, a.Engine.OnRemoved); plan.InScope == 0 && plan.Managed > 0 {
 					step(fmt.Errorf("the directory read found no users in scope, but the snapshot manages %d: `dirsync sync` would refuse to archive them all", plan.Managed),
 						"", "check ldap.base_dn and ldap.user_filter; if every user really left, run `dirsync sync --allow-empty-directory`")
 				}
@@ -185,17 +185,6 @@ func stateWritable(path string) error {
 		}
 	}
 	return nil
-}
-
-func writeCheckSkipped(out io.Writer, skipped []dsync.Skip) {
-	if len(skipped) == 0 {
-		fmt.Fprintln(out, "✓ no directory data problems")
-		return
-	}
-	fmt.Fprintf(out, "! %d directory entries would be skipped (fix them in the directory; their platform accounts are left as they are, but archived if disabled):\n", len(skipped))
-	for _, s := range skipped {
-		fmt.Fprintf(out, "    %s: %s%s\n", s.DN, s.Reason, skipDisabled(s))
-	}
 }
 
 // boundAs says which account check bound as, and in which form.

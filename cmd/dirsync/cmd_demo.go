@@ -14,8 +14,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/dirsync/dirsync/internal/app"
 	"github.com/dirsync/dirsync/internal/config"
 	"github.com/dirsync/dirsync/internal/demodir"
+	"github.com/dirsync/dirsync/internal/render"
 	dsync "github.com/dirsync/dirsync/sync"
 	"github.com/dirsync/dirsync/target/fake"
 	"github.com/dirsync/dirsync/user"
@@ -110,7 +112,7 @@ func runDemo(ctx context.Context, out io.Writer, stateDir, logLevel string) erro
 	if p := cfg.Problems(); len(p) > 0 {
 		return fmt.Errorf("demo config: %s", strings.Join(p, "; "))
 	}
-	log, err := newLogger(cfg.Log)
+	log, err := render.NewLogger(cfg.Log)
 	if err != nil {
 		return err
 	}
@@ -118,18 +120,18 @@ func runDemo(ctx context.Context, out io.Writer, stateDir, logLevel string) erro
 
 	run := func(title string, ro dsync.RunOptions) (dsync.Report, error) {
 		say("\n━━ %s ━━", title)
-		a, err := wire(ctx, cfg, log, false)
+		a, err := app.Wire(ctx, cfg, log, false)
 		if err != nil {
 			return dsync.Report{}, err
 		}
 		defer a.Close()
-		rep, err := a.engine.Run(ctx, ro)
-		writePlan(out, rep.Plan)
+		rep, err := a.Engine.Run(ctx, ro)
+		render.WritePlan(out, rep.Plan)
 		if err != nil {
 			return rep, err
 		}
 		say("")
-		writeReport(out, rep)
+		render.WriteReport(out, rep)
 		return rep, nil
 	}
 
@@ -225,13 +227,13 @@ func writeAccounts(out io.Writer, platform *fake.Server) {
 		return strings.ToLower(accts[i].User.Username) < strings.ToLower(accts[j].User.Username)
 	})
 	fmt.Fprintf(out, "\nOn the platform (%d accounts):\n", len(accts))
-	tw := &table{indent: "  "}
+	tw := &render.Table{Indent: "  "}
 	for _, a := range accts {
 		state := "active"
 		if !a.User.Active {
 			state = "ARCHIVED"
 		}
-		tw.row(a.User.Username, a.User.Email, a.User.GivenName+" "+a.User.FamilyName, state)
+		tw.Row(a.User.Username, a.User.Email, a.User.GivenName+" "+a.User.FamilyName, state)
 	}
-	_ = tw.write(out)
+	_ = tw.Write(out)
 }

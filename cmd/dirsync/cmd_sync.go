@@ -9,6 +9,8 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/dirsync/dirsync/internal/app"
+	"github.com/dirsync/dirsync/internal/render"
 	dsync "github.com/dirsync/dirsync/sync"
 )
 
@@ -86,21 +88,21 @@ func runSync(cmd *cobra.Command, cfg Config, log *zap.Logger, f *syncFlags) erro
 	if f.user != "" && (f.full || f.out != "") {
 		return &exitError{code: exitFailure, err: errors.New("--user: cannot be combined with --full or --out; they are about every user")}
 	}
-	var obs []observer
+	var obs []app.Observer
 	if f.user != "" && f.output == "text" {
-		obs = append(obs, newRequestPrinter(cmd.OutOrStdout()))
+		obs = append(obs, render.NewRequestPrinter(cmd.OutOrStdout()))
 	}
-	a, err := wire(ctx, cfg, log, f.dryRun, obs...)
+	a, err := app.Wire(ctx, cfg, log, f.dryRun, obs...)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
 	var rec *recordingSource
 	if f.out != "" {
-		rec = &recordingSource{src: a.engine.Source}
-		a.engine.Source = rec
+		rec = &recordingSource{src: a.Engine.Source}
+		a.Engine.Source = rec
 	}
-	full := f.user == "" && fullDue(ctx, a, cfg.Sync.FullReconcileEvery, f.full, f.dryRun, log)
+	full := f.user == "" && app.FullDue(ctx, a, cfg.Sync.FullReconcileEvery, f.full, f.dryRun, log)
 	mode := "sync"
 	switch {
 	case f.dryRun:
@@ -108,15 +110,15 @@ func runSync(cmd *cobra.Command, cfg Config, log *zap.Logger, f *syncFlags) erro
 	case full:
 		mode = "full"
 	}
-	var prog *progress
-	if f.output == "text" && isTerminal(os.Stderr) {
-		prog = newTerminalProgress(os.Stderr)
-		prog.attach(a)
+	var prog *render.Progress
+	if f.output == "text" && render.IsTerminal(os.Stderr) {
+		prog = render.NewTerminalProgress(os.Stderr)
+		a.Attach(prog)
 	}
-	rep, err := a.engine.Run(ctx, dsync.RunOptions{Mode: mode, DryRun: f.dryRun, AllowMassArchive: f.allowMass, AllowEmptyDirectory: f.allowEmpty,
+	rep, err := a.Engine.Run(ctx, dsync.RunOptions{Mode: mode, DryRun: f.dryRun, AllowMassArchive: f.allowMass, AllowEmptyDirectory: f.allowEmpty,
 		RetryQuarantined: f.retryQuar, Full: full, FullBestEffort: full && !f.full, Only: f.user})
 	if prog != nil {
-		prog.finish()
+		prog.Finish()
 	}
 	if err != nil && ctx.Err() != nil {
 		err = fmt.Errorf("interrupted by a signal: %d changes were applied and recorded; the rest are planned again on the next run (%w)",
@@ -127,9 +129,9 @@ func runSync(cmd *cobra.Command, cfg Config, log *zap.Logger, f *syncFlags) erro
 			zap.String("reason", rep.FullSkipped))
 	}
 	if full && !f.dryRun && err == nil && rep.FullSkipped == "" {
-		markFull(ctx, a, log)
+		app.MarkFull(ctx, a, log)
 	}
-	log.Info("run finished", summaryFields(rep, mode, err)...)
+	log.Info("run finished", app.SummaryFields(rep, mode, err)...)
 	if rec != nil {
 		if serr := savePlan(ctx, f.out, a, rec, rep, f, full, err); serr != nil {
 			return &exitError{code: exitFailure, err: serr}
@@ -138,7 +140,7 @@ func runSync(cmd *cobra.Command, cfg Config, log *zap.Logger, f *syncFlags) erro
 
 	out := cmd.OutOrStdout()
 	if f.output == "json" {
-		if jerr := writeJSON(out, jsonResult(rep, err)); jerr != nil {
+		if jerr := render.WriteJSON(out, jsonResult(rep, err)); jerr != nil {
 			return jerr
 		}
 	} else {
@@ -147,15 +149,15 @@ func runSync(cmd *cobra.Command, cfg Config, log *zap.Logger, f *syncFlags) erro
 			// The refusal first, then the plan it refused, summed up: the
 			// operator must not have to scroll back for what to do.
 			fmt.Fprintln(cmd.ErrOrStderr(), "dirsync:", err)
-			writeRefusedPlan(out, rep.Plan)
+			render.WriteRefusedPlan(out, rep.Plan)
 			return &exitError{code: exitRefused} // said already
 		}
 		if rep.Plan.InScope > 0 || len(rep.Plan.Changes) > 0 || len(rep.Plan.Skipped) > 0 {
-			writePlan(out, rep.Plan)
+			render.WritePlan(out, rep.Plan)
 		}
 		if !f.dryRun && err == nil {
 			fmt.Fprintln(out)
-			writeReport(out, rep)
+			render.WriteReport(out, rep)
 		}
 	}
 	if f.dryRun && err == nil && len(rep.Plan.Changes) > 0 {

@@ -8,6 +8,8 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/dirsync/dirsync/internal/app"
+	"github.com/dirsync/dirsync/internal/render"
 	"github.com/dirsync/dirsync/state"
 	dsync "github.com/dirsync/dirsync/sync"
 	"github.com/dirsync/dirsync/user"
@@ -85,7 +87,7 @@ func runUndo(cmd *cobra.Command, cfg Config, log *zap.Logger, run int64, dryRun 
 	out := cmd.OutOrStdout()
 	if dryRun || len(items) == 0 {
 		if output == "json" {
-			return writeJSON(out, map[string]any{"run": run, "dry_run": dryRun, "reactivate": items})
+			return render.WriteJSON(out, map[string]any{"run": run, "dry_run": dryRun, "reactivate": items})
 		}
 		fmt.Fprintf(out, "Undo of run %d: %d to reactivate\n", run, len(items))
 		for _, it := range items {
@@ -102,7 +104,7 @@ func runUndo(cmd *cobra.Command, cfg Config, log *zap.Logger, run int64, dryRun 
 		return nil
 	}
 
-	plat, err := newPlatform(cfg.Target, log)
+	plat, err := app.NewPlatform(cfg.Target, log)
 	if err != nil {
 		return err
 	}
@@ -124,7 +126,7 @@ func runUndo(cmd *cobra.Command, cfg Config, log *zap.Logger, run int64, dryRun 
 	}
 	failed := len(rep.Failed)
 	if output == "json" {
-		if err := writeJSON(out, map[string]any{"run": run, "undo_run": rep.RunID, "reactivated": items}); err != nil {
+		if err := render.WriteJSON(out, map[string]any{"run": run, "undo_run": rep.RunID, "reactivated": items}); err != nil {
 			return err
 		}
 	} else {
