@@ -40,7 +40,7 @@ the platform). It reads the platform and the snapshot, and writes nothing.`,
 			}
 			l, ok := plat.(dsync.Lister)
 			if !ok {
-				return fmt.Errorf("target.type %s cannot list accounts", targetType(cfg))
+				return fmt.Errorf("target.type %s cannot list accounts", app.TargetType(cfg))
 			}
 			db, err := state.OpenReadOnly(ctx, cfg.State.Path)
 			if err != nil {

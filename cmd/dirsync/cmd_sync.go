@@ -97,9 +97,9 @@ func runSync(cmd *cobra.Command, cfg Config, log *zap.Logger, f *syncFlags) erro
 		return err
 	}
 	defer a.Close()
-	var rec *recordingSource
+	var rec *app.RecordingSource
 	if f.out != "" {
-		rec = &recordingSource{src: a.Engine.Source}
+		rec = &app.RecordingSource{Src: a.Engine.Source}
 		a.Engine.Source = rec
 	}
 	full := f.user == "" && app.FullDue(ctx, a, cfg.Sync.FullReconcileEvery, f.full, f.dryRun, log)
@@ -133,7 +133,7 @@ func runSync(cmd *cobra.Command, cfg Config, log *zap.Logger, f *syncFlags) erro
 	}
 	log.Info("run finished", app.SummaryFields(rep, mode, err)...)
 	if rec != nil {
-		if serr := savePlan(ctx, f.out, a, rec, rep, f, full, err); serr != nil {
+		if serr := app.SavePlan(ctx, f.out, a, rec, rep, app.SavePlanOptions{Version: buildVersion(), Full: full, RetryQuarantined: f.retryQuar}, err); serr != nil {
 			return &exitError{code: exitFailure, err: serr}
 		}
 	}

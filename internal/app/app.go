@@ -187,8 +187,7 @@ func wireTo(ctx context.Context, cfg Config, log *zap.Logger, readOnly bool, pla
 	if err != nil {
 		return nil, err
 	}
-	opts := cfg.Sync.Options()
-	opts.Concurrency = cfg.Target.Concurrency
+	opts := engineOptions(cfg)
 	changeLog := log.With(zap.String(keyComponent, "sync"))
 	opts.Observe = func(c dsync.Change, err error) {
 		for _, o := range obs {
@@ -254,3 +253,10 @@ func SummaryFields(rep dsync.Report, mode string, err error) []zap.Field {
 
 // Config is the whole config file, as package config loads it.
 type Config = config.Config
+
+// engineOptions are the reconciler's options of cfg.
+func engineOptions(cfg Config) dsync.Options {
+	opts := cfg.Sync.Options()
+	opts.Concurrency = cfg.Target.Concurrency
+	return opts
+}
