@@ -169,6 +169,10 @@ func redactURLForms(raw string, forms []string) string {
 	return redactForms(u.String(), forms)
 }
 
+// SensitiveName reports whether a parameter or header name looks like it
+// carries a secret (key, token, secret, password, auth, …).
+func SensitiveName(name string) bool { return sensitive.Name(name) }
+
 // sensitiveParam reports whether the values of query parameters (or
 // headers) named name are secret, and masked by RedactURL: api_key,
 // IntegrationKey, access_token, client_secret, password, sig, …
