@@ -2,10 +2,13 @@ package app
 
 import (
 	"context"
+	"fmt"
+	"os"
 
 	"go.uber.org/zap"
 
 	svc "github.com/dirsync/dirsync/internal/service"
+	"github.com/dirsync/dirsync/state"
 	dsync "github.com/dirsync/dirsync/sync"
 )
 
@@ -21,7 +24,7 @@ func (w *watcher) stop() { w.halt() }
 
 // startWatcher starts following the directory when ldap.watch asks for it.
 func (s *Daemon) startWatcher(cfg Config) *watcher {
-	w := svc.NewWatcher(cfg.LDAP, cfg.State.Path, svc.WatchDeps{
+	w := svc.NewWatcher(cfg.LDAP, svc.WatchDeps{
 		Log:      s.root.With(zap.String(keyComponent, "watch")),
 		Metrics:  s.m,
 		Runner:   s.runner,
@@ -34,8 +37,9 @@ func (s *Daemon) startWatcher(cfg Config) *watcher {
 			}
 			return eventRun{a}, nil
 		},
-		Settle:  s.settlePlatform,
-		Summary: SummaryFields,
+		Settle:   s.settlePlatform,
+		OpenMeta: openMeta(cfg),
+		Summary:  SummaryFields,
 	})
 	if w == nil {
 		return nil
@@ -82,4 +86,18 @@ func (s *Daemon) fullReadDone(ctx context.Context, a *App, t *svc.WatchTake, ok 
 		ms = a.Engine.Store
 	}
 	w.FullReadDone(ctx, ms, t, ok)
+}
+
+// openMeta opens the meta of cfg's snapshot for the watcher (see
+// svc.WatchDeps.OpenMeta).
+func openMeta(cfg Config) func(ctx context.Context, readOnly bool) (svc.Meta, error) {
+	return func(ctx context.Context, readOnly bool) (svc.Meta, error) {
+		if !readOnly {
+			return state.Open(ctx, cfg.State.Path)
+		}
+		if _, err := os.Stat(cfg.State.Path); err != nil {
+			return nil, fmt.Errorf("state: %w", err)
+		}
+		return state.OpenReadOnly(ctx, cfg.State.Path)
+	}
 }
