@@ -86,7 +86,7 @@ func runApply(cmd *cobra.Command, cfg Config, log *zap.Logger, f *applyFlags, pa
 	log.Info("run finished", app.SummaryFields(rep, "apply", err)...)
 	out := cmd.OutOrStdout()
 	if f.output == "json" {
-		if jerr := render.WriteJSON(out, jsonResult(rep, err)); jerr != nil {
+		if jerr := render.WriteJSON(out, render.JSONResult(rep, err)); jerr != nil {
 			return jerr
 		}
 	} else {

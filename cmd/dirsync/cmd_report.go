@@ -9,7 +9,6 @@ import (
 	"github.com/dirsync/dirsync/internal/app"
 	"github.com/dirsync/dirsync/internal/render"
 	"github.com/dirsync/dirsync/state"
-	dsync "github.com/dirsync/dirsync/sync"
 )
 
 func newReportCmd(g *globalFlags) *cobra.Command {
@@ -38,10 +37,6 @@ the platform). It reads the platform and the snapshot, and writes nothing.`,
 			if err != nil {
 				return err
 			}
-			l, ok := plat.(dsync.Lister)
-			if !ok {
-				return fmt.Errorf("target.type %s cannot list accounts", app.TargetType(cfg))
-			}
 			db, err := state.OpenReadOnly(ctx, cfg.State.Path)
 			if err != nil {
 				return err
@@ -51,7 +46,7 @@ the platform). It reads the platform and the snapshot, and writes nothing.`,
 			if err != nil {
 				return err
 			}
-			rows, err := render.BuildReport(ctx, l, recs)
+			rows, err := render.BuildReport(ctx, plat, recs)
 			if err != nil {
 				return err
 			}

@@ -122,7 +122,7 @@ func runSync(cmd *cobra.Command, cfg Config, log *zap.Logger, f *syncFlags) erro
 	}
 	if err != nil && ctx.Err() != nil {
 		err = fmt.Errorf("interrupted by a signal: %d changes were applied and recorded; the rest are planned again on the next run (%w)",
-			appliedCount(rep), err)
+			render.AppliedCount(rep), err)
 	}
 	if rep.FullSkipped != "" {
 		log.Warn("scheduled full reconcile skipped: the platform could not be listed; the next run tries again",
@@ -140,7 +140,7 @@ func runSync(cmd *cobra.Command, cfg Config, log *zap.Logger, f *syncFlags) erro
 
 	out := cmd.OutOrStdout()
 	if f.output == "json" {
-		if jerr := render.WriteJSON(out, jsonResult(rep, err)); jerr != nil {
+		if jerr := render.WriteJSON(out, render.JSONResult(rep, err)); jerr != nil {
 			return jerr
 		}
 	} else {
@@ -169,30 +169,4 @@ func runSync(cmd *cobra.Command, cfg Config, log *zap.Logger, f *syncFlags) erro
 		return &exitError{code: codeOf(runOutcomeErr(rep, err))}
 	}
 	return runOutcomeErr(rep, err)
-}
-
-// jsonResult is the --output json document.
-func jsonResult(rep dsync.Report, err error) any {
-	if rep.Plan.Changes == nil {
-		// An empty list, not null: `jq '.plan.changes[]'` must work on an empty plan.
-		rep.Plan.Changes = []dsync.Change{}
-	}
-	doc := struct {
-		dsync.Report
-		Outcome string `json:"outcome"`
-		Error   string `json:"error,omitempty"`
-	}{Report: rep, Outcome: rep.Outcome(err)}
-	if err != nil {
-		doc.Error = err.Error()
-	}
-	return doc
-}
-
-// appliedCount sums the changes a run applied.
-func appliedCount(rep dsync.Report) int {
-	n := 0
-	for _, c := range rep.Applied {
-		n += c
-	}
-	return n
 }

@@ -22,10 +22,8 @@ var (
 	_ dsync.Store    = (*state.DB)(nil) // summaries, meta and intents included
 	_ dsync.Source   = ldapSource{}
 	_ dsync.Streamer = ldapSource{}
-	_ dsync.Target   = (*scim.Client)(nil)
-	_ dsync.Lister   = (*scim.Client)(nil)
-	_ dsync.Target   = (*rest.Client)(nil)
-	_ dsync.Lister   = (*rest.Client)(nil)
+	_ Platform       = (*scim.Client)(nil) // a dsync.Target and dsync.Lister
+	_ Platform       = (*rest.Client)(nil)
 )
 
 // ldapSource adapts ldapsource to the reconciler's Source.
@@ -67,8 +65,11 @@ func skips(skipped []ldapsource.Skipped) []dsync.Skip {
 }
 
 // Platform is what the command needs of a target beyond the reconciler's contract.
+// Every target type lists its accounts (full reconciles, bulk adoption,
+// `dirsync report`).
 type Platform interface {
 	dsync.Target
+	dsync.Lister
 	Check(ctx context.Context) error
 }
 

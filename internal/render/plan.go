@@ -292,3 +292,29 @@ func WriteMissing(w io.Writer, missing []dsync.Change) {
 		fmt.Fprintf(w, "  ! %s (was id %s)\n", c.User.Username, c.PlatformID)
 	}
 }
+
+// JSONResult is the --output json document.
+func JSONResult(rep dsync.Report, err error) any {
+	if rep.Plan.Changes == nil {
+		// An empty list, not null: `jq '.plan.changes[]'` must work on an empty plan.
+		rep.Plan.Changes = []dsync.Change{}
+	}
+	doc := struct {
+		dsync.Report
+		Outcome string `json:"outcome"`
+		Error   string `json:"error,omitempty"`
+	}{Report: rep, Outcome: rep.Outcome(err)}
+	if err != nil {
+		doc.Error = err.Error()
+	}
+	return doc
+}
+
+// AppliedCount sums the changes a run applied.
+func AppliedCount(rep dsync.Report) int {
+	n := 0
+	for _, c := range rep.Applied {
+		n += c
+	}
+	return n
+}
