@@ -100,7 +100,9 @@ type service struct {
 	cfg         Config
 	lastOutcome string
 	lastSuccess time.Time
-	watch       *watcher // ldap.watch; nil when off
+	watch       *watcher         // ldap.watch; nil when off
+	lastTarget  svc.TargetStatus // the last run's skips, for the status page
+	page        *svc.Page        // the status page; nil when off
 
 	// The platform client lives as long as the process (its learned rate,
 	// PATCH support and OAuth2 token with it), and is built anew only when
@@ -151,6 +153,13 @@ func (s *service) serve(ctx context.Context) error {
 	defer signal.Stop(sigs)
 
 	cfg := s.config()
+	page, err := statusPage(cfg)
+	if err != nil {
+		return &exitError{code: exitFailure, err: err}
+	}
+	s.mu.Lock()
+	s.page = page
+	s.mu.Unlock()
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return &exitError{code: exitFailure, err: fmt.Errorf("listen: %w (is another dirsync running? change listen: in the config)", err)}
@@ -280,6 +289,9 @@ func (s *service) runOnce(reason string) {
 	if svc.Completed(outcome) {
 		s.lastSuccess = end
 	}
+	if ts, ok := targetStatus(cfg, rep, outcome, end); ok {
+		s.lastTarget = ts
+	}
 	s.mu.Unlock()
 	s.m.Finished(rep, outcome, end)
 
@@ -378,6 +390,9 @@ func (s *service) reload() {
 	if cfg.Listen != old.Listen {
 		s.log.Warn("listen changed: the new address takes effect on restart", zap.String("listen", old.Listen))
 	}
+	if cfg.StatusPage != old.StatusPage || cfg.StatusPageToken != old.StatusPageToken || cfg.StatusPageTokenFile != old.StatusPageTokenFile {
+		s.log.Warn("status page settings changed: they take effect on restart")
+	}
 	if cfg.Log != old.Log {
 		s.log.Warn("log settings changed: they take effect on restart")
 	}
@@ -414,7 +429,13 @@ func (s *service) stop(sigs <-chan os.Signal) error {
 // listener returns the HTTP listener (/metrics /healthz /readyz) on ln,
 // within s.limits.
 func (s *service) listener(ln net.Listener) *svc.Listener {
-	return svc.NewListener(ln, s.m, s.status, s.limits)
+	l := svc.NewListener(ln, s.m, s.status, s.limits)
+	s.mu.Lock()
+	if s.page != nil {
+		l.ServePage(s.page)
+	}
+	s.mu.Unlock()
+	return l
 }
 
 // status is the service's state now, for readiness.
@@ -422,8 +443,16 @@ func (s *service) status() svc.Status {
 	s.mu.Lock()
 	w := s.watch
 	st := svc.Status{Started: s.started, LastOutcome: s.lastOutcome, LastSuccess: s.lastSuccess, ReadinessStaleness: s.cfg.ReadinessStaleness}
+	if s.lastTarget.Name != "" {
+		st.Targets = []svc.TargetStatus{s.lastTarget}
+	}
+	sched := s.sched
 	s.mu.Unlock()
+	if sched != nil {
+		st.NextRun = sched.Next()
+	}
 	if w != nil {
+		st.Watch = s.config().LDAP.Watch
 		if why, refused := w.Refusal(); refused {
 			st.WatchRefused = why
 		}
