@@ -27,7 +27,8 @@ const chromiumPath = "/usr/bin/chromium"
 // in; without it they go to the test's temporary directory.
 const artifactsEnv = "DIRSYNC_TEST_ARTIFACTS"
 
-// newBrowser starts a headless Chromium, private to the test, and returns
+// newBrowser starts a headless Chromium, private to the test (driven over a
+// pipe: it opens no port; the pages it opens are on 127.0.0.1), and returns
 // a context of its first tab. Without Chromium the test is skipped, or
 // fails under CI=true.
 func newBrowser(t *testing.T) context.Context {
@@ -42,7 +43,6 @@ func newBrowser(t *testing.T) context.Context {
 		chromedp.ExecPath(chromiumPath),
 		chromedp.Headless,
 		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("remote-debugging-address", "127.0.0.1"),
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.WindowSize(1280, 1000),
 	)
