@@ -50,7 +50,7 @@ func newBrowser(t *testing.T) context.Context {
 		opts = append(opts, chromedp.NoSandbox) // Chromium refuses to sandbox as root
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	tab, cancelTab := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	tab, cancelTab := chromedp.NewContext(actx)
 	t.Cleanup(func() {
 		cancelTab()
 		cancelAlloc()

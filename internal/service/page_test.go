@@ -327,3 +327,23 @@ func TestLoopbackHost(t *testing.T) {
 		}
 	}
 }
+
+func TestStatusPage_ShowsEveryTargetAndATargetThatCannotBeReadAlone(t *testing.T) {
+	notAFile := t.TempDir() // a directory: the snapshot cannot be opened
+	page := NewPage(PageOptions{Targets: []PageTarget{
+		{Name: "helpdesk", Source: SnapshotFile(snapshotWith(t, 2, "Ada"))},
+		{Name: "crm", Source: SnapshotFile(notAFile)},
+	}})
+	resp, body := fetch(t, pageListener(t, page, Status{})+"/", "")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET / = %d: %s", resp.StatusCode, body)
+	}
+	helpdesk := section(t, body, `data-target="helpdesk"`, `</section>`)
+	if got := strings.Count(section(t, helpdesk, `data-chart="duration"`, `</svg>`), `<circle class="point"`); got != 2 {
+		t.Errorf("helpdesk: %d points, want 2", got)
+	}
+	crm := section(t, body, `data-target="crm"`, `</section>`)
+	if !strings.Contains(crm, "Cannot read this target's snapshot") || !strings.Contains(crm, notAFile) {
+		t.Errorf("crm: want the read error naming %s:\n%s", notAFile, crm)
+	}
+}
