@@ -62,7 +62,9 @@ type Daemon struct {
 	cfg         Config
 	lastOutcome string
 	lastSuccess time.Time
-	watch       *watcher // ldap.watch; nil when off
+	watch       *watcher         // ldap.watch; nil when off
+	lastTarget  svc.TargetStatus // the last run's skips, for the status page
+	page        *svc.Page        // the status page; nil when off
 
 	// The platform client lives as long as the process (its learned rate,
 	// PATCH support and OAuth2 token with it), and is built anew only when
@@ -116,6 +118,13 @@ func (s *Daemon) Serve(ctx context.Context) error {
 	defer signal.Stop(sigs)
 
 	cfg := s.config()
+	page, err := statusPage(cfg)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.page = page
+	s.mu.Unlock()
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w (is another dirsync running? change listen: in the config)", err)
@@ -248,6 +257,9 @@ func (s *Daemon) runOnce(reason string) {
 	if svc.Completed(outcome) {
 		s.lastSuccess = end
 	}
+	if ts, ok := targetStatus(cfg, rep, outcome, end); ok {
+		s.lastTarget = ts
+	}
 	s.mu.Unlock()
 	s.m.Finished(rep, outcome, end)
 
@@ -346,6 +358,9 @@ func (s *Daemon) reload() {
 	if cfg.Listen != old.Listen {
 		s.log.Warn("listen changed: the new address takes effect on restart", zap.String("listen", old.Listen))
 	}
+	if cfg.StatusPage != old.StatusPage || cfg.StatusPageToken != old.StatusPageToken || cfg.StatusPageTokenFile != old.StatusPageTokenFile {
+		s.log.Warn("status page settings changed: they take effect on restart")
+	}
 	if cfg.Log != old.Log {
 		s.log.Warn("log settings changed: they take effect on restart")
 	}
@@ -382,7 +397,13 @@ func (s *Daemon) stop(sigs <-chan os.Signal) error {
 // listener returns the HTTP listener (/metrics /healthz /readyz) on ln,
 // within s.limits.
 func (s *Daemon) listener(ln net.Listener) *svc.Listener {
-	return svc.NewListener(ln, s.m, s.status, s.limits)
+	l := svc.NewListener(ln, s.m, s.status, s.limits)
+	s.mu.Lock()
+	if s.page != nil {
+		l.ServePage(s.page)
+	}
+	s.mu.Unlock()
+	return l
 }
 
 // status is the service's state now, for readiness.
@@ -390,8 +411,16 @@ func (s *Daemon) status() svc.Status {
 	s.mu.Lock()
 	w := s.watch
 	st := svc.Status{Started: s.started, LastOutcome: s.lastOutcome, LastSuccess: s.lastSuccess, ReadinessStaleness: s.cfg.ReadinessStaleness}
+	if s.lastTarget.Name != "" {
+		st.Targets = []svc.TargetStatus{s.lastTarget}
+	}
+	sched := s.sched
 	s.mu.Unlock()
+	if sched != nil {
+		st.NextRun = sched.Next()
+	}
 	if w != nil {
+		st.Watch = s.config().LDAP.Watch
 		if why, refused := w.Refusal(); refused {
 			st.WatchRefused = why
 		}
