@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,8 +40,11 @@ import (
 type Config struct {
 	LDAP   ldapsource.Config `mapstructure:"ldap"`
 	Target target.Config     `mapstructure:"target"`
-	Sync   dsync.Config      `mapstructure:"sync"`
-	State  state.Config      `mapstructure:"state"`
+	// Targets, when set, are several platforms fed by one directory read,
+	// in place of Target (see TargetList).
+	Targets []TargetSpec `mapstructure:"targets"`
+	Sync    dsync.Config `mapstructure:"sync"`
+	State   state.Config `mapstructure:"state"`
 	// Schedule is the cron expression `dirsync run` syncs on (default every 15 minutes).
 	Schedule string `mapstructure:"schedule"`
 	// Listen is the address of /metrics, /healthz and /readyz (default 127.0.0.1:9464).
@@ -103,7 +107,10 @@ func Default() Config {
 func (c Config) Problems() []string {
 	var p []string
 	p = append(p, problems(c.LDAP.Validate())...)
-	p = append(p, problems(c.Target.Validate())...)
+	if len(c.Targets) == 0 {
+		p = append(p, problems(c.Target.Validate())...)
+	}
+	p = append(p, c.targetsProblems()...)
 	p = append(p, problems(c.Sync.Validate())...)
 	p = append(p, problems(c.State.Validate())...)
 	p = append(p, c.Log.Problems()...)
@@ -174,6 +181,10 @@ func (c Config) StatusPageSecret() (string, error) {
 func (c Config) Redacted() Config {
 	c.LDAP = c.LDAP.Redacted()
 	c.Target = c.Target.Redacted()
+	c.Targets = slices.Clone(c.Targets)
+	for i := range c.Targets {
+		c.Targets[i].Config = c.Targets[i].Config.Redacted()
+	}
 	if c.StatusPageToken != "" {
 		c.StatusPageToken = "REDACTED"
 	}
