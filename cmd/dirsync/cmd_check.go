@@ -11,7 +11,7 @@ import (
 )
 
 func newCheckCmd(g *globalFlags) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "check",
 		Short: "Validate the config, reach the directory and the platform, list data problems",
 		Long: `check answers "will a sync work?" without changing anything:
@@ -41,7 +41,7 @@ It exits 0 when all is well, 1 otherwise.`,
 				return err
 			}
 			fmt.Fprintf(out, "✓ config %s is valid\n", g.configFile)
-			bad, err := app.Check(cmd.Context(), out, cfg)
+			bad, err := app.Check(cmd.Context(), out, cfg, g.targets...)
 			if err != nil {
 				return &exitError{code: exitFailure, err: err}
 			}
@@ -51,4 +51,6 @@ It exits 0 when all is well, 1 otherwise.`,
 			return nil
 		},
 	}
+	targetFlag(cmd, g)
+	return cmd
 }
