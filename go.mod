@@ -3,6 +3,7 @@ module github.com/dirsync/dirsync
 go 1.26.8
 
 require (
+	github.com/expr-lang/expr v1.17.8
 	github.com/go-asn1-ber/asn1-ber v1.5.8
 	github.com/go-ldap/ldap/v3 v3.4.15
 	github.com/go-viper/mapstructure/v2 v2.5.0
