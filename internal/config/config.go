@@ -30,6 +30,7 @@ import (
 	"github.com/dirsync/dirsync/state"
 	dsync "github.com/dirsync/dirsync/sync"
 	"github.com/dirsync/dirsync/target"
+	"github.com/dirsync/dirsync/transform"
 	_ "github.com/dirsync/dirsync/target/targets" // the target types target.type accepts
 )
 
@@ -40,6 +41,9 @@ type Config struct {
 	Target target.Config     `mapstructure:"target"`
 	Sync   dsync.Config      `mapstructure:"sync"`
 	State  state.Config      `mapstructure:"state"`
+	// Transform shapes each user's fields after the directory mapping; Load
+	// hands it to the directory source (LDAP.Transform).
+	Transform transform.Config `mapstructure:"transform"`
 	// Schedule is the cron expression `dirsync run` syncs on (default every 15 minutes).
 	Schedule string `mapstructure:"schedule"`
 	// Listen is the address of /metrics, /healthz and /readyz (default 127.0.0.1:9464).
@@ -95,6 +99,7 @@ func (c Config) Problems() []string {
 	p = append(p, problems(c.Target.Validate())...)
 	p = append(p, problems(c.Sync.Validate())...)
 	p = append(p, problems(c.State.Validate())...)
+	p = append(p, problems(c.Transform.Validate())...)
 	p = append(p, c.Log.Problems()...)
 	if _, err := cron.ParseStandard(c.Schedule); err != nil {
 		p = append(p, fmt.Sprintf("schedule: %q is not a cron expression: %v", c.Schedule, err))
@@ -134,6 +139,7 @@ func Load(file string, env Env, adjust ...func(*Config)) (Config, error) {
 	for _, a := range adjust {
 		a(&cfg)
 	}
+	cfg.LDAP.Transform = cfg.Transform
 	// Report decoding and validation problems together, each once.
 	seen := map[string]bool{}
 	for _, p := range cerr.Problems {
