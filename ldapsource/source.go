@@ -98,6 +98,11 @@ func New(cfg Config) (*Source, error) {
 	}
 	cfg.BaseDNs = slices.Clone(cfg.BaseDNs)
 	cfg.Attributes.Extra = maps.Clone(cfg.Attributes.Extra)
+	prog, err := cfg.Transform.Compile()
+	if err != nil {
+		return nil, err
+	}
+	cfg.transform = prog
 	pw, file := cfg.BindPassword, cfg.BindPasswordFile
 	cfg.BindPassword = ""
 	s := &Source{cfg: cfg}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/expr-lang/expr/file"
@@ -46,6 +47,12 @@ func (p *Program) Keys() []string {
 		out[i] = f.name
 	}
 	return out
+}
+
+// Has reports whether the field key (username, extra.department) is
+// transformed.
+func (p *Program) Has(key string) bool {
+	return p != nil && slices.Contains(p.Keys(), key)
 }
 
 // Runner runs a Program, one user at a time, reusing one expression VM.
