@@ -30,8 +30,8 @@ import (
 	"github.com/dirsync/dirsync/state"
 	dsync "github.com/dirsync/dirsync/sync"
 	"github.com/dirsync/dirsync/target"
-	"github.com/dirsync/dirsync/transform"
 	_ "github.com/dirsync/dirsync/target/targets" // the target types target.type accepts
+	"github.com/dirsync/dirsync/transform"
 )
 
 // Config is the whole config file. Each section belongs to the package that
