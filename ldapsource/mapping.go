@@ -25,6 +25,8 @@ const attrUserAccountControl = "userAccountControl"
 type mapper struct {
 	cfg Config
 	tr  *transform.Runner // nil: no transform
+	// preview, when not nil, records the first users transformed.
+	preview *transform.Preview
 }
 
 // mapped is one entry after mapping: a user, or the reason it is skipped.
@@ -140,7 +142,9 @@ func (m mapper) mapEntry(e *ldap.Entry, key string, disabled bool) mapped {
 	// email with the others' as transformed.
 	var trErr error
 	if m.tr != nil && len(bad) == 0 {
-		out.u, trErr = m.tr.Apply(out.u.Normalize(), raw)
+		before := out.u.Normalize()
+		out.u, trErr = m.tr.Apply(before, raw)
+		m.preview.Add(before, out.u, raw, trErr)
 	}
 	switch {
 	case idReason != "":

@@ -234,3 +234,46 @@ func TestTransform_ChangedTransformUpdatesExactlyUsersWhoseOutputChanged(t *test
 		t.Errorf("plan without the transform = %q, want 3 updates", got)
 	}
 }
+
+// TestTransform_PreviewShowsFieldsAsMappedAndAsTransformed: the preview of
+// `dirsync check` holds the first users read, each transformed field as
+// the mapping gave it and as transformed, the raw attributes read, and the
+// failure of a user whose transform fails.
+func TestTransform_PreviewShowsFieldsAsMappedAndAsTransformed(t *testing.T) {
+	srv := slapdtest.Start(t)
+	ou, dns := transformDir(t, srv)
+	srv.Modify(t, dns["u1002"], map[string][]string{"mail": {"alan"}})
+	c := readerConfig(srv, ou)
+	c.Transform = shapeTransform
+	c.Transform.Extra = map[string]string{"badge": `attr.employeeNumber`, "domain": `split(email, "@")[1]`}
+	src := newSource(t, c)
+	pv := src.PreviewTransform(2)
+	if _, _, err := src.Fetch(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	pv.Write(&b)
+	got := b.String()
+	for _, want := range []string{
+		"transform: the first 2 users, each field as mapped → as transformed:\n",
+		"  " + dns["u1001"] + "\n",
+		`    username:      "u1001" → "ada.lovelace"`,
+		`    display_name:  "u1001" → "Ada Lovelace"`,
+		`    extra.badge:   "" → "B-1"`,
+		`    extra.domain:  "" → "Example.com"`,
+		`    attr.employeeNumber: "B-1"`,
+		"  " + dns["u1002"] + "\n",
+		`    ✗ transform.extra.domain: index out of range: 1 (array length is 1) at column 18 (the user is skipped)`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("preview lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, dns["u1003"]) {
+		t.Errorf("preview shows more than 2 users:\n%s", got)
+	}
+	// Without a transform there is nothing to preview.
+	if pv := newSource(t, readerConfig(srv, ou)).PreviewTransform(2); pv != nil {
+		t.Errorf("PreviewTransform without a transform = %v, want nil", pv)
+	}
+}
