@@ -25,7 +25,8 @@ func newCheckCmd(g *globalFlags) *cobra.Command {
 		Long: `check answers "will a sync work?" without changing anything:
   1. the config file is valid (every problem is listed, named by its key);
   2. dirsync can bind to the directory, and how many users are in scope;
-  3. which directory entries a sync would skip, and why;
+  3. which directory entries a sync would skip, and why; with a transform
+     section, the first users' fields as mapped and as transformed;
   4. the platform accepts dirsync's credentials; for target.type rest, the
      whole listing (pages, accounts, loops), the first accounts as the
      profile maps them, and the match keys the data supports (read-only);
@@ -73,6 +74,7 @@ It exits 0 when all is well, 1 otherwise.`,
 			}
 			defer a.Close()
 
+			preview := previewTransform(a)
 			dir, dirErr := a.engine.Source.Read(ctx)
 			if dirErr == nil {
 				disabled := 0
@@ -86,6 +88,7 @@ It exits 0 when all is well, 1 otherwise.`,
 					fmt.Fprintln(out, "! the directory returned no users: check ldap.base_dn and ldap.user_filter")
 				}
 				writeCheckSkipped(out, dir.Skipped)
+				preview.Write(out)
 			} else {
 				step(fmt.Errorf("directory: %w", dirErr), "", "check ldap.url, ldap.bind_dn, the password and ldap.base_dn; `ldapsearch` with the same values should work")
 			}
