@@ -27,6 +27,9 @@ type mapper struct {
 	tr  *transform.Runner // nil: no transform
 	// preview, when not nil, records the first users transformed.
 	preview *transform.Preview
+	// raw holds an entry's raw attributes the transform reads, reused from
+	// entry to entry.
+	raw map[string][]string
 }
 
 // mapped is one entry after mapping: a user, or the reason it is skipped.
@@ -43,6 +46,7 @@ func newMapper(cfg Config) mapper {
 	m := mapper{cfg: cfg}
 	if cfg.transform != nil {
 		m.tr = cfg.transform.NewRunner()
+		m.raw = make(map[string][]string)
 	}
 	return m
 }
@@ -123,16 +127,14 @@ func (m mapper) mapEntry(e *ldap.Entry, key string, disabled bool) mapped {
 			u.Extra[name] = v
 		}
 	}
-	var raw map[string][]string // the raw attributes the transform reads
+	raw := m.raw // the raw attributes the transform reads
 	if m.tr != nil {
+		clear(raw)
 		for _, attr := range m.cfg.transform.Attributes() {
 			vs := e.GetEqualFoldAttributeValues(attr)
 			if slices.ContainsFunc(vs, func(v string) bool { return !utf8.ValidString(v) }) {
 				bad = append(bad, attr)
 				continue
-			}
-			if raw == nil {
-				raw = make(map[string][]string)
 			}
 			raw[attr] = vs
 		}

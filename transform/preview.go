@@ -3,6 +3,7 @@ package transform
 import (
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -48,7 +49,7 @@ func (pv *Preview) Add(before, after user.User, raw map[string][]string, err err
 	if len(pv.samples) >= pv.max {
 		return
 	}
-	s := Sample{Before: before, After: after, Raw: raw}
+	s := Sample{Before: before, After: after, Raw: maps.Clone(raw)}
 	if err != nil {
 		s.Err = err.Error()
 	}

@@ -57,9 +57,11 @@ func (p *Program) Has(key string) bool {
 
 // Runner runs a Program, one user at a time, reusing one expression VM.
 type Runner struct {
-	p   *Program
-	vm  vm.VM
-	env Env
+	p     *Program
+	vm    vm.VM
+	env   Env
+	attr  map[string]string
+	attrs map[string][]string
 }
 
 // NewRunner returns a Runner of p. It is not safe for concurrent use.
@@ -107,8 +109,14 @@ func (r *Runner) Apply(u user.User, raw map[string][]string) (user.User, error) 
 		Extra:       u.Extra,
 	}
 	if len(r.p.attrs) > 0 {
-		r.env.Attr = make(map[string]string, len(r.p.attrs))
-		r.env.Attrs = make(map[string][]string, len(r.p.attrs))
+		// The maps are the runner's own, reused from user to user: no
+		// expression result refers to them.
+		if r.attr == nil {
+			r.attr = make(map[string]string, len(r.p.attrs))
+			r.attrs = make(map[string][]string, len(r.p.attrs))
+		}
+		clear(r.attr)
+		r.env.Attr, r.env.Attrs = r.attr, r.attrs
 		for _, a := range r.p.attrs {
 			vs := raw[a]
 			if len(vs) > 0 {
