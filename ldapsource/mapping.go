@@ -146,7 +146,9 @@ func (m mapper) mapEntry(e *ldap.Entry, key string, disabled bool) mapped {
 	if m.tr != nil && len(bad) == 0 {
 		before := out.u.Normalize()
 		out.u, trErr = m.tr.Apply(before, raw)
-		m.preview.Add(before, out.u, raw, trErr)
+		if m.preview != nil {
+			m.preview.Add(before, out.u.Normalize(), raw, trErr)
+		}
 	}
 	switch {
 	case idReason != "":
