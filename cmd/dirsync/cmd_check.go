@@ -17,7 +17,8 @@ func newCheckCmd(g *globalFlags) *cobra.Command {
 		Long: `check answers "will a sync work?" without changing anything:
   1. the config file is valid (every problem is listed, named by its key);
   2. dirsync can bind to the directory, and how many users are in scope;
-  3. which directory entries a sync would skip, and why;
+  3. which directory entries a sync would skip, and why; with a transform
+     section, the first users' fields as mapped and as transformed;
   4. the platform accepts dirsync's credentials; for target.type rest, the
      whole listing (pages, accounts, loops), the first accounts as the
      profile maps them, and the match keys the data supports (read-only);

@@ -48,6 +48,7 @@ func Check(ctx context.Context, out io.Writer, cfg Config, targets ...string) (f
 	defer closeAll(apps)
 
 	first := apps[0]
+	preview := first.Directory.PreviewTransform(checkPreviewUsers)
 	dir, dirErr := first.Engine.Source.Read(ctx)
 	if dirErr == nil {
 		disabled := 0
@@ -61,6 +62,7 @@ func Check(ctx context.Context, out io.Writer, cfg Config, targets ...string) (f
 			fmt.Fprintln(out, "! the directory returned no users: check ldap.base_dn and ldap.user_filter")
 		}
 		render.WriteCheckSkipped(out, dir.Skipped)
+		preview.Write(out)
 	} else {
 		step(fmt.Errorf("directory: %w", dirErr), "", "check ldap.url, ldap.bind_dn, the password and ldap.base_dn; `ldapsearch` with the same values should work")
 	}
@@ -100,6 +102,10 @@ func Check(ctx context.Context, out io.Writer, cfg Config, targets ...string) (f
 	}
 	return bad, nil
 }
+
+// checkPreviewUsers is how many users check shows as mapped and as
+// transformed, with a transform section.
+const checkPreviewUsers = 3
 
 // insecureSettings describes the settings in force that weaken security.
 func insecureSettings(cfg Config) []string {

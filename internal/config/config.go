@@ -33,6 +33,7 @@ import (
 	dsync "github.com/dirsync/dirsync/sync"
 	"github.com/dirsync/dirsync/target"
 	_ "github.com/dirsync/dirsync/target/targets" // the target types target.type accepts
+	"github.com/dirsync/dirsync/transform"
 )
 
 // Config is the whole config file. Each section belongs to the package that
@@ -45,6 +46,9 @@ type Config struct {
 	Targets []TargetSpec `mapstructure:"targets"`
 	Sync    dsync.Config `mapstructure:"sync"`
 	State   state.Config `mapstructure:"state"`
+	// Transform shapes each user's fields after the directory mapping; Load
+	// hands it to the directory source (LDAP.Transform).
+	Transform transform.Config `mapstructure:"transform"`
 	// Schedule is the cron expression `dirsync run` syncs on (default every 15 minutes).
 	Schedule string `mapstructure:"schedule"`
 	// Listen is the address of /metrics, /healthz and /readyz (default 127.0.0.1:9464).
@@ -113,6 +117,7 @@ func (c Config) Problems() []string {
 	p = append(p, c.targetsProblems()...)
 	p = append(p, problems(c.Sync.Validate())...)
 	p = append(p, problems(c.State.Validate())...)
+	p = append(p, problems(c.Transform.Validate())...)
 	p = append(p, c.Log.Problems()...)
 	if _, err := cron.ParseStandard(c.Schedule); err != nil {
 		p = append(p, fmt.Sprintf("schedule: %q is not a cron expression: %v", c.Schedule, err))
@@ -227,6 +232,7 @@ func Load(file string, env Env, adjust ...func(*Config)) (Config, error) {
 	for _, a := range adjust {
 		a(&cfg)
 	}
+	cfg.LDAP.Transform = cfg.Transform
 	// Report decoding and validation problems together, each once.
 	seen := map[string]bool{}
 	for _, p := range cerr.Problems {

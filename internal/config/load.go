@@ -217,6 +217,7 @@ func restoreMapKeys(file string, settings map[string]any, maps []string) error {
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
 		return err
 	}
+	nestDotted(doc)
 	for _, key := range maps {
 		written, _ := lookupMap(doc, key, true)
 		decoded, _ := lookupMap(settings, key, false)
@@ -251,6 +252,32 @@ func rawKey(file, key string) (any, error) {
 		}
 	}
 	return nil, nil
+}
+
+// nestDotted turns the dotted keys of m (transform: {extra.costCenter: x}),
+// at any depth, into the nested maps viper makes of them (transform: {extra:
+// {costCenter: x}}), merged with those written nested.
+func nestDotted(m map[string]any) {
+	for k, v := range m {
+		if sub, ok := v.(map[string]any); ok {
+			nestDotted(sub)
+		}
+		if !strings.Contains(k, ".") {
+			continue
+		}
+		delete(m, k)
+		parts := strings.Split(k, ".")
+		cur := m
+		for _, p := range parts[:len(parts)-1] {
+			next, ok := cur[p].(map[string]any)
+			if !ok {
+				next = map[string]any{}
+				cur[p] = next
+			}
+			cur = next
+		}
+		cur[parts[len(parts)-1]] = v
+	}
 }
 
 // lookupMap returns the map at dotted key in m, matching each part of the key
