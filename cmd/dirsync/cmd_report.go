@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/dirsync/dirsync/internal/csvsafe"
 	"github.com/dirsync/dirsync/state"
 	dsync "github.com/dirsync/dirsync/sync"
 	"github.com/dirsync/dirsync/user"
@@ -97,12 +98,7 @@ func writeReportCSV(w io.Writer, rows []reportRow) error {
 }
 
 // csvSafe keeps a value from being read as a formula by a spreadsheet.
-func csvSafe(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
-}
+var csvSafe = csvsafe.Cell
 
 func newReportCmd(g *globalFlags) *cobra.Command {
 	var format string
