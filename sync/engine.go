@@ -391,6 +391,12 @@ func (e *Engine) finishRun(ctx context.Context, rep *Report, err *error) {
 	if ferr != nil && *err == nil {
 		*err = fmt.Errorf("%w: finish run: %w", ErrStore, ferr)
 	}
+	if p, ok := e.Store.(Pruner); ok && ferr == nil {
+		if perr := p.Prune(context.WithoutCancel(ctx)); perr != nil {
+			e.warn(fmt.Sprintf("the run is recorded, but older runs and journal entries could not be pruned "+
+				"(state.retention; tried again at the end of the next run): %v", perr))
+		}
+	}
 }
 
 // newApplier returns an applier for run.

@@ -155,7 +155,7 @@ func wireTo(ctx context.Context, cfg Config, log *zap.Logger, readOnly bool, pla
 	if readOnly {
 		st, err = state.OpenReadOnly(ctx, cfg.State.Path)
 	} else {
-		st, err = state.Open(ctx, cfg.State.Path)
+		st, err = state.Open(ctx, cfg.State.Path, cfg.State.Options()...)
 	}
 	if err != nil {
 		return nil, err

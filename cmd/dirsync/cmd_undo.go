@@ -72,7 +72,7 @@ func runUndo(cmd *cobra.Command, cfg Config, log *zap.Logger, run int64, dryRun 
 	if dryRun {
 		db, err = state.OpenReadOnly(ctx, cfg.State.Path)
 	} else {
-		db, err = state.Open(ctx, cfg.State.Path)
+		db, err = state.Open(ctx, cfg.State.Path, cfg.State.Options()...)
 	}
 	if err != nil {
 		return err
