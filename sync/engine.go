@@ -37,6 +37,9 @@ type Options struct {
 	OnMissing OnMissing
 	// Policy holds the safety limits.
 	Policy Policy
+	// DeleteAfter deletes the accounts dirsync archived this long ago that are
+	// still archived (see planExpiredDeletes). 0: never.
+	DeleteAfter time.Duration
 	// Observe, when set, is called after each change is applied (err is nil on
 	// success). It is called from several goroutines at once.
 	Observe func(c Change, err error)
@@ -230,6 +233,9 @@ func (e *Engine) run(ctx context.Context, ro RunOptions, dir *Directory) (rep Re
 		}
 	} else {
 		claims, diffStart, err = e.readPlan(ctx, &rep, ro, read)
+	}
+	if err == nil && ro.Only == "" {
+		err = e.planExpiredDeletes(ctx, &rep.Plan)
 	}
 	if err != nil {
 		if !diffStart.IsZero() {
