@@ -2,6 +2,9 @@ package state
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,5 +36,46 @@ func TestArchivedBefore_ReturnsOnlyRecordsArchivedEarlier(t *testing.T) {
 	}
 	if len(got) != 1 || got[0].User.ID != "old" || !got[0].ArchivedAt.Equal(day(1)) {
 		t.Errorf("got %+v, want old only", got)
+	}
+}
+
+var _ dsync.IdentifierStore = (*DB)(nil)
+
+func TestRecordsHolding_FindsActiveAndArchivedByUsernameOrEmail(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openTest(t)
+	run := mustBegin(t, db)
+	for _, r := range []user.Record{
+		{User: user.User{ID: "a", Username: "jdoe", Email: "jdoe@example.com"}, PlatformID: "p1", Status: user.StatusArchived},
+		{User: user.User{ID: "b", Username: "ann", Email: "ann@example.com"}, PlatformID: "p2", Status: user.StatusActive},
+		{User: user.User{ID: "c", Username: "bea", Email: "bea@example.com"}, PlatformID: "p3", Status: user.StatusDeleted},
+		{User: user.User{ID: "d", Username: "cid", Email: "cid@example.com"}, PlatformID: "p4", Status: user.StatusActive},
+	} {
+		if err := db.Save(ctx, run, user.Entry{Op: user.OpCreate, UserID: r.User.ID}, &r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := func(recs []user.Record) string {
+		var s []string
+		for _, r := range recs {
+			s = append(s, r.User.ID)
+		}
+		slices.Sort(s)
+		return strings.Join(s, ",")
+	}
+	got, err := db.RecordsHolding(ctx, []string{"JDOE", "Ann@Example.com", "bea"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids(got) != "a,b" {
+		t.Errorf("holders %q, want a (username) and b (email); not the deleted c", ids(got))
+	}
+	// Many values: one scan, same answer.
+	many := []string{"JDOE", "Ann@Example.com", "bea"}
+	for i := range holdingScan {
+		many = append(many, fmt.Sprintf("nobody%d", i))
+	}
+	if got, err = db.RecordsHolding(ctx, many); err != nil || ids(got) != "a,b" {
+		t.Errorf("with %d values: %q, %v", len(many), ids(got), err)
 	}
 }

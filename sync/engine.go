@@ -237,6 +237,9 @@ func (e *Engine) run(ctx context.Context, ro RunOptions, dir *Directory) (rep Re
 	if err == nil && ro.Only == "" {
 		err = e.planExpiredDeletes(ctx, &rep.Plan)
 	}
+	if err == nil {
+		err = e.flagIdentifierMoves(ctx, &rep.Plan)
+	}
 	if err != nil {
 		if !diffStart.IsZero() {
 			rep.Phases.Diff = e.now().Sub(diffStart)

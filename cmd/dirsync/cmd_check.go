@@ -31,7 +31,10 @@ func newCheckCmd(g *globalFlags) *cobra.Command {
      profile maps them, and the match keys the data supports (read-only);
   5. the snapshot is readable, and its directory writable;
   6. a sync would not refuse an empty directory read (no users in scope
-     while the snapshot manages some).
+     while the snapshot manages some);
+  7. which usernames or emails a sync would give one directory user while
+     the snapshot holds them for another (an archived account's name, a
+     leaver's address given to a new hire), each with what to do.
 Settings that weaken security (ldap.allow_plaintext, insecure_skip_verify)
 are warned about.
 It exits 0 when all is well, 1 otherwise.`,
@@ -106,10 +109,12 @@ It exits 0 when all is well, 1 otherwise.`,
 				"create the directory, or give the user dirsync runs as write access to it (and to the snapshot's files), or change state.path")
 			if dirErr == nil && snapErr == nil {
 				// What the sync's safety check refuses first.
-				if plan := dsync.Diff(dir, recs, a.engine.OnRemoved); plan.InScope == 0 && plan.Managed > 0 {
+				plan := dsync.Diff(dir, recs, a.engine.OnRemoved)
+				if plan.InScope == 0 && plan.Managed > 0 {
 					step(fmt.Errorf("the directory read found no users in scope, but the snapshot manages %d: `dirsync sync` would refuse to archive them all", plan.Managed),
 						"", "check ldap.base_dn and ldap.user_filter; if every user really left, run `dirsync sync --allow-empty-directory`")
 				}
+				writeIdentifierMoves(out, dsync.FindIdentifierMoves(plan, recs))
 			}
 			if bad > 0 {
 				return &exitError{code: exitFailure, err: fmt.Errorf("%d check(s) failed", bad)}

@@ -83,6 +83,7 @@ func writePlanNotes(w io.Writer, p dsync.Plan) {
 	writeQuarantined(w, p.Quarantined)
 	writeUnmanaged(w, p.Unmanaged)
 	writeMissing(w, p.Missing)
+	writeIdentifierMoves(w, p.IdentifierMoves)
 }
 
 // refusedListed is how many changes of each kind a refused plan lists.

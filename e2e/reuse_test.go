@@ -1,0 +1,59 @@
+package e2e
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/dirsync/dirsync/internal/slapdtest"
+)
+
+// TestPlanAndCheck_FlagNamesAndEmailsMovingToAnotherDirectoryUser: a new
+// hire given an archived leaver's username, and another given the address
+// of a leaver removed in the same run, are flagged by plan and check, with
+// what to do, before any write.
+func TestPlanAndCheck_FlagNamesAndEmailsMovingToAnotherDirectoryUser(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, n := range []string{"alice", "bob", "carol", "dave", "erin"} {
+		e.addUser(n, false)
+	}
+	e.mustRun(0, "sync")
+	e.ldap.Delete(t, "uid=bob,"+e.ou)
+	e.mustRun(0, "sync") // bob archived
+
+	// A new bob (another entryUUID), and carol's address given to frank as
+	// carol leaves.
+	e.addUser("bob", false)
+	e.ldap.Delete(t, "uid=carol,"+e.ou)
+	e.ldap.AddUser(t, e.ou, slapdtest.UserSpec{UID: "frank", Mail: "carol@example.com", GivenName: "Frank", SN: "Tester", DisplayName: "Frank Tester"})
+	writes := e.plat.Writes()
+
+	r := e.mustRun(2, "plan")
+	wantContains(t, "plan", r.stdout, "Usernames or emails held by another directory user (3)",
+		`create bob`, `username "bob" belongs to the archived account of directory ID`,
+		`email "bob@example.com" belongs to the archived account`,
+		`create frank`, `email "carol@example.com" moves from directory ID`, "archived by this same plan",
+		"fix: ", "sync.free_identifiers_on_archive", "sync.delete_after")
+
+	r = e.mustRun(2, "plan", "--output", "json")
+	var plan struct {
+		Plan struct {
+			Moves []struct {
+				Field, Value, From_status string
+			} `json:"identifier_moves"`
+		} `json:"plan"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &plan); err != nil || len(plan.Plan.Moves) != 3 {
+		t.Errorf("plan json moves: %+v, %v\n%s", plan.Plan.Moves, err, r.stdout)
+	}
+
+	r = e.mustRun(0, "check")
+	wantContains(t, "check", r.stdout, `username "bob" belongs to the archived account`, `email "carol@example.com" moves from`, "fix: ")
+	if got := e.plat.Writes(); got != writes {
+		t.Errorf("plan and check wrote to the platform (%d → %d writes)", writes, got)
+	}
+	if strings.Count(r.stdout, "! create") != 3 {
+		t.Errorf("check lists %d moves, want 3:\n%s", strings.Count(r.stdout, "! create"), r.stdout)
+	}
+}

@@ -1,0 +1,187 @@
+package sync
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/dirsync/dirsync/user"
+)
+
+// IdentifierMove is a username or email that a planned change gives one
+// directory user while the snapshot holds it for another directory ID: a
+// leaver's address given to a new hire, or a name still held by an archived
+// account. The platform keeps an archived account's username and email, so
+// the change usually fails (dirsync never adopts an account linked to
+// another directory user); and when it does not, data meant for one person
+// may reach another. Plan and check list each before any write.
+type IdentifierMove struct {
+	// Field is user.FieldUsername or user.FieldEmail; Value its value.
+	Field string `json:"field"`
+	Value string `json:"value"`
+	// Op is the planned change giving Value to the directory user ToID.
+	Op         user.Op `json:"op"`
+	ToID       string  `json:"to_id"`
+	ToUsername string  `json:"to_username"`
+	// From* describe the snapshot record holding Value.
+	FromID         string      `json:"from_id"`
+	FromUsername   string      `json:"from_username"`
+	FromPlatformID string      `json:"from_platform_id,omitempty"`
+	FromStatus     user.Status `json:"from_status"`
+	FromArchivedAt time.Time   `json:"from_archived_at,omitzero"`
+	// FromLeaving says the same plan archives or deletes the holder.
+	FromLeaving bool `json:"from_leaving,omitempty"`
+}
+
+// Problem says what moves, from whom, to whom.
+func (m IdentifierMove) Problem() string {
+	holder := fmt.Sprintf("directory ID %s (%s", m.FromID, m.FromUsername)
+	if m.FromPlatformID != "" {
+		holder += ", platform account " + m.FromPlatformID
+	}
+	holder += ")"
+	to := fmt.Sprintf("%s %s (directory ID %s)", m.Op, m.ToUsername, m.ToID)
+	switch {
+	case m.FromStatus == user.StatusArchived:
+		since := ""
+		if !m.FromArchivedAt.IsZero() {
+			since = ", archived " + m.FromArchivedAt.UTC().Format(time.DateOnly)
+		}
+		return fmt.Sprintf("%s: %s %q belongs to the archived account of %s%s", to, m.Field, m.Value, holder, since)
+	case m.FromLeaving:
+		return fmt.Sprintf("%s: %s %q moves from %s, archived by this same plan, to another directory user", to, m.Field, m.Value, holder)
+	default:
+		return fmt.Sprintf("%s: %s %q is held by the active user %s", to, m.Field, m.Value, holder)
+	}
+}
+
+// Advice says what to do.
+func (m IdentifierMove) Advice() string {
+	if m.FromStatus == user.StatusArchived || m.FromLeaving {
+		return fmt.Sprintf("the platform keeps the %s on the archived account, so this %s fails until it is freed. "+
+			"If the %s is rightly reused, free it: delete the archived account (sync.delete_after, or by hand), or "+
+			"rename it on archive (sync.free_identifiers_on_archive); otherwise give the new user another %s in the directory",
+			m.Field, m.Op, m.Field, m.Field)
+	}
+	return fmt.Sprintf("two directory users cannot hold one %s: correct it in the directory", m.Field)
+}
+
+// IdentifierStore is a Store that finds the records holding usernames or
+// emails without reading the whole snapshot. A Store that is not one has its
+// Snapshot searched.
+type IdentifierStore interface {
+	// RecordsHolding returns the records, active or archived, whose username
+	// or email is one of values (compared without regard to case).
+	RecordsHolding(ctx context.Context, values []string) ([]user.Record, error)
+}
+
+// given returns the usernames and emails c gives its user: all of a
+// create's, the changed ones of an update or reactivation.
+func given(c Change) map[string]string {
+	out := map[string]string{}
+	switch c.Op {
+	case user.OpCreate, user.OpAdopt:
+		out[user.FieldUsername], out[user.FieldEmail] = c.User.Username, c.User.Email
+	case user.OpUpdate, user.OpReactivate:
+		for _, f := range c.Fields {
+			if f.Field == user.FieldUsername || f.Field == user.FieldEmail {
+				out[f.Field] = f.New
+			}
+		}
+	}
+	for k, v := range out {
+		if v == "" {
+			delete(out, k)
+		}
+	}
+	return out
+}
+
+// FindIdentifierMoves returns the usernames and emails plan's changes give a
+// directory user while one of holders, a record of another directory ID that
+// is active or archived, holds them. holders may hold any records: the
+// others are ignored.
+func FindIdentifierMoves(plan Plan, holders []user.Record) []IdentifierMove {
+	byValue := map[string][]*user.Record{}
+	for i := range holders {
+		r := &holders[i]
+		if r.Status != user.StatusActive && r.Status != user.StatusArchived {
+			continue
+		}
+		for _, v := range []string{r.User.Username, r.User.Email} {
+			if v != "" {
+				k := strings.ToLower(v)
+				byValue[k] = append(byValue[k], r)
+			}
+		}
+	}
+	if len(byValue) == 0 {
+		return nil
+	}
+	leaving := map[string]bool{}
+	for _, c := range plan.Changes {
+		if removal(c.Op) {
+			leaving[c.User.ID] = true
+		}
+	}
+	var out []IdentifierMove
+	for _, c := range plan.Changes {
+		for _, field := range []string{user.FieldUsername, user.FieldEmail} {
+			v, ok := given(c)[field]
+			if !ok {
+				continue
+			}
+			for _, r := range byValue[strings.ToLower(v)] {
+				held := r.User.Username
+				if field == user.FieldEmail {
+					held = r.User.Email
+				}
+				if r.User.ID == c.User.ID || !strings.EqualFold(held, v) {
+					continue
+				}
+				out = append(out, IdentifierMove{Field: field, Value: v, Op: c.Op, ToID: c.User.ID, ToUsername: c.User.Username,
+					FromID: r.User.ID, FromUsername: r.User.Username, FromPlatformID: r.PlatformID, FromStatus: r.Status,
+					FromArchivedAt: r.ArchivedAt, FromLeaving: leaving[r.User.ID]})
+			}
+		}
+	}
+	return out
+}
+
+// flagIdentifierMoves sets plan.IdentifierMoves from the snapshot.
+func (e *Engine) flagIdentifierMoves(ctx context.Context, plan *Plan) error {
+	var values []string
+	for _, c := range plan.Changes {
+		for _, v := range given(c) {
+			values = append(values, v)
+		}
+	}
+	if len(values) == 0 {
+		return nil
+	}
+	holders, err := e.holders(ctx, values)
+	if err != nil {
+		return err
+	}
+	plan.IdentifierMoves = FindIdentifierMoves(*plan, holders)
+	return nil
+}
+
+// holders returns the records that may hold one of values as username or
+// email (FindIdentifierMoves sorts them out).
+func (e *Engine) holders(ctx context.Context, values []string) ([]user.Record, error) {
+	var (
+		recs []user.Record
+		err  error
+	)
+	if is, ok := e.Store.(IdentifierStore); ok {
+		recs, err = is.RecordsHolding(ctx, values)
+	} else {
+		recs, err = e.Store.Snapshot(ctx)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read snapshot: records holding the planned usernames and emails: %w", err)
+	}
+	return recs, nil
+}
