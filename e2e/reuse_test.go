@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dirsync/dirsync/internal/slapdtest"
 )
@@ -56,4 +57,44 @@ func TestPlanAndCheck_FlagNamesAndEmailsMovingToAnotherDirectoryUser(t *testing.
 	if strings.Count(r.stdout, "! create") != 3 {
 		t.Errorf("check lists %d moves, want 3:\n%s", strings.Count(r.stdout, "! create"), r.stdout)
 	}
+}
+
+// TestFreeIdentifiersOnArchive_LetsANewHireTakeALeaversName: with
+// sync.free_identifiers_on_archive, the archive renames the leaver's
+// account, and a new user with the same username and email is created
+// without a flag.
+func TestFreeIdentifiersOnArchive_LetsANewHireTakeALeaversName(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.environ = []string{"DIRSYNC_SYNC_FREE_IDENTIFIERS_ON_ARCHIVE={username}.left-{date}"}
+	for _, n := range []string{"alice", "bob", "carol"} {
+		e.addUser(n, false)
+	}
+	e.mustRun(0, "sync")
+	old := e.account("bob")
+	e.ldap.Delete(t, "uid=bob,"+e.ou)
+	e.mustRun(0, "sync")
+
+	left := "bob.left-" + time.Now().UTC().Format(time.DateOnly)
+	a := e.account(left)
+	if a.ID != old.ID || a.Active || a.PrimaryEmail() != left+"@example.com" {
+		t.Errorf("archived account %+v, want %s renamed and inactive", a, old.ID)
+	}
+	r := e.mustRun(0, "journal", "--user", "bob", "--kind", "archive")
+	wantContains(t, "journal", r.stdout, "username: bob → "+left, "email: bob@example.com → "+left+"@example.com")
+
+	e.addUser("bob", false)
+	r = e.mustRun(2, "plan")
+	if strings.Contains(r.stdout, "held by another directory user") {
+		t.Errorf("plan flags the freed name:\n%s", r.stdout)
+	}
+	e.mustRun(0, "sync")
+	if b := e.account("bob"); b.ID == old.ID || !b.Active {
+		t.Errorf("new bob %+v", b)
+	}
+
+	// A template that frees nothing is a config error naming the key.
+	e.environ = []string{"DIRSYNC_SYNC_FREE_IDENTIFIERS_ON_ARCHIVE={username}"}
+	r = e.mustRun(1, "plan")
+	wantContains(t, "stderr", r.stdout+r.stderr, "sync.free_identifiers_on_archive")
 }

@@ -21,6 +21,7 @@ import (
 //	  unmanaged: report            # report | archive: accounts on the platform no directory user owns
 //	  on_missing: recreate         # recreate | report: managed accounts deleted on the platform by hand
 //	  delete_after: 30d            # delete accounts dirsync archived this long ago (0: never; default)
+//	  free_identifiers_on_archive: "{username}.left-{date}"  # rename on archive ("": never; default)
 type Config struct {
 	// OnRemoved: archive (default), delete or ignore.
 	OnRemoved OnRemoved `mapstructure:"on_removed"`
@@ -43,6 +44,10 @@ type Config struct {
 	// DeleteAfter: default 0 (never). An account dirsync archived that is
 	// still archived this long after is deleted (counted by the safety limits).
 	DeleteAfter time.Duration `mapstructure:"delete_after"`
+	// FreeIdentifiersOnArchive: default "" (never). A template (see
+	// CheckFreeTemplate) an archive renames the account's username and email
+	// by, so that they can be given to someone else.
+	FreeIdentifiersOnArchive string `mapstructure:"free_identifiers_on_archive"`
 }
 
 // Default returns the defaults documented on Config.
@@ -97,6 +102,11 @@ func (c Config) Validate() error {
 	if c.DeleteAfter < 0 {
 		errs = append(errs, fmt.Errorf("sync.delete_after: %v is negative; use 0 to never delete archived accounts", c.DeleteAfter))
 	}
+	if c.FreeIdentifiersOnArchive != "" {
+		if err := CheckFreeTemplate(c.FreeIdentifiersOnArchive); err != nil {
+			errs = append(errs, fmt.Errorf("sync.free_identifiers_on_archive: %q %w", c.FreeIdentifiersOnArchive, err))
+		}
+	}
 	for _, k := range c.AdoptBy {
 		switch k {
 		case user.MatchExternalID, user.MatchUserName, user.MatchEmail:
@@ -123,5 +133,6 @@ func (c Config) Options() Options {
 		Unmanaged:       c.Unmanaged,
 		OnMissing:       c.OnMissing,
 		DeleteAfter:     c.DeleteAfter,
+		FreeIdentifiers: c.FreeIdentifiersOnArchive,
 	}
 }

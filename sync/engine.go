@@ -37,6 +37,10 @@ type Options struct {
 	OnMissing OnMissing
 	// Policy holds the safety limits.
 	Policy Policy
+	// FreeIdentifiers, when set, is the template (see CheckFreeTemplate) an
+	// archive renames the account's username and email by, so that they can
+	// be given to someone else. The Target must be an IdentifierFreer.
+	FreeIdentifiers string
 	// DeleteAfter deletes the accounts dirsync archived this long ago that are
 	// still archived (see planExpiredDeletes). 0: never.
 	DeleteAfter time.Duration
