@@ -102,6 +102,12 @@ type RestProfile struct {
 	Deactivate RestEndpoint `mapstructure:"deactivate" json:"deactivate"`
 	Reactivate RestEndpoint `mapstructure:"reactivate" json:"reactivate"`
 	Delete     RestEndpoint `mapstructure:"delete" json:"delete"`
+
+	// FreeIdentifiers, when set, renames an archived account's username and
+	// email (sync.free_identifiers_on_archive) so that they can be reused. Its
+	// body may refer to {{platform_id}}, {{username}} and {{email}} only:
+	// the new values.
+	FreeIdentifiers RestEndpoint `mapstructure:"free_identifiers" json:"free_identifiers,omitzero"`
 }
 
 // RestAuth is a REST profile's authentication.

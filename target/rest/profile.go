@@ -107,6 +107,10 @@ func parseBody(p target.RestProfile, name string, e target.RestEndpoint) (*jsont
 		valid = func(ref string) bool { return profileRef(p, ref, false) }
 	case "deactivate", "reactivate", "delete":
 		valid = func(ref string) bool { return ref == target.RefPlatformID }
+	case "free_identifiers":
+		valid = func(ref string) bool {
+			return ref == target.RefPlatformID || ref == target.RefUsername || ref == target.RefEmail
+		}
 	}
 	return jsontpl.Parse(e.Body, valid)
 }
@@ -242,7 +246,8 @@ func validateProfile(p target.RestProfile) []error {
 	eps := []struct {
 		name string
 		e    target.RestEndpoint
-	}{{"create", p.Create}, {"update", p.Update}, {"deactivate", p.Deactivate}, {"reactivate", p.Reactivate}, {"delete", p.Delete}}
+	}{{"create", p.Create}, {"update", p.Update}, {"deactivate", p.Deactivate}, {"reactivate", p.Reactivate}, {"delete", p.Delete},
+		{"free_identifiers", p.FreeIdentifiers}}
 	for name, e := range p.AfterCreate {
 		eps = append(eps, struct {
 			name string
