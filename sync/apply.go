@@ -371,7 +371,7 @@ func (a *applier) create(ctx context.Context, u user.User) (user.Entry, *user.Re
 				return user.Entry{Op: user.OpCreate}, nil, fmt.Errorf("create %s: %w", u.Username, err)
 			}
 			a.claim(acct.PlatformID, u.ID)
-			return user.Entry{Op: user.OpCreate, PlatformID: acct.PlatformID},
+			return user.Entry{Op: user.OpCreate, PlatformID: acct.PlatformID, Fields: user.Compare(user.User{}, u)},
 				&user.Record{User: u, PlatformID: acct.PlatformID, Status: user.StatusActive}, nil
 		}
 		if !IsConflict(err) {
