@@ -120,3 +120,23 @@ func TestRun_FreeIdentifiersWithATargetThatCannotRenameFailsTheArchive(t *testin
 		t.Fatalf("failed %+v", rep.Failed)
 	}
 }
+
+// TestUndoArchives_PutsBackTheNamesAnArchiveFreed: undo of a run whose
+// archive renamed the account gives it its names back (from the journal).
+func TestUndoArchives_PutsBackTheNamesAnArchiveFreed(t *testing.T) {
+	orig := person("id-old", "jdoe")
+	freed, err := freeIdentifiers("{username}.left-{date}", orig, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := record(freed, user.StatusArchived, "p-jdoe")
+	journal := []user.Entry{{Op: user.OpArchive, UserID: orig.ID, Username: orig.Username, PlatformID: "p-jdoe",
+		Fields: user.Compare(orig, freed)}}
+	plan := UndoArchives(2, journal, []user.Record{rec})
+	if len(plan.Changes) != 1 {
+		t.Fatalf("plan %+v", plan.Changes)
+	}
+	if u := plan.Changes[0].User; u.Username != "jdoe" || u.Email != "jdoe@example.com" || !u.Active {
+		t.Errorf("undo pushes %q %q, want the original names back", u.Username, u.Email)
+	}
+}
