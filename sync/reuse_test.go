@@ -107,3 +107,16 @@ func TestRun_AnEmailChangeIsNotPushedBeforeThePlanChecksIt(t *testing.T) {
 		t.Errorf("applied %v", rep.Applied)
 	}
 }
+
+func TestRunChanged_FlagsACreateOfANameHeldByAnArchivedAccount(t *testing.T) {
+	leaver := person("id-old-jdoe", "jdoe")
+	hire := person("id-new-jdoe", "jdoe")
+	e, _, _ := setup(Directory{}, record(disabled(leaver), user.StatusArchived, "p-jdoe"))
+	rep, err := e.RunChanged(t.Context(), RunOptions{DryRun: true}, Changed{Users: []user.User{hire}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := movesOf(rep.Plan); len(got) != 2 {
+		t.Errorf("moves %q, want the username and the email", got)
+	}
+}
