@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/dirsync/dirsync/internal/journalview"
+	"github.com/dirsync/dirsync/internal/render"
 	"github.com/dirsync/dirsync/state"
 	"github.com/dirsync/dirsync/user"
 )
@@ -54,7 +54,7 @@ formulas.`,
 			if f.Run < 0 {
 				return errBadOptions(fmt.Errorf("--run: %d is not a run (see `dirsync status`)", f.Run))
 			}
-			w, err := journalview.New(cmd.OutOrStdout(), output)
+			w, err := render.NewJournalWriter(cmd.OutOrStdout(), output)
 			if err != nil {
 				return errBadOptions(err)
 			}

@@ -1,0 +1,103 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"go.uber.org/zap"
+
+	svc "github.com/dirsync/dirsync/internal/service"
+	"github.com/dirsync/dirsync/state"
+	dsync "github.com/dirsync/dirsync/sync"
+)
+
+// watcher is the change-event queue of ldap.watch (svc.Watcher) as
+// `dirsync run` started it.
+type watcher struct {
+	*svc.Watcher
+	halt func() // stops it (see startWatcher)
+}
+
+// stop stops following and waits for the stream to close.
+func (w *watcher) stop() { w.halt() }
+
+// startWatcher starts following the directory when ldap.watch asks for it.
+func (s *Daemon) startWatcher(cfg Config) *watcher {
+	w := svc.NewWatcher(cfg.LDAP, svc.WatchDeps{
+		Log:      s.root.With(zap.String(keyComponent, "watch")),
+		Metrics:  s.m,
+		Runner:   s.runner,
+		RunCtx:   s.runCtx,
+		FullRead: func() { s.runOnce("watch: full read") },
+		OpenRun: func(ctx context.Context) (svc.EventRun, error) {
+			a, err := s.wire(ctx, s.config())
+			if err != nil {
+				return nil, err
+			}
+			return eventRun{a}, nil
+		},
+		Settle:   s.settlePlatform,
+		OpenMeta: openMeta(cfg),
+		Summary:  SummaryFields,
+	})
+	if w == nil {
+		return nil
+	}
+	return &watcher{Watcher: w, halt: s.background(s.runCtx, "watch", w)}
+}
+
+// eventRun is a wired app as the watcher's change-event run.
+type eventRun struct{ a *App }
+
+func (r eventRun) Store() dsync.Store { return r.a.Engine.Store }
+func (r eventRun) Close() error       { return r.a.Close() }
+func (r eventRun) RunEvents(ctx context.Context, ro dsync.RunOptions, ids, dns []string) (dsync.Report, error) {
+	return r.a.Engine.RunEvents(ctx, ro, ids, dns)
+}
+
+// fullReadTake is what an ordinary run takes from the watcher, if one is
+// running: every event and cookie gathered before its directory read (see
+// svc.Watcher.FullReadTake).
+func (s *Daemon) fullReadTake() *svc.WatchTake {
+	s.mu.Lock()
+	w := s.watch
+	s.mu.Unlock()
+	if w == nil {
+		return nil
+	}
+	return w.FullReadTake(s.runCtx, 2*s.config().LDAP.Timeout)
+}
+
+// fullReadDone settles what an ordinary run took: on success the cookies
+// are kept; otherwise the work goes back.
+func (s *Daemon) fullReadDone(ctx context.Context, a *App, t *svc.WatchTake, ok bool) {
+	if t == nil {
+		return
+	}
+	s.mu.Lock()
+	w := s.watch
+	s.mu.Unlock()
+	if w == nil {
+		return
+	}
+	var ms dsync.MetaStore
+	if a != nil {
+		ms = a.Engine.Store
+	}
+	w.FullReadDone(ctx, ms, t, ok)
+}
+
+// openMeta opens the meta of cfg's snapshot for the watcher (see
+// svc.WatchDeps.OpenMeta).
+func openMeta(cfg Config) func(ctx context.Context, readOnly bool) (svc.Meta, error) {
+	return func(ctx context.Context, readOnly bool) (svc.Meta, error) {
+		if !readOnly {
+			return state.Open(ctx, cfg.State.Path)
+		}
+		if _, err := os.Stat(cfg.State.Path); err != nil {
+			return nil, fmt.Errorf("state: %w", err)
+		}
+		return state.OpenReadOnly(ctx, cfg.State.Path)
+	}
+}
