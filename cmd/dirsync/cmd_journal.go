@@ -32,7 +32,8 @@ works while a sync runs. Entries older than state.retention are pruned.
 --user finds a person's whole history: by directory ID, by the username or email
 the snapshot holds, or by any username the journal names (a renamed user is found
 by the old name too). CSV cells are written so a spreadsheet never reads them as
-formulas.`,
+formulas. With several targets (targets:), name one with --target: each keeps
+its own snapshot and journal.`,
 		Example: `  dirsync journal --user jdoe
   dirsync journal --run 42 --kind archive
   dirsync journal --since 2026-01-01 --output csv > audit.csv`,
@@ -62,7 +63,11 @@ formulas.`,
 			if err != nil {
 				return err
 			}
-			db, err := state.OpenReadOnly(cmd.Context(), cfg.State.Path)
+			t, err := oneTarget(cfg, g)
+			if err != nil {
+				return errBadOptions(err)
+			}
+			db, err := state.OpenReadOnly(cmd.Context(), t.State.Path)
 			if err != nil {
 				return err
 			}
@@ -78,6 +83,7 @@ formulas.`,
 	cmd.Flags().StringVar(&since, "since", "", "changes at or after this date (2026-01-01, UTC) or time (RFC 3339)")
 	cmd.Flags().StringVar(&kind, "kind", "", "one kind of change: create, adopt, update, reactivate, archive, delete")
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table, json or csv")
+	targetFlag(cmd, g)
 	return cmd
 }
 

@@ -35,3 +35,19 @@ func TestLoad_DurationsTakeDays(t *testing.T) {
 		t.Errorf("-1d: %v", err)
 	}
 }
+
+func TestLoad_TargetSyncOverridesTakeDays(t *testing.T) {
+	cfg, err := Load(writeConfig(t, ldapOnly+`
+targets:
+  - name: helpdesk
+    url: https://helpdesk.example.com/scim/v2
+    token: t
+    sync: {delete_after: 30d}
+`), MapEnv(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.TargetList()[0].Sync.DeleteAfter; got != 30*24*time.Hour {
+		t.Errorf("targets[helpdesk].sync.delete_after = %v, want 30 days", got)
+	}
+}
