@@ -32,8 +32,8 @@ const (
 	holdingScan  = 4000
 )
 
-// RecordsHolding returns the records, active or archived, whose username or
-// email is one of values, compared without regard to case: who holds the
+// RecordsHolding returns the records, active, archived or deleted, whose
+// username or email is one of values, compared without regard to case: who holds the
 // names a plan gives out (sync.IdentifierStore).
 func (d *DB) RecordsHolding(ctx context.Context, values []string) ([]user.Record, error) {
 	if d.sql == nil || len(values) == 0 {
@@ -42,7 +42,7 @@ func (d *DB) RecordsHolding(ctx context.Context, values []string) ([]user.Record
 	wrap := func(err error) error {
 		return fmt.Errorf("state %s: records holding usernames or emails: %w", d.path, err)
 	}
-	const base = `SELECT ` + recordColumns + ` FROM users WHERE status IN ('active', 'archived')`
+	const base = `SELECT ` + recordColumns + ` FROM users WHERE status IN ('active', 'archived', 'deleted')`
 	if len(values) > holdingScan {
 		want := make(map[string]bool, len(values))
 		for _, v := range values {

@@ -41,7 +41,7 @@ func TestArchivedBefore_ReturnsOnlyRecordsArchivedEarlier(t *testing.T) {
 
 var _ dsync.IdentifierStore = (*DB)(nil)
 
-func TestRecordsHolding_FindsActiveAndArchivedByUsernameOrEmail(t *testing.T) {
+func TestRecordsHolding_FindsActiveArchivedAndDeletedByUsernameOrEmail(t *testing.T) {
 	ctx := context.Background()
 	db, _ := openTest(t)
 	run := mustBegin(t, db)
@@ -67,15 +67,15 @@ func TestRecordsHolding_FindsActiveAndArchivedByUsernameOrEmail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ids(got) != "a,b" {
-		t.Errorf("holders %q, want a (username) and b (email); not the deleted c", ids(got))
+	if ids(got) != "a,b,c" {
+		t.Errorf("holders %q, want a (username), b (email) and the deleted c (username)", ids(got))
 	}
 	// Many values: one scan, same answer.
 	many := []string{"JDOE", "Ann@Example.com", "bea"}
 	for i := range holdingScan {
 		many = append(many, fmt.Sprintf("nobody%d", i))
 	}
-	if got, err = db.RecordsHolding(ctx, many); err != nil || ids(got) != "a,b" {
+	if got, err = db.RecordsHolding(ctx, many); err != nil || ids(got) != "a,b,c" {
 		t.Errorf("with %d values: %q, %v", len(many), ids(got), err)
 	}
 }

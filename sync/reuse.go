@@ -32,6 +32,9 @@ type IdentifierMove struct {
 	FromArchivedAt time.Time   `json:"from_archived_at,omitzero"`
 	// FromLeaving says the same plan archives or deletes the holder.
 	FromLeaving bool `json:"from_leaving,omitempty"`
+	// FromRenamed says the same plan gives the holder another value of
+	// Field: the value is passed on.
+	FromRenamed bool `json:"from_renamed,omitempty"`
 }
 
 // Problem says what moves, from whom, to whom.
@@ -49,6 +52,14 @@ func (m IdentifierMove) Problem() string {
 			since = ", archived " + m.FromArchivedAt.UTC().Format(time.DateOnly)
 		}
 		return fmt.Sprintf("%s: %s %q belongs to the archived account of %s%s", to, m.Field, m.Value, holder, since)
+	case m.FromStatus == user.StatusDeleted:
+		since := ""
+		if !m.FromArchivedAt.IsZero() {
+			since = " on " + m.FromArchivedAt.UTC().Format(time.DateOnly)
+		}
+		return fmt.Sprintf("%s: %s %q belonged to %s, deleted from the platform%s", to, m.Field, m.Value, holder, since)
+	case m.FromRenamed:
+		return fmt.Sprintf("%s: %s %q moves from %s, who gets another %s in this same plan", to, m.Field, m.Value, holder, m.Field)
 	case m.FromLeaving:
 		return fmt.Sprintf("%s: %s %q moves from %s, archived by this same plan, to another directory user", to, m.Field, m.Value, holder)
 	default:
@@ -58,6 +69,14 @@ func (m IdentifierMove) Problem() string {
 
 // Advice says what to do.
 func (m IdentifierMove) Advice() string {
+	switch {
+	case m.FromStatus == user.StatusDeleted:
+		return fmt.Sprintf("the platform no longer holds it, so the %s can land; check that giving a former user's %s to "+
+			"someone else is intended (mail and other systems may still route it to the former user's data)", m.Op, m.Field)
+	case m.FromRenamed && !m.FromLeaving && m.FromStatus == user.StatusActive:
+		return fmt.Sprintf("check that passing the %s on is intended; if the platform refuses the %s because the other "+
+			"user's change has not landed yet, the next run tries it again", m.Field, m.Op)
+	}
 	if m.FromStatus == user.StatusArchived || m.FromLeaving {
 		return fmt.Sprintf("the platform keeps the %s on the archived account, so this %s fails until it is freed. "+
 			"If the %s is rightly reused, free it: delete the archived account (sync.delete_after, or by hand), or "+
@@ -71,8 +90,8 @@ func (m IdentifierMove) Advice() string {
 // emails without reading the whole snapshot. A Store that is not one has its
 // Snapshot searched.
 type IdentifierStore interface {
-	// RecordsHolding returns the records, active or archived, whose username
-	// or email is one of values (compared without regard to case).
+	// RecordsHolding returns the records, active, archived or deleted, whose
+	// username or email is one of values (compared without regard to case).
 	RecordsHolding(ctx context.Context, values []string) ([]user.Record, error)
 }
 
@@ -100,13 +119,13 @@ func given(c Change) map[string]string {
 
 // FindIdentifierMoves returns the usernames and emails plan's changes give a
 // directory user while one of holders, a record of another directory ID that
-// is active or archived, holds them. holders may hold any records: the
-// others are ignored.
+// is active, archived or deleted, holds them. holders may hold any
+// records: pending ones are ignored.
 func FindIdentifierMoves(plan Plan, holders []user.Record) []IdentifierMove {
 	byValue := map[string][]*user.Record{}
 	for i := range holders {
 		r := &holders[i]
-		if r.Status != user.StatusActive && r.Status != user.StatusArchived {
+		if r.Status != user.StatusActive && r.Status != user.StatusArchived && r.Status != user.StatusDeleted {
 			continue
 		}
 		for _, v := range []string{r.User.Username, r.User.Email} {
@@ -120,9 +139,16 @@ func FindIdentifierMoves(plan Plan, holders []user.Record) []IdentifierMove {
 		return nil
 	}
 	leaving := map[string]bool{}
+	renamed := map[string]map[string]bool{} // directory ID → fields its change gives another value
 	for _, c := range plan.Changes {
 		if removal(c.Op) {
 			leaving[c.User.ID] = true
+		}
+		for f := range given(c) {
+			if renamed[c.User.ID] == nil {
+				renamed[c.User.ID] = map[string]bool{}
+			}
+			renamed[c.User.ID][f] = true
 		}
 	}
 	var out []IdentifierMove
@@ -142,7 +168,7 @@ func FindIdentifierMoves(plan Plan, holders []user.Record) []IdentifierMove {
 				}
 				out = append(out, IdentifierMove{Field: field, Value: v, Op: c.Op, ToID: c.User.ID, ToUsername: c.User.Username,
 					FromID: r.User.ID, FromUsername: r.User.Username, FromPlatformID: r.PlatformID, FromStatus: r.Status,
-					FromArchivedAt: r.ArchivedAt, FromLeaving: leaving[r.User.ID]})
+					FromArchivedAt: r.ArchivedAt, FromLeaving: leaving[r.User.ID], FromRenamed: renamed[r.User.ID][field]})
 			}
 		}
 	}

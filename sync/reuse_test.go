@@ -79,11 +79,11 @@ func TestPlan_FlagsAnUpdateTakingAnotherUsersEmail(t *testing.T) {
 	})
 }
 
-func TestPlan_NoMoveForAUsersOwnNameOrADeletedHolder(t *testing.T) {
+func TestPlan_NoMoveForAUsersOwnNameOrAPendingHolder(t *testing.T) {
 	ann := person("id-ann", "ann")
-	gone := person("id-gone", "bea")
+	never := person("id-never", "bea") // its create failed: not on the platform
 	bea := person("id-bea", "bea")
-	recs := append(managed(mailTo(ann, "a@example.com")), record(disabled(gone), user.StatusDeleted, "p-gone"))
+	recs := append(managed(mailTo(ann, "a@example.com")), record(never, user.StatusPending, ""))
 	runBoth(t, Directory{Users: []user.User{ann, bea}}, recs, func(t *testing.T, p Plan) {
 		if got := movesOf(p); len(got) != 0 {
 			t.Fatalf("moves %q", got)
@@ -119,4 +119,34 @@ func TestRunChanged_FlagsACreateOfANameHeldByAnArchivedAccount(t *testing.T) {
 	if got := movesOf(rep.Plan); len(got) != 2 {
 		t.Errorf("moves %q, want the username and the email", got)
 	}
+}
+
+func TestPlan_FlagsANameOfADeletedAccountGivenToSomeoneElse(t *testing.T) {
+	leaver := person("id-old", "jdoe")
+	hire := with(person("id-new", "jdoe2"), func(u *user.User) { u.Email = "jdoe@example.com" })
+	rec := record(disabled(leaver), user.StatusDeleted, "p-jdoe")
+	runBoth(t, Directory{Users: []user.User{hire}}, []user.Record{rec}, func(t *testing.T, p Plan) {
+		if got := movesOf(p); len(got) != 1 || got[0] != "create jdoe2 email=jdoe@example.com from id-old deleted" {
+			t.Fatalf("moves %q", got)
+		}
+		m := p.IdentifierMoves[0]
+		if !strings.Contains(m.Problem(), "deleted from the platform") || !strings.Contains(m.Advice(), "intended") {
+			t.Errorf("problem %q, advice %q", m.Problem(), m.Advice())
+		}
+	})
+}
+
+func TestPlan_FlagsAnEmailPassedOnAsItsHolderGetsAnother(t *testing.T) {
+	ann := person("id-ann", "ann")
+	bea := person("id-bea", "bea")
+	runBoth(t, Directory{Users: []user.User{mailTo(ann, "ann.smith@example.com"), mailTo(bea, "ann@example.com")}}, managed(ann, bea),
+		func(t *testing.T, p Plan) {
+			got := movesOf(p)
+			if len(got) != 1 || got[0] != "update bea email=ann@example.com from id-ann active" || !p.IdentifierMoves[0].FromRenamed {
+				t.Fatalf("moves %q %+v", got, p.IdentifierMoves)
+			}
+			if !strings.Contains(p.IdentifierMoves[0].Problem(), "gets another email in this same plan") {
+				t.Errorf("problem %q", p.IdentifierMoves[0].Problem())
+			}
+		})
 }
