@@ -98,3 +98,22 @@ func TestFreeIdentifiersOnArchive_LetsANewHireTakeALeaversName(t *testing.T) {
 	r = e.mustRun(1, "plan")
 	wantContains(t, "stderr", r.stdout+r.stderr, "sync.free_identifiers_on_archive")
 }
+
+// TestPlan_FlagsAnAddressItsHolderGaveUpInAnEarlierRun: alice's address
+// changes in one run; a later new hire given her old address is flagged.
+func TestPlan_FlagsAnAddressItsHolderGaveUpInAnEarlierRun(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	alice := e.addUser("alice", false)
+	e.addUser("bob", false)
+	e.mustRun(0, "sync")
+	e.ldap.Modify(t, alice, map[string][]string{"mail": {"alice.smith@example.com"}})
+	e.mustRun(0, "sync")
+
+	e.ldap.AddUser(t, e.ou, slapdtest.UserSpec{UID: "frank", Mail: "alice@example.com", GivenName: "Frank", SN: "Tester", DisplayName: "Frank Tester"})
+	r := e.mustRun(2, "plan")
+	wantContains(t, "plan", r.stdout, "Usernames or emails held by another directory user (1)",
+		`create frank`, `email "alice@example.com" was held by directory ID`, "(alice)", "when it changed", "intended")
+	r = e.mustRun(0, "check")
+	wantContains(t, "check", r.stdout, `email "alice@example.com" was held by directory ID`)
+}

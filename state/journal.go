@@ -100,3 +100,58 @@ func (d *DB) QueryJournal(ctx context.Context, f JournalFilter, fn func(JournalR
 	}
 	return nil
 }
+
+// FormerHolders returns the usernames and emails among values (compared
+// without regard to case) that a journalled update or reactivation took from
+// a directory user and replaced by another: who held a value before
+// (the sync.FormerHolderStore of the reconciler). Only what the journal still holds (see
+// state.retention) is known. Renames made by an archive that freed the
+// names (sync.free_identifiers_on_archive) are not returned: freeing them
+// is consent to their reuse.
+func (d *DB) FormerHolders(ctx context.Context, values []string) ([]user.FormerHolder, error) {
+	if d.sql == nil || len(values) == 0 {
+		return nil, nil
+	}
+	want := make(map[string]bool, len(values))
+	for _, v := range values {
+		want[strings.ToLower(v)] = true
+	}
+	wrap := func(err error) error { return fmt.Errorf("state %s: former holders: %w", d.path, err) }
+	// Few entries change a username or email: the LIKEs leave those, and the
+	// fields are matched here.
+	rows, err := d.sql.QueryContext(ctx, `SELECT user_id, username, at, fields FROM journal
+		WHERE op IN ('update', 'reactivate') AND error = '' AND fields IS NOT NULL
+		AND (fields LIKE '%"field":"username"%' OR fields LIKE '%"field":"email"%') ORDER BY id`)
+	if err != nil {
+		return nil, wrap(classify(err))
+	}
+	defer rows.Close()
+	var out []user.FormerHolder
+	for rows.Next() {
+		var (
+			id, name, at, fields string
+			changes              []user.FieldChange
+		)
+		if err := rows.Scan(&id, &name, &at, &fields); err != nil {
+			return nil, wrap(classify(err))
+		}
+		if err := json.Unmarshal([]byte(fields), &changes); err != nil {
+			return nil, wrap(fmt.Errorf("%s: fields: %w", id, err))
+		}
+		for _, f := range changes {
+			if (f.Field != user.FieldUsername && f.Field != user.FieldEmail) || f.Old == "" ||
+				strings.EqualFold(f.Old, f.New) || !want[strings.ToLower(f.Old)] {
+				continue
+			}
+			t, err := parseTime(at)
+			if err != nil {
+				return nil, wrap(fmt.Errorf("%s: at: %w", id, err))
+			}
+			out = append(out, user.FormerHolder{ID: id, Username: name, Field: f.Field, Value: f.Old, Until: t})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap(classify(err))
+	}
+	return out, nil
+}

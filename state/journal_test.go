@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	dsync "github.com/dirsync/dirsync/sync"
 	"github.com/dirsync/dirsync/user"
 )
 
@@ -77,5 +78,50 @@ func TestQueryJournal_FiltersByUserAcrossRenamesRunSinceAndKind(t *testing.T) {
 	}
 	if len(rows) != 1 || rows[0].Run != r2 || len(rows[0].Fields) != 1 || rows[0].Fields[0].Old != "jdoe" || rows[0].Fields[0].New != "john.doe" {
 		t.Errorf("update row: %+v", rows)
+	}
+}
+
+var _ dsync.FormerHolderStore = (*DB)(nil)
+
+func TestFormerHolders_FindsUsernamesAndEmailsAUserGaveUp(t *testing.T) {
+	ctx := context.Background()
+	clock := &testClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	db, _ := openTest(t, WithClock(clock.now))
+	run := mustBegin(t, db)
+	save := func(e user.Entry) {
+		t.Helper()
+		if err := db.Save(ctx, run, e, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	save(user.Entry{Op: user.OpUpdate, UserID: "ann", Username: "ann", Fields: []user.FieldChange{
+		{Field: user.FieldEmail, Old: "Ann@Example.com", New: "ann.smith@example.com"},
+		{Field: user.FieldDisplayName, Old: "Ann", New: "Ann Smith"}}})
+	save(user.Entry{Op: user.OpUpdate, UserID: "cid", Username: "cid2", Fields: []user.FieldChange{
+		{Field: user.FieldUsername, Old: "cid", New: "cid2"}}})
+	// Not a giving up: a failed update, an archive that freed the name, a
+	// create, another field.
+	save(user.Entry{Op: user.OpUpdate, UserID: "dan", Username: "dan", Error: "500",
+		Fields: []user.FieldChange{{Field: user.FieldEmail, Old: "dan@example.com", New: "d@example.com"}}})
+	save(user.Entry{Op: user.OpArchive, UserID: "eve", Username: "eve", Fields: []user.FieldChange{
+		{Field: user.FieldUsername, Old: "eve", New: "eve.left-2026-01-01"}}})
+	save(user.Entry{Op: user.OpCreate, UserID: "fay", Username: "fay", Fields: []user.FieldChange{
+		{Field: user.FieldUsername, Old: "", New: "fay"}}})
+	save(user.Entry{Op: user.OpUpdate, UserID: "gus", Username: "gus", Fields: []user.FieldChange{
+		{Field: user.FieldDisplayName, Old: "cid", New: "Gus"}}})
+
+	got, err := db.FormerHolders(ctx, []string{"ann@example.com", "CID", "dan@example.com", "eve", "fay", "nobody"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s []string
+	for _, f := range got {
+		s = append(s, f.ID+" "+f.Field+"="+f.Value)
+		if f.Until.IsZero() {
+			t.Errorf("%+v has no time", f)
+		}
+	}
+	if want := []string{"ann email=Ann@Example.com", "cid username=cid"}; !reflect.DeepEqual(s, want) {
+		t.Errorf("got %q, want %q", s, want)
 	}
 }

@@ -142,12 +142,12 @@ func (p *earlyPush) updates(ctx context.Context, batch []user.User) ([]Change, e
 	if len(values) == 0 {
 		return ups, nil
 	}
-	holders, err := p.e.holders(ctx, values)
+	moves, err := p.e.moves(ctx, Plan{Changes: ups}, values)
 	if err != nil {
 		return nil, err
 	}
 	moved := map[string]bool{}
-	for _, m := range FindIdentifierMoves(Plan{Changes: ups}, holders) {
+	for _, m := range moves {
 		moved[m.ToID] = true
 	}
 	return slices.DeleteFunc(ups, func(c Change) bool { return moved[c.User.ID] }), nil

@@ -24,7 +24,8 @@ type IdentifierMove struct {
 	Op         user.Op `json:"op"`
 	ToID       string  `json:"to_id"`
 	ToUsername string  `json:"to_username"`
-	// From* describe the snapshot record holding Value.
+	// From* describe the snapshot record holding Value (FromStatus is empty
+	// for a former holder: see FromUntil).
 	FromID         string      `json:"from_id"`
 	FromUsername   string      `json:"from_username"`
 	FromPlatformID string      `json:"from_platform_id,omitempty"`
@@ -35,6 +36,20 @@ type IdentifierMove struct {
 	// FromRenamed says the same plan gives the holder another value of
 	// Field: the value is passed on.
 	FromRenamed bool `json:"from_renamed,omitempty"`
+	// FromUntil, when set, says the holder gave Value up then, for another
+	// (a user.FormerHolder, from the journal): the holder's record holds it no
+	// more.
+	FromUntil time.Time `json:"from_until,omitzero"`
+}
+
+// FormerHolderStore is a Store that finds who held usernames or emails
+// before: a value passed from one directory user to another between runs
+// is flagged too.
+type FormerHolderStore interface {
+	// FormerHolders returns the usernames and emails among values (compared
+	// without regard to case) that the directory changes of the journal took
+	// from a user and replaced.
+	FormerHolders(ctx context.Context, values []string) ([]user.FormerHolder, error)
 }
 
 // Problem says what moves, from whom, to whom.
@@ -46,6 +61,9 @@ func (m IdentifierMove) Problem() string {
 	holder += ")"
 	to := fmt.Sprintf("%s %s (directory ID %s)", m.Op, m.ToUsername, m.ToID)
 	switch {
+	case !m.FromUntil.IsZero():
+		return fmt.Sprintf("%s: %s %q was held by %s until %s, when it changed", to, m.Field, m.Value, holder,
+			m.FromUntil.UTC().Format(time.DateOnly))
 	case m.FromStatus == user.StatusArchived:
 		since := ""
 		if !m.FromArchivedAt.IsZero() {
@@ -70,6 +88,9 @@ func (m IdentifierMove) Problem() string {
 // Advice says what to do.
 func (m IdentifierMove) Advice() string {
 	switch {
+	case !m.FromUntil.IsZero():
+		return fmt.Sprintf("check that giving another user's former %s to someone else is intended "+
+			"(mail and other systems may still route it to them)", m.Field)
 	case m.FromStatus == user.StatusDeleted:
 		return fmt.Sprintf("the platform no longer holds it, so the %s can land; check that giving a former user's %s to "+
 			"someone else is intended (mail and other systems may still route it to the former user's data)", m.Op, m.Field)
@@ -177,6 +198,18 @@ func FindIdentifierMoves(plan Plan, holders []user.Record) []IdentifierMove {
 
 // flagIdentifierMoves sets plan.IdentifierMoves from the snapshot.
 func (e *Engine) flagIdentifierMoves(ctx context.Context, plan *Plan) error {
+	moves, err := e.IdentifierMoves(ctx, *plan)
+	if err != nil {
+		return err
+	}
+	plan.IdentifierMoves = moves
+	return nil
+}
+
+// IdentifierMoves returns the usernames and emails plan's changes give a
+// directory user while the snapshot holds them, or the journal says they
+// were held, for another (what plan and check list).
+func (e *Engine) IdentifierMoves(ctx context.Context, plan Plan) ([]IdentifierMove, error) {
 	var values []string
 	for _, c := range plan.Changes {
 		for _, v := range given(c) {
@@ -184,14 +217,57 @@ func (e *Engine) flagIdentifierMoves(ctx context.Context, plan *Plan) error {
 		}
 	}
 	if len(values) == 0 {
-		return nil
+		return nil, nil
 	}
+	return e.moves(ctx, plan, values)
+}
+
+// moves returns the identifier moves of plan, whose changes give values:
+// from the records holding them, and from their former holders when the
+// store knows them.
+func (e *Engine) moves(ctx context.Context, plan Plan, values []string) ([]IdentifierMove, error) {
 	holders, err := e.holders(ctx, values)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	plan.IdentifierMoves = FindIdentifierMoves(*plan, holders)
-	return nil
+	moves := FindIdentifierMoves(plan, holders)
+	fs, ok := e.Store.(FormerHolderStore)
+	if !ok {
+		return moves, nil
+	}
+	formers, err := fs.FormerHolders(ctx, values)
+	if err != nil {
+		return nil, fmt.Errorf("read journal: former holders of the planned usernames and emails: %w", err)
+	}
+	return append(moves, formerMoves(plan, formers, moves)...), nil
+}
+
+// formerMoves returns the moves of values plan's changes give a directory
+// user that another gave up before (formers), but for those found already.
+func formerMoves(plan Plan, formers []user.FormerHolder, found []IdentifierMove) []IdentifierMove {
+	if len(formers) == 0 {
+		return nil
+	}
+	type key struct{ to, field, from string }
+	seen := map[key]bool{}
+	for _, m := range found {
+		seen[key{m.ToID, m.Field, m.FromID}] = true
+	}
+	var out []IdentifierMove
+	for _, c := range plan.Changes {
+		for field, v := range given(c) {
+			for _, f := range formers {
+				k := key{c.User.ID, field, f.ID}
+				if f.ID == c.User.ID || f.Field != field || !strings.EqualFold(f.Value, v) || seen[k] {
+					continue
+				}
+				seen[k] = true
+				out = append(out, IdentifierMove{Field: field, Value: v, Op: c.Op, ToID: c.User.ID, ToUsername: c.User.Username,
+					FromID: f.ID, FromUsername: f.Username, FromUntil: f.Until})
+			}
+		}
+	}
+	return out
 }
 
 // holders returns the records that may hold one of values as username or

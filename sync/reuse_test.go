@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -149,4 +150,47 @@ func TestPlan_FlagsAnEmailPassedOnAsItsHolderGetsAnother(t *testing.T) {
 				t.Errorf("problem %q", p.IdentifierMoves[0].Problem())
 			}
 		})
+}
+
+// formerStore is a fakeStore that remembers former usernames and emails.
+type formerStore struct {
+	*fakeStore
+	formers []user.FormerHolder
+}
+
+func (f *formerStore) FormerHolders(ctx context.Context, values []string) ([]user.FormerHolder, error) {
+	return f.formers, nil
+}
+
+func TestPlan_FlagsAnEmailItsHolderGaveUpInAnEarlierRun(t *testing.T) {
+	ann := mailTo(person("id-ann", "ann"), "ann.smith@example.com") // was ann@example.com until a month ago
+	bea := mailTo(person("id-bea", "bea"), "ann@example.com")
+	until := clock.AddDate(0, -1, 0)
+	for _, path := range []string{"streamed", "whole read"} {
+		t.Run(path, func(t *testing.T) {
+			e, _, st := setup(Directory{Users: []user.User{ann, bea}}, managed(ann)...)
+			e.Store = &formerStore{fakeStore: st, formers: []user.FormerHolder{
+				{ID: "id-ann", Username: "ann", Field: user.FieldEmail, Value: "ann@example.com", Until: until},
+				{ID: "id-bea", Username: "bea", Field: user.FieldEmail, Value: "ann@example.com", Until: until}, // its own: ignored
+			}}
+			var rep Report
+			var err error
+			if path == "streamed" {
+				rep, err = e.Run(t.Context(), RunOptions{DryRun: true})
+			} else {
+				rep, err = e.Reconcile(t.Context(), RunOptions{DryRun: true}, Directory{Users: []user.User{ann, bea}})
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := movesOf(rep.Plan); len(got) != 1 || got[0] != "create bea email=ann@example.com from id-ann " {
+				t.Fatalf("moves %q", got)
+			}
+			m := rep.Plan.IdentifierMoves[0]
+			if !m.FromUntil.Equal(until) || !strings.Contains(m.Problem(), "was held by directory ID id-ann (ann) until") ||
+				!strings.Contains(m.Advice(), "intended") {
+				t.Errorf("move %+v: problem %q advice %q", m, m.Problem(), m.Advice())
+			}
+		})
+	}
 }

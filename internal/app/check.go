@@ -99,7 +99,11 @@ func Check(ctx context.Context, out io.Writer, cfg Config, targets ...string) (f
 				step(fmt.Errorf("the directory read found no users in scope, but the snapshot manages %d: `dirsync sync` would refuse to archive them all", plan.Managed),
 					"", "check ldap.base_dn and ldap.user_filter; if every user really left, run `dirsync sync --allow-empty-directory`")
 			}
-			render.WriteIdentifierMoves(out, dsync.FindIdentifierMoves(plan, recs))
+			if moves, err := a.Engine.IdentifierMoves(ctx, plan); err != nil {
+				step(err, "", "check state.path and its permissions")
+			} else {
+				render.WriteIdentifierMoves(out, moves)
+			}
 		}
 	}
 	return bad, nil
