@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // DefaultPath is where the snapshot is kept unless state.path says otherwise.
@@ -16,6 +17,7 @@ const DefaultPath = "/var/lib/dirsync/state.db"
 //
 //	state:
 //	  path: /var/lib/dirsync/state.db
+//	  retention: 400d              # runs and journal entries older are pruned (0: never)
 //
 // Next to the file, dirsync keeps `<path>.lock` (the single-writer lock) and,
 // while it runs, SQLite's `<path>-wal` and `<path>-shm`. All are created 0600
@@ -25,11 +27,20 @@ type Config struct {
 	// Path is the SQLite file holding the snapshot. It is created on the first
 	// sync, with its directory. Default /var/lib/dirsync/state.db.
 	Path string `mapstructure:"path" json:"path"`
+	// Retention is how long runs and journal entries are kept: older ones
+	// are pruned at the end of each run (see DB.Prune for what is always
+	// kept). 0 keeps them forever. Default DefaultRetention (400 days).
+	Retention time.Duration `mapstructure:"retention" json:"retention"`
 }
 
 // Default returns the configuration the config file is decoded over.
 func Default() Config {
-	return Config{Path: DefaultPath}
+	return Config{Path: DefaultPath, Retention: DefaultRetention}
+}
+
+// Options returns the store options c sets, for Open.
+func (c Config) Options() []Option {
+	return []Option{WithRetention(c.Retention)}
 }
 
 // Validate reports every problem with c at once, each named by its config-file
@@ -54,6 +65,9 @@ func (c Config) Validate() error {
 		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
 			bad("%s is a directory; name the file, e.g. %s", p, filepath.Join(p, "state.db"))
 		}
+	}
+	if c.Retention < 0 {
+		errs = append(errs, fmt.Errorf("state.retention: %v is negative; use 0 to keep runs and the journal forever", c.Retention))
 	}
 	return errors.Join(errs...)
 }

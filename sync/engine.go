@@ -37,6 +37,13 @@ type Options struct {
 	OnMissing OnMissing
 	// Policy holds the safety limits.
 	Policy Policy
+	// FreeIdentifiers, when set, is the template (see CheckFreeTemplate) an
+	// archive renames the account's username and email by, so that they can
+	// be given to someone else. The Target must be an IdentifierFreer.
+	FreeIdentifiers string
+	// DeleteAfter deletes the accounts dirsync archived this long ago that are
+	// still archived (see planExpiredDeletes). 0: never.
+	DeleteAfter time.Duration
 	// Observe, when set, is called after each change is applied (err is nil on
 	// success). It is called from several goroutines at once.
 	Observe func(c Change, err error)
@@ -231,6 +238,12 @@ func (e *Engine) run(ctx context.Context, ro RunOptions, dir *Directory) (rep Re
 	} else {
 		claims, diffStart, err = e.readPlan(ctx, &rep, ro, read)
 	}
+	if err == nil && ro.Only == "" {
+		err = e.planExpiredDeletes(ctx, &rep.Plan)
+	}
+	if err == nil {
+		err = e.flagIdentifierMoves(ctx, &rep.Plan)
+	}
 	if err != nil {
 		if !diffStart.IsZero() {
 			rep.Phases.Diff = e.now().Sub(diffStart)
@@ -390,6 +403,12 @@ func (e *Engine) finishRun(ctx context.Context, rep *Report, err *error) {
 	ferr := e.Store.FinishRun(context.WithoutCancel(ctx), rep.RunID, rep.Outcome(*err), rep.Counts(), errText)
 	if ferr != nil && *err == nil {
 		*err = fmt.Errorf("%w: finish run: %w", ErrStore, ferr)
+	}
+	if p, ok := e.Store.(Pruner); ok && ferr == nil {
+		if perr := p.Prune(context.WithoutCancel(ctx)); perr != nil {
+			e.warn(fmt.Sprintf("the run is recorded, but older runs and journal entries could not be pruned "+
+				"(state.retention; tried again at the end of the next run): %v", perr))
+		}
 	}
 }
 

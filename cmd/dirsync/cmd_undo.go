@@ -68,7 +68,7 @@ func runUndo(cmd *cobra.Command, t config.Target, log *zap.Logger, run int64, dr
 	if dryRun {
 		db, err = state.OpenReadOnly(ctx, t.State.Path)
 	} else {
-		db, err = state.Open(ctx, t.State.Path)
+		db, err = state.Open(ctx, t.State.Path, t.State.Options()...)
 	}
 	if err != nil {
 		return err

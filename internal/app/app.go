@@ -390,7 +390,7 @@ func wireTarget(ctx context.Context, t config.Target, log *zap.Logger, o WireOpt
 	if o.ReadOnly {
 		st, err = state.OpenReadOnly(ctx, t.State.Path)
 	} else {
-		st, err = state.Open(ctx, t.State.Path)
+		st, err = state.Open(ctx, t.State.Path, t.State.Options()...)
 	}
 	if err != nil {
 		return nil, err

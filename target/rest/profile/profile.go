@@ -112,6 +112,12 @@ type Profile struct {
 	Deactivate Endpoint `mapstructure:"deactivate" json:"deactivate"`
 	Reactivate Endpoint `mapstructure:"reactivate" json:"reactivate"`
 	Delete     Endpoint `mapstructure:"delete" json:"delete"`
+
+	// FreeIdentifiers, when set, renames an archived account's username and
+	// email (sync.free_identifiers_on_archive) so that they can be reused. Its
+	// body may refer to {{platform_id}}, {{username}} and {{email}} only:
+	// the new values.
+	FreeIdentifiers Endpoint `mapstructure:"free_identifiers" json:"free_identifiers,omitzero"`
 }
 
 // Auth is a REST profile's authentication.
