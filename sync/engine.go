@@ -57,6 +57,10 @@ type Engine struct {
 	Target Target
 	Store  Store
 	Options
+	// Groups, when set, pushes directory groups after the users (the
+	// group pass, groups.go): the Target must be a GroupTarget and the
+	// Store a GroupStore.
+	Groups *Groups
 
 	// summariesLoaded, when set, is called once a run has loaded the
 	// snapshot's summaries (for tests).
@@ -109,6 +113,8 @@ type Report struct {
 	Applied map[user.Op]int `json:"applied"`
 	// Failed lists the changes that failed; they are retried on the next run.
 	Failed []Failure `json:"failed,omitempty"`
+	// Groups is the group pass's report, when it ran.
+	Groups *GroupReport `json:"groups,omitempty"`
 	// FullSkipped says why a best-effort full reconcile did not happen.
 	FullSkipped string        `json:"full_skipped,omitempty"`
 	Duration    time.Duration `json:"duration_ns"`
@@ -152,12 +158,13 @@ func (e *Engine) now() time.Time {
 // Outcome is the run's outcome by its report and error.
 func (r Report) Outcome(err error) string {
 	var se *SafetyError
+	var gse *GroupSafetyError
 	switch {
-	case errors.As(err, &se):
+	case errors.As(err, &se), errors.As(err, &gse):
 		return OutcomeRefused
 	case err != nil:
 		return OutcomeFailed
-	case len(r.Failed) > 0:
+	case len(r.Failed) > 0, r.Groups != nil && len(r.Groups.Failed) > 0:
 		return OutcomePartial
 	}
 	return OutcomeSuccess
@@ -171,6 +178,14 @@ func (r Report) Counts() map[string]int {
 	}
 	for op, n := range r.Applied {
 		m[string(op)] = n
+	}
+	if g := r.Groups; g != nil {
+		for op, n := range g.Applied {
+			m[string(op)] = n
+		}
+		if len(g.Failed) > 0 {
+			m["group-failed"] = len(g.Failed)
+		}
 	}
 	return m
 }
@@ -243,6 +258,11 @@ func (e *Engine) run(ctx context.Context, ro RunOptions, dir *Directory) (rep Re
 		// The whole directory was read: the removals of change-event runs
 		// count from here.
 		e.fullReadDone(ctx)
+	}
+	if err == nil && e.Groups != nil && ro.Only == "" {
+		// The users' changes went through: their accounts are the
+		// groups' members.
+		err = e.groupPass(ctx, &rep, ro)
 	}
 	return rep, err
 }

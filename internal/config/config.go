@@ -40,6 +40,9 @@ type Config struct {
 	Target target.Config     `mapstructure:"target"`
 	Sync   dsync.Config      `mapstructure:"sync"`
 	State  state.Config      `mapstructure:"state"`
+	// Groups is the group push (`groups:`): its directory keys are checked
+	// by ldapsource, the rest by sync.
+	Groups dsync.GroupsConfig `mapstructure:"groups"`
 	// Schedule is the cron expression `dirsync run` syncs on (default every 15 minutes).
 	Schedule string `mapstructure:"schedule"`
 	// Listen is the address of /metrics, /healthz and /readyz (default 127.0.0.1:9464).
@@ -80,6 +83,7 @@ func Default() Config {
 		Target:   target.Default(),
 		Sync:     dsync.Default(),
 		State:    state.Default(),
+		Groups:   dsync.DefaultGroups(),
 		Schedule: "*/15 * * * *",
 		Listen:   "127.0.0.1:9464",
 		// Tolerates a few failed runs on a 15-minute schedule.
@@ -95,6 +99,10 @@ func (c Config) Problems() []string {
 	p = append(p, problems(c.Target.Validate())...)
 	p = append(p, problems(c.Sync.Validate())...)
 	p = append(p, problems(c.State.Validate())...)
+	p = append(p, problems(c.Groups.Validate())...)
+	if c.Groups.Push {
+		p = append(p, problems(c.GroupSearch().Validate())...)
+	}
 	p = append(p, c.Log.Problems()...)
 	if _, err := cron.ParseStandard(c.Schedule); err != nil {
 		p = append(p, fmt.Sprintf("schedule: %q is not a cron expression: %v", c.Schedule, err))
@@ -106,6 +114,16 @@ func (c Config) Problems() []string {
 		p = append(p, fmt.Sprintf("readiness_staleness: %v must be positive, e.g. 1h", c.ReadinessStaleness))
 	}
 	return p
+}
+
+// GroupSearch is the directory side of the `groups:` section.
+func (c Config) GroupSearch() ldapsource.GroupSearch {
+	return ldapsource.GroupSearch{
+		BaseDN:        c.Groups.BaseDN,
+		Filter:        c.Groups.Filter,
+		NameAttribute: c.Groups.NameAttribute,
+		Flatten:       c.Groups.Nested == dsync.NestedFlatten,
+	}
 }
 
 // Env looks up an environment variable, as os.LookupEnv does.
