@@ -78,9 +78,9 @@ type Server struct {
 	// groupOrder their ids in creation order.
 	groups     map[string]*group
 	groupOrder []string
-	names  map[string]int // users by nameKey(userName), for takenLocked
-	order  []string       // ids in creation order, for stable listing
-	log    []Request
+	names      map[string]int // users by nameKey(userName), for takenLocked
+	order      []string       // ids in creation order, for stable listing
+	log        []Request
 
 	latency     time.Duration
 	errorRate   float64
