@@ -111,3 +111,24 @@ func TestGroupPolicy_RefusesDeletingEveryGroupWhenTheReadIsEmpty(t *testing.T) {
 		t.Errorf("outcome = %s, want refused", o)
 	}
 }
+
+func TestWriteGroupReport_ShowsEachChangeWithItsMembershipCounts(t *testing.T) {
+	accounts := map[string]string{"u1": "p1", "u2": "p2", "u3": "p3", "u4": "p4"}
+	plan := DiffGroups([]user.Group{
+		{ID: "new", Name: "eng", Members: []string{"u1", "u2", "u3"}},
+		{ID: "ops", Name: "ops", Members: []string{"u1", "u2", "u3", "u4"}},
+	}, []user.GroupRecord{groupRecord("ops", "operations", "g-ops", "p1", "p9"), groupRecord("old", "old", "g-old", "p1")},
+		accounts, RemovedDelete)
+	var b strings.Builder
+	WriteGroupReport(&b, &GroupReport{Plan: plan})
+	for _, want := range []string{
+		"Groups: 1 to create, 1 to update, 1 to delete, members +6 −2",
+		"+ group eng  members: +3\n",
+		`~ group ops  renamed from "operations", members: +3 −1` + "\n",
+		"- group old  members: −1, group removed from the directory\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, b.String())
+		}
+	}
+}
