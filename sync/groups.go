@@ -38,8 +38,9 @@ type GroupTarget interface {
 	// CreateGroup creates an empty group: g.ID is its externalId, g.Name
 	// its displayName.
 	CreateGroup(ctx context.Context, g user.Group) (user.PlatformGroup, error)
-	// RenameGroup sets the displayName of group platformID.
-	RenameGroup(ctx context.Context, platformID, name string) error
+	// RenameGroup sets the displayName of group platformID to g.Name (g.ID
+	// is its externalId, for platforms that replace both at once).
+	RenameGroup(ctx context.Context, platformID string, g user.Group) error
 	// DeleteGroup deletes group platformID.
 	DeleteGroup(ctx context.Context, platformID string) error
 	// PatchGroupMembers adds the accounts add and removes the accounts
@@ -502,7 +503,7 @@ func (a *groupApplier) create(ctx context.Context, c GroupChange) (user.Entry, *
 	have := user.SortedSet(pg.Members)
 	add, _ := setDiff(c.Add, have)
 	if e.Op == user.OpGroupAdopt && pg.Name != c.Group.Name {
-		if err := a.t.RenameGroup(ctx, pg.PlatformID, c.Group.Name); err != nil {
+		if err := a.t.RenameGroup(ctx, pg.PlatformID, c.Group); err != nil {
 			rec.Group.Name = pg.Name
 			return e, rec, err
 		}
@@ -565,7 +566,7 @@ func (a *groupApplier) update(ctx context.Context, c GroupChange) (user.Entry, *
 	rec.Group.DN = c.Group.DN
 	if c.OldName != "" {
 		e.Fields = append(e.Fields, user.FieldChange{Field: user.FieldGroupName, Old: c.OldName, New: c.Group.Name})
-		if err := a.t.RenameGroup(ctx, c.PlatformID, c.Group.Name); err != nil {
+		if err := a.t.RenameGroup(ctx, c.PlatformID, c.Group); err != nil {
 			return e, nil, err
 		}
 		rec.Group.Name = c.Group.Name

@@ -97,6 +97,9 @@ type RestProfile struct {
 	// account's {id}: e.g. reset_password, or send_invitation.
 	AfterCreate map[string]RestEndpoint `mapstructure:"after_create" json:"after_create,omitempty"`
 
+	// Groups are the group endpoints of the group push (profile_groups.go).
+	Groups RestGroups `mapstructure:"groups" json:"groups,omitzero"`
+
 	Create     RestEndpoint `mapstructure:"create" json:"create"`
 	Update     RestEndpoint `mapstructure:"update" json:"update"`
 	Deactivate RestEndpoint `mapstructure:"deactivate" json:"deactivate"`

@@ -102,6 +102,9 @@ func (c Config) Problems() []string {
 	p = append(p, problems(c.Groups.Validate())...)
 	if c.Groups.Push {
 		p = append(p, problems(c.GroupSearch().Validate())...)
+		if c.Target.Type == target.TypeREST && !c.Target.Rest.Groups.Configured() {
+			p = append(p, "groups.push: target.rest.groups must declare the platform's group endpoints (docs/rest-profiles.md, \"Group push\")")
+		}
 	}
 	p = append(p, c.Log.Problems()...)
 	if _, err := cron.ParseStandard(c.Schedule); err != nil {

@@ -57,3 +57,32 @@ func TestLoad_GroupsFilterIsCheckedOnlyWhenPushed(t *testing.T) {
 		t.Fatalf("Load: %v; a filter of groups not pushed is not read", err)
 	}
 }
+
+func TestLoad_GroupPushToARestProfileWithoutGroupEndpointsIsRefused(t *testing.T) {
+	p := writeConfig(t, `
+ldap:
+  url: ldaps://ldap.example.com
+  bind_dn: cn=svc,dc=example,dc=com
+  bind_password: secret
+  base_dn: dc=example,dc=com
+target:
+  type: rest
+  url: https://platform.example.com
+  token: tok
+  rest:
+    list: {path: /users}
+    id: id
+    fields: {email: email}
+    active: active
+    create: {method: POST, path: /users, body: '{"email": "{{email}}"}'}
+    delete: {method: DELETE, path: "/users/{id}"}
+state:
+  path: /tmp/state.db
+groups:
+  push: true
+`)
+	_, err := Load(p, nil)
+	if err == nil || !strings.Contains(err.Error(), "groups.push: target.rest.groups must declare") {
+		t.Fatalf("Load = %v; want the missing group endpoints named", err)
+	}
+}

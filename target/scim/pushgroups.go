@@ -63,14 +63,14 @@ func (c *Client) CreateGroup(ctx context.Context, g user.Group) (user.PlatformGr
 	return r.platformGroup(), nil
 }
 
-// RenameGroup replaces the displayName of group platformID.
-func (c *Client) RenameGroup(ctx context.Context, platformID, name string) error {
+// RenameGroup replaces the displayName of group platformID by g.Name.
+func (c *Client) RenameGroup(ctx context.Context, platformID string, g user.Group) error {
 	if err := checkID("scim rename group", platformID); err != nil {
 		return err
 	}
 	body := map[string]any{"schemas": []string{schemaPatchOp}, "Operations": []map[string]any{
-		{"op": "replace", "path": "displayName", "value": name}}}
-	_, err := c.do(ctx, "scim rename group "+name, http.MethodPatch, groupPath(platformID), nil, body)
+		{"op": "replace", "path": "displayName", "value": g.Name}}}
+	_, err := c.do(ctx, "scim rename group "+g.Name, http.MethodPatch, groupPath(platformID), nil, body)
 	return err
 }
 
