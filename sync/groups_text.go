@@ -8,11 +8,9 @@ import (
 	"github.com/dirsync/dirsync/user"
 )
 
-// GroupPlanLine is one group change as `dirsync plan` shows it:
-//
-//	+ group eng  members: +3
-//	~ group ops  renamed from "operations", members: +3 −1
-//	- group old  members: −12
+// GroupPlanLine is one group change as `dirsync plan` shows it, e.g.
+// `+ group eng  members: +3`, `~ group ops  renamed from "operations",
+// members: +3 −1` or `- group old  members: −12`.
 func GroupPlanLine(c GroupChange) string {
 	sym := map[user.Op]string{user.OpGroupCreate: "+", user.OpGroupUpdate: "~", user.OpGroupDelete: "-"}[c.Op]
 	var parts []string

@@ -20,7 +20,9 @@ var (
 // groupSource is a directory's groups, fixed by the test.
 type groupSource struct{ groups []user.Group }
 
-func (g *groupSource) ReadGroups(context.Context) ([]user.Group, error) { return slices.Clone(g.groups), nil }
+func (g *groupSource) ReadGroups(context.Context) ([]user.Group, error) {
+	return slices.Clone(g.groups), nil
+}
 
 func lifecycleGroups(t *testing.T, users ...user.User) (*harness, *fake.REST, *groupSource) {
 	t.Helper()
