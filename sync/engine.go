@@ -93,6 +93,10 @@ type RunOptions struct {
 	// absolute limit (sync.max_archive) still holds. It cannot be Full, and
 	// it does not count as a full read of the directory.
 	Only string
+	// ApprovedGroups is a group plan an operator approved (dirsync apply):
+	// the group pass may make its deletions and membership removals over
+	// the group limits, and no others.
+	ApprovedGroups *GroupPlan
 	// FullBestEffort, with Full, goes on as an ordinary run when the platform
 	// cannot be listed (a scheduled full reconcile), noting why in
 	// Report.FullSkipped, instead of failing the run.

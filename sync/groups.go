@@ -350,7 +350,7 @@ func (e *Engine) groupPass(ctx context.Context, rep *Report, ro RunOptions) erro
 	plan := DiffGroups(groups, records, accounts, g.OnRemoved)
 	plan.Drifted = rep.Groups.Plan.Drifted
 	rep.Groups.Plan = plan
-	if err := g.Policy.Check(plan, ro.AllowMassArchive); err != nil {
+	if err := g.Policy.Check(plan, ro.AllowMassArchive || approved(ro.ApprovedGroups, plan)); err != nil {
 		return err
 	}
 	if ro.DryRun {
@@ -616,4 +616,33 @@ func joinIDs(ids []string) string {
 		b = append(b, id...)
 	}
 	return string(b)
+}
+
+// approved reports whether every deletion and membership removal of plan is
+// in ok, a plan approved earlier.
+func approved(ok *GroupPlan, plan GroupPlan) bool {
+	if ok == nil {
+		return false
+	}
+	type removal struct{ group, member string }
+	allowed := map[removal]bool{}
+	for _, c := range ok.Changes {
+		if c.Op == user.OpGroupDelete {
+			allowed[removal{c.Group.ID, ""}] = true
+		}
+		for _, m := range c.Remove {
+			allowed[removal{c.Group.ID, m}] = true
+		}
+	}
+	for _, c := range plan.Changes {
+		if c.Op == user.OpGroupDelete && !allowed[removal{c.Group.ID, ""}] {
+			return false
+		}
+		for _, m := range c.Remove {
+			if !allowed[removal{c.Group.ID, m}] {
+				return false
+			}
+		}
+	}
+	return true
 }

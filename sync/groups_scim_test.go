@@ -356,3 +356,41 @@ func TestGroupPush_NestedDirectoryGroupsReachThePlatformFlattened(t *testing.T) 
 		t.Errorf("platform groups = %+v; want only eng (the filter selects it)", e.fake.Groups())
 	}
 }
+
+func TestGroupPush_AnApprovedPlanMakesItsRemovalsAndNoOthers(t *testing.T) {
+	e := newGroupEnv(t, 10)
+	var ids []string
+	for _, u := range e.dir.users {
+		ids = append(ids, u.ID)
+	}
+	e.dir.groups = []user.Group{{ID: "g", Name: "g", Members: ids}}
+	e.mustRun(dsync.RunOptions{})
+	e.engine.Groups.Policy.MaxRemoval = 2
+
+	// The plan an operator reviews: 5 removals, over the limit.
+	e.dir.groups[0].Members = ids[:5]
+	dry, err := e.run(dsync.RunOptions{DryRun: true, AllowMassArchive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	approvedPlan := dry.Groups.Plan
+
+	// Meanwhile one more member left: that removal was not approved.
+	e.dir.groups[0].Members = ids[:4]
+	_, err = e.engine.ApplyPlans(context.Background(), "apply", dry.Plan, &approvedPlan)
+	var se *dsync.GroupSafetyError
+	if !errors.As(err, &se) {
+		t.Fatalf("apply = %v; want a refusal of the removal not approved", err)
+	}
+	if g := e.platformGroup("g"); len(g.Members) != 10 {
+		t.Fatalf("members = %d after a refused apply, want 10", len(g.Members))
+	}
+
+	e.dir.groups[0].Members = ids[:5]
+	if _, err := e.engine.ApplyPlans(context.Background(), "apply", dry.Plan, &approvedPlan); err != nil {
+		t.Fatalf("apply of the approved plan: %v", err)
+	}
+	if g := e.platformGroup("g"); !slices.Equal(g.Members, e.pids(ids[:5]...)) {
+		t.Fatalf("members = %v, want the 5 left", g.Members)
+	}
+}
