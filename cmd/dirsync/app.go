@@ -179,7 +179,7 @@ func wireTo(ctx context.Context, cfg Config, log *zap.Logger, readOnly bool, pla
 	}
 	opts.Warn = func(msg string) { changeLog.Warn(msg) }
 	return &app{
-		engine:   &dsync.Engine{Source: ldapSource{src}, Target: plat, Store: st, Options: opts},
+		engine:   &dsync.Engine{Source: ldapSource{src}, Target: plat, Store: st, Options: opts, Groups: groupPass(cfg, src)},
 		store:    st,
 		plat:     plat,
 		throttle: tl,
@@ -218,6 +218,7 @@ func summaryFields(rep dsync.Report, mode string, err error) []zap.Field {
 	if mode == "full" {
 		f = append(f, zap.Int("drifted", rep.Plan.Drifted), zap.Int("unmanaged", len(rep.Plan.Unmanaged)))
 	}
+	f = append(f, groupSummaryFields(rep)...)
 	if err != nil {
 		f = append(f, zap.Error(err))
 	}
@@ -226,6 +227,9 @@ func summaryFields(rep dsync.Report, mode string, err error) []zap.Field {
 
 // runOutcomeErr maps a run's result to the command's exit.
 func runOutcomeErr(rep dsync.Report, err error) error {
+	if gerr := groupOutcomeErr(rep, err); gerr != nil {
+		return gerr
+	}
 	var se *dsync.SafetyError
 	switch {
 	case errors.As(err, &se):

@@ -41,6 +41,9 @@ type planFile struct {
 	// the file is the operator's approval.
 	Refused string     `json:"refused,omitempty"`
 	Plan    dsync.Plan `json:"plan"`
+	// Groups is the group plan (groups.push): apply makes its deletions and
+	// membership removals, and no others over the group limits.
+	Groups *dsync.GroupPlan `json:"groups,omitempty"`
 }
 
 // recordingSource keeps the last directory read, for the plan's fingerprint.
@@ -102,7 +105,9 @@ func fingerprints(dir dsync.Directory, records []user.Record) (dirFP, snapFP str
 // how an operator approves it.
 func savePlan(ctx context.Context, path string, a *app, rec *recordingSource, rep dsync.Report, f *syncFlags, full bool, runErr error) error {
 	var se *dsync.SafetyError
-	if (runErr != nil && !errors.As(runErr, &se)) || !rec.read {
+	var gse *dsync.GroupSafetyError
+	refused := errors.As(runErr, &se) || errors.As(runErr, &gse)
+	if (runErr != nil && !refused) || !rec.read {
 		return nil // no plan to save; the run's error says why
 	}
 	records, err := a.engine.Store.Snapshot(ctx)
@@ -111,10 +116,13 @@ func savePlan(ctx context.Context, path string, a *app, rec *recordingSource, re
 	}
 	pf := planFile{Format: planFormat, Created: time.Now().UTC(), Version: buildVersion(),
 		Full: full, RetryQuarantined: f.retryQuar, Plan: rep.Plan}
+	if rep.Groups != nil {
+		pf.Groups = &rep.Groups.Plan
+	}
 	if pf.Directory, pf.Snapshot, err = fingerprints(rec.dir, records); err != nil {
 		return err
 	}
-	if se != nil {
+	if refused {
 		pf.Refused = runErr.Error()
 	}
 	b, err := json.MarshalIndent(pf, "", "  ")
@@ -263,7 +271,7 @@ func runApply(cmd *cobra.Command, cfg Config, log *zap.Logger, f *applyFlags, pa
 		prog = newTerminalProgress(os.Stderr)
 		prog.attach(a)
 	}
-	rep, err := a.engine.ApplyPlan(ctx, "apply", now.Plan)
+	rep, err := a.engine.ApplyPlans(ctx, "apply", now.Plan, pf.Groups)
 	if prog != nil {
 		prog.finish()
 	}
@@ -282,6 +290,7 @@ func runApply(cmd *cobra.Command, cfg Config, log *zap.Logger, f *applyFlags, pa
 			fmt.Fprintln(out)
 			writeReport(out, rep)
 		}
+		dsync.WriteGroupReport(out, rep.Groups)
 	}
 	return runOutcomeErr(rep, err)
 }

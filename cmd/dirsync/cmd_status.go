@@ -56,10 +56,17 @@ every user whose last change failed, with the error and the attempt count.`,
 			}
 			out := cmd.OutOrStdout()
 			if output == "json" {
+				groups, err := db.GroupStats(ctx)
+				if err != nil {
+					return err
+				}
 				return writeJSON(out, map[string]any{"runs": runs, "failing": failing, "users": stats.Users,
-					"quarantine_after": cfg.Sync.QuarantineAfter, "watch_refused": refused})
+					"quarantine_after": cfg.Sync.QuarantineAfter, "watch_refused": refused, "groups": groups})
 			}
 			writeWatchRefusals(out, refused)
+			if err := writeGroupStatus(ctx, out, db); err != nil {
+				return err
+			}
 			fmt.Fprintf(out, "Snapshot %s: %d active, %d archived, %d pending, %d deleted\n\n", cfg.State.Path,
 				stats.Users["active"], stats.Users["archived"], stats.Users["pending"], stats.Users["deleted"])
 			if len(runs) == 0 {

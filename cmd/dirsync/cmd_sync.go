@@ -143,6 +143,13 @@ func runSync(cmd *cobra.Command, cfg Config, log *zap.Logger, f *syncFlags) erro
 		}
 	} else {
 		var refusal *dsync.SafetyError
+		var groupRefusal *dsync.GroupSafetyError
+		if errors.As(err, &groupRefusal) {
+			fmt.Fprintln(cmd.ErrOrStderr(), "dirsync:", err)
+			writePlan(out, rep.Plan)
+			dsync.WriteGroupReport(out, rep.Groups)
+			return &exitError{code: exitRefused} // said already
+		}
 		if errors.As(err, &refusal) {
 			// The refusal first, then the plan it refused, summed up: the
 			// operator must not have to scroll back for what to do.
@@ -157,8 +164,9 @@ func runSync(cmd *cobra.Command, cfg Config, log *zap.Logger, f *syncFlags) erro
 			fmt.Fprintln(out)
 			writeReport(out, rep)
 		}
+		dsync.WriteGroupReport(out, rep.Groups)
 	}
-	if f.dryRun && err == nil && len(rep.Plan.Changes) > 0 {
+	if f.dryRun && err == nil && len(rep.Plan.Changes)+groupChanges(rep) > 0 {
 		return &exitError{code: exitPending}
 	}
 	if err != nil && f.output == "json" {
