@@ -1,6 +1,6 @@
 package rest
 
-// The group push over a profile's group endpoints (target.RestGroups): the
+// The group push over a profile's group endpoints (profile.Groups): the
 // client meets the reconciler's GroupTarget with one call per change, and
 // one per member added or removed.
 
@@ -14,29 +14,30 @@ import (
 
 	"github.com/dirsync/dirsync/target"
 	"github.com/dirsync/dirsync/target/internal/jsontpl"
+	"github.com/dirsync/dirsync/target/rest/profile"
 	"github.com/dirsync/dirsync/user"
 )
 
 // groupEndpoints are the profile's group endpoints by name.
-func groupEndpoints(g target.RestGroups) map[string]target.RestEndpoint {
-	return map[string]target.RestEndpoint{"create": g.Create, "rename": g.Rename, "delete": g.Delete,
+func groupEndpoints(g profile.Groups) map[string]profile.Endpoint {
+	return map[string]profile.Endpoint{"create": g.Create, "rename": g.Rename, "delete": g.Delete,
 		"add_member": g.AddMember, "remove_member": g.RemoveMember}
 }
 
 // groupRef reports whether ref may appear in group endpoint name's body.
 func groupRef(name, ref string) bool {
 	switch ref {
-	case target.RefGroupName, target.RefExternalID:
+	case profile.RefGroupName, profile.RefExternalID:
 		return name != "add_member" && name != "remove_member"
-	case target.RefPlatformID:
+	case profile.RefPlatformID:
 		return name != "create"
-	case target.RefMemberID:
+	case profile.RefMemberID:
 		return name == "add_member" || name == "remove_member"
 	}
 	return false
 }
 
-func parseGroupBody(name string, e target.RestEndpoint) (*jsontpl.Template, error) {
+func parseGroupBody(name string, e profile.Endpoint) (*jsontpl.Template, error) {
 	if e.Body == "" {
 		return nil, nil
 	}
@@ -45,7 +46,7 @@ func parseGroupBody(name string, e target.RestEndpoint) (*jsontpl.Template, erro
 
 // validateGroups reports every problem of the profile's group endpoints,
 // when it declares any.
-func validateGroups(g target.RestGroups) []error {
+func validateGroups(g profile.Groups) []error {
 	if !g.Configured() {
 		return nil
 	}
@@ -75,7 +76,7 @@ func validateGroups(g target.RestGroups) []error {
 		if name != "create" && !strings.Contains(e.Path, "{id}") {
 			bad(name+".path", "must hold {id}, the group's id")
 		}
-		if (name == "add_member" || name == "remove_member") && !strings.Contains(e.Path, "{member}") && !strings.Contains(e.Body, "{{"+target.RefMemberID+"}}") {
+		if (name == "add_member" || name == "remove_member") && !strings.Contains(e.Path, "{member}") && !strings.Contains(e.Body, "{{"+profile.RefMemberID+"}}") {
 			bad(name, "must name the member: {member} in its path or {{member_id}} in its body")
 		}
 		if _, err := parseGroupBody(name, e); err != nil {
@@ -114,13 +115,13 @@ func (c *Client) groupCall(ctx context.Context, name, platformID, member string,
 		}
 		body, err = t.Render(func(ref string) any {
 			switch ref {
-			case target.RefGroupName:
+			case profile.RefGroupName:
 				return g.Name
-			case target.RefExternalID:
+			case profile.RefExternalID:
 				return g.ID
-			case target.RefPlatformID:
+			case profile.RefPlatformID:
 				return platformID
-			case target.RefMemberID:
+			case profile.RefMemberID:
 				return member
 			}
 			return nil
@@ -189,7 +190,7 @@ func (c *Client) listAll(ctx context.Context, op, path, items string) ([]any, er
 	var out []any
 	maxPages := c.p.List.MaxPages
 	if maxPages <= 0 {
-		maxPages = target.DefaultMaxPages
+		maxPages = profile.DefaultMaxPages
 	}
 	for page := 0; ; page++ {
 		if page >= maxPages {

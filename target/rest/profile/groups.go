@@ -1,6 +1,6 @@
-package target
+package profile
 
-// RestGroups are a REST profile's group endpoints (target.rest.groups), for
+// Groups are a REST profile's group endpoints (target.rest.groups), for
 // the group push (groups.push): directory groups created, renamed, deleted
 // and their members added and removed one call each. Bodies are JSON
 // templates (as the user endpoints') referring to {{name}}, {{external_id}},
@@ -19,11 +19,11 @@ package target
 //	  delete: {method: DELETE, path: "/api/v1/groups/{id}"}
 //	  add_member: {method: PUT, path: "/api/v1/groups/{id}/users/{member}"}
 //	  remove_member: {method: DELETE, path: "/api/v1/groups/{id}/users/{member}"}
-type RestGroups struct {
+type Groups struct {
 	// List reads every group: Path, and Items the path of the array in the
 	// response ("" : the response is the array). A Link header's rel="next"
 	// is followed.
-	List RestGroupList `mapstructure:"list" json:"list"`
+	List GroupList `mapstructure:"list" json:"list"`
 	// ID, Name and ExternalID are paths in a group object: its platform id,
 	// its name, and where the directory group's ID is kept ("" : the
 	// platform keeps none; groups are then adopted by name only).
@@ -32,17 +32,17 @@ type RestGroups struct {
 	ExternalID string `mapstructure:"external_id" json:"external_id,omitempty"`
 	// Members lists a group's members: Path (with {id}), Items, and ID the
 	// path of the account id in a member object ("" : the items are ids).
-	Members RestGroupList `mapstructure:"members" json:"members"`
+	Members GroupList `mapstructure:"members" json:"members"`
 
-	Create       RestEndpoint `mapstructure:"create" json:"create"`
-	Rename       RestEndpoint `mapstructure:"rename" json:"rename"`
-	Delete       RestEndpoint `mapstructure:"delete" json:"delete"`
-	AddMember    RestEndpoint `mapstructure:"add_member" json:"add_member"`
-	RemoveMember RestEndpoint `mapstructure:"remove_member" json:"remove_member"`
+	Create       Endpoint `mapstructure:"create" json:"create"`
+	Rename       Endpoint `mapstructure:"rename" json:"rename"`
+	Delete       Endpoint `mapstructure:"delete" json:"delete"`
+	AddMember    Endpoint `mapstructure:"add_member" json:"add_member"`
+	RemoveMember Endpoint `mapstructure:"remove_member" json:"remove_member"`
 }
 
-// RestGroupList is a listing of groups or of a group's members.
-type RestGroupList struct {
+// GroupList is a listing of groups or of a group's members.
+type GroupList struct {
 	Path  string `mapstructure:"path" json:"path,omitempty"`
 	Items string `mapstructure:"items" json:"items,omitempty"`
 	// ID is the path of the id in an item (members only).
@@ -50,7 +50,7 @@ type RestGroupList struct {
 }
 
 // Configured reports whether the profile declares group endpoints.
-func (g RestGroups) Configured() bool {
+func (g Groups) Configured() bool {
 	return g.List.Path != "" || g.Create.Configured() || g.AddMember.Configured()
 }
 
