@@ -43,6 +43,8 @@ type Metrics struct {
 	WatchRuns      *prometheus.CounterVec
 	WatchRefused   prometheus.Gauge
 	WatchRefusals  prometheus.Counter
+
+	groups *groupMetrics // metrics_groups.go
 }
 
 // durationBuckets span 10ms to about 45 minutes.
@@ -149,6 +151,7 @@ func NewMetrics(version string) *Metrics {
 	for _, o := range []string{dsync.OutcomeSuccess, dsync.OutcomePartial, dsync.OutcomeFailed, dsync.OutcomeRefused} {
 		m.WatchRuns.WithLabelValues(o)
 	}
+	m.groups = newGroupMetrics(m.reg)
 	return m
 }
 
@@ -185,6 +188,7 @@ func (m *Metrics) Finished(rep dsync.Report, outcome string, end time.Time) {
 	if rep.Phases.Diff > 0 {
 		m.InScope.Set(float64(rep.Plan.InScope))
 	}
+	m.groups.finished(rep, outcome)
 	m.LastRun.Set(float64(end.Unix()))
 	if Completed(outcome) {
 		m.LastSuccess.Set(float64(end.Unix()))
