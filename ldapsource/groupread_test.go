@@ -138,3 +138,56 @@ func TestGroupSearch_ValidateNamesEachKey(t *testing.T) {
 		t.Error("a valid search is refused")
 	}
 }
+
+func TestFetch_NestedGroupsGiveEveryGroupThatHoldsTheUser(t *testing.T) {
+	srv := slapdtest.Start(t)
+	people := srv.AddOU(t, "people")
+	groupsOU := srv.AddOU(t, "groups")
+	alice := srv.AddUser(t, people, slapdtest.UserSpec{UID: "alice"})
+	bob := srv.AddUser(t, people, slapdtest.UserSpec{UID: "bob"})
+	team := srv.AddGroup(t, groupsOU, "team", alice)
+	admins := srv.AddGroup(t, groupsOU, "admins", team)
+	top := srv.AddGroup(t, groupsOU, "top", admins)
+	srv.AddMembers(t, team, top) // a cycle
+	srv.AddGroup(t, groupsOU, "other", bob)
+
+	c := readerConfig(srv, people)
+	c.NestedGroups, c.GroupBaseDN = true, groupsOU
+	s := newSource(t, c)
+	users, _, err := s.Fetch(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]string{}
+	for _, u := range users {
+		got[u.Username] = u.Groups
+	}
+	lower := func(dns ...string) []string {
+		var out []string
+		for _, d := range dns {
+			out = append(out, strings.ToLower(d))
+		}
+		slices.Sort(out)
+		return out
+	}
+	if want := lower(team, admins, top); !slices.Equal(got["alice"], want) {
+		t.Errorf("alice's groups = %v, want team, admins and top %v", got["alice"], want)
+	}
+	if want := lower(srv.AddGroup(t, groupsOU, "late", bob)); !slices.Contains(got["bob"], strings.ToLower("cn=other,"+groupsOU)) || slices.Contains(got["bob"], want[0]) {
+		t.Errorf("bob's groups = %v, want other only (late was added after the read)", got["bob"])
+	}
+
+	// A re-read of a changed user maps it as the full read does.
+	again, _, _, err := s.RereadAt(context.Background(), []string{srv.EntryUUID(t, alice)}, nil)
+	if err != nil || len(again) != 1 || !slices.Equal(again[0].Groups, got["alice"]) {
+		t.Fatalf("RereadAt = %+v, %v; want alice with the same groups", again, err)
+	}
+
+	c.NestedGroups = false
+	users, _ = fetch(t, c)
+	for _, u := range users {
+		if u.Username == "alice" && slices.Contains(u.Groups, strings.ToLower(admins)) {
+			t.Errorf("without nested_groups alice has %v", u.Groups)
+		}
+	}
+}

@@ -22,6 +22,9 @@ const attrUserAccountControl = "userAccountControl"
 // mapper turns entries into users.
 type mapper struct {
 	cfg Config
+	// nest, when not nil, adds the groups that hold the entry, directly
+	// or through groups (ldap.nested_groups).
+	nest *nesting
 }
 
 // mapped is one entry after mapping: a user, or the reason it is skipped.
@@ -101,6 +104,9 @@ func (m mapper) mapEntry(e *ldap.Entry, key string, disabled bool) mapped {
 			}
 			u.Groups = append(u.Groups, g)
 		}
+	}
+	if m.nest != nil {
+		u.Groups = m.nest.groups(e.DN, u.Groups)
 	}
 	for name, attr := range a.Extra { // any order: bad is sorted below
 		if v := first(attr); v != "" {

@@ -71,6 +71,9 @@ type Source struct {
 	// testDirSyncEntries is told how many entries each DirSync answer of a
 	// change stream held (a test hook, nil outside tests).
 	testDirSyncEntries func(n int)
+
+	// nest is the group graph of ldap.nested_groups (nesting.go).
+	nest nestingCache
 }
 
 // Skipped is a directory entry left out of the result, with the reason. ID is
@@ -172,8 +175,11 @@ func (s *Source) Stream(ctx context.Context, emit func(user.User) error) ([]Skip
 		}
 	}
 
+	if err := s.refreshNesting(ctx, conn, false); err != nil {
+		return nil, err
+	}
 	d := newDedup(emit)
-	m := newMapper(s.cfg)
+	m := s.mapper()
 	bases := s.cfg.bases()
 	// seen holds every entry's dnKey when an entry can come twice
 	// (overlapping base DNs) or member_of needs the users' DNs.
