@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/go-ldap/ldap/v3"
@@ -103,7 +104,7 @@ func (r GroupReader) ReadGroups(ctx context.Context) ([]user.Group, error) {
 	var pushed []readGroup
 	seen := map[string]bool{}
 	var bad []string
-	attrs := []string{s.cfg.IDAttribute, q.NameAttribute, "member", "uniqueMember"}
+	attrs := []string{s.cfg.IDAttribute, q.NameAttribute, s.memberAttr(), "uniqueMember"}
 	for _, base := range bases {
 		var ranged []int // indexes in pushed of groups whose members come in ranges
 		err := s.search(ctx, conn, base, q.Filter, attrs, func(e *ldap.Entry) {
@@ -154,7 +155,7 @@ func (r GroupReader) ReadGroups(ctx context.Context) ([]user.Group, error) {
 		}
 		for _, base := range bases {
 			var ranged []string
-			err := s.search(ctx, conn, base, subgroupFilter, []string{"member", "uniqueMember"}, func(e *ldap.Entry) {
+			err := s.search(ctx, conn, base, subgroupFilter, []string{s.memberAttr(), "uniqueMember"}, func(e *ldap.Entry) {
 				k := dnKey(e.DN)
 				if _, ok := sub[k]; ok {
 					return
@@ -191,6 +192,15 @@ func (r GroupReader) ReadGroups(ctx context.Context) ([]user.Group, error) {
 	}
 	slices.SortFunc(out, func(a, b user.Group) int { return strings.Compare(a.ID, b.ID) })
 	return out, nil
+}
+
+// memberAttr is the member attribute a group search asks for: member, or
+// its first range when memberRange is set (as Windows answers large groups).
+func (s *Source) memberAttr() string {
+	if s.memberRange > 0 {
+		return "member;range=0-" + strconv.Itoa(s.memberRange-1)
+	}
+	return "member"
 }
 
 // memberValues returns e's member and uniqueMember values, and whether

@@ -98,7 +98,7 @@ func (s *Source) readNesting(ctx context.Context, conn *ldap.Conn) (*nesting, er
 	seen := map[string]bool{}
 	for _, base := range bases {
 		var ranged []string
-		err := s.search(ctx, conn, base, subgroupFilter, []string{"member", "uniqueMember"}, func(e *ldap.Entry) {
+		err := s.search(ctx, conn, base, subgroupFilter, []string{s.memberAttr(), "uniqueMember"}, func(e *ldap.Entry) {
 			k := dnKey(e.DN)
 			if seen[k] {
 				return
