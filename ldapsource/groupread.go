@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	gosync "sync"
+	"sync/atomic"
 
 	"github.com/go-ldap/ldap/v3"
 
@@ -57,7 +59,51 @@ type GroupReader struct {
 }
 
 // Groups returns the reader of the groups q selects.
-func (s *Source) Groups(q GroupSearch) GroupReader { return GroupReader{s: s, q: q} }
+// From then on each user read (Stream) keeps the DNs and IDs of the users it
+// met for the next ReadGroups, which then need not search them again.
+func (s *Source) Groups(q GroupSearch) GroupReader {
+	s.scope.on.Store(true)
+	return GroupReader{s: s, q: q}
+}
+
+// scopeCache holds the DNs (dnKey) and IDs of the users the last user read
+// met, for the group read that follows it.
+type scopeCache struct {
+	on atomic.Bool
+	mu gosync.Mutex
+	m  map[string]string
+}
+
+// start begins a user read: it returns the map to fill, nil when no group
+// reader wants it; a map of an earlier read is dropped.
+func (c *scopeCache) start() map[string]string {
+	if !c.on.Load() {
+		return nil
+	}
+	c.mu.Lock()
+	c.m = nil
+	c.mu.Unlock()
+	return make(map[string]string)
+}
+
+// done keeps m, filled by a complete user read.
+func (c *scopeCache) done(m map[string]string) {
+	if m == nil {
+		return
+	}
+	c.mu.Lock()
+	c.m = m
+	c.mu.Unlock()
+}
+
+// take returns the map of the last complete user read, once; nil when none.
+func (c *scopeCache) take() map[string]string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := c.m
+	c.m = nil
+	return m
+}
 
 // ReadGroups reads every group q selects: its stable ID (ldap.id_attribute,
 // as for users), its name and its members, the IDs of the users in scope
@@ -80,16 +126,20 @@ func (r GroupReader) ReadGroups(ctx context.Context) ([]user.Group, error) {
 	defer closeConn()
 	m := newMapper(s.cfg)
 
-	// The users in scope, by DN.
-	users := make(map[string]string)
-	for _, base := range s.cfg.bases() {
-		err := s.searchUsers(ctx, conn, base, s.cfg.UserFilter, []string{s.cfg.IDAttribute}, func(e *ldap.Entry) {
-			if id, bad := m.id(e); bad == "" {
-				users[dnKey(e.DN)] = id
+	// The users in scope, by DN: those the user read of this run met, or
+	// a search of their IDs.
+	users := s.scope.take()
+	if users == nil {
+		users = make(map[string]string)
+		for _, base := range s.cfg.bases() {
+			err := s.searchUsers(ctx, conn, base, s.cfg.UserFilter, []string{s.cfg.IDAttribute}, func(e *ldap.Entry) {
+				if id, bad := m.id(e); bad == "" {
+					users[dnKey(e.DN)] = id
+				}
+			}, nil)
+			if err != nil {
+				return nil, fmt.Errorf("groups: read the users' IDs: %w", err)
 			}
-		}, nil)
-		if err != nil {
-			return nil, fmt.Errorf("groups: read the users' IDs: %w", err)
 		}
 	}
 
@@ -97,22 +147,50 @@ func (r GroupReader) ReadGroups(ctx context.Context) ([]user.Group, error) {
 	if q.BaseDN == "" {
 		bases = s.cfg.bases()
 	}
+	// With Flatten every group a member value can name is read, in one
+	// search with the pushed ones; the pushed ones are told apart by a
+	// search of their DNs alone.
+	var pushedDNs map[string]bool
+	filter := q.Filter
+	if q.Flatten {
+		pushedDNs = map[string]bool{}
+		for _, base := range bases {
+			err := s.search(ctx, conn, base, q.Filter, []string{"1.1"}, func(e *ldap.Entry) { pushedDNs[dnKey(e.DN)] = true }, nil)
+			if err != nil {
+				return nil, fmt.Errorf("groups: search %s for %s: %w", base, q.Filter, err)
+			}
+		}
+		filter = "(|" + q.Filter + subgroupFilter + ")"
+	}
 	type readGroup struct {
+		key     string
 		group   user.Group
 		members []string // member values
 	}
 	var pushed []readGroup
+	// sub holds the member values of every group read, by dnKey (Flatten).
+	sub := make(map[string][]string)
 	seen := map[string]bool{}
 	var bad []string
 	attrs := []string{s.cfg.IDAttribute, q.NameAttribute, s.memberAttr(), "uniqueMember"}
 	for _, base := range bases {
-		var ranged []int // indexes in pushed of groups whose members come in ranges
-		err := s.search(ctx, conn, base, q.Filter, attrs, func(e *ldap.Entry) {
+		var ranged []string // DNs of groups whose members come in ranges
+		err := s.search(ctx, conn, base, filter, attrs, func(e *ldap.Entry) {
 			k := dnKey(e.DN)
 			if seen[k] { // overlapping base DNs
 				return
 			}
 			seen[k] = true
+			values, isRanged := memberValues(e)
+			if isRanged {
+				ranged = append(ranged, e.DN)
+			}
+			if q.Flatten {
+				sub[k] = values
+				if !pushedDNs[k] {
+					return
+				}
+			}
 			id, why := m.id(e)
 			name := strings.TrimSpace(e.GetEqualFoldAttributeValue(q.NameAttribute))
 			switch {
@@ -123,63 +201,32 @@ func (r GroupReader) ReadGroups(ctx context.Context) ([]user.Group, error) {
 				bad = append(bad, fmt.Sprintf("%s: no name (attribute %s)", e.DN, q.NameAttribute))
 				return
 			}
-			values, isRanged := memberValues(e)
-			if isRanged {
-				ranged = append(ranged, len(pushed))
-			}
-			pushed = append(pushed, readGroup{group: user.Group{ID: id, DN: e.DN, Name: name}, members: values})
+			pushed = append(pushed, readGroup{key: k, group: user.Group{ID: id, DN: e.DN, Name: name}, members: values})
 		}, nil)
 		if err != nil {
-			return nil, fmt.Errorf("groups: search %s for %s: %w", base, q.Filter, err)
+			return nil, fmt.Errorf("groups: search %s for %s: %w", base, filter, err)
 		}
-		for _, i := range ranged {
-			values, found, err := s.readMembers(ctx, conn, pushed[i].group.DN)
+		for _, dn := range ranged {
+			values, found, err := s.readMembers(ctx, conn, dn)
 			if err == nil && !found {
 				err = errors.New("the group is gone")
 			}
 			if err != nil {
-				return nil, fmt.Errorf("groups: read the members of %s: %w", pushed[i].group.DN, err)
+				return nil, fmt.Errorf("groups: read the members of %s: %w", dn, err)
 			}
-			pushed[i].members = values
+			k := dnKey(dn)
+			if q.Flatten {
+				sub[k] = values
+			}
+			for i := range pushed {
+				if pushed[i].key == k {
+					pushed[i].members = values
+				}
+			}
 		}
 	}
 	if len(bad) > 0 {
 		return nil, fmt.Errorf("groups: %d groups cannot be pushed, and no group is changed until they can: %s", len(bad), strings.Join(bad, "; "))
-	}
-
-	// The subgroups a member value can name, by DN.
-	sub := make(map[string][]string)
-	if q.Flatten {
-		for _, g := range pushed {
-			sub[dnKey(g.group.DN)] = g.members
-		}
-		for _, base := range bases {
-			var ranged []string
-			err := s.search(ctx, conn, base, subgroupFilter, []string{s.memberAttr(), "uniqueMember"}, func(e *ldap.Entry) {
-				k := dnKey(e.DN)
-				if _, ok := sub[k]; ok {
-					return
-				}
-				values, isRanged := memberValues(e)
-				if isRanged {
-					ranged = append(ranged, e.DN)
-				}
-				sub[k] = values
-			}, nil)
-			if err != nil {
-				return nil, fmt.Errorf("groups: search %s for nested groups: %w", base, err)
-			}
-			for _, dn := range ranged {
-				values, found, err := s.readMembers(ctx, conn, dn)
-				if err == nil && !found {
-					err = errors.New("the group is gone")
-				}
-				if err != nil {
-					return nil, fmt.Errorf("groups: read the members of nested group %s: %w", dn, err)
-				}
-				sub[dnKey(dn)] = values
-			}
-		}
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -187,7 +234,7 @@ func (r GroupReader) ReadGroups(ctx context.Context) ([]user.Group, error) {
 
 	out := make([]user.Group, 0, len(pushed))
 	for _, g := range pushed {
-		g.group.Members = resolveMembers(dnKey(g.group.DN), g.members, users, sub)
+		g.group.Members = resolveMembers(g.key, g.members, users, sub)
 		out = append(out, g.group.Normalize())
 	}
 	slices.SortFunc(out, func(a, b user.Group) int { return strings.Compare(a.ID, b.ID) })

@@ -191,3 +191,30 @@ func TestFetch_NestedGroupsGiveEveryGroupThatHoldsTheUser(t *testing.T) {
 		}
 	}
 }
+
+func TestReadGroups_UsesTheUsersOfTheReadBeforeItOnce(t *testing.T) {
+	srv := slapdtest.Start(t)
+	people := srv.AddOU(t, "people")
+	groupsOU := srv.AddOU(t, "groups")
+	alice := srv.AddUser(t, people, slapdtest.UserSpec{UID: "alice"})
+	g := srv.AddGroup(t, groupsOU, "g", alice)
+
+	s := newSource(t, readerConfig(srv, people))
+	r := s.Groups(GroupSearch{BaseDN: groupsOU, Filter: "(cn=g)", NameAttribute: "cn", Flatten: true})
+	if _, _, err := s.Fetch(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// A user added after the user read is not yet in scope for this run's
+	// group read, as it is not for the run's users.
+	bob := srv.AddUser(t, people, slapdtest.UserSpec{UID: "bob"})
+	srv.AddMembers(t, g, bob)
+	groups, err := r.ReadGroups(context.Background())
+	if err != nil || len(groups) != 1 || !slices.Equal(groups[0].Members, []string{srv.EntryUUID(t, alice)}) {
+		t.Fatalf("ReadGroups after the user read = %+v, %v; want alice only", groups, err)
+	}
+	// Without a user read before it, the group read searches the users.
+	groups, err = r.ReadGroups(context.Background())
+	if err != nil || len(groups) != 1 || len(groups[0].Members) != 2 {
+		t.Fatalf("ReadGroups on its own = %+v, %v; want alice and bob", groups, err)
+	}
+}

@@ -74,6 +74,9 @@ type Source struct {
 
 	// nest is the group graph of ldap.nested_groups (nesting.go).
 	nest nestingCache
+	// scope is the users the last user read met, for the group push
+	// (groupread.go).
+	scope scopeCache
 }
 
 // Skipped is a directory entry left out of the result, with the reason. ID is
@@ -180,6 +183,7 @@ func (s *Source) Stream(ctx context.Context, emit func(user.User) error) ([]Skip
 	}
 	d := newDedup(emit)
 	m := s.mapper()
+	scope := s.scope.start()
 	bases := s.cfg.bases()
 	// seen holds every entry's dnKey when an entry can come twice
 	// (overlapping base DNs) or member_of needs the users' DNs.
@@ -202,6 +206,9 @@ func (s *Source) Stream(ctx context.Context, emit func(user.User) error) ([]Skip
 				seen[k] = true
 			}
 			me := m.mapEntry(e, k, disabled[k])
+			if scope != nil && me.u.ID != "" {
+				scope[k] = me.u.ID
+			}
 			if s.cfg.MemberOf != "" {
 				held = append(held, me)
 				return
@@ -233,6 +240,7 @@ func (s *Source) Stream(ctx context.Context, emit func(user.User) error) ([]Skip
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	s.scope.done(scope)
 	return d.result(), nil
 }
 
