@@ -80,4 +80,29 @@ func TestGroupPush_PlanSyncStatusRefusalAndApprovedApply(t *testing.T) {
 	if g := e.platformGroup("eng"); !slices.Equal(g.Members, e.accountIDs("bob")) {
 		t.Fatalf("after the approved apply: %+v; want bob only", g)
 	}
+
+	// The removals were wrong: undo the apply's run.
+	var status struct {
+		Runs []struct {
+			ID   int64  `json:"id"`
+			Mode string `json:"mode"`
+		} `json:"runs"`
+		Groups struct {
+			Memberships int `json:"memberships"`
+		} `json:"groups"`
+	}
+	r = e.mustRun(0, "status", "--output", "json")
+	if err := json.Unmarshal([]byte(r.stdout), &status); err != nil || len(status.Runs) == 0 || status.Runs[0].Mode != "apply" {
+		t.Fatalf("status json: %v\n%s", err, r.stdout)
+	}
+	if status.Groups.Memberships != 1 {
+		t.Errorf("status json: %d memberships, want 1", status.Groups.Memberships)
+	}
+	run := fmt.Sprint(status.Runs[0].ID)
+	r = e.mustRun(2, "undo", "--run", run, "--dry-run")
+	wantContains(t, "undo --dry-run", r.stdout, "~ group eng  members: +2")
+	e.mustRun(0, "undo", "--run", run)
+	if g := e.platformGroup("eng"); !slices.Equal(g.Members, e.accountIDs("alice", "bob", "carol")) {
+		t.Fatalf("after undo: %+v; want alice, bob and carol back", g)
+	}
 }

@@ -394,3 +394,46 @@ func TestGroupPush_AnApprovedPlanMakesItsRemovalsAndNoOthers(t *testing.T) {
 		t.Fatalf("members = %v, want the 5 left", g.Members)
 	}
 }
+
+func TestGroupPush_UndoPutsBackARunsRemovedMembersAndDeletedGroups(t *testing.T) {
+	e := newGroupEnv(t, 6)
+	ids := []string{"u0000", "u0001", "u0002", "u0003", "u0004", "u0005"}
+	e.dir.groups = []user.Group{{ID: "g", Name: "g", Members: ids}, {ID: "h", Name: "h", Members: ids[:2]}}
+	e.mustRun(dsync.RunOptions{})
+
+	// A wrong run: g loses 4 members, h is deleted.
+	e.dir.groups = []user.Group{{ID: "g", Name: "g", Members: ids[:2]}}
+	wrong := e.mustRun(dsync.RunOptions{AllowMassArchive: true})
+	if len(e.platformGroup("g").Members) != 2 || len(e.fake.Groups()) != 1 {
+		t.Fatalf("the wrong run did not happen: %+v", e.fake.Groups())
+	}
+
+	ctx := context.Background()
+	journal, err := e.db.Journal(ctx, wrong.RunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	records, err := e.db.Groups(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := dsync.UndoGroups(wrong.RunID, journal, records)
+	if len(plan.Changes) != 2 {
+		t.Fatalf("undo plan = %+v; want g's members back and h created again", plan.Changes)
+	}
+	rep, err := e.engine.ApplyPlanWithGroupChanges(ctx, "undo", dsync.Plan{}, plan)
+	if err != nil || len(rep.Groups.Failed) > 0 {
+		t.Fatalf("undo: %v, %+v", err, rep.Groups)
+	}
+	if g := e.platformGroup("g"); !slices.Equal(g.Members, e.pids(ids...)) {
+		t.Errorf("g = %v after undo, want all 6", g.Members)
+	}
+	if h := e.platformGroup("h"); !slices.Equal(h.Members, e.pids(ids[:2]...)) {
+		t.Errorf("h = %+v after undo, want it back with its 2 members", h)
+	}
+	// Undone twice: nothing left to do.
+	records, _ = e.db.Groups(ctx)
+	if again := dsync.UndoGroups(wrong.RunID, journal, records); len(again.Changes) != 0 {
+		t.Errorf("second undo plan = %+v, want none", again.Changes)
+	}
+}

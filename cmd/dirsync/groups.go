@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 
 	dsync "github.com/dirsync/dirsync/sync"
 )
@@ -27,4 +28,15 @@ func groupChanges(rep dsync.Report) int {
 		return 0
 	}
 	return len(rep.Groups.Plan.Changes)
+}
+
+// writeUndoGroups lists the group changes of an undo, when there are any.
+func writeUndoGroups(w io.Writer, p dsync.GroupPlan) {
+	if len(p.Changes) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "Undo of the run's group changes: %d groups\n", len(p.Changes))
+	for _, c := range p.Changes {
+		fmt.Fprintf(w, "  %s\n", dsync.GroupPlanLine(c))
+	}
 }

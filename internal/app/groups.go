@@ -1,6 +1,8 @@
 package app
 
 import (
+	"context"
+
 	"go.uber.org/zap"
 
 	"github.com/dirsync/dirsync/ldapsource"
@@ -39,4 +41,32 @@ func groupSummaryFields(rep dsync.Report) []zap.Field {
 	}
 	return []zap.Field{zap.Int("groups_in_scope", g.Plan.InScope), zap.Int("groups_changed", len(g.Plan.Changes)),
 		zap.Int("group_members_added", added), zap.Int("group_members_removed", removed), zap.Int("groups_failed", len(g.Failed))}
+}
+
+// UndoGroupPlan returns the group changes that undo run's group deletions
+// and membership removals (see dsync.UndoGroups).
+func UndoGroupPlan(ctx context.Context, db *state.DB, run int64) (dsync.GroupPlan, error) {
+	entries, err := db.Journal(ctx, run)
+	if err != nil {
+		return dsync.GroupPlan{}, err
+	}
+	records, err := db.Groups(ctx)
+	if err != nil {
+		return dsync.GroupPlan{}, err
+	}
+	return dsync.UndoGroups(run, entries, records), nil
+}
+
+// ApplyUndoWithGroups is ApplyUndo that also applies groups, the group
+// changes of the undo (UndoGroupPlan), in the same run.
+func ApplyUndoWithGroups(ctx context.Context, cfg Config, log *zap.Logger, db dsync.Store, plan dsync.Plan, groups dsync.GroupPlan) (dsync.Report, error) {
+	if len(groups.Changes) == 0 {
+		return ApplyUndo(ctx, cfg, log, db, plan)
+	}
+	plat, err := NewPlatform(cfg.Target, log)
+	if err != nil {
+		return dsync.Report{}, err
+	}
+	eng := &dsync.Engine{Target: plat, Store: db, Options: engineOptions(cfg)}
+	return eng.ApplyPlanWithGroupChanges(ctx, "undo", plan, groups)
 }
