@@ -267,7 +267,7 @@ func (e *GroupSafetyError) Error() string {
 		over = fmt.Sprintf("remove %d of %d managed group memberships (groups.max_membership_removal: %d, groups.max_membership_removal_percent: %g)",
 			e.Removals, e.Memberships, e.Policy.MaxRemoval, e.Policy.MaxRemovalPercent)
 	}
-	return "safety: the group plan would " + over + ", over the limit. No group was changed (the users' changes were applied). " +
+	return "safety: the group plan would " + over + ", over the limit. No group was changed. " +
 		"Check groups.base_dn and groups.filter, review the plan with `dirsync plan`; if it is right, run again with --allow-mass-archive for this one run"
 }
 
