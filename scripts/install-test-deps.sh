@@ -2,9 +2,10 @@
 # Installs what the integration tests need: OpenLDAP's slapd and ldap-utils,
 # and systemd (for systemd-analyze verify of deploy/systemd; it needs no
 # running systemd, so it works in a container), and GNU time (the benchmark
-# reads dirsync's peak RSS from /usr/bin/time).
-# Idempotent: does nothing when slapd, slapadd, ldapsearch, systemd-analyze
-# and /usr/bin/time are present.
+# reads dirsync's peak RSS from /usr/bin/time), and Chromium (the status
+# page's test drives it headless, on a loopback port).
+# Idempotent: does nothing when slapd, slapadd, ldapsearch, systemd-analyze,
+# /usr/bin/time and chromium are present.
 # The tests start their own slapd on a loopback port; a system slapd that the
 # Debian package starts on port 389 is stopped and disabled, it is never used.
 set -eu
@@ -14,8 +15,8 @@ LIB_APT_NAME=install-test-deps
 
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
 
-if have slapd && have slapadd && have ldapsearch && have systemd-analyze && [ -x /usr/bin/time ]; then
-	echo "slapd, ldap-utils, systemd-analyze and time are installed"
+if have slapd && have slapadd && have ldapsearch && have systemd-analyze && [ -x /usr/bin/time ] && have chromium; then
+	echo "slapd, ldap-utils, systemd-analyze, time and chromium are installed"
 	exit 0
 fi
 
@@ -27,11 +28,11 @@ fi
 set_sudo
 
 apt_update
-apt_install slapd ldap-utils systemd time
+apt_install slapd ldap-utils systemd time chromium
 
 # The package may have started a system slapd; the tests never use it.
 $SUDO service slapd stop >/dev/null 2>&1 || true
 if command -v systemctl >/dev/null 2>&1; then
 	$SUDO systemctl disable --now slapd >/dev/null 2>&1 || true
 fi
-echo "slapd, ldap-utils, systemd-analyze and time are installed"
+echo "slapd, ldap-utils, systemd-analyze, time and chromium are installed"

@@ -36,6 +36,8 @@ HTTP on the config's listen: address (default 127.0.0.1:9464):
   /readyz   200 unless the last run failed and none has succeeded for
             readiness_staleness (default 1h), or the directory refuses the
             change stream of ldap.watch; 503 with the reason otherwise
+  /         the status page, with status_page: true (its token required
+            unless listen is a loopback address)
 
 Signals:
   SIGHUP           reload the config; an invalid one is refused (logged, the

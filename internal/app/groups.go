@@ -5,6 +5,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/dirsync/dirsync/internal/config"
 	"github.com/dirsync/dirsync/ldapsource"
 	"github.com/dirsync/dirsync/state"
 	dsync "github.com/dirsync/dirsync/sync"
@@ -59,14 +60,14 @@ func UndoGroupPlan(ctx context.Context, db *state.DB, run int64) (dsync.GroupPla
 
 // ApplyUndoWithGroups is ApplyUndo that also applies groups, the group
 // changes of the undo (UndoGroupPlan), in the same run.
-func ApplyUndoWithGroups(ctx context.Context, cfg Config, log *zap.Logger, db dsync.Store, plan dsync.Plan, groups dsync.GroupPlan) (dsync.Report, error) {
+func ApplyUndoWithGroups(ctx context.Context, t config.Target, log *zap.Logger, db dsync.Store, plan dsync.Plan, groups dsync.GroupPlan) (dsync.Report, error) {
 	if len(groups.Changes) == 0 {
-		return ApplyUndo(ctx, cfg, log, db, plan)
+		return ApplyUndo(ctx, t, log, db, plan)
 	}
-	plat, err := NewPlatform(cfg.Target, log)
+	plat, err := NewPlatform(t.Target, log)
 	if err != nil {
 		return dsync.Report{}, err
 	}
-	eng := &dsync.Engine{Target: plat, Store: db, Options: engineOptions(cfg)}
+	eng := &dsync.Engine{Target: plat, Store: db, Options: targetOptions(t)}
 	return eng.ApplyPlanWithGroupChanges(ctx, "undo", plan, groups)
 }

@@ -21,6 +21,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -31,6 +33,7 @@ import (
 	dsync "github.com/dirsync/dirsync/sync"
 	"github.com/dirsync/dirsync/target"
 	_ "github.com/dirsync/dirsync/target/targets" // the target types target.type accepts
+	"github.com/dirsync/dirsync/transform"
 )
 
 // Config is the whole config file. Each section belongs to the package that
@@ -38,10 +41,16 @@ import (
 type Config struct {
 	LDAP   ldapsource.Config `mapstructure:"ldap"`
 	Target target.Config     `mapstructure:"target"`
-	Sync   dsync.Config      `mapstructure:"sync"`
-	State  state.Config      `mapstructure:"state"`
-	// Groups is the group push (`groups:`): its directory keys are checked
-	// by ldapsource, the rest by sync.
+	// Targets, when set, are several platforms fed by one directory read,
+	// in place of Target (see TargetList).
+	Targets []TargetSpec `mapstructure:"targets"`
+	Sync    dsync.Config `mapstructure:"sync"`
+	State   state.Config `mapstructure:"state"`
+	// Transform shapes each user's fields after the directory mapping; Load
+	// hands it to the directory source (LDAP.Transform).
+	Transform transform.Config `mapstructure:"transform"`
+	// Groups is the group push (`groups:`), for every target: its
+	// directory keys are checked by ldapsource, the rest by sync.
 	Groups dsync.GroupsConfig `mapstructure:"groups"`
 	// Schedule is the cron expression `dirsync run` syncs on (default every 15 minutes).
 	Schedule string `mapstructure:"schedule"`
@@ -52,6 +61,16 @@ type Config struct {
 	// (default 1h).
 	ReadinessStaleness time.Duration `mapstructure:"readiness_staleness"`
 	Log                Log           `mapstructure:"log"`
+	// StatusPage serves the status page on GET / of listen (default false).
+	// It shows names and emails.
+	StatusPage bool `mapstructure:"status_page"`
+	// StatusPageToken is the bearer token the status page requires (or
+	// ?token=); set it or StatusPageTokenFile. Required with StatusPage
+	// unless listen is a loopback address.
+	StatusPageToken string `mapstructure:"status_page_token"`
+	// StatusPageTokenFile is a file holding that token (surrounding white
+	// space is trimmed).
+	StatusPageTokenFile string `mapstructure:"status_page_token_file"`
 }
 
 // Log is the `log:` section.
@@ -96,14 +115,24 @@ func Default() Config {
 func (c Config) Problems() []string {
 	var p []string
 	p = append(p, problems(c.LDAP.Validate())...)
-	p = append(p, problems(c.Target.Validate())...)
+	if len(c.Targets) == 0 {
+		p = append(p, problems(c.Target.Validate())...)
+	}
+	p = append(p, c.targetsProblems()...)
 	p = append(p, problems(c.Sync.Validate())...)
 	p = append(p, problems(c.State.Validate())...)
+	p = append(p, problems(c.Transform.Validate())...)
 	p = append(p, problems(c.Groups.Validate())...)
 	if c.Groups.Push {
 		p = append(p, problems(c.GroupSearch().Validate())...)
-		if c.Target.Type == target.TypeREST && !c.Target.Rest.Groups.Configured() {
-			p = append(p, "groups.push: target.rest.groups must declare the platform's group endpoints (docs/rest-profiles.md, \"Group push\")")
+		for _, t := range c.TargetList() {
+			if t.Target.Type == target.TypeREST && !t.Target.Rest.Groups.Configured() {
+				key := "target.rest.groups"
+				if len(c.Targets) > 0 {
+					key = fmt.Sprintf("targets[%s].rest.groups", t.Name)
+				}
+				p = append(p, "groups.push: "+key+" must declare the platform's group endpoints (docs/rest-profiles.md, \"Group push\")")
+			}
 		}
 	}
 	p = append(p, c.Log.Problems()...)
@@ -116,6 +145,7 @@ func (c Config) Problems() []string {
 	if c.ReadinessStaleness <= 0 {
 		p = append(p, fmt.Sprintf("readiness_staleness: %v must be positive, e.g. 1h", c.ReadinessStaleness))
 	}
+	p = append(p, c.statusPageProblems()...)
 	return p
 }
 
@@ -128,6 +158,80 @@ func (c Config) GroupSearch() ldapsource.GroupSearch {
 		Flatten:       c.Groups.Nested == dsync.NestedFlatten,
 	}
 }
+
+// statusPageProblems reports the problems of the status page's keys.
+func (c Config) statusPageProblems() []string {
+	var p []string
+	switch {
+	case c.StatusPageToken != "" && c.StatusPageTokenFile != "":
+		p = append(p, "status_page_token: set status_page_token or status_page_token_file, not both")
+	case c.StatusPageTokenFile != "":
+		if fi, err := os.Stat(c.StatusPageTokenFile); err != nil {
+			p = append(p, fmt.Sprintf("status_page_token_file: %v", err))
+		} else if fi.IsDir() {
+			p = append(p, fmt.Sprintf("status_page_token_file: %s is a directory", c.StatusPageTokenFile))
+		}
+	case c.StatusPage && c.StatusPageToken == "":
+		// The page shows names and emails: off the host, only with a token.
+		if host, _, err := net.SplitHostPort(c.Listen); err == nil && !loopbackHost(host) {
+			p = append(p, fmt.Sprintf("status_page_token: must be set (or status_page_token_file) when listen (%s) is not a loopback address: "+
+				"the status page shows names and emails", c.Listen))
+		}
+	}
+	return p
+}
+
+// loopbackHost reports whether host, of a listen address, is a loopback
+// address or the name localhost.
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// StatusPageSecret returns the status page's token: StatusPageToken, or the
+// trimmed content of StatusPageTokenFile; "" when neither is set.
+func (c Config) StatusPageSecret() (string, error) {
+	if c.StatusPageTokenFile == "" {
+		return c.StatusPageToken, nil
+	}
+	b, err := os.ReadFile(c.StatusPageTokenFile)
+	if err != nil {
+		return "", fmt.Errorf("status_page_token_file: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return "", fmt.Errorf("status_page_token_file: %s is empty", c.StatusPageTokenFile)
+	}
+	return tok, nil
+}
+
+// Redacted returns a copy of c safe to print or log: every section's
+// secrets and the status page's token are replaced. Paths of files are kept.
+func (c Config) Redacted() Config {
+	c.LDAP = c.LDAP.Redacted()
+	c.Target = c.Target.Redacted()
+	c.Targets = slices.Clone(c.Targets)
+	for i := range c.Targets {
+		c.Targets[i].Config = c.Targets[i].Config.Redacted()
+	}
+	if c.StatusPageToken != "" {
+		c.StatusPageToken = "REDACTED"
+	}
+	return c
+}
+
+// String prints the redacted config, so that a Config printed by mistake
+// leaks no secret.
+func (c Config) String() string {
+	type plain Config // no String method: no recursion
+	return fmt.Sprintf("%+v", plain(c.Redacted()))
+}
+
+// GoString is String: %#v must not leak a secret either.
+func (c Config) GoString() string { return "config.Config" + c.String() }
 
 // Env looks up an environment variable, as os.LookupEnv does.
 type Env func(name string) (string, bool)
@@ -155,6 +259,7 @@ func Load(file string, env Env, adjust ...func(*Config)) (Config, error) {
 	for _, a := range adjust {
 		a(&cfg)
 	}
+	cfg.LDAP.Transform = cfg.Transform
 	// Report decoding and validation problems together, each once.
 	seen := map[string]bool{}
 	for _, p := range cerr.Problems {

@@ -21,7 +21,8 @@ func scrape(t *testing.T, m *Metrics) string {
 
 func TestMetrics_CountGroupChangesMembershipsAndRefusals(t *testing.T) {
 	m := NewMetrics("test")
-	if out := scrape(t, m); !strings.Contains(out, `dirsync_group_changes_total{kind="group-delete",outcome="applied"} 0`) {
+	m.AddTarget("hr")
+	if out := scrape(t, m); !strings.Contains(out, `dirsync_group_changes_total{kind="group-delete",outcome="applied",target="hr"} 0`) {
 		t.Fatalf("group series not exported at zero:\n%s", out)
 	}
 	rep := dsync.Report{Groups: &dsync.GroupReport{
@@ -30,18 +31,18 @@ func TestMetrics_CountGroupChangesMembershipsAndRefusals(t *testing.T) {
 		Added:   40, Removed: 3,
 		Failed: []dsync.GroupFailure{{Change: dsync.GroupChange{Op: user.OpGroupUpdate}, Error: "500"}},
 	}}
-	m.Finished(rep, dsync.OutcomePartial, time.Unix(1000, 0))
-	m.Finished(dsync.Report{Groups: &dsync.GroupReport{Plan: dsync.GroupPlan{InScope: 7, Managed: 7}}}, dsync.OutcomeRefused, time.Unix(2000, 0))
+	m.For("hr").Finished(rep, dsync.OutcomePartial, time.Unix(1000, 0))
+	m.For("hr").Finished(dsync.Report{Groups: &dsync.GroupReport{Plan: dsync.GroupPlan{InScope: 7, Managed: 7}}}, dsync.OutcomeRefused, time.Unix(2000, 0))
 	out := scrape(t, m)
 	for _, want := range []string{
-		`dirsync_group_changes_total{kind="group-create",outcome="applied"} 1`,
-		`dirsync_group_changes_total{kind="group-update",outcome="applied"} 2`,
-		`dirsync_group_changes_total{kind="group-update",outcome="failed"} 1`,
-		`dirsync_group_memberships_changed_total{change="added"} 40`,
-		`dirsync_group_memberships_changed_total{change="removed"} 3`,
-		`dirsync_groups_in_scope 7`,
-		`dirsync_groups_managed 7`,
-		`dirsync_group_refusals_total 1`,
+		`dirsync_group_changes_total{kind="group-create",outcome="applied",target="hr"} 1`,
+		`dirsync_group_changes_total{kind="group-update",outcome="applied",target="hr"} 2`,
+		`dirsync_group_changes_total{kind="group-update",outcome="failed",target="hr"} 1`,
+		`dirsync_group_memberships_changed_total{change="added",target="hr"} 40`,
+		`dirsync_group_memberships_changed_total{change="removed",target="hr"} 3`,
+		`dirsync_groups_in_scope{target="hr"} 7`,
+		`dirsync_groups_managed{target="hr"} 7`,
+		`dirsync_group_refusals_total{target="hr"} 1`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("metrics lack %s", want)
