@@ -86,3 +86,28 @@ groups:
 		t.Fatalf("Load = %v; want the missing group endpoints named", err)
 	}
 }
+
+func TestLoad_GroupPushNamesEachRestTargetWithoutGroupEndpoints(t *testing.T) {
+	_, err := Load(writeConfig(t, ldapOnly+`
+targets:
+  - name: helpdesk
+    url: https://helpdesk.example.com/scim/v2
+    token: t1
+  - name: crm
+    type: rest
+    url: https://api.crm.example.com
+    token: t2
+    rest:
+      list: {path: /api/v1/users}
+      id: id
+      fields: {email: email}
+      active: status
+      create: {method: POST, path: /api/v1/users, body: '{"email": "{{email}}"}'}
+      delete: {method: DELETE, path: "/api/v1/users/{id}"}
+groups:
+  push: true
+`), nil)
+	if err == nil || !strings.Contains(err.Error(), "groups.push: targets[crm].rest.groups must declare") || strings.Contains(err.Error(), "helpdesk") {
+		t.Fatalf("Load = %v; want crm, and only crm, named", err)
+	}
+}
