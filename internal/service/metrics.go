@@ -205,11 +205,11 @@ func (t TargetMetrics) Finished(rep dsync.Report, outcome string, end time.Time)
 	if rep.Phases.Diff > 0 {
 		m.InScope.WithLabelValues(n).Set(float64(rep.Plan.InScope))
 	}
-	m.groups.finished(n, rep, outcome)
 	m.LastRun.WithLabelValues(n).Set(float64(end.Unix()))
 	if Completed(outcome) {
 		m.LastSuccess.WithLabelValues(n).Set(float64(end.Unix()))
 	}
+	m.groups.finished(n, rep, outcome)
 }
 
 // Handler serves the registry in the Prometheus text format.
