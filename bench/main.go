@@ -56,7 +56,9 @@ type options struct {
 	headerClientRate  int
 	headerConcurrency int
 	onlyHeaders       bool
-	dirsync           string
+	// groupPush runs scenario 7 (the group push) at N.
+	groupPush bool
+	dirsync   string
 }
 
 func main() {
@@ -81,6 +83,7 @@ func main() {
 	flag.IntVar(&o.headerClientRate, "ratelimit-client-rate", 100, "dirsync's target.rate_limit in the rate-limit-headers scenario")
 	flag.IntVar(&o.headerConcurrency, "ratelimit-concurrency", 8, "dirsync's target.concurrency in the rate-limit-headers scenario")
 	flag.BoolVar(&o.onlyHeaders, "only-ratelimit", false, "run scenario 6 (rate-limit headers) alone")
+	flag.BoolVar(&o.groupPush, "group-push", true, "run scenario 7: push the directory's groups, then no-change runs with the group pass")
 	flag.StringVar(&o.dirsync, "dirsync", "", "a dirsync binary to measure instead of building ./cmd/dirsync")
 	flag.BoolVar(&o.smoke, "smoke", false, "tiny sizes and one run: checks that the benchmark works, in seconds")
 	var goldapURL, goldapFilter, goldapBind string
@@ -342,6 +345,11 @@ func runSize(t *tb, o options, bin, work string, n int, rep *report) error {
 		churnFloor := floors[len(floors)/2]
 		logf("N=%d: floor after churn: ldapsearch %s (before churn %s)", n, churnFloor.Round(time.Millisecond), floor.Round(time.Millisecond))
 		rep.churn = scenario{name: fmt.Sprintf("3. %g %% churn of N=%d (%d changes)", o.churnShare*100, n, changed), n: n, runs: res, floor: churnFloor, changes: changed}
+		if o.groupPush {
+			if rep.groups, err = runGroups(o, bin, dir, srv, p, n); err != nil {
+				return fmt.Errorf("group push: %w", err)
+			}
+		}
 	}
 	return nil
 }

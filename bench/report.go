@@ -49,6 +49,7 @@ type report struct {
 	churn            scenario
 	throttled        []throttledResult
 	headers          [][]headerResult // scenario 6, per style
+	groups           *groupsResult    // scenario 7 (groups.go)
 	failed           bool
 }
 
@@ -128,6 +129,7 @@ func (r *report) print(w io.Writer) {
 	}
 	r.printThrottled(w)
 	r.printHeaderLimits(w)
+	r.printGroups(w)
 	if len(r.steady) > 1 {
 		first, last := r.steady[0], r.steady[len(r.steady)-1]
 		perFirst := first.wall().Seconds() / float64(first.n) * 1e6

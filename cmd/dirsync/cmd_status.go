@@ -41,7 +41,7 @@ every user whose last change failed, with the error and the attempt count.`,
 					return err
 				}
 				doc := map[string]any{"runs": st.Runs, "failing": st.Failing, "users": st.Users,
-					"quarantine_after": st.QuarantineAfter, "watch_refused": st.WatchRefused}
+					"quarantine_after": st.QuarantineAfter, "watch_refused": st.WatchRefused, "groups": st.Groups}
 				switch {
 				case output == "json" && len(targets) == 1:
 					return render.WriteJSON(out, doc)
@@ -91,6 +91,9 @@ func readStatus(ctx context.Context, t config.Target, limit int) (render.Status,
 		return st, err
 	}
 	st.Users = stats.Users
+	if st.Groups, err = db.GroupStats(ctx); err != nil {
+		return st, err
+	}
 	st.WatchRefused, err = svc.ReadWatchRefusals(ctx, db)
 	return st, err
 }

@@ -232,6 +232,7 @@ func WireTargets(ctx context.Context, cfg Config, log *zap.Logger, o WireOptions
 			return nil, err
 		}
 		a.Directory = dir
+		a.Engine.Groups = groupPass(cfg, dir)
 		apps = append(apps, a)
 	}
 	return apps, nil
@@ -454,6 +455,7 @@ func SummaryFields(rep dsync.Report, mode string, err error) []zap.Field {
 	if mode == "full" {
 		f = append(f, zap.Int("drifted", rep.Plan.Drifted), zap.Int("unmanaged", len(rep.Plan.Unmanaged)))
 	}
+	f = append(f, groupSummaryFields(rep)...)
 	if err != nil {
 		f = append(f, zap.Error(err))
 	}

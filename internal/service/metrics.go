@@ -45,6 +45,8 @@ type Metrics struct {
 	WatchRuns      *prometheus.CounterVec
 	WatchRefused   prometheus.Gauge
 	WatchRefusals  prometheus.Counter
+
+	groups *groupMetrics // metrics_groups.go
 }
 
 // durationBuckets span 10ms to about 45 minutes.
@@ -144,12 +146,14 @@ func NewMetrics(version string) *Metrics {
 	for _, o := range []string{dsync.OutcomeSuccess, dsync.OutcomePartial, dsync.OutcomeFailed, dsync.OutcomeRefused} {
 		m.WatchRuns.WithLabelValues(o)
 	}
+	m.groups = newGroupMetrics(m.reg)
 	return m
 }
 
 // AddTarget exports the series of the target named name at zero, so that
 // rate() and alerts see its first increment.
 func (m *Metrics) AddTarget(name string) {
+	m.groups.addTarget(name)
 	for _, o := range []string{dsync.OutcomeSuccess, dsync.OutcomePartial, dsync.OutcomeFailed, dsync.OutcomeRefused} {
 		m.Runs.WithLabelValues(name, o)
 	}
@@ -205,6 +209,7 @@ func (t TargetMetrics) Finished(rep dsync.Report, outcome string, end time.Time)
 	if Completed(outcome) {
 		m.LastSuccess.WithLabelValues(n).Set(float64(end.Unix()))
 	}
+	m.groups.finished(n, rep, outcome)
 }
 
 // Handler serves the registry in the Prometheus text format.

@@ -294,6 +294,7 @@ func validateProfile(p profile.Profile) []error {
 			bad(ep.name+".body", "%v", err)
 		}
 	}
+	errs = append(errs, validateGroups(p.Groups)...)
 	if !p.Create.Configured() && !p.BatchCreate.Configured() {
 		bad("create", "must be set, or batch_create (method, path and body of the call creating users)")
 	}

@@ -107,6 +107,9 @@ type Profile struct {
 	// account's {id}: e.g. reset_password, or send_invitation.
 	AfterCreate map[string]Endpoint `mapstructure:"after_create" json:"after_create,omitempty"`
 
+	// Groups are the group endpoints of the group push (groups.go).
+	Groups Groups `mapstructure:"groups" json:"groups,omitzero"`
+
 	Create     Endpoint `mapstructure:"create" json:"create"`
 	Update     Endpoint `mapstructure:"update" json:"update"`
 	Deactivate Endpoint `mapstructure:"deactivate" json:"deactivate"`
