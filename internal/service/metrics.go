@@ -43,6 +43,8 @@ type Metrics struct {
 	WatchRuns      *prometheus.CounterVec
 	WatchRefused   prometheus.Gauge
 	WatchRefusals  prometheus.Counter
+
+	Leader prometheus.Gauge
 }
 
 // durationBuckets span 10ms to about 45 minutes.
@@ -120,6 +122,11 @@ func NewMetrics(version string) *Metrics {
 			Help: "Attempts to start a change stream that the directory refused.",
 		}),
 	}
+	m.Leader = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "dirsync_leader",
+		Help: "1 while this process runs the syncs: always with the SQLite snapshot; with state.driver postgres, while it holds the lease (0: it stands by).",
+	})
+	m.reg.MustRegister(m.Leader)
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "dirsync_build_info",
 		Help:        "Always 1; the version label is dirsync's version.",
