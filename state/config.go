@@ -7,10 +7,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // DefaultPath is where the snapshot is kept unless state.path says otherwise.
 const DefaultPath = "/var/lib/dirsync/state.db"
+
+// DefaultLeaseTTL is state.lease_ttl's default.
+const DefaultLeaseTTL = 10 * time.Second
 
 // The values of state.driver.
 const (
@@ -29,6 +33,7 @@ const (
 //	  driver: sqlite            # or postgres
 //	  path: /var/lib/dirsync/state.db
 //	  url: postgres://dirsync@db.example.com/dirsync?sslmode=verify-full  # postgres only
+//	  lease_ttl: 10s            # postgres only
 //
 // Next to the file, dirsync keeps `<path>.lock` (the single-writer lock) and,
 // while it runs, SQLite's `<path>-wal` and `<path>-shm`. All are created 0600
@@ -46,6 +51,10 @@ type Config struct {
 	// config file), in PGPASSWORD or in a ~/.pgpass file; sslmode and the
 	// other libpq parameters are taken from it.
 	URL string `mapstructure:"url" json:"-"`
+	// LeaseTTL is how long the leader's lease lasts unless renewed, with
+	// driver postgres: a standby takes over at most about this long after the
+	// leader died or lost the database. Default 10s; at least 1s.
+	LeaseTTL time.Duration `mapstructure:"lease_ttl" json:"lease_ttl,omitempty"`
 }
 
 // RedactedURL is URL without its password, for messages and logs.
@@ -59,7 +68,7 @@ func (c Config) RedactedURL() string {
 
 // Default returns the configuration the config file is decoded over.
 func Default() Config {
-	return Config{Driver: DriverSQLite, Path: DefaultPath}
+	return Config{Driver: DriverSQLite, Path: DefaultPath, LeaseTTL: DefaultLeaseTTL}
 }
 
 // Validate reports every problem with c at once, each named by its config-file
@@ -93,6 +102,9 @@ func (c Config) validateURL() error {
 	}
 	if u.Scheme != "postgres" && u.Scheme != "postgresql" {
 		return bad("%s: the scheme must be postgres:// (a URL, not key=value settings)", u.Redacted())
+	}
+	if c.LeaseTTL != 0 && c.LeaseTTL < time.Second {
+		return fmt.Errorf("state.lease_ttl: %s is too short: at least 1s (default %s)", c.LeaseTTL, DefaultLeaseTTL)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestConfig_DefaultIsValid(t *testing.T) {
@@ -62,6 +63,7 @@ func TestConfig_DriverDefaultsToSQLiteAndPostgresNeedsAURL(t *testing.T) {
 		"not a url":       {Config{Driver: DriverPostgres, URL: "host=db dbname=x"}, "state.url: "},
 		"other scheme":    {Config{Driver: DriverPostgres, URL: "mysql://db/x"}, "state.url: "},
 		"url with sqlite": {Config{Driver: DriverSQLite, Path: DefaultPath, URL: "postgres://db/x"}, "state.url: "},
+		"short lease":     {Config{Driver: DriverPostgres, URL: "postgres://db/x", LeaseTTL: 100 * time.Millisecond}, "state.lease_ttl: "},
 	} {
 		err := c.cfg.Validate()
 		if err == nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/dirsync/dirsync/ldapsource"
 	"github.com/dirsync/dirsync/state"
+	"github.com/dirsync/dirsync/state/postgres"
 	dsync "github.com/dirsync/dirsync/sync"
 	"github.com/dirsync/dirsync/target"
 	"github.com/dirsync/dirsync/target/rest"
@@ -20,6 +21,8 @@ import (
 // dirsync is built rather than found (or missed) at run time.
 var (
 	_ dsync.Store    = (*state.DB)(nil) // summaries, meta and intents included
+	_ dsync.Store    = (*postgres.DB)(nil)
+	_ dsync.Store    = state.Store(nil) // what openStore returns
 	_ dsync.Source   = ldapSource{}
 	_ dsync.Streamer = ldapSource{}
 	_ dsync.Target   = (*scim.Client)(nil)
@@ -151,12 +154,7 @@ func wireTo(ctx context.Context, cfg Config, log *zap.Logger, readOnly bool, pla
 			return nil, err
 		}
 	}
-	var st *state.DB
-	if readOnly {
-		st, err = state.OpenReadOnly(ctx, cfg.State.Path)
-	} else {
-		st, err = state.Open(ctx, cfg.State.Path)
-	}
+	st, err := openStore(ctx, cfg.State, readOnly)
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,8 @@ import (
 
 	"github.com/dirsync/dirsync/internal/config"
 	"github.com/dirsync/dirsync/ldapsource"
+	"github.com/dirsync/dirsync/state"
+	"github.com/dirsync/dirsync/state/stores"
 	dsync "github.com/dirsync/dirsync/sync"
 )
 
@@ -101,9 +103,13 @@ It exits 0 when all is well, 1 otherwise.`,
 			}
 
 			recs, snapErr := a.engine.Store.Snapshot(ctx)
-			step(snapErr, fmt.Sprintf("snapshot %s: %d records", cfg.State.Path, len(recs)), "check state.path and its permissions")
-			step(stateWritable(cfg.State.Path), fmt.Sprintf("snapshot directory %s is writable", filepath.Dir(cfg.State.Path)),
-				"create the directory, or give the user dirsync runs as write access to it (and to the snapshot's files), or change state.path")
+			if cfg.State.Driver == state.DriverPostgres {
+				step(snapErr, fmt.Sprintf("snapshot %s: %d records", stores.Where(cfg.State), len(recs)), "check state.url, the database's password (PGPASSWORD or ~/.pgpass) and that the role may create tables in it")
+			} else {
+				step(snapErr, fmt.Sprintf("snapshot %s: %d records", cfg.State.Path, len(recs)), "check state.path and its permissions")
+				step(stateWritable(cfg.State.Path), fmt.Sprintf("snapshot directory %s is writable", filepath.Dir(cfg.State.Path)),
+					"create the directory, or give the user dirsync runs as write access to it (and to the snapshot's files), or change state.path")
+			}
 			if dirErr == nil && snapErr == nil {
 				// What the sync's safety check refuses first.
 				if plan := dsync.Diff(dir, recs, a.engine.OnRemoved); plan.InScope == 0 && plan.Managed > 0 {

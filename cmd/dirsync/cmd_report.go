@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
-	"github.com/dirsync/dirsync/state"
+	"github.com/dirsync/dirsync/state/stores"
 	dsync "github.com/dirsync/dirsync/sync"
 	"github.com/dirsync/dirsync/user"
 )
@@ -134,7 +134,7 @@ the platform). It reads the platform and the snapshot, and writes nothing.`,
 			if !ok {
 				return fmt.Errorf("target.type %s cannot list accounts", targetType(cfg))
 			}
-			db, err := state.OpenReadOnly(ctx, cfg.State.Path)
+			db, err := stores.OpenReadOnly(ctx, cfg.State)
 			if err != nil {
 				return err
 			}

@@ -110,6 +110,8 @@ type service struct {
 	plat     platform
 	platFrom platformSource
 	throttle *throttleLog
+
+	lead *leadership // the leader election (state.driver postgres); nil with SQLite
 }
 
 // platformSource is what a platform client is built from: the target
@@ -127,6 +129,7 @@ func newService(g *globalFlags, cfg Config, log *zap.Logger, f *runFlags) *servi
 	s := &service{
 		g: g, flags: f, root: root, log: log, m: svc.NewMetrics(buildVersion()), cfg: cfg, started: time.Now(), limits: svc.DefaultListenerLimits,
 		throttle: newThrottleLog(root),
+		lead:     newLeadership(cfg.State),
 	}
 	s.runner = svc.NewRunner(s.runOnce, s.pokeWatcher, log, s.m)
 	s.mgr = &svc.Manager{Log: log, Runner: s.runner, CancelRun: func() { s.cancelRun() }, Grace: f.grace, AbortWait: abortWait, Notify: s.notify}
@@ -175,19 +178,28 @@ func (s *service) serve(ctx context.Context) error {
 	s.mu.Lock()
 	s.sched = sched
 	s.mu.Unlock()
-	s.stopSched = s.background(ctx, "scheduler", sched)
-	defer s.stopSched()
-	if w := s.startWatcher(cfg); w != nil {
-		s.mu.Lock()
-		s.watch = w
-		s.mu.Unlock()
+	if s.lead != nil {
+		// Only the leader schedules, watches and runs (see leader.go).
+		defer s.background(ctx, "leader election", s.gate())()
+		s.log.Info("service started", zap.String("listen", ln.Addr().String()), zap.String("schedule", cfg.Schedule),
+			zap.String("state", cfg.State.RedactedURL()), zap.String("leader", "standing by until this process leads"),
+			zap.String("version", buildVersion()))
+	} else {
+		s.m.Leader.Set(1)
+		s.stopSched = s.background(ctx, "scheduler", sched)
+		defer s.stopSched()
+		if w := s.startWatcher(cfg); w != nil {
+			s.mu.Lock()
+			s.watch = w
+			s.mu.Unlock()
+		}
+		s.log.Info("service started", zap.String("listen", ln.Addr().String()), zap.String("schedule", cfg.Schedule),
+			zap.Time("next_run", sched.Next()), zap.String("version", buildVersion()))
+		if s.flags.runAtStart {
+			s.trigger("start")
+		}
 	}
 	defer s.stopWatcher()
-	s.log.Info("service started", zap.String("listen", ln.Addr().String()), zap.String("schedule", cfg.Schedule),
-		zap.Time("next_run", sched.Next()), zap.String("version", buildVersion()))
-	if s.flags.runAtStart {
-		s.trigger("start")
-	}
 	s.notify("READY=1\nSTATUS=serving on " + ln.Addr().String())
 
 	// A failed listener stops the service as a stop signal does, and the
@@ -233,6 +245,7 @@ func (s *service) stopWatcher() {
 // runOnce runs one reconciliation with the config in force, opening (and
 // locking) the snapshot for the run's duration only.
 func (s *service) runOnce(reason string) {
+	ctx := s.termRunCtx()
 	s.m.Running.Set(1)
 	defer s.m.Running.Set(0)
 	cfg := s.config()
@@ -243,27 +256,27 @@ func (s *service) runOnce(reason string) {
 	// The events and cookies the change stream gathered so far are covered
 	// by this run's directory read.
 	take := s.fullReadTake()
-	a, err := s.wire(s.runCtx, cfg)
+	a, err := s.wire(ctx, cfg)
 	if err != nil {
-		s.fullReadDone(s.runCtx, nil, take, false)
+		s.fullReadDone(ctx, nil, take, false)
 	}
 	if err == nil {
 		// Every sync.full_reconcile_every, a run lists the platform and
 		// corrects drift, as `dirsync sync` does.
 		newLogProgress(s.log, progressEvery).attach(a)
-		full := fullDue(s.runCtx, a, cfg.Sync.FullReconcileEvery, false, false, s.root)
+		full := fullDue(ctx, a, cfg.Sync.FullReconcileEvery, false, false, s.root)
 		if full {
 			mode = "full"
 		}
-		rep, err = a.engine.Run(s.runCtx, dsync.RunOptions{Mode: mode, Full: full, FullBestEffort: true})
+		rep, err = a.engine.Run(ctx, dsync.RunOptions{Mode: mode, Full: full, FullBestEffort: true})
 		if rep.FullSkipped != "" {
 			s.root.Warn("scheduled full reconcile skipped: the platform could not be listed; the next run tries again",
 				zap.String("reason", rep.FullSkipped))
 		}
 		if full && err == nil && rep.FullSkipped == "" {
-			markFull(s.runCtx, a, s.root)
+			markFull(ctx, a, s.root)
 		}
-		s.fullReadDone(s.runCtx, a, take, svc.Completed(rep.Outcome(err)))
+		s.fullReadDone(ctx, a, take, svc.Completed(rep.Outcome(err)))
 		if cerr := a.Close(); cerr != nil && err == nil {
 			err = fmt.Errorf("close snapshot: %w", cerr)
 		}
@@ -284,7 +297,7 @@ func (s *service) runOnce(reason string) {
 	s.m.Finished(rep, outcome, end)
 
 	fields := summaryFields(rep, mode, err)
-	if s.runCtx.Err() != nil {
+	if ctx.Err() != nil {
 		fields = append(fields, zap.Bool("aborted", true))
 	}
 	s.notify(fmt.Sprintf("STATUS=last run %s at %s", outcome, end.Format(time.RFC3339)))
@@ -305,7 +318,7 @@ func (s *service) wire(ctx context.Context, cfg Config) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	return wireTo(ctx, cfg, s.root, false, plat, s.throttle, obs)
+	return wireTo(s.withLease(ctx), cfg, s.root, false, plat, s.throttle, obs)
 }
 
 // platform returns the platform client of the process, built with obs as

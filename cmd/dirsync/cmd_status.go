@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	svc "github.com/dirsync/dirsync/internal/service"
-	"github.com/dirsync/dirsync/state"
+	"github.com/dirsync/dirsync/state/stores"
 	dsync "github.com/dirsync/dirsync/sync"
 )
 
@@ -33,7 +33,7 @@ every user whose last change failed, with the error and the attempt count.`,
 				return err
 			}
 			ctx := cmd.Context()
-			db, err := state.OpenReadOnly(ctx, cfg.State.Path)
+			db, err := stores.OpenReadOnly(ctx, cfg.State)
 			if err != nil {
 				return err
 			}
@@ -60,7 +60,7 @@ every user whose last change failed, with the error and the attempt count.`,
 					"quarantine_after": cfg.Sync.QuarantineAfter, "watch_refused": refused})
 			}
 			writeWatchRefusals(out, refused)
-			fmt.Fprintf(out, "Snapshot %s: %d active, %d archived, %d pending, %d deleted\n\n", cfg.State.Path,
+			fmt.Fprintf(out, "Snapshot %s: %d active, %d archived, %d pending, %d deleted\n\n", stores.Where(cfg.State),
 				stats.Users["active"], stats.Users["archived"], stats.Users["pending"], stats.Users["deleted"])
 			if len(runs) == 0 {
 				fmt.Fprintln(out, "No runs yet. Run `dirsync plan`, then `dirsync sync`.")

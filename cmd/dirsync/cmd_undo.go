@@ -65,15 +65,7 @@ type undoItem struct {
 
 func runUndo(cmd *cobra.Command, cfg Config, log *zap.Logger, run int64, dryRun bool, output string) error {
 	ctx := cmd.Context()
-	var (
-		db  *state.DB
-		err error
-	)
-	if dryRun {
-		db, err = state.OpenReadOnly(ctx, cfg.State.Path)
-	} else {
-		db, err = state.Open(ctx, cfg.State.Path)
-	}
+	db, err := openStore(ctx, cfg.State, dryRun)
 	if err != nil {
 		return err
 	}
@@ -145,7 +137,7 @@ func runUndo(cmd *cobra.Command, cfg Config, log *zap.Logger, run int64, dryRun 
 // undoPlan returns the reactivations that undo run's archives (see
 // dsync.UndoArchives), and the accounts they reactivate with why the run
 // archived each.
-func undoPlan(ctx context.Context, db *state.DB, run int64) (dsync.Plan, []undoItem, error) {
+func undoPlan(ctx context.Context, db state.Store, run int64) (dsync.Plan, []undoItem, error) {
 	entries, err := db.Journal(ctx, run)
 	if err != nil {
 		return dsync.Plan{}, nil, err

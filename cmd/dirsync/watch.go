@@ -23,11 +23,15 @@ func (w *watcher) stop() { w.halt() }
 
 // startWatcher starts following the directory when ldap.watch asks for it.
 func (s *service) startWatcher(cfg Config) *watcher {
+	if !s.leading() {
+		return nil // the leader's (see leader.go)
+	}
 	w := svc.NewWatcher(cfg.LDAP, cfg.State.Path, svc.WatchDeps{
 		Log:      s.root.With(zap.String(keyComponent, "watch")),
 		Metrics:  s.m,
 		Runner:   s.runner,
-		RunCtx:   s.runCtx,
+		RunCtx:   s.termRunCtx(),
+		State:    s.stateOpener(cfg),
 		FullRead: func() { s.runOnce("watch: full read") },
 		OpenRun: func(ctx context.Context) (svc.EventRun, error) {
 			a, err := s.wire(ctx, s.config())

@@ -19,6 +19,7 @@ import (
 
 	"github.com/dirsync/dirsync/ldapsource"
 	"github.com/dirsync/dirsync/state"
+	"github.com/dirsync/dirsync/state/stores"
 	dsync "github.com/dirsync/dirsync/sync"
 )
 
@@ -131,6 +132,10 @@ type WatchDeps struct {
 	Settle func(outcome string)
 	// Summary returns the log fields that sum up a run.
 	Summary func(rep dsync.Report, mode string, err error) []zap.Field
+	// State, when not nil, opens the snapshot where the watcher keeps its
+	// cookies and refusals (state.driver postgres, under the leader's
+	// lease); when nil, that is the SQLite file at the watcher's path.
+	State *stores.Opener
 }
 
 // EventRun is one change-event run, wired: the engine and its snapshot.
@@ -211,11 +216,11 @@ func (w *Watcher) follow(ctx context.Context) {
 		// A stream that falls back to poll resumes from its poll cookie.
 		load = append(load, slices.Collect(maps.Values(src.StreamKeys(ldapsource.WatchPoll)))...)
 	}
-	cookies, err := loadCookies(ctx, w.statePath, load)
+	cookies, err := loadCookies(ctx, w.opener(), load)
 	if err != nil {
 		w.log.Warn("watch: cannot read the saved cookies; starting from scratch (a full read follows)", zap.Error(err))
 	}
-	if stale := recordedRefusals(ctx, w.statePath); stale {
+	if stale := recordedRefusals(ctx, w.opener()); stale {
 		w.mu.Lock()
 		w.refusedDirty = true // clear what an earlier process recorded, unless it still holds
 		w.mu.Unlock()
@@ -302,8 +307,8 @@ func resumed(keys map[string]string, cookies map[string][]byte) int {
 
 // loadCookies reads the kept cookies of keys from the snapshot, without
 // locking it.
-func loadCookies(ctx context.Context, path string, keys []string) (map[string][]byte, error) {
-	db, err := state.OpenReadOnly(ctx, path)
+func loadCookies(ctx context.Context, o stores.Opener, keys []string) (map[string][]byte, error) {
+	db, err := o.OpenReadOnly(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -413,8 +418,8 @@ func (w *Watcher) recordRefused() {
 	w.refusedDirty = false
 	list := slices.SortedFunc(maps.Values(w.refused), func(a, b WatchRefusal) int { return strings.Compare(a.Error, b.Error) })
 	w.mu.Unlock()
-	path := w.statePath
-	if _, err := os.Stat(path); len(list) == 0 && errors.Is(err, fs.ErrNotExist) {
+	o := w.opener()
+	if _, err := os.Stat(o.Config.Path); len(list) == 0 && o.Config.Driver != state.DriverPostgres && errors.Is(err, fs.ErrNotExist) {
 		return // nothing to clear: no snapshot yet
 	}
 	err := func() error {
@@ -422,7 +427,7 @@ func (w *Watcher) recordRefused() {
 		if err != nil {
 			return err
 		}
-		db, err := state.Open(w.d.RunCtx, path)
+		db, err := o.Open(w.d.RunCtx)
 		if err != nil {
 			return err
 		}
@@ -687,6 +692,14 @@ func idsByDN(ctx context.Context, st dsync.Store, dns []string) ([]string, error
 	return ids, nil
 }
 
+// opener opens the snapshot of the watcher's cookies (see WatchDeps.State).
+func (w *Watcher) opener() stores.Opener {
+	if w.d.State != nil {
+		return *w.d.State
+	}
+	return stores.Opener{Config: state.Config{Driver: state.DriverSQLite, Path: w.statePath}}
+}
+
 // FullReadTake is what an ordinary run takes from the watcher: every event
 // and cookie gathered before its directory read. It first waits, up to
 // limit, for the streams' start positions, so that the run at start-up is
@@ -721,8 +734,8 @@ func (w *Watcher) FullReadDone(ctx context.Context, ms dsync.MetaStore, t *Watch
 
 // recordedRefusals reports whether the snapshot holds refused streams
 // recorded earlier, without locking it.
-func recordedRefusals(ctx context.Context, path string) bool {
-	db, err := state.OpenReadOnly(ctx, path)
+func recordedRefusals(ctx context.Context, o stores.Opener) bool {
+	db, err := o.OpenReadOnly(ctx)
 	if err != nil {
 		return false
 	}
