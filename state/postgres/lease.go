@@ -85,7 +85,7 @@ func DefaultHolder() string {
 // another process holds it, the error is a heldError naming that process
 // (IsHeld). ttl <= 0 means DefaultLeaseTTL.
 func Acquire(ctx context.Context, rawURL, holder string, ttl time.Duration) (*Lease, error) {
-	pool, err := leasePool(ctx, rawURL)
+	pool, err := leasePool(ctx, rawURL, ttl)
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +105,7 @@ func Campaign(ctx context.Context, rawURL, holder string, ttl, retry time.Durati
 	var lastErr error
 	for {
 		if pool == nil {
-			pool, lastErr = leasePool(ctx, rawURL)
+			pool, lastErr = leasePool(ctx, rawURL, ttl)
 		}
 		if pool != nil {
 			l, err := tryAcquire(ctx, pool, holder, ttl)
@@ -130,8 +130,15 @@ func Campaign(ctx context.Context, rawURL, holder string, ttl, retry time.Durati
 
 // leasePool opens the lease's own connections, so that renewals never wait
 // behind the store's writes for a connection.
-func leasePool(ctx context.Context, rawURL string) (*pgxpool.Pool, error) {
-	pool, err := connect(ctx, rawURL, 2)
+//
+// A renewal or a takeover waits for the lease row at most a fifth of the
+// TTL (a writer's transaction holds it for a moment; a paused writer's until
+// the server ends it): it is tried again rather than left hanging.
+func leasePool(ctx context.Context, rawURL string, ttl time.Duration) (*pgxpool.Pool, error) {
+	if ttl <= 0 {
+		ttl = DefaultLeaseTTL
+	}
+	pool, err := connect(ctx, rawURL, 2, idleTimeout(ttl), ttl/5)
 	if err != nil {
 		return nil, fmt.Errorf("lease: %w", err)
 	}

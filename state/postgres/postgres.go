@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"sync"
 	"time"
 
@@ -104,6 +105,16 @@ func newOptions(opts []Option) options {
 	return o
 }
 
+// idleTimeout is how long a writer's transaction may wait for its client:
+// half the lease's TTL, so that a paused writer's locks are gone soon after
+// its lease expired.
+func idleTimeout(ttl time.Duration) time.Duration {
+	if ttl <= 0 {
+		ttl = DefaultLeaseTTL
+	}
+	return max(ttl/2, 500*time.Millisecond)
+}
+
 // Redact returns rawURL without its password.
 func Redact(rawURL string) string {
 	u, err := url.Parse(rawURL)
@@ -114,7 +125,13 @@ func Redact(rawURL string) string {
 }
 
 // connect opens a pool on rawURL and checks that the server answers.
-func connect(ctx context.Context, rawURL string, maxConns int32) (*pgxpool.Pool, error) {
+//
+// Its sessions have idle_in_transaction_session_timeout set to idle: a
+// process paused (SIGSTOP) or cut off in the middle of a transaction holds
+// its locks, the lease row's included, no longer than that; the server ends
+// the transaction, and a standby can take the lease over. lockTimeout, when
+// not zero, bounds each wait for a lock.
+func connect(ctx context.Context, rawURL string, maxConns int32, idle, lockTimeout time.Duration) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(rawURL)
 	if err != nil {
 		// pgx's message may quote the URL, password included.
@@ -122,6 +139,13 @@ func connect(ctx context.Context, rawURL string, maxConns int32) (*pgxpool.Pool,
 	}
 	if maxConns > 0 {
 		cfg.MaxConns = maxConns
+	}
+	params := cfg.ConnConfig.RuntimeParams
+	if idle > 0 {
+		params["idle_in_transaction_session_timeout"] = strconv.FormatInt(max(idle.Milliseconds(), 1), 10)
+	}
+	if lockTimeout > 0 {
+		params["lock_timeout"] = strconv.FormatInt(max(lockTimeout.Milliseconds(), 1), 10)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -143,7 +167,11 @@ func connect(ctx context.Context, rawURL string, maxConns int32) (*pgxpool.Pool,
 func Open(ctx context.Context, rawURL string, opts ...Option) (*DB, error) {
 	o := newOptions(opts)
 	where := Redact(rawURL)
-	pool, err := connect(ctx, rawURL, 0)
+	ttl := o.ttl
+	if o.lease != nil {
+		ttl = o.lease.ttl
+	}
+	pool, err := connect(ctx, rawURL, 0, idleTimeout(ttl), 0)
 	if err != nil {
 		return nil, fmt.Errorf("state %s: %w", where, err)
 	}
@@ -187,49 +215,57 @@ func (d *DB) initWriter(ctx context.Context, rawURL string, o options) error {
 	return nil
 }
 
-// setUp creates the lease table and brings the schema up to date, under an
-// advisory lock, each migration in its own transaction with its
-// schema_migrations row.
+// setUp creates the lease table and brings the schema up to date: in one
+// transaction, under a transaction-level advisory lock (two processes
+// starting together do not both migrate), all of it or nothing. A process
+// paused in the middle holds no lock past idle_in_transaction_session_timeout
+// (see connect). When the schema is up to date already, it only checks.
 func setUp(ctx context.Context, pool *pgxpool.Pool, now time.Time) error {
-	conn, err := pool.Acquire(ctx)
+	var ready bool
+	err := pool.QueryRow(ctx, `SELECT to_regclass('dirsync_lease') IS NOT NULL`).Scan(&ready)
 	if err != nil {
 		return err
 	}
-	defer conn.Release()
-	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(migrateLock)); err != nil {
-		return fmt.Errorf("lock the schema: %w", err)
-	}
-	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, int64(migrateLock)) //nolint:errcheck // the session ends with the connection anyway
-	if _, err := conn.Exec(ctx, createLease); err != nil {
-		return fmt.Errorf("create the lease table: %w", err)
-	}
-	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version    INTEGER PRIMARY KEY,
-		name       TEXT NOT NULL,
-		applied_at TEXT NOT NULL)`); err != nil {
-		return err
-	}
-	current, err := schemaVersion(ctx, conn.Conn())
-	if err != nil {
-		return err
-	}
-	if current > latestVersion {
-		return state.NewSchemaTooNewError(current)
-	}
-	for _, m := range migrations[current:] {
-		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, m.SQL); err != nil {
-				return err
-			}
-			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
-				m.Version, m.Name, state.FormatTime(now))
-			return err
-		})
+	if ready {
+		v, err := schemaVersion(ctx, pool)
 		if err != nil {
-			return fmt.Errorf("migration %04d_%s: %w", m.Version, m.Name, err)
+			return err
+		}
+		if v == latestVersion {
+			return nil
 		}
 	}
-	return nil
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrateLock)); err != nil {
+			return fmt.Errorf("lock the schema: %w", err)
+		}
+		if _, err := tx.Exec(ctx, createLease); err != nil {
+			return fmt.Errorf("create the lease table: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version    INTEGER PRIMARY KEY,
+			name       TEXT NOT NULL,
+			applied_at TEXT NOT NULL)`); err != nil {
+			return err
+		}
+		current, err := schemaVersion(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if current > latestVersion {
+			return state.NewSchemaTooNewError(current)
+		}
+		for _, m := range migrations[current:] {
+			if _, err := tx.Exec(ctx, m.SQL); err != nil {
+				return fmt.Errorf("migration %04d_%s: %w", m.Version, m.Name, err)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
+				m.Version, m.Name, state.FormatTime(now)); err != nil {
+				return fmt.Errorf("migration %04d_%s: %w", m.Version, m.Name, err)
+			}
+		}
+		return nil
+	})
 }
 
 // schemaVersion is the highest migration applied; 0 when there is no
@@ -253,7 +289,7 @@ func schemaVersion(ctx context.Context, q interface {
 func OpenReadOnly(ctx context.Context, rawURL string, opts ...Option) (*DB, error) {
 	o := newOptions(opts)
 	where := Redact(rawURL)
-	pool, err := connect(ctx, rawURL, 4)
+	pool, err := connect(ctx, rawURL, 4, 0, 0)
 	if err != nil {
 		return nil, fmt.Errorf("state %s: %w", where, err)
 	}
