@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -136,6 +138,23 @@ func TestHA_NeverTwoWritersThroughKillsStopsAndCutsAndPlatformMatchesDirectory(t
 		}
 		t.Fatalf("no member leads within %s", within)
 		return nil
+	}
+
+	// A one-shot sync while a service leads stops at once, naming where the
+	// leader runs; status reads the shared snapshot.
+	first := leader(nil, 20*time.Second)
+	succeededSince(time.Time{}, 30*time.Second)
+	writes := e.plat.Writes()
+	r := runBinary(t, "sync", "--config", members[0].config)
+	host, _ := os.Hostname()
+	if r.code != 1 || !strings.Contains(r.stderr, "already running on "+host+" (pid "+strconv.Itoa(first.svc.cmd.Process.Pid)+")") {
+		t.Errorf("a one-shot sync while %s leads:\n%s", first.name, r)
+	}
+	if got := e.plat.Writes(); got != writes {
+		t.Errorf("the locked-out sync wrote to the platform (%d → %d writes)", writes, got)
+	}
+	if r := runBinary(t, "status", "--config", members[1].config); r.code != 0 || !strings.Contains(r.stdout, "success") {
+		t.Errorf("status of the shared snapshot:\n%s", r)
 	}
 
 	faults := []string{"kill", "stop", "cut"}
