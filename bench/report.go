@@ -49,6 +49,7 @@ type report struct {
 	churn            scenario
 	throttled        []throttledResult
 	headers          [][]headerResult // scenario 6, per style
+	postgres         scenario         // scenario 7
 	failed           bool
 }
 
@@ -128,6 +129,15 @@ func (r *report) print(w io.Writer) {
 	}
 	r.printThrottled(w)
 	r.printHeaderLimits(w)
+	if len(r.postgres.runs) > 0 {
+		// Against the same no-change reconcile with the SQLite snapshot.
+		for _, sq := range r.steady {
+			if sq.n == r.postgres.n {
+				row(r.postgres, fmt.Sprintf("%.2f× the SQLite state's %s", r.postgres.wall().Seconds()/sq.wall().Seconds(), sec(sq.wall())),
+					"– (recorded)", true)
+			}
+		}
+	}
 	if len(r.steady) > 1 {
 		first, last := r.steady[0], r.steady[len(r.steady)-1]
 		perFirst := first.wall().Seconds() / float64(first.n) * 1e6

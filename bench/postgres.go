@@ -1,0 +1,42 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/dirsync/dirsync/internal/pgtest"
+	"github.com/dirsync/dirsync/internal/slapdtest"
+)
+
+// runPostgres is scenario 7: the no-change reconcile of n users (scenario
+// 1) with the snapshot in a private PostgreSQL on this machine
+// (state.driver: postgres) instead of the SQLite file. The platform is
+// emptied and the PostgreSQL snapshot seeded by a first sync, as scenario
+// 1's is; then each run must write nothing to the platform.
+func runPostgres(o options, bin, dir string, srv *slapdtest.Server, p *platform, n int, floor time.Duration) (scenario, error) {
+	t := newTB(dir)
+	defer t.close()
+	logf("N=%d: starting PostgreSQL", n)
+	pg := pgtest.Start(t)
+	url := pg.NewDatabase(t)
+	p.reset()
+	p.configure(0, 0)
+	state := fmt.Sprintf("  driver: postgres\n  url: %q\n", url)
+	cfg := writeConfigState(dir, "postgres", srv, p.url, 100_000, o.concurrency, state)
+	logf("N=%d: seeding the platform and the PostgreSQL snapshot", n)
+	seed := runDirsync(bin, cfg)
+	if seed.err != nil {
+		return scenario{}, fmt.Errorf("seed sync: %w", seed.err)
+	}
+	logf("N=%d: seeded in %s", n, seed.wall.Round(time.Millisecond))
+	var res []result
+	for range o.runs {
+		before := p.current().Writes()
+		r := runDirsync(bin, cfg)
+		if w := p.current().Writes() - before; r.err == nil && w != 0 {
+			r.err = fmt.Errorf("a no-change reconcile wrote %d times to the platform", w)
+		}
+		res = append(res, r)
+	}
+	return scenario{name: fmt.Sprintf("7. no-change reconcile, N=%d, snapshot in PostgreSQL (same machine)", n), n: n, runs: res, floor: floor}, nil
+}
