@@ -436,6 +436,7 @@ func (s *service) status() svc.Status {
 	w := s.watch
 	st := svc.Status{Started: s.started, LastOutcome: s.lastOutcome, LastSuccess: s.lastSuccess, ReadinessStaleness: s.cfg.ReadinessStaleness}
 	s.mu.Unlock()
+	st.Standby = !s.leading()
 	if w != nil {
 		if why, refused := w.Refusal(); refused {
 			st.WatchRefused = why

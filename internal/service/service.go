@@ -38,12 +38,19 @@ type Status struct {
 	// WatchRefused, when not empty, says why the directory refuses the
 	// change stream of ldap.watch.
 	WatchRefused string
+	// Standby says another process leads (state.driver postgres): this one
+	// runs nothing and is ready whatever its last run was.
+	Standby bool
 }
 
-// Ready reports whether the service is ready at now, and why: it is unless
+// Ready reports whether the service is ready at now, and why: a standby is;
+// the leader (or the only process) is unless
 // the directory refuses the change stream of ldap.watch, or the last run
 // failed (or was refused) and no run has completed for ReadinessStaleness.
 func (s Status) Ready(now time.Time) (bool, string) {
+	if s.Standby {
+		return true, "ok: standing by (another dirsync leads)"
+	}
 	if s.WatchRefused != "" {
 		return false, "not ready: " + s.WatchRefused
 	}

@@ -26,6 +26,9 @@ func (o Opener) Open(ctx context.Context) (state.Store, error) {
 	switch o.Config.Driver {
 	case state.DriverPostgres:
 		var opts []postgres.Option
+		if o.Config.LeaseTTL > 0 {
+			opts = append(opts, postgres.WithLeaseTTL(o.Config.LeaseTTL))
+		}
 		if o.Lease != nil {
 			l := o.Lease()
 			if l == nil {
