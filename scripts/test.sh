@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test dirsync has, after installing what the tests need (OpenLDAP's
-# slapd and ldap-utils, and Samba's AD domain controller, from the system's
-# packages). This is the README's test command and what CI runs. With CI=true,
+# slapd and ldap-utils, Chromium, and Samba's AD domain controller, from the
+# system's packages). This is the README's test command and what CI runs. With CI=true,
 # tests that need slapd or Samba fail instead of skipping when they cannot be
 # started. The Active Directory tests need root (Samba's LDAP port is 389).
 set -euo pipefail

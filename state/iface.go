@@ -29,6 +29,9 @@ type Store interface {
 	Runs(ctx context.Context, limit int) ([]Run, error)
 	// Failing returns the records whose last change failed, ordered by ID.
 	Failing(ctx context.Context) ([]user.Record, error)
+	// Unsettled returns the pending records and the failing ones, ordered
+	// by ID.
+	Unsettled(ctx context.Context) ([]user.Record, error)
 	// Journal returns a run's journal in the order the changes were saved.
 	Journal(ctx context.Context, runID int64) ([]user.Entry, error)
 	// Stats counts the records by status, the failing ones and the runs.

@@ -25,6 +25,15 @@ type Run struct {
 	Error   string         `json:"error,omitempty"`
 }
 
+// Duration is how long the run took; zero while it is in progress or when
+// its process died.
+func (r Run) Duration() time.Duration {
+	if r.Finished.IsZero() {
+		return 0
+	}
+	return r.Finished.Sub(r.Started)
+}
+
 // Runs returns the latest limit runs, newest first; limit <= 0 means all.
 func (d *DB) Runs(ctx context.Context, limit int) ([]Run, error) {
 	if d.sql == nil {
@@ -65,6 +74,22 @@ func (d *DB) Failing(ctx context.Context) ([]user.Record, error) {
 		`SELECT `+recordColumns+` FROM users WHERE attempts > 0 OR last_error <> '' ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("state %s: failing: %w", d.path, err)
+	}
+	return recs, nil
+}
+
+// Unsettled returns the records whose change is not settled, ordered by
+// user ID: the pending ones (a create was asked for and is not known to have
+// landed: its intent) and those whose last change failed (see Failing).
+func (d *DB) Unsettled(ctx context.Context) ([]user.Record, error) {
+	if d.sql == nil {
+		return nil, nil
+	}
+	// Each side of the OR matches an index: users_status, users_failing.
+	recs, err := d.queryRecords(ctx, 0,
+		`SELECT `+recordColumns+` FROM users WHERE status = 'pending' OR attempts > 0 OR last_error <> '' ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("state %s: unsettled: %w", d.path, err)
 	}
 	return recs, nil
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dirsync/dirsync/target/rest/profile"
 	"github.com/dirsync/dirsync/user"
 )
 
@@ -48,7 +49,8 @@ const (
 //	  ca_file: ""
 //	  insecure_skip_verify: false
 //
-// Type rest also reads the `rest:` section, a RestProfile.
+// Type rest also reads the `rest:` section, a profile.Profile (package
+// target/rest/profile).
 type Config struct {
 	// Type selects the implementation: "scim" (default; "" means scim) or "rest".
 	Type string `mapstructure:"type" json:"type"`
@@ -100,8 +102,8 @@ type Config struct {
 	// scim: a user is added to the mapped groups' members and removed from the
 	// others at each create and update.
 	Groups []GroupMapping `mapstructure:"groups" json:"groups,omitempty"`
-	// Rest describes the platform's API for type rest (see RestProfile).
-	Rest RestProfile `mapstructure:"rest" json:"rest,omitzero"`
+	// Rest describes the platform's API for type rest (see profile.Profile).
+	Rest profile.Profile `mapstructure:"rest" json:"rest,omitzero"`
 }
 
 // Default returns the configuration the config file is decoded over.
@@ -273,8 +275,8 @@ func (c Config) Redacted() Config {
 	if c.Token != "" {
 		c.Token = redacted
 	}
-	c.URL = RedactURL(c.URL, c.Rest.secrets()...)
-	c.Rest = c.Rest.redacted()
+	c.URL = RedactURL(c.URL, c.Rest.Secrets()...)
+	c.Rest = c.Rest.Redacted()
 	return c
 }
 

@@ -1,11 +1,12 @@
 // Package target holds what the platform targets share: their common Config
-// (config.go, the `target:` section, with RestProfile in profile.go for type
-// rest), the HTTP plumbing (HTTPClient in http.go: timeouts, bounded bodies,
-// retries), authentication (auth.go, auth_more.go: bearer, API key headers,
-// OAuth2 client credentials), the rate limit that adapts to throttling
-// (pace.go, aimd.go), secret redaction (redact.go), and HTTPError and
-// FilterRefusedError (errors.go), which carry the reconciler's error contract
-// (NotFound, Conflict, PlatformFault, LookupRefused).
+// (config.go, the `target:` section; type rest's `rest:` section is a
+// profile.Profile, whose schema lives in target/rest/profile), the mappings
+// of directory groups (groups.go), the HTTP plumbing (HTTPClient in http.go:
+// timeouts, bounded bodies, retries), authentication (auth.go, auth_more.go:
+// bearer, API key headers, OAuth2 client credentials), the rate limit that
+// adapts to throttling (pace.go, aimd.go), secret redaction (redact.go), and
+// HTTPError and FilterRefusedError (errors.go), which carry the reconciler's
+// error contract (NotFound, Conflict, PlatformFault, LookupRefused).
 //
 // The implementations live in subpackages: target/scim (SCIM 2.0),
 // target/rest (one client for vendor REST APIs, driven by a profile), and

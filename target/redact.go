@@ -6,14 +6,11 @@ import (
 	"slices"
 	"strings"
 	gosync "sync"
+
+	"github.com/dirsync/dirsync/target/internal/sensitive"
 )
 
-const redacted = "REDACTED"
-
-// sensitiveParams are substrings of query parameter names whose values are
-// masked by RedactURL (compared case-insensitively): api_key, IntegrationKey,
-// access_token, client_secret, password, sig, …
-var sensitiveParams = []string{"token", "key", "secret", "pass", "pwd", "sig", "auth", "credential", "session"}
+const redacted = sensitive.Mask
 
 // Redact returns s with every occurrence of each non-empty secret replaced by
 // "REDACTED", in every form a secret takes when it travels in a request and a
@@ -172,12 +169,11 @@ func redactURLForms(raw string, forms []string) string {
 	return redactForms(u.String(), forms)
 }
 
-func sensitiveParam(name string) bool {
-	name = strings.ToLower(name)
-	for _, s := range sensitiveParams {
-		if strings.Contains(name, s) {
-			return true
-		}
-	}
-	return false
-}
+// SensitiveName reports whether a parameter or header name looks like it
+// carries a secret (key, token, secret, password, auth, …).
+func SensitiveName(name string) bool { return sensitive.Name(name) }
+
+// sensitiveParam reports whether the values of query parameters (or
+// headers) named name are secret, and masked by RedactURL: api_key,
+// IntegrationKey, access_token, client_secret, password, sig, …
+func sensitiveParam(name string) bool { return sensitive.Name(name) }

@@ -9,6 +9,8 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/dirsync/dirsync/internal/app"
+	"github.com/dirsync/dirsync/internal/render"
 	dsync "github.com/dirsync/dirsync/sync"
 )
 
@@ -86,21 +88,21 @@ func runSync(cmd *cobra.Command, cfg Config, log *zap.Logger, f *syncFlags) erro
 	if f.user != "" && (f.full || f.out != "") {
 		return &exitError{code: exitFailure, err: errors.New("--user: cannot be combined with --full or --out; they are about every user")}
 	}
-	var obs []observer
+	var obs []app.Observer
 	if f.user != "" && f.output == "text" {
-		obs = append(obs, newRequestPrinter(cmd.OutOrStdout()))
+		obs = append(obs, render.NewRequestPrinter(cmd.OutOrStdout()))
 	}
-	a, err := wire(ctx, cfg, log, f.dryRun, obs...)
+	a, err := app.Wire(ctx, cfg, log, f.dryRun, obs...)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	var rec *recordingSource
+	var rec *app.RecordingSource
 	if f.out != "" {
-		rec = &recordingSource{src: a.engine.Source}
-		a.engine.Source = rec
+		rec = &app.RecordingSource{Src: a.Engine.Source}
+		a.Engine.Source = rec
 	}
-	full := f.user == "" && fullDue(ctx, a, cfg.Sync.FullReconcileEvery, f.full, f.dryRun, log)
+	full := f.user == "" && app.FullDue(ctx, a, cfg.Sync.FullReconcileEvery, f.full, f.dryRun, log)
 	mode := "sync"
 	switch {
 	case f.dryRun:
@@ -108,37 +110,37 @@ func runSync(cmd *cobra.Command, cfg Config, log *zap.Logger, f *syncFlags) erro
 	case full:
 		mode = "full"
 	}
-	var prog *progress
-	if f.output == "text" && isTerminal(os.Stderr) {
-		prog = newTerminalProgress(os.Stderr)
-		prog.attach(a)
+	var prog *render.Progress
+	if f.output == "text" && render.IsTerminal(os.Stderr) {
+		prog = render.NewTerminalProgress(os.Stderr)
+		a.Attach(prog)
 	}
-	rep, err := a.engine.Run(ctx, dsync.RunOptions{Mode: mode, DryRun: f.dryRun, AllowMassArchive: f.allowMass, AllowEmptyDirectory: f.allowEmpty,
+	rep, err := a.Engine.Run(ctx, dsync.RunOptions{Mode: mode, DryRun: f.dryRun, AllowMassArchive: f.allowMass, AllowEmptyDirectory: f.allowEmpty,
 		RetryQuarantined: f.retryQuar, Full: full, FullBestEffort: full && !f.full, Only: f.user})
 	if prog != nil {
-		prog.finish()
+		prog.Finish()
 	}
 	if err != nil && ctx.Err() != nil {
 		err = fmt.Errorf("interrupted by a signal: %d changes were applied and recorded; the rest are planned again on the next run (%w)",
-			appliedCount(rep), err)
+			render.AppliedCount(rep), err)
 	}
 	if rep.FullSkipped != "" {
 		log.Warn("scheduled full reconcile skipped: the platform could not be listed; the next run tries again",
 			zap.String("reason", rep.FullSkipped))
 	}
 	if full && !f.dryRun && err == nil && rep.FullSkipped == "" {
-		markFull(ctx, a, log)
+		app.MarkFull(ctx, a, log)
 	}
-	log.Info("run finished", summaryFields(rep, mode, err)...)
+	log.Info("run finished", app.SummaryFields(rep, mode, err)...)
 	if rec != nil {
-		if serr := savePlan(ctx, f.out, a, rec, rep, f, full, err); serr != nil {
+		if serr := app.SavePlan(ctx, f.out, a, rec, rep, app.SavePlanOptions{Version: buildVersion(), Full: full, RetryQuarantined: f.retryQuar}, err); serr != nil {
 			return &exitError{code: exitFailure, err: serr}
 		}
 	}
 
 	out := cmd.OutOrStdout()
 	if f.output == "json" {
-		if jerr := writeJSON(out, jsonResult(rep, err)); jerr != nil {
+		if jerr := render.WriteJSON(out, render.JSONResult(rep, err)); jerr != nil {
 			return jerr
 		}
 	} else {
@@ -147,15 +149,15 @@ func runSync(cmd *cobra.Command, cfg Config, log *zap.Logger, f *syncFlags) erro
 			// The refusal first, then the plan it refused, summed up: the
 			// operator must not have to scroll back for what to do.
 			fmt.Fprintln(cmd.ErrOrStderr(), "dirsync:", err)
-			writeRefusedPlan(out, rep.Plan)
+			render.WriteRefusedPlan(out, rep.Plan)
 			return &exitError{code: exitRefused} // said already
 		}
 		if rep.Plan.InScope > 0 || len(rep.Plan.Changes) > 0 || len(rep.Plan.Skipped) > 0 {
-			writePlan(out, rep.Plan)
+			render.WritePlan(out, rep.Plan)
 		}
 		if !f.dryRun && err == nil {
 			fmt.Fprintln(out)
-			writeReport(out, rep)
+			render.WriteReport(out, rep)
 		}
 	}
 	if f.dryRun && err == nil && len(rep.Plan.Changes) > 0 {
@@ -167,30 +169,4 @@ func runSync(cmd *cobra.Command, cfg Config, log *zap.Logger, f *syncFlags) erro
 		return &exitError{code: codeOf(runOutcomeErr(rep, err))}
 	}
 	return runOutcomeErr(rep, err)
-}
-
-// jsonResult is the --output json document.
-func jsonResult(rep dsync.Report, err error) any {
-	if rep.Plan.Changes == nil {
-		// An empty list, not null: `jq '.plan.changes[]'` must work on an empty plan.
-		rep.Plan.Changes = []dsync.Change{}
-	}
-	doc := struct {
-		dsync.Report
-		Outcome string `json:"outcome"`
-		Error   string `json:"error,omitempty"`
-	}{Report: rep, Outcome: rep.Outcome(err)}
-	if err != nil {
-		doc.Error = err.Error()
-	}
-	return doc
-}
-
-// appliedCount sums the changes a run applied.
-func appliedCount(rep dsync.Report) int {
-	n := 0
-	for _, c := range rep.Applied {
-		n += c
-	}
-	return n
 }

@@ -1,16 +1,16 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/dirsync/dirsync/internal/app"
+	"github.com/dirsync/dirsync/internal/render"
 	"github.com/dirsync/dirsync/state"
-	dsync "github.com/dirsync/dirsync/sync"
-	"github.com/dirsync/dirsync/user"
+	"github.com/dirsync/dirsync/state/stores"
 )
 
 // undoWarning is what an undo cannot do: the next sync still follows the
@@ -54,30 +54,29 @@ reactivate; 1 some reactivations failed, or the run could not be read.`,
 	return cmd
 }
 
-// undoItem is one account to reactivate.
-type undoItem struct {
-	UserID     string `json:"user_id"`
-	Username   string `json:"username"`
-	PlatformID string `json:"platform_id"`
-	Reason     string `json:"reason,omitempty"` // why the run archived it
-	Error      string `json:"error,omitempty"`
-}
-
 func runUndo(cmd *cobra.Command, cfg Config, log *zap.Logger, run int64, dryRun bool, output string) error {
 	ctx := cmd.Context()
-	db, err := openStore(ctx, cfg.State, dryRun)
+	var (
+		db  state.Store
+		err error
+	)
+	if dryRun {
+		db, err = stores.OpenReadOnly(ctx, cfg.State)
+	} else {
+		db, err = stores.Open(ctx, cfg.State)
+	}
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	plan, items, err := undoPlan(ctx, db, run)
+	plan, items, err := app.UndoPlan(ctx, db, run)
 	if err != nil {
 		return &exitError{code: exitFailure, err: err}
 	}
 	out := cmd.OutOrStdout()
 	if dryRun || len(items) == 0 {
 		if output == "json" {
-			return writeJSON(out, map[string]any{"run": run, "dry_run": dryRun, "reactivate": items})
+			return render.WriteJSON(out, map[string]any{"run": run, "dry_run": dryRun, "reactivate": items})
 		}
 		fmt.Fprintf(out, "Undo of run %d: %d to reactivate\n", run, len(items))
 		for _, it := range items {
@@ -94,16 +93,7 @@ func runUndo(cmd *cobra.Command, cfg Config, log *zap.Logger, run int64, dryRun 
 		return nil
 	}
 
-	plat, err := newPlatform(cfg.Target, log)
-	if err != nil {
-		return err
-	}
-	// The reactivations are applied, and the snapshot changed, as a run
-	// applies and records any.
-	opts := cfg.Sync.Options()
-	opts.Concurrency = cfg.Target.Concurrency
-	eng := &dsync.Engine{Target: plat, Store: db, Options: opts}
-	rep, err := eng.ApplyPlan(ctx, "undo", plan)
+	rep, err := app.ApplyUndo(ctx, cfg, log, db, plan)
 	if err != nil {
 		return &exitError{code: exitFailure, err: fmt.Errorf("undo of run %d (run %d): %w", run, rep.RunID, err)}
 	}
@@ -116,7 +106,7 @@ func runUndo(cmd *cobra.Command, cfg Config, log *zap.Logger, run int64, dryRun 
 	}
 	failed := len(rep.Failed)
 	if output == "json" {
-		if err := writeJSON(out, map[string]any{"run": run, "undo_run": rep.RunID, "reactivated": items}); err != nil {
+		if err := render.WriteJSON(out, map[string]any{"run": run, "undo_run": rep.RunID, "reactivated": items}); err != nil {
 			return err
 		}
 	} else {
@@ -132,34 +122,4 @@ func runUndo(cmd *cobra.Command, cfg Config, log *zap.Logger, run int64, dryRun 
 		return &exitError{code: exitFailure, err: fmt.Errorf("%d of %d reactivations failed; run `dirsync undo --run %d` again", failed, len(items), run)}
 	}
 	return nil
-}
-
-// undoPlan returns the reactivations that undo run's archives (see
-// dsync.UndoArchives), and the accounts they reactivate with why the run
-// archived each.
-func undoPlan(ctx context.Context, db state.Store, run int64) (dsync.Plan, []undoItem, error) {
-	entries, err := db.Journal(ctx, run)
-	if err != nil {
-		return dsync.Plan{}, nil, err
-	}
-	if len(entries) == 0 {
-		return dsync.Plan{}, nil, fmt.Errorf("run %d archived nobody, or does not exist (see `dirsync status --runs 50`)", run)
-	}
-	records, err := db.Snapshot(ctx)
-	if err != nil {
-		return dsync.Plan{}, nil, err
-	}
-	plan := dsync.UndoArchives(run, entries, records)
-	why := map[string]user.Entry{}
-	for _, e := range entries {
-		if _, ok := why[e.PlatformID]; !ok && e.Op == user.OpArchive && e.Error == "" {
-			why[e.PlatformID] = e
-		}
-	}
-	items := make([]undoItem, 0, len(plan.Changes))
-	for _, c := range plan.Changes {
-		e := why[c.PlatformID]
-		items = append(items, undoItem{UserID: e.UserID, Username: e.Username, PlatformID: c.PlatformID, Reason: e.Reason})
-	}
-	return plan, items, nil
 }

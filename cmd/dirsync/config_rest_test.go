@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/dirsync/dirsync/internal/app"
 )
 
 const restLDAP = `
@@ -38,7 +40,7 @@ func TestReadConfig_EveryExampleProfileIsValid(t *testing.T) {
 			if cfg.Target.Type != "rest" || cfg.Target.Rest.List.Path == "" || (cfg.Target.Rest.Create.Body == "" && cfg.Target.Rest.BatchCreate.Item == "") {
 				t.Fatalf("%s: profile not decoded: %+v", name, cfg.Target.Rest)
 			}
-			if _, err := newPlatform(cfg.Target, nil); err != nil {
+			if _, err := app.NewPlatform(cfg.Target, nil); err != nil {
 				t.Fatalf("%s: newPlatform: %v", name, err)
 			}
 		})

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/dirsync/dirsync/internal/app"
 )
 
 // statePathIn matches the paths of snapshot files named in the demo's output.
@@ -19,7 +21,7 @@ func TestDemo_NamesOnlyASnapshotThatStillExists(t *testing.T) {
 			dir = t.TempDir()
 		}
 		var out strings.Builder
-		if err := runDemo(context.Background(), &out, dir, ""); err != nil {
+		if err := app.RunDemo(context.Background(), &out, dir, ""); err != nil {
 			t.Fatalf("demo: %v\n%s", err, out.String())
 		}
 		for _, p := range statePathIn.FindAllString(out.String(), -1) {
@@ -53,7 +55,7 @@ func TestREADME_PlanExampleIsTheDemosPlan(t *testing.T) {
 		t.Fatal("README.md: no plan example after \"`dirsync plan` prints a table\"")
 	}
 	var out strings.Builder
-	if err := runDemo(context.Background(), &out, t.TempDir(), ""); err != nil {
+	if err := app.RunDemo(context.Background(), &out, t.TempDir(), ""); err != nil {
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	}
 	if !strings.Contains(out.String(), "\n"+example) {

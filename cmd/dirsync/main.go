@@ -7,18 +7,13 @@
 // Command dirsync keeps a SaaS platform's users in step with an LDAP or Active
 // Directory directory.
 //
-// This package is the command line: each command in its cmd_*.go file (sync
-// and plan, check, status, report, demo, version, run, apply, undo), output
-// and progress (output.go, table.go, progress.go), logging (logging.go). It
-// holds no sync rule: app.go wires the adapters (ldapsource, state, the target
-// of target.type) into a sync.Engine and checks at build time that each meets
-// its contract; config.go and withconfig.go take the config from
-// internal/config.
-//
-// The service of `dirsync run` is in internal/service (scheduler, runner,
-// listener, metrics, systemd notification, the change-event queue of
-// ldap.watch, the manager with the signal loop and the runs' grace period);
-// cmd_run.go and watch.go wire it, and the config reload is here.
+// This package is the command line only: each command in its cmd_*.go file
+// (sync and plan, check, status, report, demo, version, run, apply, undo)
+// with its flags, help and exit codes (exit.go); config.go and
+// withconfig.go take the config from internal/config. What a command does
+// is in internal/app (the wiring, the service of `dirsync run`, check, apply,
+// undo, the demo), what it prints in internal/render, and every sync rule in
+// package sync.
 package main
 
 import (

@@ -1,6 +1,10 @@
 package main
 
-import "go.uber.org/zap"
+import (
+	"go.uber.org/zap"
+
+	"github.com/dirsync/dirsync/internal/render"
+)
 
 // withConfig reads the config named by the flags, builds the process logger
 // from its log section, and runs fn with both, flushing the logger after.
@@ -9,7 +13,7 @@ func withConfig(g *globalFlags, fn func(cfg Config, log *zap.Logger) error) erro
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(cfg.Log)
+	log, err := render.NewLogger(cfg.Log)
 	if err != nil {
 		return err
 	}

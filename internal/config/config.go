@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -49,6 +50,16 @@ type Config struct {
 	// (default 1h).
 	ReadinessStaleness time.Duration `mapstructure:"readiness_staleness"`
 	Log                Log           `mapstructure:"log"`
+	// StatusPage serves the status page on GET / of listen (default false).
+	// It shows names and emails.
+	StatusPage bool `mapstructure:"status_page"`
+	// StatusPageToken is the bearer token the status page requires (or
+	// ?token=); set it or StatusPageTokenFile. Required with StatusPage
+	// unless listen is a loopback address.
+	StatusPageToken string `mapstructure:"status_page_token"`
+	// StatusPageTokenFile is a file holding that token (surrounding white
+	// space is trimmed).
+	StatusPageTokenFile string `mapstructure:"status_page_token_file"`
 }
 
 // Log is the `log:` section.
@@ -105,8 +116,79 @@ func (c Config) Problems() []string {
 	if c.ReadinessStaleness <= 0 {
 		p = append(p, fmt.Sprintf("readiness_staleness: %v must be positive, e.g. 1h", c.ReadinessStaleness))
 	}
+	p = append(p, c.statusPageProblems()...)
 	return p
 }
+
+// statusPageProblems reports the problems of the status page's keys.
+func (c Config) statusPageProblems() []string {
+	var p []string
+	switch {
+	case c.StatusPageToken != "" && c.StatusPageTokenFile != "":
+		p = append(p, "status_page_token: set status_page_token or status_page_token_file, not both")
+	case c.StatusPageTokenFile != "":
+		if fi, err := os.Stat(c.StatusPageTokenFile); err != nil {
+			p = append(p, fmt.Sprintf("status_page_token_file: %v", err))
+		} else if fi.IsDir() {
+			p = append(p, fmt.Sprintf("status_page_token_file: %s is a directory", c.StatusPageTokenFile))
+		}
+	case c.StatusPage && c.StatusPageToken == "":
+		// The page shows names and emails: off the host, only with a token.
+		if host, _, err := net.SplitHostPort(c.Listen); err == nil && !loopbackHost(host) {
+			p = append(p, fmt.Sprintf("status_page_token: must be set (or status_page_token_file) when listen (%s) is not a loopback address: "+
+				"the status page shows names and emails", c.Listen))
+		}
+	}
+	return p
+}
+
+// loopbackHost reports whether host, of a listen address, is a loopback
+// address or the name localhost.
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// StatusPageSecret returns the status page's token: StatusPageToken, or the
+// trimmed content of StatusPageTokenFile; "" when neither is set.
+func (c Config) StatusPageSecret() (string, error) {
+	if c.StatusPageTokenFile == "" {
+		return c.StatusPageToken, nil
+	}
+	b, err := os.ReadFile(c.StatusPageTokenFile)
+	if err != nil {
+		return "", fmt.Errorf("status_page_token_file: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return "", fmt.Errorf("status_page_token_file: %s is empty", c.StatusPageTokenFile)
+	}
+	return tok, nil
+}
+
+// Redacted returns a copy of c safe to print or log: every section's
+// secrets and the status page's token are replaced. Paths of files are kept.
+func (c Config) Redacted() Config {
+	c.LDAP = c.LDAP.Redacted()
+	c.Target = c.Target.Redacted()
+	if c.StatusPageToken != "" {
+		c.StatusPageToken = "REDACTED"
+	}
+	return c
+}
+
+// String prints the redacted config, so that a Config printed by mistake
+// leaks no secret.
+func (c Config) String() string {
+	type plain Config // no String method: no recursion
+	return fmt.Sprintf("%+v", plain(c.Redacted()))
+}
+
+// GoString is String: %#v must not leak a secret either.
+func (c Config) GoString() string { return "config.Config" + c.String() }
 
 // Env looks up an environment variable, as os.LookupEnv does.
 type Env func(name string) (string, bool)

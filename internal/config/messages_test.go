@@ -66,6 +66,8 @@ func TestLoad_UnknownKeySuggestionAtEveryLevel(t *testing.T) {
 			"target.groups[0].grop: unknown key (did you mean target.groups[0].group?)"},
 		{"inside a map of structs", "target:\n  rest:\n    resolve:\n      department:\n        pth: /departments\n",
 			"target.rest.resolve.department.pth: unknown key (did you mean target.rest.resolve.department.path?)"},
+		{"among the keys a struct squashes in", "target:\n  rest:\n    auth:\n      schme: SSWS\n",
+			"target.rest.auth.schme: unknown key (did you mean target.rest.auth.scheme?)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			body := minimalConfig

@@ -101,3 +101,23 @@ target:
 		}
 	}
 }
+
+func TestLoad_EnvironmentOverridesRestProfileKeys(t *testing.T) {
+	p := writeConfig(t, restConfig(t, "usersv2.yaml"))
+	cfg, err := Load(p, MapEnv(map[string]string{
+		"USERSV2_COMPANY_ID": "42", "USERSV2_INTEGRATION_KEY": "ik-secret",
+		"DIRSYNC_TARGET_REST_LIST_PAGE_SIZE":    "25",
+		"DIRSYNC_TARGET_REST_LIST_MAX_PAGES":    "7",
+		"DIRSYNC_TARGET_REST_BATCH_CREATE_SIZE": "10",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := cfg.Target.Rest
+	if r.List.PageSize != 25 || r.List.MaxPages != 7 || r.List.Path != "/api/v2/user/search" {
+		t.Errorf("list = %+v: want page_size 25 and max_pages 7 from the environment, path from the file", r.List)
+	}
+	if r.BatchCreate.Size != 10 {
+		t.Errorf("batch_create.size = %d, want 10 from the environment", r.BatchCreate.Size)
+	}
+}

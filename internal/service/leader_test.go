@@ -191,7 +191,7 @@ func TestLeaderGate_StopResignsSoTheStandbyLeadsAtOnce(t *testing.T) {
 // lease after a failed run stands by; it is not the one to replace.
 func TestStatus_AStandbyIsReadyWhateverItsLastRun(t *testing.T) {
 	started := time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
-	st := Status{Started: started, LastOutcome: "failed", ReadinessStaleness: time.Hour, Standby: true}
+	st := Status{Started: started, LastOutcome: "failed", ReadinessStaleness: time.Hour, Leader: RoleStandby}
 	if ok, why := st.Ready(started.Add(48 * time.Hour)); !ok || !strings.Contains(why, "standing by") {
 		t.Errorf("Ready = %v, %q; want ready, standing by", ok, why)
 	}

@@ -41,6 +41,7 @@ type Listener struct {
 	status  func() Status
 	limits  ListenerLimits
 	now     func() time.Time
+	page    *Page // the status page on GET /; nil when off
 }
 
 // NewListener serves m and the readiness of the snapshots status returns
@@ -49,6 +50,10 @@ type Listener struct {
 func NewListener(ln net.Listener, m *Metrics, status func() Status, limits ListenerLimits) *Listener {
 	return &Listener{ln: ln, metrics: m, status: status, limits: limits, now: time.Now}
 }
+
+// ServePage serves p, the status page, on GET / (status_page: true); call
+// it before Start. Without it, GET / is 404.
+func (l *Listener) ServePage(p *Page) { l.page = p }
 
 // Addr is the address the listener serves on.
 func (l *Listener) Addr() net.Addr { return l.ln.Addr() }
@@ -86,7 +91,8 @@ func (l *Listener) server() *http.Server {
 	}
 }
 
-// Handler serves /metrics, /healthz and /readyz.
+// Handler serves /metrics, /healthz and /readyz, and the status page on /
+// when it is on.
 func (l *Listener) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", l.metrics.Handler())
@@ -100,5 +106,8 @@ func (l *Listener) Handler() http.Handler {
 		}
 		fmt.Fprintln(w, why)
 	})
+	if l.page != nil {
+		mux.Handle("GET /{$}", l.page.handler(l.status, l.now, LoopbackAddr(l.ln.Addr())))
+	}
 	return mux
 }

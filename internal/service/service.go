@@ -13,6 +13,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	dsync "github.com/dirsync/dirsync/sync"
 )
 
 // Runnable is a part of the service. Start runs it until ctx is done, and
@@ -38,17 +40,62 @@ type Status struct {
 	// WatchRefused, when not empty, says why the directory refuses the
 	// change stream of ldap.watch.
 	WatchRefused string
-	// Standby says another process leads (state.driver postgres): this one
-	// runs nothing and is ready whatever its last run was.
-	Standby bool
+	// Watch is the mode of ldap.watch the service follows the directory
+	// with ("syncrepl", "dirsync", "poll"), "" when it does not.
+	Watch string
+	// NextRun is the time of the next scheduled run, zero when none is
+	// scheduled.
+	NextRun time.Time
+	// Leader is this instance's part among the instances sharing a state
+	// store: RoleUnknown while no leader is elected.
+	Leader Role
+	// LeaderID names the instance holding the lead, "" when unknown.
+	LeaderID string
+	// Targets is what the last runs reported, per target.
+	Targets []TargetStatus
+}
+
+// Role is an instance's part among the instances sharing a state store.
+type Role string
+
+const (
+	// RoleUnknown: no leader is elected (one instance, SQLite state).
+	RoleUnknown Role = ""
+	// RoleLeader: this instance runs the syncs and the watch.
+	RoleLeader Role = "leader"
+	// RoleStandby: another instance leads; this one waits to take over.
+	RoleStandby Role = "standby"
+)
+
+// TargetStatus is what the service keeps of a target's last ordinary run
+// (one that read the whole directory).
+type TargetStatus struct {
+	// Name is the target's name.
+	Name string
+	// Run is the run's ID in the target's snapshot, 0 when it recorded none.
+	Run int64
+	// Finished is when the run finished, zero before the first one.
+	Finished time.Time
+	// Skipped are the directory entries the run left out, with the reasons.
+	Skipped []dsync.Skip
+}
+
+// Target returns the status of the target named name, and whether there is one.
+func (s Status) Target(name string) (TargetStatus, bool) {
+	for _, t := range s.Targets {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return TargetStatus{}, false
 }
 
 // Ready reports whether the service is ready at now, and why: a standby is;
-// the leader (or the only process) is unless
+// the leader (or the only instance) is unless
 // the directory refuses the change stream of ldap.watch, or the last run
 // failed (or was refused) and no run has completed for ReadinessStaleness.
 func (s Status) Ready(now time.Time) (bool, string) {
-	if s.Standby {
+	if s.Leader == RoleStandby {
 		return true, "ok: standing by (another dirsync leads)"
 	}
 	if s.WatchRefused != "" {

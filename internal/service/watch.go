@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
-	"os"
 	"slices"
 	"strings"
 	gosync "sync"
@@ -18,8 +17,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/dirsync/dirsync/ldapsource"
-	"github.com/dirsync/dirsync/state"
-	"github.com/dirsync/dirsync/state/stores"
 	dsync "github.com/dirsync/dirsync/sync"
 )
 
@@ -44,10 +41,9 @@ const (
 // the LDAP settings that decide what the stream reports, and only once the
 // changes before them have been applied.
 type Watcher struct {
-	d         WatchDeps
-	log       *zap.Logger
-	cfg       ldapsource.Config
-	statePath string
+	d   WatchDeps
+	log *zap.Logger
+	cfg ldapsource.Config
 
 	kick chan struct{}
 
@@ -132,10 +128,17 @@ type WatchDeps struct {
 	Settle func(outcome string)
 	// Summary returns the log fields that sum up a run.
 	Summary func(rep dsync.Report, mode string, err error) []zap.Field
-	// State, when not nil, opens the snapshot where the watcher keeps its
-	// cookies and refusals (state.driver postgres, under the leader's
-	// lease); when nil, that is the SQLite file at the watcher's path.
-	State *stores.Opener
+	// OpenMeta opens the snapshot's meta, where the watcher keeps its
+	// cookies and the streams the directory refuses: read-only without
+	// locking it, or for writing (locked until closed). A snapshot not made
+	// yet is an error wrapping fs.ErrNotExist.
+	OpenMeta func(ctx context.Context, readOnly bool) (Meta, error)
+}
+
+// Meta is the snapshot's meta, open (see WatchDeps.OpenMeta).
+type Meta interface {
+	dsync.MetaStore
+	Close() error
 }
 
 // EventRun is one change-event run, wired: the engine and its snapshot.
@@ -150,14 +153,14 @@ type EventRun interface {
 }
 
 // NewWatcher returns the watcher of the LDAP settings cfg, keeping its
-// cookies in the snapshot at statePath, not started; nil when ldap.watch is
-// off.
-func NewWatcher(cfg ldapsource.Config, statePath string, d WatchDeps) *Watcher {
+// cookies in the snapshot's meta (d.OpenMeta), not started; nil when
+// ldap.watch is off.
+func NewWatcher(cfg ldapsource.Config, d WatchDeps) *Watcher {
 	if cfg.Watch == "" || cfg.Watch == ldapsource.WatchOff {
 		return nil
 	}
 	return &Watcher{
-		d: d, log: d.Log, cfg: cfg, statePath: statePath,
+		d: d, log: d.Log, cfg: cfg,
 		kick: make(chan struct{}, 1),
 		ids:  map[string]bool{}, dns: map[string]bool{}, cookies: map[string][]byte{},
 		resync: map[string]bool{}, connected: map[string]bool{},
@@ -216,11 +219,11 @@ func (w *Watcher) follow(ctx context.Context) {
 		// A stream that falls back to poll resumes from its poll cookie.
 		load = append(load, slices.Collect(maps.Values(src.StreamKeys(ldapsource.WatchPoll)))...)
 	}
-	cookies, err := loadCookies(ctx, w.opener(), load)
+	cookies, err := loadCookies(ctx, w.d.OpenMeta, load)
 	if err != nil {
 		w.log.Warn("watch: cannot read the saved cookies; starting from scratch (a full read follows)", zap.Error(err))
 	}
-	if stale := recordedRefusals(ctx, w.opener()); stale {
+	if stale := recordedRefusals(ctx, w.d.OpenMeta); stale {
 		w.mu.Lock()
 		w.refusedDirty = true // clear what an earlier process recorded, unless it still holds
 		w.mu.Unlock()
@@ -307,13 +310,16 @@ func resumed(keys map[string]string, cookies map[string][]byte) int {
 
 // loadCookies reads the kept cookies of keys from the snapshot, without
 // locking it.
-func loadCookies(ctx context.Context, o stores.Opener, keys []string) (map[string][]byte, error) {
-	db, err := o.OpenReadOnly(ctx)
+func loadCookies(ctx context.Context, open func(context.Context, bool) (Meta, error), keys []string) (map[string][]byte, error) {
+	out := make(map[string][]byte)
+	db, err := open(ctx, true)
+	if errors.Is(err, fs.ErrNotExist) {
+		return out, nil // no snapshot yet: every stream starts afresh
+	}
 	if err != nil {
 		return nil, err
 	}
 	defer db.Close()
-	out := make(map[string][]byte)
 	for _, k := range keys {
 		v, ok, err := db.GetMeta(ctx, k)
 		if err != nil {
@@ -418,16 +424,21 @@ func (w *Watcher) recordRefused() {
 	w.refusedDirty = false
 	list := slices.SortedFunc(maps.Values(w.refused), func(a, b WatchRefusal) int { return strings.Compare(a.Error, b.Error) })
 	w.mu.Unlock()
-	o := w.opener()
-	if _, err := os.Stat(o.Config.Path); len(list) == 0 && o.Config.Driver != state.DriverPostgres && errors.Is(err, fs.ErrNotExist) {
-		return // nothing to clear: no snapshot yet
+	if len(list) == 0 {
+		db, err := w.d.OpenMeta(w.d.RunCtx, true)
+		if errors.Is(err, fs.ErrNotExist) {
+			return // nothing to clear: no snapshot yet
+		}
+		if err == nil {
+			db.Close()
+		}
 	}
 	err := func() error {
 		v, err := json.Marshal(list)
 		if err != nil {
 			return err
 		}
-		db, err := o.Open(w.d.RunCtx)
+		db, err := w.d.OpenMeta(w.d.RunCtx, false)
 		if err != nil {
 			return err
 		}
@@ -692,14 +703,6 @@ func idsByDN(ctx context.Context, st dsync.Store, dns []string) ([]string, error
 	return ids, nil
 }
 
-// opener opens the snapshot of the watcher's cookies (see WatchDeps.State).
-func (w *Watcher) opener() stores.Opener {
-	if w.d.State != nil {
-		return *w.d.State
-	}
-	return stores.Opener{Config: state.Config{Driver: state.DriverSQLite, Path: w.statePath}}
-}
-
 // FullReadTake is what an ordinary run takes from the watcher: every event
 // and cookie gathered before its directory read. It first waits, up to
 // limit, for the streams' start positions, so that the run at start-up is
@@ -734,8 +737,8 @@ func (w *Watcher) FullReadDone(ctx context.Context, ms dsync.MetaStore, t *Watch
 
 // recordedRefusals reports whether the snapshot holds refused streams
 // recorded earlier, without locking it.
-func recordedRefusals(ctx context.Context, o stores.Opener) bool {
-	db, err := o.OpenReadOnly(ctx)
+func recordedRefusals(ctx context.Context, open func(context.Context, bool) (Meta, error)) bool {
+	db, err := open(ctx, true)
 	if err != nil {
 		return false
 	}

@@ -2,8 +2,11 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // DefaultRetry is how often a standby tries to take the lease over.
@@ -18,11 +21,13 @@ type Leader struct {
 	TTL    time.Duration // default DefaultLeaseTTL
 	Retry  time.Duration // default DefaultRetry
 
-	mu  sync.Mutex
-	cur *Lease
+	mu   sync.Mutex
+	cur  *Lease
+	seen string // the holder last seen
 }
 
-// Campaign waits until this process holds the lease, or ctx ends.
+// Campaign waits until this process holds the lease, trying every Retry
+// (the database being unreachable is retried as well), or ctx ends.
 func (l *Leader) Campaign(ctx context.Context) (*Lease, error) {
 	holder, retry := l.Holder, l.Retry
 	if holder == "" {
@@ -31,14 +36,47 @@ func (l *Leader) Campaign(ctx context.Context) (*Lease, error) {
 	if retry <= 0 {
 		retry = DefaultRetry
 	}
-	lease, err := Campaign(ctx, l.URL, holder, l.TTL, retry)
-	if err != nil {
-		return nil, err
+	var pool *pgxpool.Pool
+	var lastErr error
+	for {
+		if pool == nil {
+			pool, lastErr = leasePool(ctx, l.URL, l.TTL)
+		}
+		if pool != nil {
+			lease, err := tryAcquire(ctx, pool, holder, l.TTL)
+			if err == nil {
+				l.mu.Lock()
+				l.cur, l.seen = lease, holder
+				l.mu.Unlock()
+				return lease, nil
+			}
+			if h, held := IsHeld(err); held {
+				l.mu.Lock()
+				l.seen = h
+				l.mu.Unlock()
+			}
+			lastErr = err
+		}
+		select {
+		case <-ctx.Done():
+			if pool != nil {
+				pool.Close()
+			}
+			if _, held := IsHeld(lastErr); held || lastErr == nil {
+				return nil, ctx.Err()
+			}
+			return nil, fmt.Errorf("%w (last error: %w)", ctx.Err(), lastErr)
+		case <-time.After(retry):
+		}
 	}
+}
+
+// SeenHolder is the holder of the lease when this process last looked: its
+// own while it leads; "" before it looked.
+func (l *Leader) SeenHolder() string {
 	l.mu.Lock()
-	l.cur = lease
-	l.mu.Unlock()
-	return lease, nil
+	defer l.mu.Unlock()
+	return l.seen
 }
 
 // Current is the lease held now, nil when this process does not lead.

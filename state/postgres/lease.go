@@ -101,31 +101,8 @@ func Acquire(ctx context.Context, rawURL, holder string, ttl time.Duration) (*Le
 // holder, trying every retry (the database being unreachable is retried as
 // well), until ctx ends. ttl <= 0 means DefaultLeaseTTL.
 func Campaign(ctx context.Context, rawURL, holder string, ttl, retry time.Duration) (*Lease, error) {
-	var pool *pgxpool.Pool
-	var lastErr error
-	for {
-		if pool == nil {
-			pool, lastErr = leasePool(ctx, rawURL, ttl)
-		}
-		if pool != nil {
-			l, err := tryAcquire(ctx, pool, holder, ttl)
-			if err == nil {
-				return l, nil
-			}
-			lastErr = err
-		}
-		select {
-		case <-ctx.Done():
-			if pool != nil {
-				pool.Close()
-			}
-			if _, held := IsHeld(lastErr); held || lastErr == nil {
-				return nil, ctx.Err()
-			}
-			return nil, fmt.Errorf("%w (last error: %w)", ctx.Err(), lastErr)
-		case <-time.After(retry):
-		}
-	}
+	l := &Leader{URL: rawURL, Holder: holder, TTL: ttl, Retry: retry}
+	return l.Campaign(ctx)
 }
 
 // leasePool opens the lease's own connections, so that renewals never wait

@@ -599,6 +599,20 @@ func (d *DB) Failing(ctx context.Context) ([]user.Record, error) {
 	return recs, nil
 }
 
+// Unsettled returns the records whose change is not settled, ordered by
+// user ID: the pending ones and those whose last change failed.
+func (d *DB) Unsettled(ctx context.Context) ([]user.Record, error) {
+	if d.empty {
+		return nil, nil
+	}
+	recs, err := d.queryRecords(ctx,
+		`SELECT `+state.RecordColumns+` FROM users WHERE status = 'pending' OR attempts > 0 OR last_error <> '' ORDER BY id`)
+	if err != nil {
+		return nil, d.wrap("unsettled", err)
+	}
+	return recs, nil
+}
+
 // Journal returns run's journal in the order the changes were saved.
 func (d *DB) Journal(ctx context.Context, runID int64) ([]user.Entry, error) {
 	if d.empty {

@@ -45,6 +45,7 @@ func Run(t *testing.T, b Backend) {
 		{"Save_ConcurrentWorkersAllLand", testConcurrent},
 		{"Save_KeepsTheKindOfTheFailedChange", testFailedOp},
 		{"SaveIntent_UpsertsWithoutAJournalEntry", testSaveIntent},
+		{"Unsettled_ListsPendingIntentsAndFailedChangesOnly", testUnsettled},
 		{"RunsFailingJournalStats", testRunsFailingJournal},
 		{"FinishRun_UnknownRunIsAnError", testFinishUnknown},
 		{"Open_MarksRunsOfADeadWriterInterrupted", testInterrupted},
@@ -332,6 +333,38 @@ func testSaveIntent(t *testing.T, e *env) {
 	}
 	if err := db.SaveIntent(ctx, &user.Record{Status: user.StatusPending}); err == nil {
 		t.Error("SaveIntent of a record without an ID: no error")
+	}
+}
+
+func testUnsettled(t *testing.T, e *env) {
+	ctx := context.Background()
+	db := e.open(t, nil)
+	run := begin(t, db)
+	intent := FullRecord("a-intent")
+	intent.Status, intent.PlatformID = user.StatusPending, ""
+	if err := db.SaveIntent(ctx, &intent); err != nil {
+		t.Fatal(err)
+	}
+	failed := FullRecord("b-failed")
+	failed.Attempts, failed.LastError, failed.FailedOp = 1, "HTTP 500", user.OpUpdate
+	settled := FullRecord("c-settled")
+	settled.Attempts, settled.LastError = 0, ""
+	for _, rec := range []*user.Record{&failed, &settled} {
+		save(t, db, run, user.Entry{Op: user.OpUpdate, UserID: rec.User.ID, Error: rec.LastError}, rec)
+	}
+	recs, err := db.Unsettled(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, r := range recs {
+		ids = append(ids, r.User.ID)
+	}
+	if want := []string{"a-intent", "b-failed"}; !slices.Equal(ids, want) {
+		t.Fatalf("Unsettled = %v, want %v", ids, want)
+	}
+	if recs[0].Status != user.StatusPending || recs[1].FailedOp != user.OpUpdate || recs[1].LastError != "HTTP 500" {
+		t.Errorf("Unsettled records %+v: want the intent pending and the failure's op and error", recs)
 	}
 }
 

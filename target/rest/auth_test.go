@@ -12,6 +12,7 @@ import (
 
 	"github.com/dirsync/dirsync/target"
 	"github.com/dirsync/dirsync/target/rest"
+	"github.com/dirsync/dirsync/target/rest/profile"
 	"github.com/dirsync/dirsync/user"
 )
 
@@ -74,20 +75,20 @@ func (p *authPlatform) lastCall(t *testing.T) http.Header {
 	return p.calls[len(p.calls)-1]
 }
 
-func authConfig(url string, auth target.RestAuth) target.Config {
+func authConfig(url string, auth profile.Auth) target.Config {
 	cfg := target.Default()
 	cfg.Type, cfg.URL, cfg.Token = target.TypeREST, url, "s3cr3t-token"
-	cfg.Rest = target.RestProfile{
+	cfg.Rest = profile.Profile{
 		Auth:       auth,
-		List:       target.RestList{Path: "/users", Items: "users"},
+		List:       profile.List{Path: "/users", Items: "users"},
 		ID:         "id",
 		Fields:     map[string]string{"email": "email"},
 		Active:     "active",
-		Create:     target.RestEndpoint{Method: http.MethodPost, Path: "/users", Body: `{"email": "{{email}}"}`},
-		Deactivate: target.RestEndpoint{Method: http.MethodDelete, Path: "/users/{id}"},
+		Create:     profile.Endpoint{Method: http.MethodPost, Path: "/users", Body: `{"email": "{{email}}"}`},
+		Deactivate: profile.Endpoint{Method: http.MethodDelete, Path: "/users/{id}"},
 	}
 	cfg.Rest.Delete = cfg.Rest.Deactivate
-	cfg.Rest.Deactivate = target.RestEndpoint{}
+	cfg.Rest.Deactivate = profile.Endpoint{}
 	return cfg
 }
 
@@ -105,11 +106,11 @@ func checkWith(t *testing.T, cfg target.Config) *rest.Client {
 
 func TestAuth_SchemeOtherThanBearerPrefixesTheToken(t *testing.T) {
 	p := newAuthPlatform(t)
-	checkWith(t, authConfig(p.url, target.RestAuth{Type: target.AuthBearer, RestAuthMore: target.RestAuthMore{Scheme: "SSWS"}}))
+	checkWith(t, authConfig(p.url, profile.Auth{Type: profile.AuthBearer, AuthMore: profile.AuthMore{Scheme: "SSWS"}}))
 	if got := p.lastCall(t).Get("Authorization"); got != "SSWS s3cr3t-token" {
 		t.Errorf("Authorization = %q, want the SSWS scheme", got)
 	}
-	checkWith(t, authConfig(p.url, target.RestAuth{Type: target.AuthHeader, Header: "Authorization", RestAuthMore: target.RestAuthMore{Scheme: "Zoho-oauthtoken"}}))
+	checkWith(t, authConfig(p.url, profile.Auth{Type: profile.AuthHeader, Header: "Authorization", AuthMore: profile.AuthMore{Scheme: "Zoho-oauthtoken"}}))
 	if got := p.lastCall(t).Get("Authorization"); got != "Zoho-oauthtoken s3cr3t-token" {
 		t.Errorf("Authorization = %q, want the Zoho-oauthtoken scheme", got)
 	}
@@ -117,8 +118,8 @@ func TestAuth_SchemeOtherThanBearerPrefixesTheToken(t *testing.T) {
 
 func TestAuth_KeyAndSecretGoInTwoHeadersAndBothAreRedacted(t *testing.T) {
 	p := newAuthPlatform(t)
-	cfg := authConfig(p.url, target.RestAuth{Type: target.AuthHeader, Header: "X-Api-Secret",
-		RestAuthMore: target.RestAuthMore{KeyHeader: "X-Api-Key", Key: "key-1234abcd"}})
+	cfg := authConfig(p.url, profile.Auth{Type: profile.AuthHeader, Header: "X-Api-Secret",
+		AuthMore: profile.AuthMore{KeyHeader: "X-Api-Key", Key: "key-1234abcd"}})
 	checkWith(t, cfg)
 	h := p.lastCall(t)
 	if h.Get("X-Api-Secret") != "s3cr3t-token" || h.Get("X-Api-Key") != "key-1234abcd" {
@@ -131,8 +132,8 @@ func TestAuth_KeyAndSecretGoInTwoHeadersAndBothAreRedacted(t *testing.T) {
 
 func TestAuth_OAuth2CredentialsInTheBodyWithAudienceAndParams(t *testing.T) {
 	p := newAuthPlatform(t)
-	checkWith(t, authConfig(p.url, target.RestAuth{Type: target.AuthOAuth2, TokenURL: "/oauth/token", ClientID: "dirsync", Scopes: []string{"users.rw"},
-		RestAuthMore: target.RestAuthMore{Credentials: target.CredentialsBody, Audience: "https://api.example.com", TokenParams: []string{"resource=urn:users"}}}))
+	checkWith(t, authConfig(p.url, profile.Auth{Type: profile.AuthOAuth2, TokenURL: "/oauth/token", ClientID: "dirsync", Scopes: []string{"users.rw"},
+		AuthMore: profile.AuthMore{Credentials: profile.CredentialsBody, Audience: "https://api.example.com", TokenParams: []string{"resource=urn:users"}}}))
 	form := p.tokens[0]
 	if form.Get("basic") != "" || form.Get("client_id") != "dirsync" || form.Get("client_secret") != "s3cr3t-token" {
 		t.Errorf("token request %v: want client_id and client_secret in the body, no basic auth", form)
@@ -147,7 +148,7 @@ func TestAuth_OAuth2CredentialsInTheBodyWithAudienceAndParams(t *testing.T) {
 
 func TestAuth_OAuth2CredentialsInBasicAuthByDefault(t *testing.T) {
 	p := newAuthPlatform(t)
-	checkWith(t, authConfig(p.url, target.RestAuth{Type: target.AuthOAuth2, TokenURL: "/oauth/token", ClientID: "dirsync"}))
+	checkWith(t, authConfig(p.url, profile.Auth{Type: profile.AuthOAuth2, TokenURL: "/oauth/token", ClientID: "dirsync"}))
 	if form := p.tokens[0]; form.Get("basic") != "dirsync" || form.Get("client_secret") != "" {
 		t.Errorf("token request %v: want basic auth, no secret in the body", form)
 	}
@@ -156,7 +157,7 @@ func TestAuth_OAuth2CredentialsInBasicAuthByDefault(t *testing.T) {
 func TestAuth_OAuth2AccessTokenIsRedactedFromErrors(t *testing.T) {
 	p := newAuthPlatform(t)
 	p.echo = true
-	c := checkWith(t, authConfig(p.url, target.RestAuth{Type: target.AuthOAuth2, TokenURL: "/oauth/token", ClientID: "dirsync"}))
+	c := checkWith(t, authConfig(p.url, profile.Auth{Type: profile.AuthOAuth2, TokenURL: "/oauth/token", ClientID: "dirsync"}))
 	_, err := c.Create(ctx, user.User{ID: "u", Email: "a@example.com"})
 	if err == nil {
 		t.Fatal("Create: want the platform's error")
@@ -168,15 +169,15 @@ func TestAuth_OAuth2AccessTokenIsRedactedFromErrors(t *testing.T) {
 
 func TestAuth_MoreKeysAreCheckedAndNamed(t *testing.T) {
 	for _, tc := range []struct {
-		auth target.RestAuth
+		auth profile.Auth
 		key  string
 	}{
-		{target.RestAuth{Type: target.AuthBasic, Username: "u", RestAuthMore: target.RestAuthMore{Scheme: "SSWS"}}, "target.rest.auth.scheme"},
-		{target.RestAuth{Type: target.AuthBearer, RestAuthMore: target.RestAuthMore{Scheme: "Bearer token"}}, "target.rest.auth.scheme"},
-		{target.RestAuth{Type: target.AuthHeader, Header: "X-Api-Secret", RestAuthMore: target.RestAuthMore{KeyHeader: "X-Api-Key"}}, "target.rest.auth.key_header"},
-		{target.RestAuth{Type: target.AuthOAuth2, TokenURL: "/t", ClientID: "c", RestAuthMore: target.RestAuthMore{Credentials: "post"}}, "target.rest.auth.credentials"},
-		{target.RestAuth{Type: target.AuthOAuth2, TokenURL: "/t", ClientID: "c", RestAuthMore: target.RestAuthMore{TokenParams: []string{"grant_type=password"}}}, "target.rest.auth.token_params"},
-		{target.RestAuth{Type: target.AuthBearer, RestAuthMore: target.RestAuthMore{Audience: "x"}}, "target.rest.auth.credentials"},
+		{profile.Auth{Type: profile.AuthBasic, Username: "u", AuthMore: profile.AuthMore{Scheme: "SSWS"}}, "target.rest.auth.scheme"},
+		{profile.Auth{Type: profile.AuthBearer, AuthMore: profile.AuthMore{Scheme: "Bearer token"}}, "target.rest.auth.scheme"},
+		{profile.Auth{Type: profile.AuthHeader, Header: "X-Api-Secret", AuthMore: profile.AuthMore{KeyHeader: "X-Api-Key"}}, "target.rest.auth.key_header"},
+		{profile.Auth{Type: profile.AuthOAuth2, TokenURL: "/t", ClientID: "c", AuthMore: profile.AuthMore{Credentials: "post"}}, "target.rest.auth.credentials"},
+		{profile.Auth{Type: profile.AuthOAuth2, TokenURL: "/t", ClientID: "c", AuthMore: profile.AuthMore{TokenParams: []string{"grant_type=password"}}}, "target.rest.auth.token_params"},
+		{profile.Auth{Type: profile.AuthBearer, AuthMore: profile.AuthMore{Audience: "x"}}, "target.rest.auth.credentials"},
 	} {
 		err := authConfig("https://platform.example.com", tc.auth).Validate()
 		if err == nil || !strings.Contains(err.Error(), tc.key) {

@@ -1,6 +1,6 @@
 // Package rest is a configurable client for platforms that publish their own
 // REST User Management API instead of SCIM. One client drives any such API: a
-// profile (target.RestProfile, the `target.rest:` config section) says where the
+// profile (profile.Profile, the `target.rest:` config section) says where the
 // endpoints are, how to authenticate, how the list is paged, where the users, ids
 // and errors live in responses, and how request bodies are built from a user.
 // examples/targets/ holds a profile per API style.
@@ -21,6 +21,7 @@ import (
 
 	"github.com/dirsync/dirsync/target"
 	"github.com/dirsync/dirsync/target/internal/jsontpl"
+	"github.com/dirsync/dirsync/target/rest/profile"
 	"github.com/dirsync/dirsync/user"
 )
 
@@ -39,7 +40,7 @@ func WithHTTPOptions(opts ...target.Option) Option {
 // Client drives a platform's REST API as its profile describes. It implements
 // sync.Target and sync.Lister. It is safe for concurrent use.
 type Client struct {
-	p      target.RestProfile
+	p      profile.Profile
 	http   *target.HTTPClient
 	auth   target.Auth
 	query  url.Values
@@ -61,7 +62,7 @@ type Client struct {
 	// mappings are the profile's, with names resolved to ids (see resolve).
 	resolveMu gosync.Mutex
 	resolved  bool
-	mappings  map[string][]target.GroupMapping
+	mappings  map[string][]profile.GroupMapping
 }
 
 // New returns a client for cfg (type rest); cfg is validated.
@@ -116,12 +117,12 @@ func New(cfg target.Config, opts ...Option) (*Client, error) {
 			if err != nil {
 				return nil, fmt.Errorf("target.rest.%s.outcomes[%d].text: %w", name, i, err)
 			}
-			c.outcomes[name] = append(c.outcomes[name], outcome{RestOutcome: o, text: m})
+			c.outcomes[name] = append(c.outcomes[name], outcome{Outcome: o, text: m})
 		}
 	}
 	c.match = p.MatchBy
 	if len(c.match) == 0 {
-		for key, field := range map[string]string{user.MatchExternalID: target.RefExternalID, user.MatchUserName: target.RefUsername, user.MatchEmail: target.RefEmail} {
+		for key, field := range map[string]string{user.MatchExternalID: profile.RefExternalID, user.MatchUserName: profile.RefUsername, user.MatchEmail: profile.RefEmail} {
 			if p.Fields[field] != "" {
 				c.match = append(c.match, key)
 			}
@@ -135,28 +136,28 @@ func New(cfg target.Config, opts ...Option) (*Client, error) {
 		}
 	}
 	switch p.AuthType() {
-	case target.AuthBearer:
+	case profile.AuthBearer:
 		c.auth = target.Bearer(secret)
 		if p.Auth.Scheme != "" {
 			c.auth = target.HeaderKey{Name: "Authorization", Scheme: p.Auth.Scheme, Value: secret}
 		}
-	case target.AuthHeader:
+	case profile.AuthHeader:
 		c.auth = target.HeaderKey{Name: p.Auth.Header, Scheme: p.Auth.Scheme, Value: secret, KeyName: p.Auth.KeyHeader, Key: p.Auth.Key}
-	case target.AuthBasic:
+	case profile.AuthBasic:
 		c.auth = target.Basic{Username: p.Auth.Username, Password: secret}
-	case target.AuthQuery:
+	case profile.AuthQuery:
 		q, err := target.NewQueryParams(p.Auth.Params)
 		if err != nil {
 			return nil, fmt.Errorf("target.rest.auth.params: %w", err)
 		}
 		c.auth = q
-	case target.AuthOAuth2:
+	case profile.AuthOAuth2:
 		tokenURL, err := joinURL(cfg.URL, p.Auth.TokenURL)
 		if err != nil {
 			return nil, fmt.Errorf("target.rest.auth.token_url: %w", err)
 		}
 		o := &target.OAuth2{TokenURL: tokenURL, ClientID: p.Auth.ClientID, ClientSecret: secret, Scopes: p.Auth.Scopes,
-			InBody: p.Auth.Credentials == target.CredentialsBody, Params: p.Auth.TokenRequestParams()}
+			InBody: p.Auth.Credentials == profile.CredentialsBody, Params: p.Auth.TokenRequestParams()}
 		// The token endpoint gets the platform's TLS settings and timeout.
 		d, err := target.NewDoer(cfg)
 		if err != nil {
@@ -221,9 +222,9 @@ func joinURL(base, ref string) (string, error) {
 	return b.JoinPath(r.Path).String(), nil
 }
 
-func (c *Client) endpoints() map[string]target.RestEndpoint {
-	m := map[string]target.RestEndpoint{}
-	for name, e := range map[string]target.RestEndpoint{"create": c.p.Create, "update": c.p.Update, "deactivate": c.p.Deactivate, "reactivate": c.p.Reactivate, "delete": c.p.Delete} {
+func (c *Client) endpoints() map[string]profile.Endpoint {
+	m := map[string]profile.Endpoint{}
+	for name, e := range map[string]profile.Endpoint{"create": c.p.Create, "update": c.p.Update, "deactivate": c.p.Deactivate, "reactivate": c.p.Reactivate, "delete": c.p.Delete} {
 		if e.Configured() {
 			m[name] = e
 		}
@@ -289,9 +290,9 @@ func (c *Client) classify(e *PlatformError) *PlatformError {
 	return e
 }
 
-// outcome is a compiled target.RestOutcome.
+// outcome is a compiled profile.Outcome.
 type outcome struct {
-	target.RestOutcome
+	profile.Outcome
 	text TextMatcher
 }
 
@@ -470,11 +471,11 @@ func (c *Client) outcome(name string, err error) error {
 			continue
 		}
 		switch o.Means {
-		case target.MeansDone:
+		case profile.MeansDone:
 			return nil
-		case target.MeansNotFound:
+		case profile.MeansNotFound:
 			pe.notFound, pe.conflict = true, false
-		case target.MeansConflict:
+		case profile.MeansConflict:
 			pe.notFound, pe.conflict = false, true
 		}
 		return err
@@ -484,39 +485,39 @@ func (c *Client) outcome(name string, err error) error {
 
 // value is what {{ref}} stands for in a body template.
 func (c *Client) value(u user.User, platformID, ref string) any {
-	if name, ok := strings.CutPrefix(ref, target.RefGroupsPrefix); ok {
+	if name, ok := strings.CutPrefix(ref, profile.RefGroupsPrefix); ok {
 		return target.Mapped(c.mapping(name), u.Groups)
 	}
-	if name, ok := strings.CutPrefix(ref, target.RefGroupPrefix); ok {
+	if name, ok := strings.CutPrefix(ref, profile.RefGroupPrefix); ok {
 		if m := target.Mapped(c.mapping(name), u.Groups); len(m) > 0 {
 			return m[0]
 		}
 		return nil
 	}
 	switch ref {
-	case target.RefExternalID:
+	case profile.RefExternalID:
 		return u.ID
-	case target.RefUsername:
+	case profile.RefUsername:
 		return u.Username
-	case target.RefEmail:
+	case profile.RefEmail:
 		return u.Email
-	case target.RefGivenName:
+	case profile.RefGivenName:
 		return u.GivenName
-	case target.RefFamilyName:
+	case profile.RefFamilyName:
 		return u.FamilyName
-	case target.RefDisplayName:
+	case profile.RefDisplayName:
 		return u.DisplayName
-	case target.RefActive:
+	case profile.RefActive:
 		return u.Active
-	case target.RefGroups:
+	case profile.RefGroups:
 		if u.Groups == nil {
 			return []string{}
 		}
 		return u.Groups
-	case target.RefPlatformID:
+	case profile.RefPlatformID:
 		return platformID
 	}
-	if name, ok := strings.CutPrefix(ref, target.RefExtraPrefix); ok {
+	if name, ok := strings.CutPrefix(ref, profile.RefExtraPrefix); ok {
 		return u.Extra[name]
 	}
 	return nil
@@ -532,12 +533,12 @@ func (c *Client) account(obj any) user.Account {
 	}
 	a := user.Account{PlatformID: text(get(obj, c.p.ID))}
 	a.User = user.User{
-		ID:          f(target.RefExternalID),
-		Username:    f(target.RefUsername),
-		Email:       f(target.RefEmail),
-		GivenName:   f(target.RefGivenName),
-		FamilyName:  f(target.RefFamilyName),
-		DisplayName: f(target.RefDisplayName),
+		ID:          f(profile.RefExternalID),
+		Username:    f(profile.RefUsername),
+		Email:       f(profile.RefEmail),
+		GivenName:   f(profile.RefGivenName),
+		FamilyName:  f(profile.RefFamilyName),
+		DisplayName: f(profile.RefDisplayName),
 	}
 	state := text(get(obj, c.p.Active))
 	values := c.p.ActiveValues
@@ -679,9 +680,9 @@ func (c *Client) asListed(a user.Account) user.Account {
 		return v
 	}
 	u := a.User
-	a.User = user.User{ID: keep(target.RefExternalID, u.ID), Username: keep(target.RefUsername, u.Username), Email: keep(target.RefEmail, u.Email),
-		GivenName: keep(target.RefGivenName, u.GivenName), FamilyName: keep(target.RefFamilyName, u.FamilyName),
-		DisplayName: keep(target.RefDisplayName, u.DisplayName), Active: u.Active}
+	a.User = user.User{ID: keep(profile.RefExternalID, u.ID), Username: keep(profile.RefUsername, u.Username), Email: keep(profile.RefEmail, u.Email),
+		GivenName: keep(profile.RefGivenName, u.GivenName), FamilyName: keep(profile.RefFamilyName, u.FamilyName),
+		DisplayName: keep(profile.RefDisplayName, u.DisplayName), Active: u.Active}
 	return a
 }
 
@@ -719,7 +720,7 @@ func (c *Client) pageSize() int {
 }
 
 func (c *Client) firstPage() int {
-	if c.p.List.Pagination == target.PagePage && c.p.List.FirstPage == 0 {
+	if c.p.List.Pagination == profile.PagePage && c.p.List.FirstPage == 0 {
 		return 1
 	}
 	return c.p.List.FirstPage
@@ -742,20 +743,20 @@ func (c *Client) pageQuery(n, _ int, cursor string) url.Values {
 	}
 	size := strconv.Itoa(c.pageSize())
 	switch l.Pagination {
-	case target.PagePage:
+	case profile.PagePage:
 		q.Set(or(l.PageParam, "page"), strconv.Itoa(n))
 		q.Set(or(l.SizeParam, "pageSize"), size)
-	case target.PageOffset:
+	case profile.PageOffset:
 		q.Set(or(l.OffsetParam, "offset"), strconv.Itoa(n))
 		q.Set(or(l.LimitParam, "limit"), size)
-	case target.PageCursor:
+	case profile.PageCursor:
 		if cursor != "" {
 			q.Set(or(l.CursorParam, "cursor"), cursor)
 		}
 		if l.SizeParam != "" {
 			q.Set(l.SizeParam, size)
 		}
-	case target.PageLink, target.PageNextURL:
+	case profile.PageLink, profile.PageNextURL:
 		// The first page only: next links carry their own parameters.
 		if l.SizeParam != "" {
 			q.Set(l.SizeParam, size)
@@ -789,7 +790,7 @@ func (c *Client) ListStats(ctx context.Context, fn func(user.Account) error) (Li
 	l := c.p.List
 	maxPages := l.MaxPages
 	if maxPages <= 0 {
-		maxPages = target.DefaultMaxPages
+		maxPages = profile.DefaultMaxPages
 	}
 	var st ListStats
 	n := c.firstPage()
@@ -819,11 +820,11 @@ func (c *Client) ListStats(ctx context.Context, fn func(user.Account) error) (Li
 		st.Pages++
 		// A platform that ignores the page or offset parameter answers the
 		// same page again and again.
-		if (l.Pagination == target.PagePage || l.Pagination == target.PageOffset) && len(items) > 0 {
+		if (l.Pagination == profile.PagePage || l.Pagination == profile.PageOffset) && len(items) > 0 {
 			sig := c.pageSignature(items)
 			if sig == prevPage {
 				param, key := or(l.PageParam, "page"), "page_param"
-				if l.Pagination == target.PageOffset {
+				if l.Pagination == profile.PageOffset {
 					param, key = or(l.OffsetParam, "offset"), "offset_param"
 				}
 				return st, fmt.Errorf("%s: page %d holds the same accounts as the page before: the platform ignores the %q parameter and the listing would never end; check target.rest.list.%s",
@@ -839,9 +840,9 @@ func (c *Client) ListStats(ctx context.Context, fn func(user.Account) error) (Li
 		st.Accounts += len(items)
 		full := len(items) >= c.pageSize()
 		switch l.Pagination {
-		case "", target.PageNone:
+		case "", profile.PageNone:
 			return st, nil
-		case target.PageCursor:
+		case profile.PageCursor:
 			cursor := ""
 			if l.NextCursorHeader != "" {
 				cursor = strings.TrimSpace(h.Get(l.NextCursorHeader))
@@ -855,9 +856,9 @@ func (c *Client) ListStats(ctx context.Context, fn func(user.Account) error) (Li
 			}
 			q = c.withQuery(c.pageQuery(n, 0, cursor))
 			continue
-		case target.PageLink, target.PageNextURL:
+		case profile.PageLink, profile.PageNextURL:
 			next, key := "", "list.pagination (link: the Link header's rel=\"next\")"
-			if l.Pagination == target.PageLink {
+			if l.Pagination == profile.PageLink {
 				next = nextLink(h.Values("Link"))
 			} else {
 				next, key = text(get(v, l.NextURL)), "list.next_url"
@@ -890,7 +891,7 @@ func (c *Client) ListStats(ctx context.Context, fn func(user.Account) error) (Li
 		if known && st.Accounts >= total {
 			return st, nil
 		}
-		if l.TotalPages != "" && l.Pagination == target.PagePage {
+		if l.TotalPages != "" && l.Pagination == profile.PagePage {
 			if t, err := strconv.Atoi(text(get(v, l.TotalPages))); err == nil {
 				known = true
 				if n-c.firstPage()+1 >= t {
@@ -901,7 +902,7 @@ func (c *Client) ListStats(ctx context.Context, fn func(user.Account) error) (Li
 		if !known && len(items) < c.pageSize() {
 			return st, nil
 		}
-		if l.Pagination == target.PagePage {
+		if l.Pagination == profile.PagePage {
 			n++
 		} else {
 			n += len(items)
@@ -914,14 +915,14 @@ func (c *Client) ListStats(ctx context.Context, fn func(user.Account) error) (Li
 func (c *Client) repeatHint() string {
 	l := c.p.List
 	switch l.Pagination {
-	case target.PageCursor:
+	case profile.PageCursor:
 		if l.NextCursorHeader != "" {
 			return "check target.rest.list.next_cursor_header and cursor_param"
 		}
 		return "check target.rest.list.next_cursor and cursor_param"
-	case target.PageNextURL:
+	case profile.PageNextURL:
 		return "check target.rest.list.next_url"
-	case target.PageLink:
+	case profile.PageLink:
 		return "check target.rest.list.pagination (the Link header's rel=\"next\" repeats)"
 	}
 	return "check target.rest.list.pagination"

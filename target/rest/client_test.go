@@ -13,6 +13,7 @@ import (
 	"github.com/dirsync/dirsync/target"
 	"github.com/dirsync/dirsync/target/fake"
 	"github.com/dirsync/dirsync/target/rest"
+	"github.com/dirsync/dirsync/target/rest/profile"
 	"github.com/dirsync/dirsync/user"
 )
 
@@ -181,7 +182,7 @@ func TestPPO_CheckReportsRejectedCredentials(t *testing.T) {
 func TestAfterCreate_CallsEachActionWithTheNewID(t *testing.T) {
 	srv := fake.NewREST(fake.RESTOptions{Style: fake.StylePPO, Secret: "k"})
 	cfg := loadProfile(t, "ppo.yaml", srv.StartT(t), map[string]string{"PPO_API_KEY": "k"})
-	cfg.Rest.AfterCreate = map[string]target.RestEndpoint{"reset_password": {Method: "POST", Path: "/api/users/{id}/reset-password"}}
+	cfg.Rest.AfterCreate = map[string]profile.Endpoint{"reset_password": {Method: "POST", Path: "/api/users/{id}/reset-password"}}
 	c, err := rest.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -204,7 +205,7 @@ func TestAfterCreate_CallsEachActionWithTheNewID(t *testing.T) {
 func TestHeaders_AreSentAndSecretOnesRedacted(t *testing.T) {
 	srv := fake.NewREST(fake.RESTOptions{Style: fake.StylePPO, Secret: "k"})
 	cfg := loadProfile(t, "ppo.yaml", srv.StartT(t), map[string]string{"PPO_API_KEY": "k"})
-	cfg.Rest.Auth = target.RestAuth{Type: target.AuthNone}
+	cfg.Rest.Auth = profile.Auth{Type: profile.AuthNone}
 	cfg.Token = ""
 	cfg.Rest.Headers = map[string]string{"X-API-Key": "wrong-header-key"}
 	if err := cfg.Validate(); err != nil {
@@ -249,7 +250,7 @@ func TestList_EachPaginationStyleReadsEveryAccountOnce(t *testing.T) {
 			cfg := loadProfile(t, tc.file, srv.StartT(t), tc.env)
 			cfg.Rest.List.PageSize = 2
 			if tc.none {
-				cfg.Rest.List.Pagination = target.PageNone
+				cfg.Rest.List.Pagination = profile.PageNone
 			}
 			c, err := rest.New(cfg)
 			if err != nil {

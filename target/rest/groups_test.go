@@ -8,6 +8,7 @@ import (
 	"github.com/dirsync/dirsync/target"
 	"github.com/dirsync/dirsync/target/fake"
 	"github.com/dirsync/dirsync/target/rest"
+	"github.com/dirsync/dirsync/target/rest/profile"
 	"github.com/dirsync/dirsync/target/scim"
 	"github.com/dirsync/dirsync/user"
 )
@@ -45,7 +46,7 @@ func TestGroupMapping_RoleAndOrganizationsFollowDirectoryGroups(t *testing.T) {
 }
 
 func TestMapped_MatchesByCNOrDNCaseInsensitively(t *testing.T) {
-	maps := []target.GroupMapping{{Group: "Admins", Value: "a"}, {Group: "cn=x,dc=y", Value: "x"}, {Group: "admins", Value: "a"}}
+	maps := []profile.GroupMapping{{Group: "Admins", Value: "a"}, {Group: "cn=x,dc=y", Value: "x"}, {Group: "admins", Value: "a"}}
 	got := target.Mapped(maps, []string{"cn=admins,ou=g,dc=y", "CN=X,DC=Y", "cn=adminsx,dc=y", "ou=admins,dc=y"})
 	if !slices.Equal(got, []string{"a", "x"}) {
 		t.Fatalf("Mapped = %v, want [a x]", got)
@@ -55,7 +56,7 @@ func TestMapped_MatchesByCNOrDNCaseInsensitively(t *testing.T) {
 func TestResolve_UnknownRoleNameIsAClearError(t *testing.T) {
 	srv := fake.NewREST(fake.RESTOptions{Style: fake.StylePartner, Secret: "s"})
 	cfg := loadProfile(t, "partner.yaml", srv.StartT(t), map[string]string{"PARTNER_CLIENT_SECRET": "s", "PARTNER_CUSTOMER_ID": fake.PartnerCustomer})
-	cfg.Rest.Mappings["role"] = []target.GroupMapping{{Group: "admins", Value: "Admn"}}
+	cfg.Rest.Mappings["role"] = []profile.GroupMapping{{Group: "admins", Value: "Admn"}}
 	c, err := rest.New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"github.com/dirsync/dirsync/target"
 	"github.com/dirsync/dirsync/target/fake"
 	"github.com/dirsync/dirsync/target/rest"
+	"github.com/dirsync/dirsync/target/rest/profile"
 	"github.com/dirsync/dirsync/user"
 )
 
@@ -139,7 +140,7 @@ func TestList_FullLastPageWithoutANextLinkIsReported(t *testing.T) {
 	// A profile that misses how the platform pages: one full page, no next.
 	cfg := loadProfile(t, pc.file, srv.StartT(t), pc.env)
 	cfg.Rest.List.PageSize = 2
-	cfg.Rest.List.Pagination = target.PageCursor
+	cfg.Rest.List.Pagination = profile.PageCursor
 	cfg.Rest.List.NextCursor = "nextCursor"
 	cfg.Rest.List.CursorParam = "after"
 	c2, err := rest.New(cfg)
@@ -174,9 +175,9 @@ func TestNextLink_FindsRelNextAmongOtherLinks(t *testing.T) {
 func TestFollow_NextLinksStayOnTheTargetHost(t *testing.T) {
 	cfg := target.Default()
 	cfg.Type, cfg.URL, cfg.Token = target.TypeREST, "https://api.example.com/base", "t"
-	cfg.Rest = target.RestProfile{List: target.RestList{Path: "/users", Pagination: target.PageLink}, ID: "id", Active: "active",
-		Fields: map[string]string{"email": "email"}, Create: target.RestEndpoint{Method: "POST", Path: "/users"},
-		Delete: target.RestEndpoint{Method: "DELETE", Path: "/users/{id}"}}
+	cfg.Rest = profile.Profile{List: profile.List{Path: "/users", Pagination: profile.PageLink}, ID: "id", Active: "active",
+		Fields: map[string]string{"email": "email"}, Create: profile.Endpoint{Method: "POST", Path: "/users"},
+		Delete: profile.Endpoint{Method: "DELETE", Path: "/users/{id}"}}
 	c, err := rest.New(cfg)
 	if err != nil {
 		t.Fatal(err)

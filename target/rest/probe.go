@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/dirsync/dirsync/target"
+	"github.com/dirsync/dirsync/target/rest/profile"
 	"github.com/dirsync/dirsync/user"
 )
 
@@ -51,7 +52,7 @@ func (c *Client) Probe(ctx context.Context, sample int) (Probe, error) {
 	}
 	p.Sample = all[:min(sample, len(all))]
 	for _, k := range []struct{ key, field string }{
-		{user.MatchExternalID, target.RefExternalID}, {user.MatchUserName, target.RefUsername}, {user.MatchEmail, target.RefEmail},
+		{user.MatchExternalID, profile.RefExternalID}, {user.MatchUserName, profile.RefUsername}, {user.MatchEmail, profile.RefEmail},
 	} {
 		kp := KeyProbe{Key: k.key, Field: k.field, Path: c.p.Fields[k.field], Matched: slices.Contains(c.match, k.key)}
 		count := map[string]int{}

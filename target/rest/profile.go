@@ -1,6 +1,6 @@
 package rest
 
-// The profile (target.RestProfile, the `target.rest:` section) is checked and
+// The profile (profile.Profile, the `target.rest:` section) is checked and
 // its body templates are parsed here, next to the client that uses them.
 
 import (
@@ -14,18 +14,19 @@ import (
 
 	"github.com/dirsync/dirsync/target"
 	"github.com/dirsync/dirsync/target/internal/jsontpl"
+	"github.com/dirsync/dirsync/target/rest/profile"
 )
 
 // mappable are the fields target.rest.fields may map.
-var mappable = []string{target.RefExternalID, target.RefUsername, target.RefEmail, target.RefGivenName, target.RefFamilyName, target.RefDisplayName}
+var mappable = []string{profile.RefExternalID, profile.RefUsername, profile.RefEmail, profile.RefGivenName, profile.RefFamilyName, profile.RefDisplayName}
 
 // parseBatch parses a batch endpoint's body and item templates.
-func parseBatch(p target.RestProfile) (body, item *jsontpl.Template, err error) {
+func parseBatch(p profile.Profile) (body, item *jsontpl.Template, err error) {
 	b := p.BatchCreate
-	if body, err = jsontpl.Parse(b.Body, func(ref string) bool { return ref == target.RefUsers }); err != nil {
+	if body, err = jsontpl.Parse(b.Body, func(ref string) bool { return ref == profile.RefUsers }); err != nil {
 		return nil, nil, fmt.Errorf("body: %w", err)
 	}
-	if !slices.Contains(body.Refs(), target.RefUsers) {
+	if !slices.Contains(body.Refs(), profile.RefUsers) {
 		return nil, nil, errors.New(`body: must hold "{{users}}", where the array of users goes`)
 	}
 	if item, err = jsontpl.Parse(b.Item, func(ref string) bool { return profileRef(p, ref, false) }); err != nil {
@@ -87,17 +88,17 @@ func (m TextMatcher) Match(texts ...string) bool {
 // withID allows platform_id.
 func validRef(name string, withID bool) bool {
 	switch name {
-	case target.RefExternalID, target.RefUsername, target.RefEmail, target.RefGivenName, target.RefFamilyName, target.RefDisplayName, target.RefActive, target.RefGroups:
+	case profile.RefExternalID, profile.RefUsername, profile.RefEmail, profile.RefGivenName, profile.RefFamilyName, profile.RefDisplayName, profile.RefActive, profile.RefGroups:
 		return true
-	case target.RefPlatformID:
+	case profile.RefPlatformID:
 		return withID
 	}
-	return strings.HasPrefix(name, target.RefExtraPrefix) && len(name) > len(target.RefExtraPrefix)
+	return strings.HasPrefix(name, profile.RefExtraPrefix) && len(name) > len(profile.RefExtraPrefix)
 }
 
 // parseBody parses an endpoint's body template; create has no platform id yet,
 // and deactivate, reactivate and delete know nothing but the platform id.
-func parseBody(p target.RestProfile, name string, e target.RestEndpoint) (*jsontpl.Template, error) {
+func parseBody(p profile.Profile, name string, e profile.Endpoint) (*jsontpl.Template, error) {
 	if e.Body == "" {
 		return nil, nil
 	}
@@ -106,14 +107,14 @@ func parseBody(p target.RestProfile, name string, e target.RestEndpoint) (*jsont
 	case "create":
 		valid = func(ref string) bool { return profileRef(p, ref, false) }
 	case "deactivate", "reactivate", "delete":
-		valid = func(ref string) bool { return ref == target.RefPlatformID }
+		valid = func(ref string) bool { return ref == profile.RefPlatformID }
 	}
 	return jsontpl.Parse(e.Body, valid)
 }
 
 // profileRef is validRef, plus references to the profile's group mappings.
-func profileRef(p target.RestProfile, ref string, withID bool) bool {
-	for _, prefix := range []string{target.RefGroupsPrefix, target.RefGroupPrefix} {
+func profileRef(p profile.Profile, ref string, withID bool) bool {
+	for _, prefix := range []string{profile.RefGroupsPrefix, profile.RefGroupPrefix} {
 		if name, ok := strings.CutPrefix(ref, prefix); ok {
 			_, known := p.Mappings[name]
 			return known
@@ -123,7 +124,7 @@ func profileRef(p target.RestProfile, ref string, withID bool) bool {
 }
 
 // validateProfile reports every problem of the profile, each named by its key.
-func validateProfile(p target.RestProfile) []error {
+func validateProfile(p profile.Profile) []error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("target.rest.%s: %s", key, fmt.Sprintf(format, args...)))
@@ -137,21 +138,21 @@ func validateProfile(p target.RestProfile) []error {
 	}
 
 	switch p.AuthType() {
-	case target.AuthBearer, target.AuthNone:
-	case target.AuthHeader:
+	case profile.AuthBearer, profile.AuthNone:
+	case profile.AuthHeader:
 		if p.Auth.Header == "" {
 			bad("auth.header", "must be set for auth type header (the header carrying target.token, e.g. X-API-Key)")
 		}
-	case target.AuthBasic:
+	case profile.AuthBasic:
 		if p.Auth.Username == "" {
 			bad("auth.username", "must be set for auth type basic (target.token is the password)")
 		}
-	case target.AuthQuery:
+	case profile.AuthQuery:
 		if len(p.Auth.Params) == 0 {
 			bad("auth.params", `must list the "name=value" parameters for auth type query`)
 		}
 		pairs("auth.params", p.Auth.Params)
-	case target.AuthOAuth2:
+	case profile.AuthOAuth2:
 		if p.Auth.TokenURL == "" {
 			bad("auth.token_url", "must be set for auth type oauth2 (the token endpoint)")
 		} else if u, err := url.Parse(p.Auth.TokenURL); err != nil {
@@ -175,13 +176,13 @@ func validateProfile(p target.RestProfile) []error {
 		bad("list.path", "must be set (the endpoint listing every user)")
 	}
 	switch p.List.Pagination {
-	case "", target.PageNone, target.PagePage, target.PageOffset:
-	case target.PageCursor:
+	case "", profile.PageNone, profile.PagePage, profile.PageOffset:
+	case profile.PageCursor:
 		if p.List.NextCursor == "" && p.List.NextCursorHeader == "" {
 			bad("list.next_cursor", "must be set for cursor pagination (where the response holds the next cursor), or list.next_cursor_header")
 		}
-	case target.PageLink:
-	case target.PageNextURL:
+	case profile.PageLink:
+	case profile.PageNextURL:
 		if p.List.NextURL == "" {
 			bad("list.next_url", "must be set for next_url pagination (where the response holds the next page's URL, e.g. @odata.nextLink)")
 		}
@@ -210,7 +211,7 @@ func validateProfile(p target.RestProfile) []error {
 			bad("fields."+k, "must be a path in the platform's user object")
 		}
 	}
-	if p.Fields[target.RefEmail] == "" && p.Fields[target.RefUsername] == "" && p.Fields[target.RefExternalID] == "" {
+	if p.Fields[profile.RefEmail] == "" && p.Fields[profile.RefUsername] == "" && p.Fields[profile.RefExternalID] == "" {
 		bad("fields", "must map at least one of external_id, username or email, so that accounts can be matched")
 	}
 	for name, maps := range p.Mappings {
@@ -241,12 +242,12 @@ func validateProfile(p target.RestProfile) []error {
 
 	eps := []struct {
 		name string
-		e    target.RestEndpoint
+		e    profile.Endpoint
 	}{{"create", p.Create}, {"update", p.Update}, {"deactivate", p.Deactivate}, {"reactivate", p.Reactivate}, {"delete", p.Delete}}
 	for name, e := range p.AfterCreate {
 		eps = append(eps, struct {
 			name string
-			e    target.RestEndpoint
+			e    profile.Endpoint
 		}{"after_create." + name, e})
 		if !e.Configured() {
 			bad("after_create."+name, "method and path must be set")
@@ -270,7 +271,7 @@ func validateProfile(p target.RestProfile) []error {
 		for i, o := range ep.e.Outcomes {
 			key := fmt.Sprintf("%s.outcomes[%d]", ep.name, i)
 			switch o.Means {
-			case target.MeansDone, target.MeansNotFound, target.MeansConflict:
+			case profile.MeansDone, profile.MeansNotFound, profile.MeansConflict:
 			default:
 				bad(key+".means", "%q is not done, not_found or conflict", o.Means)
 			}
@@ -321,14 +322,14 @@ func validateProfile(p target.RestProfile) []error {
 }
 
 // validateAuthMore reports the problems of the auth keys of
-// target.RestAuthMore for auth type typ.
-func validateAuthMore(a target.RestAuth, typ string) []error {
+// profile.AuthMore for auth type typ.
+func validateAuthMore(a profile.Auth, typ string) []error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("target.rest.auth.%s: %s", key, fmt.Sprintf(format, args...)))
 	}
 	if a.Scheme != "" {
-		if typ != target.AuthBearer && typ != target.AuthHeader {
+		if typ != profile.AuthBearer && typ != profile.AuthHeader {
 			bad("scheme", "applies to auth types bearer and header only, not %s", typ)
 		} else if strings.ContainsAny(a.Scheme, " \t\r\n") {
 			bad("scheme", "must be one word, e.g. SSWS or Token, got %q", a.Scheme)
@@ -336,7 +337,7 @@ func validateAuthMore(a target.RestAuth, typ string) []error {
 	}
 	if a.KeyHeader != "" || a.Key != "" {
 		switch {
-		case typ != target.AuthHeader:
+		case typ != profile.AuthHeader:
 			bad("key_header", "applies to auth type header only, not %s", typ)
 		case a.KeyHeader == "" || a.Key == "":
 			bad("key_header", "key_header and key must be set together (the second header and its value)")
@@ -345,12 +346,12 @@ func validateAuthMore(a target.RestAuth, typ string) []error {
 		}
 	}
 	if a.Credentials != "" || a.Audience != "" || len(a.TokenParams) > 0 {
-		if typ != target.AuthOAuth2 {
+		if typ != profile.AuthOAuth2 {
 			bad("credentials", "credentials, audience and token_params apply to auth type oauth2 only, not %s", typ)
 		}
 	}
 	switch a.Credentials {
-	case "", target.CredentialsBasic, target.CredentialsBody:
+	case "", profile.CredentialsBasic, profile.CredentialsBody:
 	default:
 		bad("credentials", "unknown value %q (want basic or body)", a.Credentials)
 	}

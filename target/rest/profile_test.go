@@ -6,20 +6,21 @@ import (
 
 	"github.com/dirsync/dirsync/target"
 	"github.com/dirsync/dirsync/target/rest"
+	"github.com/dirsync/dirsync/target/rest/profile"
 )
 
 func restConfig() target.Config {
 	c := target.Default()
 	c.Type, c.URL, c.Token = target.TypeREST, "https://p.example.com", "tok"
-	c.Rest = target.RestProfile{
-		List:       target.RestList{Path: "/users"},
+	c.Rest = profile.Profile{
+		List:       profile.List{Path: "/users"},
 		ID:         "id",
 		Fields:     map[string]string{"email": "email"},
 		Active:     "active",
-		Mappings:   map[string][]target.GroupMapping{"role": {{Group: "admins", Value: "r1"}}},
-		Create:     target.RestEndpoint{Method: "POST", Path: "/users", Body: `{"e": "{{email}}", "r": "{{group.role}}", "o": "{{groups.role}}"}`},
-		Deactivate: target.RestEndpoint{Method: "POST", Path: "/users/{id}/off"},
-		Reactivate: target.RestEndpoint{Method: "POST", Path: "/users/{id}/on"},
+		Mappings:   map[string][]profile.GroupMapping{"role": {{Group: "admins", Value: "r1"}}},
+		Create:     profile.Endpoint{Method: "POST", Path: "/users", Body: `{"e": "{{email}}", "r": "{{group.role}}", "o": "{{groups.role}}"}`},
+		Deactivate: profile.Endpoint{Method: "POST", Path: "/users/{id}/off"},
+		Reactivate: profile.Endpoint{Method: "POST", Path: "/users/{id}/on"},
 	}
 	return c
 }
@@ -33,7 +34,7 @@ func TestRestProfile_ValidProfilePasses(t *testing.T) {
 func TestRestProfile_TemplateReferencesAreChecked(t *testing.T) {
 	c := restConfig()
 	c.Rest.Create.Body = `{"r": "{{group.rolez}}", "id": "{{platform_id}}"}`
-	c.Rest.Update = target.RestEndpoint{Method: "PUT", Path: "/users/{id}", Body: `{"x": "{{extra.}}"}`}
+	c.Rest.Update = profile.Endpoint{Method: "PUT", Path: "/users/{id}", Body: `{"x": "{{extra.}}"}`}
 	err := c.Validate()
 	for _, want := range []string{"target.rest.create.body: refers to unknown field(s) {{group.rolez}}, {{platform_id}}", "target.rest.update.body: refers to unknown field(s) {{extra.}}"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
@@ -45,7 +46,7 @@ func TestRestProfile_TemplateReferencesAreChecked(t *testing.T) {
 func TestRestProfile_QueryAuthNeedsNoTokenAndItsKeyIsRedacted(t *testing.T) {
 	c := restConfig()
 	c.Token = ""
-	c.Rest.Auth = target.RestAuth{Type: target.AuthQuery, Params: []string{"CompanyId=42", "IntegrationKey=sekret-123"}}
+	c.Rest.Auth = profile.Auth{Type: profile.AuthQuery, Params: []string{"CompanyId=42", "IntegrationKey=sekret-123"}}
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +59,7 @@ func TestRestProfile_QueryAuthNeedsNoTokenAndItsKeyIsRedacted(t *testing.T) {
 
 func TestRestProfile_TokenURLMustNotBeCleartext(t *testing.T) {
 	c := restConfig()
-	c.Rest.Auth = target.RestAuth{Type: target.AuthOAuth2, ClientID: "id", TokenURL: "http://idp.example.com/token"}
+	c.Rest.Auth = profile.Auth{Type: profile.AuthOAuth2, ClientID: "id", TokenURL: "http://idp.example.com/token"}
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "target.rest.auth.token_url") {
 		t.Fatalf("got %v, want token_url refused", err)
 	}
@@ -66,11 +67,11 @@ func TestRestProfile_TokenURLMustNotBeCleartext(t *testing.T) {
 
 func TestRestProfile_PagingAndErrorKeysAreCheckedByName(t *testing.T) {
 	c := restConfig()
-	c.Rest.List.Pagination = target.PageNextURL
+	c.Rest.List.Pagination = profile.PageNextURL
 	c.Rest.List.MaxPages = -1
 	c.Rest.Error.ConflictText = []string{"/(unclosed/"}
 	c.Rest.Error.NotFoundText = []string{" "}
-	c.Rest.Reactivate.Outcomes = []target.RestOutcome{{Status: 403, Means: "ok"}, {Means: target.MeansDone}, {Status: 200, Means: target.MeansDone}}
+	c.Rest.Reactivate.Outcomes = []profile.Outcome{{Status: 403, Means: "ok"}, {Means: profile.MeansDone}, {Status: 200, Means: profile.MeansDone}}
 	err := c.Validate()
 	for _, want := range []string{
 		"target.rest.list.next_url: must be set for next_url pagination",
@@ -86,10 +87,10 @@ func TestRestProfile_PagingAndErrorKeysAreCheckedByName(t *testing.T) {
 		}
 	}
 	c = restConfig()
-	c.Rest.List.Pagination = target.PageCursor
+	c.Rest.List.Pagination = profile.PageCursor
 	c.Rest.List.NextCursorHeader = "X-Next-Cursor"
 	c.Rest.Error.ConflictText = []string{"already exists", `/duplicate \w+/`}
-	c.Rest.Reactivate.Outcomes = []target.RestOutcome{{Status: 403, Code: "E0000016", Means: target.MeansDone}}
+	c.Rest.Reactivate.Outcomes = []profile.Outcome{{Status: 403, Code: "E0000016", Means: profile.MeansDone}}
 	if err := c.Validate(); err != nil {
 		t.Fatalf("valid profile: %v", err)
 	}

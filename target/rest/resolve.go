@@ -8,11 +8,11 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/dirsync/dirsync/target"
+	"github.com/dirsync/dirsync/target/rest/profile"
 )
 
 // mapping returns a mapping's entries, names resolved.
-func (c *Client) mapping(name string) []target.GroupMapping {
+func (c *Client) mapping(name string) []profile.GroupMapping {
 	c.resolveMu.Lock()
 	defer c.resolveMu.Unlock()
 	if c.mappings != nil {

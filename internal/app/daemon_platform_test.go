@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/go-ldap/ldap/v3"
 	"go.uber.org/zap"
 
+	"github.com/dirsync/dirsync/internal/config"
 	"github.com/dirsync/dirsync/internal/e2etest"
 	"github.com/dirsync/dirsync/internal/slapdtest"
 	dsync "github.com/dirsync/dirsync/sync"
@@ -24,7 +25,7 @@ type platformEnv struct {
 	t         *testing.T
 	ldap      *slapdtest.Server
 	plat      *fake.Server
-	s         *service
+	s         *Daemon
 	dn        string
 	tokenFile string
 	edits     int
@@ -58,7 +59,7 @@ func newServiceEnv(t *testing.T, target string) *platformEnv {
 	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := readConfig(&globalFlags{configFile: file})
+	cfg, err := config.Load(file, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,9 +175,9 @@ func TestService_ARunThatDidNotSucceedLeavesTheNextANewPlatformClient(t *testing
 
 // newTestService returns a service with an empty config, ready to start
 // runs; their context is cancelled when the test ends.
-func newTestService(t *testing.T) *service {
+func newTestService(t *testing.T) *Daemon {
 	t.Helper()
-	s := newService(&globalFlags{}, Config{}, zap.NewNop(), &runFlags{})
+	s := NewDaemon(Config{}, zap.NewNop(), DaemonOptions{})
 	s.runCtx, s.cancelRun = context.WithCancel(context.Background())
 	t.Cleanup(s.cancelRun)
 	return s

@@ -1,4 +1,4 @@
-package main
+package render
 
 import (
 	"context"
@@ -7,12 +7,13 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	dsync "github.com/dirsync/dirsync/sync"
 	"github.com/dirsync/dirsync/target/rest"
 )
 
-// profileProber is a platform driven by a profile (target.type rest), which
+// ProfileProber is a platform driven by a profile (target.type rest), which
 // `dirsync check` proves by reading it.
-type profileProber interface {
+type ProfileProber interface {
 	Probe(ctx context.Context, sample int) (rest.Probe, error)
 	PageSize() int
 }
@@ -20,9 +21,9 @@ type profileProber interface {
 // checkSample is how many accounts check shows.
 const checkSample = 5
 
-// writeCheckProfile lists the platform through the profile, read-only, and
+// WriteCheckProfile lists the platform through the profile, read-only, and
 // writes what it found; it returns the number of failed checks.
-func writeCheckProfile(ctx context.Context, out io.Writer, p profileProber) int {
+func WriteCheckProfile(ctx context.Context, out io.Writer, p ProfileProber) int {
 	pr, err := p.Probe(ctx, checkSample)
 	if err != nil {
 		fmt.Fprintf(out, "✗ platform listing stopped after %d pages (%d accounts), so it cannot be trusted: %v\n", pr.List.Pages, pr.List.Accounts, err)
@@ -39,8 +40,8 @@ func writeCheckProfile(ctx context.Context, out io.Writer, p profileProber) int 
 		fmt.Fprintln(tw, "    id\texternalId\tuserName\temail\tgiven name\tfamily name\tactive")
 		for _, a := range pr.Sample {
 			u := a.User
-			fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\t%s\t%s\t%t\n", cell(a.PlatformID), cell(u.ID), cell(u.Username), cell(u.Email),
-				cell(u.GivenName), cell(u.FamilyName), u.Active)
+			fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\t%s\t%s\t%t\n", Cell(a.PlatformID), Cell(u.ID), Cell(u.Username), Cell(u.Email),
+				Cell(u.GivenName), Cell(u.FamilyName), u.Active)
 		}
 		_ = tw.Flush()
 	}
@@ -71,10 +72,21 @@ func writeCheckProfile(ctx context.Context, out io.Writer, p profileProber) int 
 	return bad
 }
 
-// cell is a table cell: "-" when empty, one line.
-func cell(s string) string {
+// Cell is a table cell: "-" when empty, one line.
+func Cell(s string) string {
 	if s == "" {
 		return "-"
 	}
 	return strings.Join(strings.Fields(s), " ")
+}
+
+func WriteCheckSkipped(out io.Writer, skipped []dsync.Skip) {
+	if len(skipped) == 0 {
+		fmt.Fprintln(out, "✓ no directory data problems")
+		return
+	}
+	fmt.Fprintf(out, "! %d directory entries would be skipped (fix them in the directory; their platform accounts are left as they are, but archived if disabled):\n", len(skipped))
+	for _, s := range skipped {
+		fmt.Fprintf(out, "    %s: %s%s\n", s.DN, s.Reason, SkipDisabled(s))
+	}
 }

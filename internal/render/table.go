@@ -1,4 +1,4 @@
-package main
+package render
 
 import (
 	"io"
@@ -8,18 +8,18 @@ import (
 	"golang.org/x/text/width"
 )
 
-// table lays rows out in columns for a terminal. text/tabwriter counts one
+// Table lays rows out in columns for a terminal. text/tabwriter counts one
 // column per rune, so a name in Chinese, Japanese or Korean (two columns a
 // character) or with combining accents pushed every later column out of
-// line; table measures the columns a cell takes on the screen.
-type table struct {
-	indent string
+// line; Table measures the columns a cell takes on the screen.
+type Table struct {
+	Indent string
 	rows   [][]string
 }
 
-// row adds a row. A tab, newline or other control character in a cell is
+// Row adds a row. A tab, newline or other control character in a cell is
 // printed as a space: it would break the layout.
-func (t *table) row(cells ...string) {
+func (t *Table) Row(cells ...string) {
 	for i, c := range cells {
 		cells[i] = strings.Map(func(r rune) rune {
 			if unicode.IsControl(r) {
@@ -31,25 +31,25 @@ func (t *table) row(cells ...string) {
 	t.rows = append(t.rows, cells)
 }
 
-// write prints the rows, each column as wide as its widest cell and two
+// Write prints the rows, each column as wide as its widest cell and two
 // spaces apart; the last cell of a row is not padded.
-func (t *table) write(w io.Writer) error {
+func (t *Table) Write(w io.Writer) error {
 	var widths []int
 	for _, r := range t.rows {
 		for i, c := range r {
 			if i == len(widths) {
 				widths = append(widths, 0)
 			}
-			widths[i] = max(widths[i], displayWidth(c))
+			widths[i] = max(widths[i], DisplayWidth(c))
 		}
 	}
 	var b strings.Builder
 	for _, r := range t.rows {
-		b.WriteString(t.indent)
+		b.WriteString(t.Indent)
 		for i, c := range r {
 			b.WriteString(c)
 			if i < len(r)-1 {
-				b.WriteString(strings.Repeat(" ", widths[i]-displayWidth(c)+2))
+				b.WriteString(strings.Repeat(" ", widths[i]-DisplayWidth(c)+2))
 			}
 		}
 		b.WriteString("\n")
@@ -58,10 +58,10 @@ func (t *table) write(w io.Writer) error {
 	return err
 }
 
-// displayWidth is how many terminal columns s takes: two for an East Asian
+// DisplayWidth is how many terminal columns s takes: two for an East Asian
 // wide or full-width character, none for a combining mark or a zero-width
 // format character, one for any other.
-func displayWidth(s string) int {
+func DisplayWidth(s string) int {
 	n := 0
 	for _, r := range s {
 		switch {

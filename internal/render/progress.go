@@ -1,4 +1,4 @@
-package main
+package render
 
 import (
 	"fmt"
@@ -17,7 +17,7 @@ import (
 // progress reports a run's fetch (directory entries read) and apply (changes
 // done of the plan's) as they go: on a terminal, one line redrawn in place at
 // most every tick; otherwise (the service), a log line every tick.
-type progress struct {
+type Progress struct {
 	tty  *termLine   // the terminal, or nil
 	log  *zap.Logger // when not on a terminal
 	tick time.Duration
@@ -36,30 +36,15 @@ type progress struct {
 // microseconds made millions a second).
 const minRateWindow = time.Second
 
-func newTerminalProgress(w io.Writer) *progress {
-	return &progress{tty: terminal(w), tick: 200 * time.Millisecond, now: time.Now}
+func NewTerminalProgress(w io.Writer) *Progress {
+	return &Progress{tty: Terminal(w), tick: 200 * time.Millisecond, now: time.Now}
 }
 
-func newLogProgress(log *zap.Logger, every time.Duration) *progress {
-	return &progress{log: log, tick: every, now: time.Now}
+func NewLogProgress(log *zap.Logger, every time.Duration) *Progress {
+	return &Progress{log: log, tick: every, now: time.Now}
 }
 
-// attach hooks p into a's directory read and apply.
-func (p *progress) attach(a *app) {
-	if src, ok := a.engine.Source.(ldapSource); ok {
-		src.s.OnPage = p.page
-	}
-	a.engine.OnPlan = p.plan
-	prev := a.engine.Observe
-	a.engine.Observe = func(c dsync.Change, err error) {
-		if prev != nil {
-			prev(c, err)
-		}
-		p.change(c, err)
-	}
-}
-
-func (p *progress) page(n int) {
+func (p *Progress) Page(n int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.phase != svc.PhaseFetch {
@@ -69,7 +54,7 @@ func (p *progress) page(n int) {
 	p.showLocked(false)
 }
 
-func (p *progress) plan(pl dsync.Plan) {
+func (p *Progress) Plan(pl dsync.Plan) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.clearLocked()
@@ -77,7 +62,7 @@ func (p *progress) plan(pl dsync.Plan) {
 	p.showLocked(true)
 }
 
-func (p *progress) change(dsync.Change, error) {
+func (p *Progress) Change(dsync.Change, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.phase != svc.PhaseApply {
@@ -87,16 +72,16 @@ func (p *progress) change(dsync.Change, error) {
 	p.showLocked(p.done == p.total)
 }
 
-func (p *progress) request(target.Attempt) {}
+func (p *Progress) Request(target.Attempt) {}
 
-// finish clears the terminal line, if one is drawn.
-func (p *progress) finish() {
+// Finish clears the terminal line, if one is drawn.
+func (p *Progress) Finish() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.clearLocked()
 }
 
-func (p *progress) clearLocked() {
+func (p *Progress) clearLocked() {
 	if p.tty != nil {
 		p.tty.clear()
 	}
@@ -104,7 +89,7 @@ func (p *progress) clearLocked() {
 
 // showLocked reports the progress if a tick has passed since the last report,
 // or when forced.
-func (p *progress) showLocked(force bool) {
+func (p *Progress) showLocked(force bool) {
 	now := p.now()
 	if !force && now.Sub(p.shown) < p.tick {
 		return
@@ -167,10 +152,10 @@ var (
 	terminals   = map[*os.File]*termLine{}
 )
 
-// terminal returns the termLine writing to w: for a file, the one for that
+// Terminal returns the termLine writing to w: for a file, the one for that
 // file, so that the progress line and the logger writing to the same stderr
 // share it.
-func terminal(w io.Writer) *termLine {
+func Terminal(w io.Writer) *termLine {
 	f, ok := w.(*os.File)
 	if !ok {
 		if t, ok := w.(*termLine); ok {
@@ -223,4 +208,10 @@ func (t *termLine) clearLocked() {
 		fmt.Fprint(t.w, "\r\033[K")
 		t.drawn = false
 	}
+}
+
+// IsTerminal reports whether f is a character device (a terminal).
+func IsTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

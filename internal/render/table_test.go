@@ -1,4 +1,4 @@
-package main
+package render
 
 import (
 	"strings"
@@ -10,7 +10,7 @@ import (
 
 func TestWritePlan_ColumnsAlignWithWideAndCombiningCharacters(t *testing.T) {
 	var b strings.Builder
-	writePlan(&b, dsync.Plan{Changes: []dsync.Change{
+	WritePlan(&b, dsync.Plan{Changes: []dsync.Change{
 		{Op: user.OpArchive, User: user.User{Username: "bob"}, Reason: "removed from the directory"},
 		{Op: user.OpArchive, User: user.User{Username: "王小明"}, Reason: "removed from the directory"},
 		{Op: user.OpArchive, User: user.User{Username: "jose\u0301"}, Reason: "removed from the directory"},
@@ -18,7 +18,7 @@ func TestWritePlan_ColumnsAlignWithWideAndCombiningCharacters(t *testing.T) {
 	var cols []int
 	for _, l := range strings.Split(b.String(), "\n") {
 		if i := strings.Index(l, "removed"); i >= 0 {
-			cols = append(cols, displayWidth(l[:i]))
+			cols = append(cols, DisplayWidth(l[:i]))
 		}
 	}
 	if len(cols) != 3 || cols[0] != cols[1] || cols[0] != cols[2] {
@@ -28,8 +28,8 @@ func TestWritePlan_ColumnsAlignWithWideAndCombiningCharacters(t *testing.T) {
 
 func TestDisplayWidth(t *testing.T) {
 	for s, want := range map[string]int{"bob": 3, "王小明": 6, "jose\u0301": 4, "Müller": 6, "ｆｕｌｌ": 8} {
-		if got := displayWidth(s); got != want {
-			t.Errorf("displayWidth(%q) = %d, want %d", s, got, want)
+		if got := DisplayWidth(s); got != want {
+			t.Errorf("DisplayWidth(%q) = %d, want %d", s, got, want)
 		}
 	}
 }

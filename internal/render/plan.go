@@ -1,4 +1,4 @@
-package main
+package render
 
 import (
 	"encoding/json"
@@ -50,27 +50,27 @@ func planHeadline(p dsync.Plan) string {
 		changes, p.InScope, p.Unchanged, len(p.Skipped), p.Managed)
 }
 
-// writePlan prints a plan as a readable table.
-func writePlan(w io.Writer, p dsync.Plan) {
+// WritePlan prints a plan as a readable table.
+func WritePlan(w io.Writer, p dsync.Plan) {
 	fmt.Fprintf(w, "Plan: %s\n", planHeadline(p))
 	if len(p.Changes) > 0 {
 		fmt.Fprintln(w)
-		tw := &table{indent: "  "}
+		tw := &Table{Indent: "  "}
 		for _, c := range p.Changes {
 			planRow(tw, c)
 		}
-		_ = tw.write(w)
+		_ = tw.Write(w)
 	}
 	writePlanNotes(w, p)
 }
 
 // planRow adds c's line to a plan table: an adoption, or the change itself.
-func planRow(tw *table, c dsync.Change) {
+func planRow(tw *Table, c dsync.Change) {
 	if c.Adopt != nil {
-		tw.row("= adopt", c.User.Username, describeAdoption(c))
+		tw.Row("= adopt", c.User.Username, describeAdoption(c))
 		return
 	}
-	tw.row(opSymbol[c.Op]+" "+string(c.Op), c.User.Username, describeChange(c))
+	tw.Row(opSymbol[c.Op]+" "+string(c.Op), c.User.Username, describeChange(c))
 }
 
 // writePlanNotes prints what follows a plan's changes: adoptions that could
@@ -81,29 +81,29 @@ func writePlanNotes(w io.Writer, p dsync.Plan) {
 	}
 	writeSkipped(w, p.Skipped)
 	writeQuarantined(w, p.Quarantined)
-	writeUnmanaged(w, p.Unmanaged)
-	writeMissing(w, p.Missing)
+	WriteUnmanaged(w, p.Unmanaged)
+	WriteMissing(w, p.Missing)
 }
 
 // refusedListed is how many changes of each kind a refused plan lists.
 const refusedListed = 10
 
-// writeRefusedPlan prints a plan the safety limits refused, summed up: the
+// WriteRefusedPlan prints a plan the safety limits refused, summed up: the
 // headline and the first refusedListed changes of each kind. Listed in full,
 // a refused mass archive scrolled the refusal, which says what to do, out
 // of sight.
-func writeRefusedPlan(w io.Writer, p dsync.Plan) {
+func WriteRefusedPlan(w io.Writer, p dsync.Plan) {
 	fmt.Fprintf(w, "Plan: %s\n", planHeadline(p))
 	if len(p.Changes) > 0 {
 		fmt.Fprintln(w)
-		tw := &table{indent: "  "}
+		tw := &Table{Indent: "  "}
 		shown := map[user.Op]int{}
 		for _, c := range p.Changes {
 			if shown[c.Op]++; shown[c.Op] <= refusedListed {
 				planRow(tw, c)
 			}
 		}
-		_ = tw.write(w)
+		_ = tw.Write(w)
 		cut := false
 		for _, op := range []user.Op{user.OpCreate, user.OpAdopt, user.OpUpdate, user.OpReactivate, user.OpArchive, user.OpDelete} {
 			if n := shown[op] - refusedListed; n > 0 {
@@ -163,13 +163,13 @@ func writeSkipped(w io.Writer, skipped []dsync.Skip) {
 	}
 	fmt.Fprintf(w, "\nSkipped directory entries (%d; their platform accounts are left as they are, but archived if disabled):\n", len(skipped))
 	for _, s := range skipped {
-		fmt.Fprintf(w, "  ! %s: %s%s\n", s.DN, s.Reason, skipDisabled(s))
+		fmt.Fprintf(w, "  ! %s: %s%s\n", s.DN, s.Reason, SkipDisabled(s))
 	}
 }
 
-// skipDisabled notes a skipped entry that is disabled, whose account is
+// SkipDisabled notes a skipped entry that is disabled, whose account is
 // archived all the same.
-func skipDisabled(s dsync.Skip) string {
+func SkipDisabled(s dsync.Skip) string {
 	if s.Disabled {
 		return " (disabled: its account is archived)"
 	}
@@ -216,8 +216,8 @@ func quoteEmpty(s string) string {
 	return s
 }
 
-// writeReport prints what a run did.
-func writeReport(w io.Writer, r dsync.Report) {
+// WriteReport prints what a run did.
+func WriteReport(w io.Writer, r dsync.Report) {
 	var parts []string
 	for _, op := range []user.Op{user.OpCreate, user.OpAdopt, user.OpUpdate, user.OpReactivate, user.OpArchive, user.OpDelete} {
 		if n := r.Applied[op]; n > 0 {
@@ -257,10 +257,64 @@ func pastTense(op user.Op) string {
 	return string(op)
 }
 
-// writeJSON prints v as indented JSON.
-func writeJSON(w io.Writer, v any) error {
+// WriteJSON prints v as indented JSON.
+func WriteJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
+}
+
+// WriteUnmanaged lists the platform accounts no directory user owns.
+func WriteUnmanaged(w io.Writer, accts []user.Account) {
+	if len(accts) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nUnmanaged platform accounts (%d; no directory user owns them; archived only with sync.unmanaged: archive):\n", len(accts))
+	for _, a := range accts {
+		state := "active"
+		if !a.User.Active {
+			state = "inactive"
+		}
+		fmt.Fprintf(w, "  ? %s (id %s, %s)\n", a.User.Username, a.PlatformID, state)
+	}
+}
+
+// WriteMissing lists the managed users whose account was deleted on the
+// platform by hand and, under sync.on_missing: report, left so.
+func WriteMissing(w io.Writer, missing []dsync.Change) {
+	if len(missing) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nMissing on the platform (%d; managed users whose account was deleted there by hand; "+
+		"recreated only with sync.on_missing: recreate):\n", len(missing))
+	for _, c := range missing {
+		fmt.Fprintf(w, "  ! %s (was id %s)\n", c.User.Username, c.PlatformID)
+	}
+}
+
+// JSONResult is the --output json document.
+func JSONResult(rep dsync.Report, err error) any {
+	if rep.Plan.Changes == nil {
+		// An empty list, not null: `jq '.plan.changes[]'` must work on an empty plan.
+		rep.Plan.Changes = []dsync.Change{}
+	}
+	doc := struct {
+		dsync.Report
+		Outcome string `json:"outcome"`
+		Error   string `json:"error,omitempty"`
+	}{Report: rep, Outcome: rep.Outcome(err)}
+	if err != nil {
+		doc.Error = err.Error()
+	}
+	return doc
+}
+
+// AppliedCount sums the changes a run applied.
+func AppliedCount(rep dsync.Report) int {
+	n := 0
+	for _, c := range rep.Applied {
+		n += c
+	}
+	return n
 }

@@ -1,4 +1,4 @@
-package main
+package render
 
 import (
 	"bytes"
@@ -33,7 +33,7 @@ func TestReport_JoinsPlatformAccountsWithTheSnapshot(t *testing.T) {
 		{User: user.User{ID: "d2", Username: "alan"}, PlatformID: ids[1], Status: user.StatusArchived},
 		{User: user.User{ID: "d3", Username: "gone", Email: "gone@example.com"}, PlatformID: "vanished", Status: user.StatusActive},
 	}
-	rows, err := buildReport(context.Background(), c, recs)
+	rows, err := BuildReport(context.Background(), c, recs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func TestReport_JoinsPlatformAccountsWithTheSnapshot(t *testing.T) {
 		}
 	}
 	var buf bytes.Buffer
-	if err := writeReportCSV(&buf, rows); err != nil {
+	if err := WriteReportCSV(&buf, rows); err != nil {
 		t.Fatal(err)
 	}
 	recsCSV, err := csv.NewReader(&buf).ReadAll()

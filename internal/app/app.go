@@ -1,12 +1,12 @@
-package main
+package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"go.uber.org/zap"
 
+	"github.com/dirsync/dirsync/internal/config"
 	"github.com/dirsync/dirsync/ldapsource"
 	"github.com/dirsync/dirsync/state"
 	"github.com/dirsync/dirsync/state/postgres"
@@ -25,10 +25,8 @@ var (
 	_ dsync.Store    = state.Store(nil) // what openStore returns
 	_ dsync.Source   = ldapSource{}
 	_ dsync.Streamer = ldapSource{}
-	_ dsync.Target   = (*scim.Client)(nil)
-	_ dsync.Lister   = (*scim.Client)(nil)
-	_ dsync.Target   = (*rest.Client)(nil)
-	_ dsync.Lister   = (*rest.Client)(nil)
+	_ Platform       = (*scim.Client)(nil) // a dsync.Target and dsync.Lister
+	_ Platform       = (*rest.Client)(nil)
 )
 
 // ldapSource adapts ldapsource to the reconciler's Source.
@@ -69,35 +67,65 @@ func skips(skipped []ldapsource.Skipped) []dsync.Skip {
 	return out
 }
 
-// platform is what the command needs of a target beyond the reconciler's contract.
-type platform interface {
+// Platform is what the command needs of a target beyond the reconciler's contract.
+// Every target type lists its accounts (full reconciles, bulk adoption,
+// `dirsync report`).
+type Platform interface {
 	dsync.Target
+	dsync.Lister
 	Check(ctx context.Context) error
 }
 
-// newPlatform builds the configured target, of a type registered with
+// NewPlatform builds the configured target, of a type registered with
 // package target (see target/targets).
-func newPlatform(cfg target.Config, log *zap.Logger, opts ...target.Option) (platform, error) {
+func NewPlatform(cfg target.Config, log *zap.Logger, opts ...target.Option) (Platform, error) {
 	p, err := target.New(cfg, opts...)
 	if err != nil {
 		return nil, err
 	}
-	plat, ok := p.(platform)
+	plat, ok := p.(Platform)
 	if !ok {
 		return nil, fmt.Errorf("target.type %q: its client %T does not implement the reconciler's Target; this build of dirsync is broken", cfg.Type, p)
 	}
 	return plat, nil
 }
 
-// app is one wired reconciler with its resources.
-type app struct {
-	engine   *dsync.Engine
+// App is one wired reconciler with its resources: the engine over the
+// directory, the snapshot and the platform of the config.
+type App struct {
+	Engine *dsync.Engine
+	// Directory is the directory the engine reads (Engine.Source adapts
+	// it), for what only it can tell: its change streams, its pages.
+	Directory *ldapsource.Source
+	// Platform is the engine's target, with its credentials check.
+	Platform Platform
+
 	store    interface{ Close() error }
-	plat     platform
 	throttle *throttleLog
 }
 
-func (a *app) Close() error {
+// Progress is told of a run's directory pages, its plan and each change.
+type Progress interface {
+	Page(n int)
+	Plan(p dsync.Plan)
+	Change(c dsync.Change, err error)
+}
+
+// Attach hooks p into the directory read and the apply of a's runs.
+func (a *App) Attach(p Progress) {
+	a.Directory.OnPage = p.Page
+	a.Engine.OnPlan = p.Plan
+	prev := a.Engine.Observe
+	a.Engine.Observe = func(c dsync.Change, err error) {
+		if prev != nil {
+			prev(c, err)
+		}
+		p.Change(c, err)
+	}
+}
+
+// Close closes the snapshot, logging the run's throttling summary first.
+func (a *App) Close() error {
 	if a.throttle != nil {
 		a.throttle.summary()
 	}
@@ -107,29 +135,29 @@ func (a *app) Close() error {
 	return nil
 }
 
-// observer is told of each applied change and each platform request, for
+// Observer is told of each applied change and each platform request, for
 // metrics. Its methods are called from several goroutines at once.
-type observer interface {
-	change(c dsync.Change, err error)
-	request(a target.Attempt)
+type Observer interface {
+	Change(c dsync.Change, err error)
+	Request(a target.Attempt)
 }
 
-// wire builds the reconciler from cfg. A read-only app (dry-run) opens the
+// Wire builds the reconciler from cfg. A read-only app (dry-run) opens the
 // snapshot without writing or locking it. Observers, if any, see every change
 // and every platform request.
-func wire(ctx context.Context, cfg Config, log *zap.Logger, readOnly bool, obs ...observer) (*app, error) {
+func Wire(ctx context.Context, cfg Config, log *zap.Logger, readOnly bool, obs ...Observer) (*App, error) {
 	tl := newThrottleLog(log)
 	return wireTo(ctx, cfg, log, readOnly, nil, tl, append(obs, tl))
 }
 
 // platformOptions are the options of a platform client whose requests obs
 // see and whose throttling tl logs.
-func platformOptions(tl *throttleLog, obs []observer) []target.Option {
+func platformOptions(tl *throttleLog, obs []Observer) []target.Option {
 	return []target.Option{
 		target.WithThrottleObserver(tl.event),
 		target.WithObserver(func(a target.Attempt) {
 			for _, o := range obs {
-				o.request(a)
+				o.Request(a)
 			}
 		}),
 	}
@@ -138,7 +166,7 @@ func platformOptions(tl *throttleLog, obs []observer) []target.Option {
 // wireTo is wire with the platform client plat, built with
 // platformOptions(tl, obs), or, when plat is nil, a new one. obs see every
 // change; tl's summary is logged when the app is closed.
-func wireTo(ctx context.Context, cfg Config, log *zap.Logger, readOnly bool, plat platform, tl *throttleLog, obs []observer) (*app, error) {
+func wireTo(ctx context.Context, cfg Config, log *zap.Logger, readOnly bool, plat Platform, tl *throttleLog, obs []Observer) (*App, error) {
 	if cfg.LDAP.InsecureSkipVerify {
 		log.Warn("ldap.insecure_skip_verify is on: the directory's TLS certificate is NOT verified; anyone on the path can read the bind password and forge users")
 	}
@@ -150,7 +178,7 @@ func wireTo(ctx context.Context, cfg Config, log *zap.Logger, readOnly bool, pla
 		return nil, err
 	}
 	if plat == nil {
-		if plat, err = newPlatform(cfg.Target, log, platformOptions(tl, obs)...); err != nil {
+		if plat, err = NewPlatform(cfg.Target, log, platformOptions(tl, obs)...); err != nil {
 			return nil, err
 		}
 	}
@@ -158,12 +186,11 @@ func wireTo(ctx context.Context, cfg Config, log *zap.Logger, readOnly bool, pla
 	if err != nil {
 		return nil, err
 	}
-	opts := cfg.Sync.Options()
-	opts.Concurrency = cfg.Target.Concurrency
+	opts := engineOptions(cfg)
 	changeLog := log.With(zap.String(keyComponent, "sync"))
 	opts.Observe = func(c dsync.Change, err error) {
 		for _, o := range obs {
-			o.change(c, err)
+			o.Change(c, err)
 		}
 		fields := []zap.Field{zap.String("op", string(c.Op)), zap.String("user", c.User.Username), zap.String("user_id", c.User.ID)}
 		if c.PlatformID != "" {
@@ -176,16 +203,17 @@ func wireTo(ctx context.Context, cfg Config, log *zap.Logger, readOnly bool, pla
 		changeLog.Info("change applied", fields...)
 	}
 	opts.Warn = func(msg string) { changeLog.Warn(msg) }
-	return &app{
-		engine:   &dsync.Engine{Source: ldapSource{src}, Target: plat, Store: st, Options: opts},
-		store:    st,
-		plat:     plat,
-		throttle: tl,
+	return &App{
+		Engine:    &dsync.Engine{Source: ldapSource{src}, Target: plat, Store: st, Options: opts},
+		Directory: src,
+		store:     st,
+		Platform:  plat,
+		throttle:  tl,
 	}, nil
 }
 
 // summaryFields are the fields of a run's one summary log line.
-func summaryFields(rep dsync.Report, mode string, err error) []zap.Field {
+func SummaryFields(rep dsync.Report, mode string, err error) []zap.Field {
 	f := []zap.Field{
 		zap.String(keyMode, mode),
 		zap.String(keyOutcome, rep.Outcome(err)),
@@ -222,17 +250,12 @@ func summaryFields(rep dsync.Report, mode string, err error) []zap.Field {
 	return f
 }
 
-// runOutcomeErr maps a run's result to the command's exit.
-func runOutcomeErr(rep dsync.Report, err error) error {
-	var se *dsync.SafetyError
-	switch {
-	case errors.As(err, &se):
-		return &exitError{code: exitRefused, err: err}
-	case err != nil:
-		return &exitError{code: exitFailure, err: err}
-	case len(rep.Failed) > 0:
-		return &exitError{code: exitFailure, err: fmt.Errorf("%d of %d changes failed; they are retried on the next run (see `dirsync status`)",
-			len(rep.Failed), len(rep.Plan.Changes))}
-	}
-	return nil
+// Config is the whole config file, as package config loads it.
+type Config = config.Config
+
+// engineOptions are the reconciler's options of cfg.
+func engineOptions(cfg Config) dsync.Options {
+	opts := cfg.Sync.Options()
+	opts.Concurrency = cfg.Target.Concurrency
+	return opts
 }

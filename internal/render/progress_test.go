@@ -1,4 +1,4 @@
-package main
+package render
 
 import (
 	"strings"
@@ -19,26 +19,26 @@ func steppedClock() (func() time.Time, func(time.Duration)) {
 
 func TestProgress_TerminalLineShowsCountRateAndETA(t *testing.T) {
 	var out strings.Builder
-	p := newTerminalProgress(&out)
+	p := NewTerminalProgress(&out)
 	now, advance := steppedClock()
 	p.now = now
 
-	p.page(100)
+	p.Page(100)
 	advance(time.Second)
-	p.page(100)
+	p.Page(100)
 	if !strings.HasSuffix(out.String(), "\r\033[K  fetch: 200 directory entries read (200/s)") {
 		t.Errorf("fetch line: %q", out.String())
 	}
 
-	p.plan(dsync.Plan{Changes: make([]dsync.Change, 4)})
+	p.Plan(dsync.Plan{Changes: make([]dsync.Change, 4)})
 	for range 2 {
 		advance(time.Second)
-		p.change(dsync.Change{}, nil)
+		p.Change(dsync.Change{}, nil)
 	}
 	if !strings.HasSuffix(out.String(), "\r\033[K  apply: 2/4 changes (1/s, ETA 2s)") {
 		t.Errorf("apply line: %q", out.String())
 	}
-	p.finish()
+	p.Finish()
 	if !strings.HasSuffix(out.String(), ")\r\033[K") {
 		t.Errorf("finish does not clear the line: %q", out.String())
 	}
@@ -46,18 +46,18 @@ func TestProgress_TerminalLineShowsCountRateAndETA(t *testing.T) {
 
 func TestProgress_ServiceLogsEveryTickOnly(t *testing.T) {
 	core, logs := zapobserver.New(zap.InfoLevel)
-	p := newLogProgress(zap.New(core), 30*time.Second)
+	p := NewLogProgress(zap.New(core), 30*time.Second)
 	now, advance := steppedClock()
 	p.now = now
 
-	p.page(100) // starts the clock: nothing logged yet
+	p.Page(100) // starts the clock: nothing logged yet
 	advance(10 * time.Second)
-	p.page(100)
+	p.Page(100)
 	if n := logs.Len(); n != 0 {
 		t.Fatalf("%d progress lines within the first tick", n)
 	}
 	advance(21 * time.Second)
-	p.page(100)
+	p.Page(100)
 	got := logs.FilterMessage("progress").All()
 	if len(got) != 1 {
 		t.Fatalf("%d progress lines after a tick, want 1", len(got))
@@ -67,9 +67,9 @@ func TestProgress_ServiceLogsEveryTickOnly(t *testing.T) {
 		t.Errorf("progress fields %v", f)
 	}
 
-	p.plan(dsync.Plan{Changes: make([]dsync.Change, 10)})
+	p.Plan(dsync.Plan{Changes: make([]dsync.Change, 10)})
 	advance(31 * time.Second)
-	p.change(dsync.Change{}, nil)
+	p.Change(dsync.Change{}, nil)
 	got = logs.FilterMessage("progress").All()
 	if len(got) != 2 || got[1].ContextMap()["total"] != int64(10) || got[1].ContextMap()["eta"] == nil {
 		t.Errorf("apply progress lines %v, want one with total and eta", got)

@@ -1,13 +1,14 @@
-package main
+package app
 
 import (
 	"context"
 	"fmt"
-	"io"
+	"os"
 
 	"go.uber.org/zap"
 
 	svc "github.com/dirsync/dirsync/internal/service"
+	"github.com/dirsync/dirsync/state"
 	dsync "github.com/dirsync/dirsync/sync"
 )
 
@@ -22,16 +23,15 @@ type watcher struct {
 func (w *watcher) stop() { w.halt() }
 
 // startWatcher starts following the directory when ldap.watch asks for it.
-func (s *service) startWatcher(cfg Config) *watcher {
+func (s *Daemon) startWatcher(cfg Config) *watcher {
 	if !s.leading() {
 		return nil // the leader's (see leader.go)
 	}
-	w := svc.NewWatcher(cfg.LDAP, cfg.State.Path, svc.WatchDeps{
+	w := svc.NewWatcher(cfg.LDAP, svc.WatchDeps{
 		Log:      s.root.With(zap.String(keyComponent, "watch")),
 		Metrics:  s.m,
 		Runner:   s.runner,
 		RunCtx:   s.termRunCtx(),
-		State:    s.stateOpener(cfg),
 		FullRead: func() { s.runOnce("watch: full read") },
 		OpenRun: func(ctx context.Context) (svc.EventRun, error) {
 			a, err := s.wire(ctx, s.config())
@@ -40,8 +40,9 @@ func (s *service) startWatcher(cfg Config) *watcher {
 			}
 			return eventRun{a}, nil
 		},
-		Settle:  s.settlePlatform,
-		Summary: summaryFields,
+		Settle:   s.settlePlatform,
+		OpenMeta: s.openMeta(cfg),
+		Summary:  SummaryFields,
 	})
 	if w == nil {
 		return nil
@@ -50,18 +51,18 @@ func (s *service) startWatcher(cfg Config) *watcher {
 }
 
 // eventRun is a wired app as the watcher's change-event run.
-type eventRun struct{ a *app }
+type eventRun struct{ a *App }
 
-func (r eventRun) Store() dsync.Store { return r.a.engine.Store }
+func (r eventRun) Store() dsync.Store { return r.a.Engine.Store }
 func (r eventRun) Close() error       { return r.a.Close() }
 func (r eventRun) RunEvents(ctx context.Context, ro dsync.RunOptions, ids, dns []string) (dsync.Report, error) {
-	return r.a.engine.RunEvents(ctx, ro, ids, dns)
+	return r.a.Engine.RunEvents(ctx, ro, ids, dns)
 }
 
 // fullReadTake is what an ordinary run takes from the watcher, if one is
 // running: every event and cookie gathered before its directory read (see
 // svc.Watcher.FullReadTake).
-func (s *service) fullReadTake() *svc.WatchTake {
+func (s *Daemon) fullReadTake() *svc.WatchTake {
 	s.mu.Lock()
 	w := s.watch
 	s.mu.Unlock()
@@ -73,7 +74,7 @@ func (s *service) fullReadTake() *svc.WatchTake {
 
 // fullReadDone settles what an ordinary run took: on success the cookies
 // are kept; otherwise the work goes back.
-func (s *service) fullReadDone(ctx context.Context, a *app, t *svc.WatchTake, ok bool) {
+func (s *Daemon) fullReadDone(ctx context.Context, a *App, t *svc.WatchTake, ok bool) {
 	if t == nil {
 		return
 	}
@@ -85,15 +86,20 @@ func (s *service) fullReadDone(ctx context.Context, a *app, t *svc.WatchTake, ok
 	}
 	var ms dsync.MetaStore
 	if a != nil {
-		ms = a.engine.Store
+		ms = a.Engine.Store
 	}
 	w.FullReadDone(ctx, ms, t, ok)
 }
 
-// writeWatchRefusals prints the refused change streams, if any.
-func writeWatchRefusals(out io.Writer, list []svc.WatchRefusal) {
-	for _, r := range list {
-		fmt.Fprintf(out, "Change stream (ldap.watch) REFUSED by the directory since %s; changes wait for the scheduled runs:\n  %s\n\n",
-			r.Since.Local().Format("2006-01-02 15:04:05"), r.Error)
+// openMeta opens the meta of cfg's snapshot for the watcher (see
+// svc.WatchDeps.OpenMeta): with postgres, under the leader's lease.
+func (s *Daemon) openMeta(cfg Config) func(ctx context.Context, readOnly bool) (svc.Meta, error) {
+	return func(ctx context.Context, readOnly bool) (svc.Meta, error) {
+		if cfg.State.Driver != state.DriverPostgres && readOnly {
+			if _, err := os.Stat(cfg.State.Path); err != nil {
+				return nil, fmt.Errorf("state: %w", err)
+			}
+		}
+		return openStore(s.withLease(ctx), cfg.State, readOnly)
 	}
 }

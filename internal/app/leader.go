@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -31,7 +31,7 @@ func newLeadership(cfg state.Config) *leadership {
 	if cfg.Driver != state.DriverPostgres {
 		return nil
 	}
-	return &leadership{leader: &postgres.Leader{URL: cfg.URL, TTL: cfg.LeaseTTL, Retry: cfg.LeaseTTL / 5}}
+	return &leadership{leader: &postgres.Leader{URL: cfg.URL, Holder: postgres.DefaultHolder(), TTL: cfg.LeaseTTL, Retry: cfg.LeaseTTL / 5}}
 }
 
 // leaseKey carries, in a wiring's context, the lease the snapshot of the
@@ -52,23 +52,15 @@ func openStore(ctx context.Context, cfg state.Config, readOnly bool) (state.Stor
 }
 
 // withLease returns ctx carrying the service's lease, if it has one.
-func (s *service) withLease(ctx context.Context) context.Context {
+func (s *Daemon) withLease(ctx context.Context) context.Context {
 	if s.lead == nil {
 		return ctx
 	}
 	return context.WithValue(ctx, leaseKey{}, s.lead)
 }
 
-// stateOpener opens the snapshot as the service's runs do, for the watcher.
-func (s *service) stateOpener(cfg Config) *stores.Opener {
-	if s.lead == nil {
-		return nil
-	}
-	return &stores.Opener{Config: cfg.State, Lease: s.lead.leader.Current}
-}
-
 // leading reports whether the service runs the syncs now.
-func (s *service) leading() bool {
+func (s *Daemon) leading() bool {
 	if s.lead == nil {
 		return true
 	}
@@ -77,9 +69,17 @@ func (s *service) leading() bool {
 	return s.lead.leading
 }
 
+// role is the part of this instance, and who leads as far as it knows.
+func (s *Daemon) role() (svc.Role, string) {
+	if s.leading() {
+		return svc.RoleLeader, s.lead.leader.Holder
+	}
+	return svc.RoleStandby, s.lead.leader.SeenHolder()
+}
+
 // termRunCtx is the runs' context: the service's, and while it leads with
 // Postgres, the term's, which ends when the lease is lost.
-func (s *service) termRunCtx() context.Context {
+func (s *Daemon) termRunCtx() context.Context {
 	if s.lead == nil {
 		return s.runCtx
 	}
@@ -94,7 +94,7 @@ func (s *service) termRunCtx() context.Context {
 }
 
 // gate is the runnable that leads while the lease is held.
-func (s *service) gate() *svc.LeaderGate {
+func (s *Daemon) gate() *svc.LeaderGate {
 	return &svc.LeaderGate{
 		Elector: svc.ElectorFunc(func(ctx context.Context) (svc.Term, error) {
 			return s.lead.leader.Campaign(ctx)
@@ -107,7 +107,7 @@ func (s *service) gate() *svc.LeaderGate {
 
 // leadParts is what only the leader runs: the schedule, the watch, and
 // (unless --run-at-start=false) a run as soon as it leads.
-type leadParts struct{ s *service }
+type leadParts struct{ s *Daemon }
 
 func (p leadParts) Start(ctx context.Context) error {
 	s := p.s
@@ -123,7 +123,7 @@ func (p leadParts) Start(ctx context.Context) error {
 		s.mu.Unlock()
 	}
 	s.log.Info("leading: running the schedule", zap.Time("next_run", s.sched.Next()))
-	if s.flags.runAtStart {
+	if s.opts.RunAtStart {
 		s.trigger("leader") // the previous leader may have died mid-run
 	}
 

@@ -1,8 +1,18 @@
-package target
+// Package profile is the schema of a REST profile: the `target.rest:`
+// section of the config, which describes a platform's own User Management API
+// so that the rest target drives it without code per vendor. README.md ("REST
+// platforms") and docs/rest-profiles.md document every key; examples/targets/
+// holds one profile per API style.
+//
+// Package target holds a Profile in Config.Rest; package target/rest, which
+// drives it, validates it (when target.type is rest) and parses its body
+// templates. This package imports neither, so both can import it.
+package profile
 
 import (
-	"slices"
 	"strings"
+
+	"github.com/dirsync/dirsync/target/internal/sensitive"
 )
 
 // Auth types of a REST profile (target.rest.auth.type).
@@ -46,21 +56,21 @@ const (
 	RefExtraPrefix = "extra."
 )
 
-// RestProfile describes a platform's own User Management API, so that the rest
+// Profile describes a platform's own User Management API, so that the rest
 // target drives it without code per vendor. It is the `target.rest:` section;
 // README.md ("REST platforms") documents every key and examples/targets/ holds one
 // profile per API style. Package target/rest, which drives it, validates it
 // (when target.type is rest) and parses its body templates.
-type RestProfile struct {
+type Profile struct {
 	// Auth says how requests are authenticated. The secret is target.token (or
 	// token_file), except for auth type query.
-	Auth RestAuth `mapstructure:"auth" json:"auth"`
+	Auth Auth `mapstructure:"auth" json:"auth"`
 	// Query lists "name=value" parameters added to every call (e.g. format=json).
 	Query []string `mapstructure:"query" json:"query,omitempty"`
 	// Headers are added to every call.
 	Headers map[string]string `mapstructure:"headers" json:"headers,omitempty"`
 	// List is how every account is read.
-	List RestList `mapstructure:"list" json:"list"`
+	List List `mapstructure:"list" json:"list"`
 	// ID is the path of the platform's id inside a user object, e.g. "id" or "Id".
 	ID string `mapstructure:"id" json:"id"`
 	// Fields maps dirsync's user fields (external_id, username, email, given_name,
@@ -72,7 +82,7 @@ type RestProfile struct {
 	ActiveValues []string `mapstructure:"active_values" json:"active_values,omitempty"`
 	// Error locates an error envelope that may come with any status, HTTP 200
 	// included; a response where Error.Code holds a value is a failure.
-	Error RestError `mapstructure:"error" json:"error"`
+	Error Error `mapstructure:"error" json:"error"`
 	// MatchBy lists the keys the platform can be matched on for adoption
 	// (externalId, userName, email). Default: those that Fields maps.
 	MatchBy []string `mapstructure:"match_by" json:"match_by,omitempty"`
@@ -87,25 +97,25 @@ type RestProfile struct {
 	// lists (roles, identity providers): the names are resolved to ids once,
 	// before the first change, and a name the platform does not have is an
 	// error.
-	Resolve map[string]RestResolve `mapstructure:"resolve" json:"resolve,omitempty"`
+	Resolve map[string]Resolve `mapstructure:"resolve" json:"resolve,omitempty"`
 
 	// BatchCreate, when set, creates users many per request: creates that
 	// arrive while a request is in flight are sent together in the next one.
-	BatchCreate RestBatch `mapstructure:"batch_create" json:"batch_create,omitzero"`
+	BatchCreate Batch `mapstructure:"batch_create" json:"batch_create,omitzero"`
 
 	// AfterCreate are calls made, by name, after each create, with the new
 	// account's {id}: e.g. reset_password, or send_invitation.
-	AfterCreate map[string]RestEndpoint `mapstructure:"after_create" json:"after_create,omitempty"`
+	AfterCreate map[string]Endpoint `mapstructure:"after_create" json:"after_create,omitempty"`
 
-	Create     RestEndpoint `mapstructure:"create" json:"create"`
-	Update     RestEndpoint `mapstructure:"update" json:"update"`
-	Deactivate RestEndpoint `mapstructure:"deactivate" json:"deactivate"`
-	Reactivate RestEndpoint `mapstructure:"reactivate" json:"reactivate"`
-	Delete     RestEndpoint `mapstructure:"delete" json:"delete"`
+	Create     Endpoint `mapstructure:"create" json:"create"`
+	Update     Endpoint `mapstructure:"update" json:"update"`
+	Deactivate Endpoint `mapstructure:"deactivate" json:"deactivate"`
+	Reactivate Endpoint `mapstructure:"reactivate" json:"reactivate"`
+	Delete     Endpoint `mapstructure:"delete" json:"delete"`
 }
 
-// RestAuth is a REST profile's authentication.
-type RestAuth struct {
+// Auth is a REST profile's authentication.
+type Auth struct {
 	// Type: none, bearer (default), header, basic, query or oauth2.
 	Type string `mapstructure:"type" json:"type"`
 	// Header is the header that carries target.token (type header), e.g. X-API-Key.
@@ -122,12 +132,12 @@ type RestAuth struct {
 	ClientID string   `mapstructure:"client_id" json:"client_id,omitempty"`
 	Scopes   []string `mapstructure:"scopes" json:"scopes,omitempty"`
 
-	// The keys below are documented in auth_more.go (RestAuthMore).
-	RestAuthMore `mapstructure:",squash"`
+	// The keys below are documented in auth_more.go (AuthMore).
+	AuthMore `mapstructure:",squash"`
 }
 
-// RestList is a REST profile's list endpoint.
-type RestList struct {
+// List is a REST profile's list endpoint.
+type List struct {
 	Path  string   `mapstructure:"path" json:"path"`
 	Query []string `mapstructure:"query" json:"query,omitempty"`
 	// Pagination: none (default), page, offset or cursor.
@@ -170,41 +180,12 @@ type RestList struct {
 }
 
 // GroupMapping maps a directory group, by DN or by CN (case-insensitive), to a
-// platform value; group "*" maps every user.
+// platform value; group "*" maps every user. target.groups (SCIM Groups) are
+// mappings too: package target names this type GroupMapping as well, and its
+// Mapped matches users' groups against them.
 type GroupMapping struct {
 	Group string `mapstructure:"group" json:"group"`
 	Value string `mapstructure:"value" json:"value"`
-}
-
-// Mapped returns the values of the mappings whose group is among groups (DNs),
-// in the mappings' order, without duplicates. Group "*" matches every user.
-func Mapped(maps []GroupMapping, groups []string) []string {
-	out := []string{}
-	for _, m := range maps {
-		if strings.TrimSpace(m.Group) == "*" && !slices.Contains(out, m.Value) {
-			out = append(out, m.Value)
-			continue
-		}
-		for _, g := range groups {
-			if groupMatches(m.Group, g) && !slices.Contains(out, m.Value) {
-				out = append(out, m.Value)
-			}
-		}
-	}
-	return out
-}
-
-func groupMatches(want, dn string) bool {
-	want, dn = strings.ToLower(strings.TrimSpace(want)), strings.ToLower(strings.TrimSpace(dn))
-	if want == "*" {
-		return true
-	}
-	if strings.Contains(want, "=") {
-		return want == dn
-	}
-	first, _, _ := strings.Cut(dn, ",")
-	cn, ok := strings.CutPrefix(first, "cn=")
-	return ok && cn == want
 }
 
 // Reference prefixes for group mappings in body templates.
@@ -213,19 +194,19 @@ const (
 	RefGroupPrefix  = "group."
 )
 
-// RestResolve is a list endpoint of named platform objects: Items is the path
+// Resolve is a list endpoint of named platform objects: Items is the path
 // of the array ("" : the response is the array), ID and Name the paths in an
 // object.
-type RestResolve struct {
+type Resolve struct {
 	Path  string `mapstructure:"path" json:"path"`
 	Items string `mapstructure:"items" json:"items,omitempty"`
 	ID    string `mapstructure:"id" json:"id"`
 	Name  string `mapstructure:"name" json:"name"`
 }
 
-// RestBatch is an endpoint creating many users in one request, answering with
+// Batch is an endpoint creating many users in one request, answering with
 // one result per user.
-type RestBatch struct {
+type Batch struct {
 	Method string   `mapstructure:"method" json:"method,omitempty"`
 	Path   string   `mapstructure:"path" json:"path,omitempty"`
 	Query  []string `mapstructure:"query" json:"query,omitempty"`
@@ -248,13 +229,13 @@ type RestBatch struct {
 }
 
 // Configured reports whether batch create is set.
-func (b RestBatch) Configured() bool { return b.Path != "" || b.Method != "" }
+func (b Batch) Configured() bool { return b.Path != "" || b.Method != "" }
 
 // RefUsers is the batch body's reference to the array of users.
 const RefUsers = "users"
 
-// RestError locates the error envelope of a REST platform's responses.
-type RestError struct {
+// Error locates the error envelope of a REST platform's responses.
+type Error struct {
 	// Code and Message are paths, e.g. ResponseStatus.ErrorCode.
 	Code    string `mapstructure:"code" json:"code,omitempty"`
 	Message string `mapstructure:"message" json:"message,omitempty"`
@@ -273,18 +254,18 @@ type RestError struct {
 	ConflictText []string `mapstructure:"conflict_text" json:"conflict_text,omitempty"`
 }
 
-// What an answer means (RestOutcome.Means).
+// What an answer means (Outcome.Means).
 const (
 	MeansDone     = "done"
 	MeansNotFound = "not_found"
 	MeansConflict = "conflict"
 )
 
-// RestOutcome says what a failed answer of one call means, for platforms
+// Outcome says what a failed answer of one call means, for platforms
 // that use odd statuses: e.g. a 403 "already active" to an activate call is
 // the wanted state (done). Every condition set must hold: Status (the HTTP
 // status), Code (the code at error.code) and Text (as in error.conflict_text).
-type RestOutcome struct {
+type Outcome struct {
 	Status int    `mapstructure:"status" json:"status,omitempty"`
 	Code   string `mapstructure:"code" json:"code,omitempty"`
 	Text   string `mapstructure:"text" json:"text,omitempty"`
@@ -292,9 +273,9 @@ type RestOutcome struct {
 	Means string `mapstructure:"means" json:"means"`
 }
 
-// RestEndpoint is one call: method, path and query ("{id}" is the platform id),
+// Endpoint is one call: method, path and query ("{id}" is the platform id),
 // and a JSON body template.
-type RestEndpoint struct {
+type Endpoint struct {
 	Method string   `mapstructure:"method" json:"method,omitempty"`
 	Path   string   `mapstructure:"path" json:"path,omitempty"`
 	Query  []string `mapstructure:"query" json:"query,omitempty"`
@@ -311,15 +292,15 @@ type RestEndpoint struct {
 
 	// Outcomes say what failed answers of this call mean, checked in order
 	// before the profile's error settings.
-	Outcomes []RestOutcome `mapstructure:"outcomes" json:"outcomes,omitempty"`
+	Outcomes []Outcome `mapstructure:"outcomes" json:"outcomes,omitempty"`
 }
 
 // Configured reports whether the endpoint is set.
-func (e RestEndpoint) Configured() bool { return e.Path != "" || e.Method != "" }
+func (e Endpoint) Configured() bool { return e.Path != "" || e.Method != "" }
 
 // NeedsToken reports whether the profile's auth takes its secret from
 // target.token.
-func (p RestProfile) NeedsToken() bool {
+func (p Profile) NeedsToken() bool {
 	switch p.Auth.Type {
 	case AuthNone, AuthQuery:
 		return false
@@ -328,7 +309,7 @@ func (p RestProfile) NeedsToken() bool {
 }
 
 // AuthType returns the auth type, bearer when unset.
-func (p RestProfile) AuthType() string {
+func (p Profile) AuthType() string {
 	if p.Auth.Type == "" {
 		return AuthBearer
 	}
@@ -337,19 +318,20 @@ func (p RestProfile) AuthType() string {
 
 // Unset reports whether the profile is missing altogether: neither a list
 // endpoint nor a create call is described.
-func (p RestProfile) Unset() bool { return p.List.Path == "" && !p.Create.Configured() }
+func (p Profile) Unset() bool { return p.List.Path == "" && !p.Create.Configured() }
 
-// secrets returns the profile's secret values (query auth parameters and
-// headers whose names look secret).
-func (p RestProfile) secrets() []string {
+// Secrets returns the profile's secret values (query auth parameters,
+// headers and token parameters whose names look secret, and the second
+// header's key), so that they are redacted wherever they could show.
+func (p Profile) Secrets() []string {
 	var out []string
 	for k, v := range p.Headers {
-		if sensitiveParam(k) && v != "" {
+		if sensitive.Name(k) && v != "" {
 			out = append(out, v)
 		}
 	}
 	for _, kv := range p.Auth.Params {
-		if name, val, ok := strings.Cut(kv, "="); ok && sensitiveParam(name) && val != "" {
+		if name, val, ok := strings.Cut(kv, "="); ok && sensitive.Name(name) && val != "" {
 			out = append(out, val)
 		}
 	}
@@ -357,17 +339,13 @@ func (p RestProfile) secrets() []string {
 	return out
 }
 
-// SensitiveName reports whether a parameter or header name looks like it
-// carries a secret (key, token, secret, password, auth, …).
-func SensitiveName(name string) bool { return sensitiveParam(name) }
-
-// redacted returns p with its secrets masked.
-func (p RestProfile) redacted() RestProfile {
+// Redacted returns p with its secrets masked, safe to print or log.
+func (p Profile) Redacted() Profile {
 	if len(p.Headers) > 0 {
 		h := make(map[string]string, len(p.Headers))
 		for k, v := range p.Headers {
-			if sensitiveParam(k) {
-				v = redacted
+			if sensitive.Name(k) {
+				v = sensitive.Mask
 			}
 			h[k] = v
 		}
@@ -376,13 +354,13 @@ func (p RestProfile) redacted() RestProfile {
 	if len(p.Auth.Params) > 0 {
 		params := make([]string, len(p.Auth.Params))
 		for i, kv := range p.Auth.Params {
-			if name, _, ok := strings.Cut(kv, "="); ok && sensitiveParam(name) {
-				kv = name + "=" + redacted
+			if name, _, ok := strings.Cut(kv, "="); ok && sensitive.Name(name) {
+				kv = name + "=" + sensitive.Mask
 			}
 			params[i] = kv
 		}
 		p.Auth.Params = params
 	}
-	p.Auth.RestAuthMore = p.Auth.redactedMore()
+	p.Auth.AuthMore = p.Auth.redactedMore()
 	return p
 }

@@ -1,4 +1,4 @@
-package main
+package render
 
 import (
 	"fmt"
@@ -10,23 +10,8 @@ import (
 	"github.com/dirsync/dirsync/internal/config"
 )
 
-// Log field keys used across the command.
-const (
-	keyComponent = "component"
-	keyRun       = "run_id"
-	keyMode      = "mode"
-	keyOutcome   = "outcome"
-	keyDuration  = "duration"
-)
-
-// isTerminal reports whether f is a character device (a terminal).
-func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
-
-// newLogger builds the process logger, writing to stderr.
-func newLogger(c config.Log) (*zap.Logger, error) {
+// NewLogger builds the process logger, writing to stderr.
+func NewLogger(c config.Log) (*zap.Logger, error) {
 	level, err := zapcore.ParseLevel(c.Level)
 	if err != nil {
 		return nil, fmt.Errorf("log.level: %w", err)
@@ -34,7 +19,7 @@ func newLogger(c config.Log) (*zap.Logger, error) {
 	format := c.Format
 	if format == "" || format == "auto" {
 		format = "json"
-		if isTerminal(os.Stderr) {
+		if IsTerminal(os.Stderr) {
 			format = "console"
 		}
 	}
@@ -51,6 +36,6 @@ func newLogger(c config.Log) (*zap.Logger, error) {
 		enc = zapcore.NewJSONEncoder(ec)
 	}
 	// Through terminal: a log line clears a progress line drawn on stderr.
-	core := zapcore.NewCore(enc, terminal(os.Stderr), level)
+	core := zapcore.NewCore(enc, Terminal(os.Stderr), level)
 	return zap.New(core), nil
 }

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"math"
@@ -55,10 +55,10 @@ func (l *throttleLog) event(e target.ThrottleEvent) {
 }
 
 // change is part of observer; throttling is about requests only.
-func (l *throttleLog) change(dsync.Change, error) {}
+func (l *throttleLog) Change(dsync.Change, error) {}
 
 // request counts the 429 answers, retried ones included.
-func (l *throttleLog) request(a target.Attempt) {
+func (l *throttleLog) Request(a target.Attempt) {
 	if a.Status == 429 {
 		l.mu.Lock()
 		l.answers++

@@ -1,4 +1,4 @@
-package main
+package render
 
 import (
 	"fmt"
@@ -10,17 +10,17 @@ import (
 	"github.com/dirsync/dirsync/target"
 )
 
-// requestPrinter prints each platform request's outcome as it comes.
-type requestPrinter struct {
+// RequestPrinter prints each platform request's outcome as it comes.
+type RequestPrinter struct {
 	mu *gosync.Mutex
 	w  io.Writer
 }
 
-func newRequestPrinter(w io.Writer) requestPrinter { return requestPrinter{mu: &gosync.Mutex{}, w: w} }
+func NewRequestPrinter(w io.Writer) RequestPrinter { return RequestPrinter{mu: &gosync.Mutex{}, w: w} }
 
-func (p requestPrinter) change(dsync.Change, error) {}
+func (p RequestPrinter) Change(dsync.Change, error) {}
 
-func (p requestPrinter) request(a target.Attempt) {
+func (p RequestPrinter) Request(a target.Attempt) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	outcome := fmt.Sprintf("%d %s", a.Status, http.StatusText(a.Status))

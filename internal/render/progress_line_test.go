@@ -1,4 +1,4 @@
-package main
+package render
 
 import (
 	"io"
@@ -13,27 +13,27 @@ import (
 
 func TestProgress_NoRateBeforeASecondHasPassed(t *testing.T) {
 	var out strings.Builder
-	p := newTerminalProgress(&out)
+	p := NewTerminalProgress(&out)
 	now, advance := steppedClock()
 	p.now = now
 
 	advance(time.Microsecond)
-	p.page(26) // no clock move between the phase's start and its first page
+	p.Page(26) // no clock move between the phase's start and its first page
 	if !strings.HasSuffix(out.String(), "\r\033[K  fetch: 26 directory entries read") {
 		t.Errorf("fetch line at once: %q, want the count alone", out.String())
 	}
 	advance(300 * time.Millisecond)
-	p.page(26)
+	p.Page(26)
 	if strings.Contains(out.String(), "/s") {
 		t.Errorf("a rate within the first second: %q", out.String())
 	}
 	advance(time.Second)
-	p.page(78)
+	p.Page(78)
 	if !strings.HasSuffix(out.String(), "\r\033[K  fetch: 130 directory entries read (100/s)") {
 		t.Errorf("fetch line after a second: %q", out.String())
 	}
 
-	p.plan(dsync.Plan{Changes: make([]dsync.Change, 4)})
+	p.Plan(dsync.Plan{Changes: make([]dsync.Change, 4)})
 	if !strings.HasSuffix(out.String(), "\r\033[K  apply: 0/4 changes") {
 		t.Errorf("apply line at once: %q, want no rate and no ETA", out.String())
 	}
@@ -48,12 +48,12 @@ func TestProgress_LogLineClearsTheProgressLineFirst(t *testing.T) {
 	os.Stderr = w
 	t.Cleanup(func() { os.Stderr = stderr })
 
-	p := newTerminalProgress(os.Stderr)
-	log, err := newLogger(config.Log{Level: "info", Format: "console"})
+	p := NewTerminalProgress(os.Stderr)
+	log, err := NewLogger(config.Log{Level: "info", Format: "console"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.page(100)
+	p.Page(100)
 	log.Warn("the directory is slow")
 	w.Close()
 	b, err := io.ReadAll(r)
