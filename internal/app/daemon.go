@@ -16,6 +16,7 @@ import (
 
 	"github.com/dirsync/dirsync/internal/render"
 	svc "github.com/dirsync/dirsync/internal/service"
+	"github.com/dirsync/dirsync/state/postgres"
 	dsync "github.com/dirsync/dirsync/sync"
 	"github.com/dirsync/dirsync/target"
 )
@@ -297,6 +298,13 @@ func (s *Daemon) wire(ctx context.Context, cfg Config) (*App, error) {
 	plat, err := s.platform(cfg.Target, obs)
 	if err != nil {
 		return nil, err
+	}
+	if s.lead != nil {
+		l := s.lead.leader.Current()
+		if l == nil {
+			return nil, fmt.Errorf("not leading: %w", postgres.ErrLeaseLost)
+		}
+		plat = fencedPlatform{Platform: plat, lease: l}
 	}
 	return wireTo(s.withLease(ctx), cfg, s.root, false, plat, s.throttle, obs)
 }

@@ -247,6 +247,22 @@ func (l *Lease) Err() error {
 	return l.lostErr
 }
 
+// Check returns nil while the lease is held: not lost, and renewed recently
+// enough in this process's clock (a process resumed after a pause sees its
+// lease gone at once, before the renewal notices). What the holder does
+// outside the database (a platform write) checks it first.
+func (l *Lease) Check() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.lostErr != nil {
+		return l.lostErr
+	}
+	if !time.Now().Before(l.deadline) {
+		return fmt.Errorf("%w: not renewed within %s", ErrLeaseLost, margin(l.ttl))
+	}
+	return nil
+}
+
 // Token is the lease's fencing token: each new holder's is greater.
 func (l *Lease) Token() int64 { return l.token }
 
