@@ -348,7 +348,7 @@ func runSize(t *tb, o options, bin, work string, n int, rep *report) error {
 		rep.churn = scenario{name: fmt.Sprintf("3. %g %% churn of N=%d (%d changes)", o.churnShare*100, n, changed), n: n, runs: res, floor: churnFloor, changes: changed}
 	}
 	if n == o.n && o.postgres {
-		if rep.postgres, err = runPostgres(o, bin, dir, srv, p, n, floor); err != nil {
+		if rep.postgres, rep.postgresPaired, err = runPostgres(o, bin, dir, srv, p, n, floor, cfg); err != nil {
 			return fmt.Errorf("postgres state: %w", err)
 		}
 	}
