@@ -172,15 +172,48 @@ func (s *service) get(path string) (int, string) {
 // metric returns the value of one series (name with its labels, as exposed)
 // in a /metrics body, or -1 when it is absent.
 func metric(body, series string) float64 {
-	for _, line := range strings.Split(body, "\n") {
-		if v, ok := strings.CutPrefix(line, series+" "); ok {
-			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			if err == nil {
-				return f
-			}
+	name, want, _ := strings.Cut(strings.TrimSuffix(series, "}"), "{")
+	labels := map[string]string{}
+	for _, kv := range strings.Split(want, ",") {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			labels[k] = strings.Trim(v, `"`)
 		}
 	}
-	return -1
+	// The series named, summed over the labels not named (every target's,
+	// for one that is not named).
+	sum, found := 0.0, false
+	for _, line := range strings.Split(body, "\n") {
+		lname, rest, _ := strings.Cut(line, "{")
+		if lname != name {
+			if n, v, ok := strings.Cut(line, " "); !ok || n != name || len(labels) > 0 {
+				continue
+			} else if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+				sum, found = sum+f, true
+			}
+			continue
+		}
+		have, v, ok := strings.Cut(rest, "} ")
+		if !ok {
+			continue
+		}
+		got := map[string]string{}
+		for _, kv := range strings.Split(have, ",") {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				got[k] = strings.Trim(v, `"`)
+			}
+		}
+		match := true
+		for k, v := range labels {
+			match = match && got[k] == v
+		}
+		if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); match && err == nil {
+			sum, found = sum+f, true
+		}
+	}
+	if !found {
+		return -1
+	}
+	return sum
 }
 
 // waitMetric waits until series is at least min.

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
+
+	"github.com/dirsync/dirsync/transform"
 )
 
 // Config is the `ldap:` section of the configuration file. Start from
@@ -105,6 +107,14 @@ type Config struct {
 	// WatchPollInterval is how often watch: poll (and dirsync, which asks
 	// rather than being told) queries the directory. Default (and 0) 10s.
 	WatchPollInterval time.Duration `mapstructure:"watch_poll_interval"`
+
+	// Transform shapes each user's fields after the mapping (the top-level
+	// `transform:` section, which the config loader copies here; see package
+	// transform). New compiles it; Validate leaves it to the transform
+	// section's own validation.
+	Transform transform.Config `mapstructure:"-"`
+	// transform is Transform compiled, set by New.
+	transform *transform.Program
 }
 
 // Attributes names the directory attribute of each user field. An empty name

@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 
+	"github.com/dirsync/dirsync/transform"
 	"github.com/dirsync/dirsync/user"
 )
 
@@ -19,9 +20,16 @@ const uacAccountDisable = 0x2
 
 const attrUserAccountControl = "userAccountControl"
 
-// mapper turns entries into users.
+// mapper turns entries into users, and shapes them with the transform,
+// when there is one (see package transform).
 type mapper struct {
 	cfg Config
+	tr  *transform.Runner // nil: no transform
+	// preview, when not nil, records the first users transformed.
+	preview *transform.Preview
+	// raw holds an entry's raw attributes the transform reads, reused from
+	// entry to entry.
+	raw map[string][]string
 }
 
 // mapped is one entry after mapping: a user, or the reason it is skipped.
@@ -34,7 +42,14 @@ type mapped struct {
 	reason string   // not empty: skipped
 }
 
-func newMapper(cfg Config) mapper { return mapper{cfg: cfg} }
+func newMapper(cfg Config) mapper {
+	m := mapper{cfg: cfg}
+	if cfg.transform != nil {
+		m.tr = cfg.transform.NewRunner()
+		m.raw = make(map[string][]string)
+	}
+	return m
+}
 
 // attributes is the explicit list of attributes the user search requests.
 func (m mapper) attributes() []string {
@@ -47,6 +62,8 @@ func (m mapper) attributes() []string {
 	for _, k := range slices.Sorted(maps.Keys(a.Extra)) {
 		names = append(names, a.Extra[k])
 	}
+	// The raw attributes the transform reads (attr.NAME).
+	names = append(names, m.cfg.transform.Attributes()...)
 	var out []string
 	for _, n := range names {
 		if n != "" && !slices.ContainsFunc(out, func(o string) bool { return strings.EqualFold(o, n) }) {
@@ -110,6 +127,29 @@ func (m mapper) mapEntry(e *ldap.Entry, key string, disabled bool) mapped {
 			u.Extra[name] = v
 		}
 	}
+	raw := m.raw // the raw attributes the transform reads
+	if m.tr != nil {
+		clear(raw)
+		for _, attr := range m.cfg.transform.Attributes() {
+			vs := e.GetEqualFoldAttributeValues(attr)
+			if slices.ContainsFunc(vs, func(v string) bool { return !utf8.ValidString(v) }) {
+				bad = append(bad, attr)
+				continue
+			}
+			raw[attr] = vs
+		}
+	}
+	// The transform runs on every entry it can read, skipped ones too:
+	// duplicate detection then compares a skipped entry's username and
+	// email with the others' as transformed.
+	var trErr error
+	if m.tr != nil && len(bad) == 0 {
+		before := out.u.Normalize()
+		out.u, trErr = m.tr.Apply(before, raw)
+		if m.preview != nil {
+			m.preview.Add(before, out.u.Normalize(), raw, trErr)
+		}
+	}
 	switch {
 	case idReason != "":
 		out.reason = idReason
@@ -118,14 +158,25 @@ func (m mapper) mapEntry(e *ldap.Entry, key string, disabled bool) mapped {
 		slices.Sort(bad)
 		out.reason = "invalid UTF-8 in " + strings.Join(slices.Compact(bad), ", ")
 		return out
+	case trErr != nil:
+		out.reason = trErr.Error()
+		return out
+	}
+	out.u = out.u.Normalize()
+	switch {
+	case u.Username == "" && m.cfg.transform.Has(user.FieldUsername):
+		out.reason = "transform.username gave an empty username"
+		return out
 	case u.Username == "":
 		out.reason = fmt.Sprintf("missing username (attribute %s)", a.Username)
+		return out
+	case u.Email == "" && m.cfg.transform.Has(user.FieldEmail):
+		out.reason = "transform.email gave an empty email"
 		return out
 	case uacReason != "":
 		out.reason = uacReason
 		return out
 	}
-	out.u = out.u.Normalize()
 	return out
 }
 

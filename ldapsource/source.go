@@ -41,6 +41,7 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 
+	"github.com/dirsync/dirsync/transform"
 	"github.com/dirsync/dirsync/user"
 )
 
@@ -71,6 +72,19 @@ type Source struct {
 	// testDirSyncEntries is told how many entries each DirSync answer of a
 	// change stream held (a test hook, nil outside tests).
 	testDirSyncEntries func(n int)
+
+	// preview, when not nil, records the first users the reads transform
+	// (see PreviewTransform).
+	preview *transform.Preview
+}
+
+// PreviewTransform makes the reads that follow (Fetch, Stream) record the
+// first n users they transform, as mapped and as transformed, in the
+// Preview it returns: what `dirsync check` shows. It returns nil when no
+// field is transformed.
+func (s *Source) PreviewTransform(n int) *transform.Preview {
+	s.preview = s.cfg.transform.NewPreview(n)
+	return s.preview
 }
 
 // Skipped is a directory entry left out of the result, with the reason. ID is
@@ -98,6 +112,11 @@ func New(cfg Config) (*Source, error) {
 	}
 	cfg.BaseDNs = slices.Clone(cfg.BaseDNs)
 	cfg.Attributes.Extra = maps.Clone(cfg.Attributes.Extra)
+	prog, err := cfg.Transform.Compile()
+	if err != nil {
+		return nil, err
+	}
+	cfg.transform = prog
 	pw, file := cfg.BindPassword, cfg.BindPasswordFile
 	cfg.BindPassword = ""
 	s := &Source{cfg: cfg}
@@ -174,6 +193,7 @@ func (s *Source) Stream(ctx context.Context, emit func(user.User) error) ([]Skip
 
 	d := newDedup(emit)
 	m := newMapper(s.cfg)
+	m.preview = s.preview
 	bases := s.cfg.bases()
 	// seen holds every entry's dnKey when an entry can come twice
 	// (overlapping base DNs) or member_of needs the users' DNs.

@@ -131,3 +131,17 @@ func (c Config) validatePath() error {
 	}
 	return errors.Join(errs...)
 }
+
+// ForTarget returns where the snapshot of the target named name is kept:
+// c itself for the one target of the `target:` section (named "default"),
+// otherwise a file of its own next to c.Path, named after the target
+// (state.db gives state.helpdesk.db). Each target's snapshot, journal and
+// lock are its own: one target's run never waits for another's.
+func (c Config) ForTarget(name string) Config {
+	if name == "" || name == "default" {
+		return c
+	}
+	ext := filepath.Ext(c.Path)
+	c.Path = strings.TrimSuffix(c.Path, ext) + "." + name + ext
+	return c
+}

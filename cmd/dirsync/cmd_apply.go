@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
@@ -41,6 +42,7 @@ complete); 3 refused: the plan is stale, nothing changed.`,
 	}
 	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "output format: text or json")
 	cmd.Flags().BoolVar(&f.allowEmpty, "allow-empty-directory", false, "allow an empty directory read to archive every managed user")
+	targetFlag(cmd, g)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if f.output != "text" && f.output != "json" {
 			return &exitError{code: exitFailure, err: fmt.Errorf("--output: %q is not text or json", f.output)}
@@ -50,18 +52,30 @@ complete); 3 refused: the plan is stale, nothing changed.`,
 			return &exitError{code: exitFailure, err: err}
 		}
 		return withConfig(g, func(cfg Config, log *zap.Logger) error {
-			return runApply(cmd, cfg, log, f, args[0], pf)
+			return runApply(cmd, cfg, g, log, f, args[0], pf)
 		})
 	}
 	return cmd
 }
 
-func runApply(cmd *cobra.Command, cfg Config, log *zap.Logger, f *applyFlags, path string, pf app.PlanFile) error {
+func runApply(cmd *cobra.Command, cfg Config, g *globalFlags, log *zap.Logger, f *applyFlags, path string, pf app.PlanFile) error {
 	ctx := cmd.Context()
-	a, err := app.Wire(ctx, cfg, log, false) // locks the snapshot until we are done
+	// The plan's target, or the one --target names (or the config's only one).
+	names := g.targets
+	if pf.Target != "" {
+		if len(names) > 0 && !slices.Equal(names, []string{pf.Target}) {
+			return &exitError{code: exitFailure, err: fmt.Errorf("--target: %s is a plan for target %s", path, pf.Target)}
+		}
+		names = []string{pf.Target}
+	}
+	if _, err := oneTarget(cfg, &globalFlags{targets: names}); err != nil {
+		return &exitError{code: exitFailure, err: err}
+	}
+	apps, err := app.WireTargets(ctx, cfg, log, app.WireOptions{Targets: names}) // locks the snapshot until we are done
 	if err != nil {
 		return err
 	}
+	a := apps[0]
 	defer a.Close()
 	now, err := app.Replan(ctx, a, pf, path, f.allowEmpty)
 	if errors.Is(err, app.ErrStalePlan) {

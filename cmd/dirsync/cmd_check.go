@@ -11,13 +11,14 @@ import (
 )
 
 func newCheckCmd(g *globalFlags) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "check",
 		Short: "Validate the config, reach the directory and the platform, list data problems",
 		Long: `check answers "will a sync work?" without changing anything:
   1. the config file is valid (every problem is listed, named by its key);
   2. dirsync can bind to the directory, and how many users are in scope;
-  3. which directory entries a sync would skip, and why;
+  3. which directory entries a sync would skip, and why; with a transform
+     section, the first users' fields as mapped and as transformed;
   4. the platform accepts dirsync's credentials; for target.type rest, the
      whole listing (pages, accounts, loops), the first accounts as the
      profile maps them, and the match keys the data supports (read-only);
@@ -41,7 +42,7 @@ It exits 0 when all is well, 1 otherwise.`,
 				return err
 			}
 			fmt.Fprintf(out, "✓ config %s is valid\n", g.configFile)
-			bad, err := app.Check(cmd.Context(), out, cfg)
+			bad, err := app.Check(cmd.Context(), out, cfg, g.targets...)
 			if err != nil {
 				return &exitError{code: exitFailure, err: err}
 			}
@@ -51,4 +52,6 @@ It exits 0 when all is well, 1 otherwise.`,
 			return nil
 		},
 	}
+	targetFlag(cmd, g)
+	return cmd
 }

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
 	"github.com/dirsync/dirsync/internal/app"
+	"github.com/dirsync/dirsync/internal/config"
 	"github.com/dirsync/dirsync/internal/render"
 	"github.com/dirsync/dirsync/state/stores"
 )
@@ -32,23 +34,25 @@ the platform). It reads the platform and the snapshot, and writes nothing.`,
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			plat, err := app.NewPlatform(cfg.Target, zap.NewNop())
+			targets, err := cfg.SelectTargets(g.targets...)
 			if err != nil {
-				return err
+				return &exitError{code: exitFailure, err: err}
 			}
-			db, err := stores.OpenReadOnly(ctx, cfg.State)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			recs, err := db.Snapshot(ctx)
-			if err != nil {
-				return err
-			}
-			rows, err := render.BuildReport(ctx, plat, recs)
-			if err != nil {
-				return err
+			var rows []render.ReportRow
+			for _, t := range targets {
+				more, err := targetReport(cmd.Context(), t)
+				if err != nil {
+					if len(targets) > 1 {
+						err = fmt.Errorf("target %s: %w", t.Name, err)
+					}
+					return err
+				}
+				if len(targets) > 1 || t.Name != config.DefaultTarget {
+					for i := range more {
+						more[i].Target = t.Name
+					}
+				}
+				rows = append(rows, more...)
 			}
 			if format == "json" {
 				if rows == nil {
@@ -60,5 +64,24 @@ the platform). It reads the platform and the snapshot, and writes nothing.`,
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "csv", "output format: csv or json")
+	targetFlag(cmd, g)
 	return cmd
+}
+
+// targetReport joins target t's platform accounts with its snapshot.
+func targetReport(ctx context.Context, t config.Target) ([]render.ReportRow, error) {
+	plat, err := app.NewPlatform(t.Target, zap.NewNop())
+	if err != nil {
+		return nil, err
+	}
+	db, err := stores.OpenReadOnly(ctx, t.State)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	recs, err := db.Snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return render.BuildReport(ctx, plat, recs)
 }

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"context"
+	"fmt"
+
 	"github.com/spf13/cobra"
 
+	"github.com/dirsync/dirsync/internal/config"
 	"github.com/dirsync/dirsync/internal/render"
 	svc "github.com/dirsync/dirsync/internal/service"
 	"github.com/dirsync/dirsync/state/stores"
@@ -25,38 +29,68 @@ every user whose last change failed, with the error and the attempt count.`,
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			db, err := stores.OpenReadOnly(ctx, cfg.State)
+			targets, err := cfg.SelectTargets(g.targets...)
 			if err != nil {
-				return err
-			}
-			defer db.Close()
-			runs, err := db.Runs(ctx, limit)
-			if err != nil {
-				return err
-			}
-			failing, err := db.Failing(ctx)
-			if err != nil {
-				return err
-			}
-			stats, err := db.Stats(ctx)
-			if err != nil {
-				return err
-			}
-			refused, err := svc.ReadWatchRefusals(ctx, db)
-			if err != nil {
-				return err
+				return &exitError{code: exitFailure, err: err}
 			}
 			out := cmd.OutOrStdout()
-			if output == "json" {
-				return render.WriteJSON(out, map[string]any{"runs": runs, "failing": failing, "users": stats.Users,
-					"quarantine_after": cfg.Sync.QuarantineAfter, "watch_refused": refused})
+			var docs []any
+			for i, t := range targets {
+				st, err := readStatus(cmd.Context(), t, limit)
+				if err != nil {
+					return err
+				}
+				doc := map[string]any{"runs": st.Runs, "failing": st.Failing, "users": st.Users,
+					"quarantine_after": st.QuarantineAfter, "watch_refused": st.WatchRefused}
+				switch {
+				case output == "json" && len(targets) == 1:
+					return render.WriteJSON(out, doc)
+				case output == "json":
+					doc["target"] = t.Name
+					docs = append(docs, doc)
+					continue
+				case len(targets) > 1:
+					if i > 0 {
+						fmt.Fprintln(out)
+					}
+					fmt.Fprintf(out, "━━ target %s ━━\n", t.Name)
+				}
+				if err := render.WriteStatus(out, st); err != nil {
+					return err
+				}
 			}
-			return render.WriteStatus(out, render.Status{Path: stores.Where(cfg.State), Runs: runs, Failing: failing, Users: stats.Users,
-				QuarantineAfter: cfg.Sync.QuarantineAfter, WatchRefused: refused})
+			if output == "json" {
+				return render.WriteJSON(out, map[string]any{"targets": docs})
+			}
+			return nil
 		},
 	}
 	cmd.Flags().IntVar(&limit, "runs", 10, "how many recent runs to show")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	targetFlag(cmd, g)
 	return cmd
+}
+
+// readStatus reads what `dirsync status` shows of target t from its
+// snapshot, without writing or locking it.
+func readStatus(ctx context.Context, t config.Target, limit int) (render.Status, error) {
+	st := render.Status{Path: stores.Where(t.State), QuarantineAfter: t.Sync.QuarantineAfter}
+	db, err := stores.OpenReadOnly(ctx, t.State)
+	if err != nil {
+		return st, err
+	}
+	defer db.Close()
+	if st.Runs, err = db.Runs(ctx, limit); err != nil {
+		return st, err
+	}
+	if st.Failing, err = db.Failing(ctx); err != nil {
+		return st, err
+	}
+	stats, err := db.Stats(ctx)
+	if err != nil {
+		return st, err
+	}
+	st.Users = stats.Users
+	st.WatchRefused, err = svc.ReadWatchRefusals(ctx, db)
+	return st, err
 }

@@ -1,15 +1,19 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
+	gosync "sync"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
 	"github.com/dirsync/dirsync/internal/app"
+	"github.com/dirsync/dirsync/internal/config"
 	"github.com/dirsync/dirsync/internal/render"
 	dsync "github.com/dirsync/dirsync/sync"
 )
@@ -63,6 +67,7 @@ would be refused by the safety limits.`
 		cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "print the plan and change nothing (same as `dirsync plan`)")
 	}
 	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "output format: text or json")
+	targetFlag(cmd, g)
 	cmd.Flags().StringVar(&f.user, "user", "", "reconcile this one user only (username, email or directory ID), printing each platform request")
 	cmd.Flags().BoolVar(&f.allowMass, "allow-mass-archive", false, "allow this run to archive more users than sync.max_archive / max_archive_percent")
 	cmd.Flags().BoolVar(&f.allowEmpty, "allow-empty-directory", false, "allow an empty directory read to archive every managed user")
@@ -73,13 +78,13 @@ would be refused by the safety limits.`
 			return &exitError{code: exitFailure, err: fmt.Errorf("--output: %q is not text or json", f.output)}
 		}
 		return withConfig(g, func(cfg Config, log *zap.Logger) error {
-			return runSync(cmd, cfg, log, f)
+			return runSync(cmd, cfg, log, f, g.targets)
 		})
 	}
 	return cmd
 }
 
-func runSync(cmd *cobra.Command, cfg Config, log *zap.Logger, f *syncFlags) error {
+func runSync(cmd *cobra.Command, cfg Config, log *zap.Logger, f *syncFlags, targets []string) error {
 	ctx := cmd.Context()
 	if cmd.Flags().Changed("user") && strings.TrimSpace(f.user) == "" {
 		// An empty name would narrow nothing: the run would be over every user.
@@ -92,17 +97,94 @@ func runSync(cmd *cobra.Command, cfg Config, log *zap.Logger, f *syncFlags) erro
 	if f.user != "" && f.output == "text" {
 		obs = append(obs, render.NewRequestPrinter(cmd.OutOrStdout()))
 	}
-	a, err := app.Wire(ctx, cfg, log, f.dryRun, obs...)
+	apps, err := app.WireTargets(ctx, cfg, log, app.WireOptions{ReadOnly: f.dryRun, Targets: targets,
+		Observers: func(string) []app.Observer { return obs }})
 	if err != nil {
 		return err
 	}
-	defer a.Close()
+	defer func() {
+		for _, a := range apps {
+			a.Close()
+		}
+	}()
+	if f.out != "" && len(apps) > 1 {
+		return &exitError{code: exitFailure, err: fmt.Errorf("--out: the config has %d targets; a plan file holds one: name it with --target", len(apps))}
+	}
 	var rec *app.RecordingSource
 	if f.out != "" {
-		rec = &app.RecordingSource{Src: a.Engine.Source}
-		a.Engine.Source = rec
+		rec = &app.RecordingSource{Src: apps[0].Engine.Source}
+		apps[0].Engine.Source = rec
 	}
-	full := f.user == "" && app.FullDue(ctx, a, cfg.Sync.FullReconcileEvery, f.full, f.dryRun, log)
+	var prog *render.Progress
+	if len(apps) == 1 && f.output == "text" && render.IsTerminal(os.Stderr) {
+		prog = render.NewTerminalProgress(os.Stderr)
+		apps[0].Attach(prog)
+	}
+	var mu gosync.Mutex
+	fulls := map[*app.App]bool{}
+	res := app.RunEach(apps, func(a *app.App) (dsync.Report, error) {
+		rep, full, err := syncTarget(ctx, a, f, log)
+		mu.Lock()
+		fulls[a] = full
+		mu.Unlock()
+		return rep, err
+	})
+	if prog != nil {
+		prog.Finish()
+	}
+	if rec != nil {
+		r := res[0]
+		if serr := app.SavePlan(ctx, f.out, r.App, rec, r.Report, app.SavePlanOptions{Version: buildVersion(), Full: fulls[r.App], RetryQuarantined: f.retryQuar}, r.Err); serr != nil {
+			return &exitError{code: exitFailure, err: serr}
+		}
+	}
+
+	out := cmd.OutOrStdout()
+	if len(res) == 1 {
+		return writeSyncResult(cmd, out, f, res[0].Report, res[0].Err)
+	}
+	if f.output == "json" {
+		docs := make([]any, len(res))
+		for i, r := range res {
+			docs[i] = render.TargetResult(r.App.Name, r.Report, r.Err)
+		}
+		if err := render.WriteJSON(out, map[string]any{"targets": docs}); err != nil {
+			return err
+		}
+	}
+	code := exitOK
+	for i, r := range res {
+		if f.output == "text" {
+			if i > 0 {
+				fmt.Fprintln(out)
+			}
+			fmt.Fprintf(out, "━━ target %s ━━\n", r.App.Name)
+		}
+		var err error
+		if f.output == "text" {
+			err = writeSyncResult(cmd, out, f, r.Report, r.Err)
+		} else {
+			err = targetExit(f, r.Report, r.Err)
+		}
+		c := codeOf(err)
+		if err != nil && err.Error() != "" {
+			fmt.Fprintf(cmd.ErrOrStderr(), "dirsync: target %s: %v\n", r.App.Name, err)
+		}
+		code = worseExit(code, c)
+	}
+	if code == exitOK {
+		return nil
+	}
+	return &exitError{code: code} // each target's error said already
+}
+
+// syncTarget runs one target's sync (or plan) as the flags ask, and
+// reports whether it was a full reconcile.
+func syncTarget(ctx context.Context, a *app.App, f *syncFlags, log *zap.Logger) (dsync.Report, bool, error) {
+	if a.Name != config.DefaultTarget {
+		log = log.With(zap.String("target", a.Name))
+	}
+	full := f.user == "" && app.FullDue(ctx, a, a.Target.Sync.FullReconcileEvery, f.full, f.dryRun, log)
 	mode := "sync"
 	switch {
 	case f.dryRun:
@@ -110,16 +192,8 @@ func runSync(cmd *cobra.Command, cfg Config, log *zap.Logger, f *syncFlags) erro
 	case full:
 		mode = "full"
 	}
-	var prog *render.Progress
-	if f.output == "text" && render.IsTerminal(os.Stderr) {
-		prog = render.NewTerminalProgress(os.Stderr)
-		a.Attach(prog)
-	}
 	rep, err := a.Engine.Run(ctx, dsync.RunOptions{Mode: mode, DryRun: f.dryRun, AllowMassArchive: f.allowMass, AllowEmptyDirectory: f.allowEmpty,
 		RetryQuarantined: f.retryQuar, Full: full, FullBestEffort: full && !f.full, Only: f.user})
-	if prog != nil {
-		prog.Finish()
-	}
 	if err != nil && ctx.Err() != nil {
 		err = fmt.Errorf("interrupted by a signal: %d changes were applied and recorded; the rest are planned again on the next run (%w)",
 			render.AppliedCount(rep), err)
@@ -132,13 +206,12 @@ func runSync(cmd *cobra.Command, cfg Config, log *zap.Logger, f *syncFlags) erro
 		app.MarkFull(ctx, a, log)
 	}
 	log.Info("run finished", app.SummaryFields(rep, mode, err)...)
-	if rec != nil {
-		if serr := app.SavePlan(ctx, f.out, a, rec, rep, app.SavePlanOptions{Version: buildVersion(), Full: full, RetryQuarantined: f.retryQuar}, err); serr != nil {
-			return &exitError{code: exitFailure, err: serr}
-		}
-	}
+	return rep, full, err
+}
 
-	out := cmd.OutOrStdout()
+// writeSyncResult prints one target's run as the flags ask and returns the
+// command's exit for it.
+func writeSyncResult(cmd *cobra.Command, out io.Writer, f *syncFlags, rep dsync.Report, err error) error {
 	if f.output == "json" {
 		if jerr := render.WriteJSON(out, render.JSONResult(rep, err)); jerr != nil {
 			return jerr
@@ -160,13 +233,18 @@ func runSync(cmd *cobra.Command, cfg Config, log *zap.Logger, f *syncFlags) erro
 			render.WriteReport(out, rep)
 		}
 	}
-	if f.dryRun && err == nil && len(rep.Plan.Changes) > 0 {
-		return &exitError{code: exitPending}
-	}
 	if err != nil && f.output == "json" {
 		// Already in the JSON; still say it on stderr for humans and logs.
 		fmt.Fprintln(os.Stderr, "dirsync:", err)
 		return &exitError{code: codeOf(runOutcomeErr(rep, err))}
+	}
+	return targetExit(f, rep, err)
+}
+
+// targetExit is the exit of one target's run.
+func targetExit(f *syncFlags, rep dsync.Report, err error) error {
+	if f.dryRun && err == nil && len(rep.Plan.Changes) > 0 {
+		return &exitError{code: exitPending}
 	}
 	return runOutcomeErr(rep, err)
 }

@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/dirsync/dirsync/internal/app"
+	"github.com/dirsync/dirsync/internal/config"
 	"github.com/dirsync/dirsync/internal/render"
 	"github.com/dirsync/dirsync/state"
 	"github.com/dirsync/dirsync/state/stores"
@@ -44,26 +45,31 @@ reactivate; 1 some reactivations failed, or the run could not be read.`,
 				return &exitError{code: exitFailure, err: errors.New("--run: give the run to undo (see `dirsync status`)")}
 			}
 			return withConfig(g, func(cfg Config, log *zap.Logger) error {
-				return runUndo(cmd, cfg, log, run, dryRun, output)
+				t, err := oneTarget(cfg, g)
+				if err != nil {
+					return &exitError{code: exitFailure, err: err}
+				}
+				return runUndo(cmd, t, log, run, dryRun, output)
 			})
 		},
 	}
 	cmd.Flags().Int64Var(&run, "run", 0, "the run whose archives to undo")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show who would be reactivated, and change nothing")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	targetFlag(cmd, g)
 	return cmd
 }
 
-func runUndo(cmd *cobra.Command, cfg Config, log *zap.Logger, run int64, dryRun bool, output string) error {
+func runUndo(cmd *cobra.Command, t config.Target, log *zap.Logger, run int64, dryRun bool, output string) error {
 	ctx := cmd.Context()
 	var (
 		db  state.Store
 		err error
 	)
 	if dryRun {
-		db, err = stores.OpenReadOnly(ctx, cfg.State)
+		db, err = stores.OpenReadOnly(ctx, t.State)
 	} else {
-		db, err = stores.Open(ctx, cfg.State)
+		db, err = stores.Open(ctx, t.State)
 	}
 	if err != nil {
 		return err
@@ -93,7 +99,7 @@ func runUndo(cmd *cobra.Command, cfg Config, log *zap.Logger, run int64, dryRun 
 		return nil
 	}
 
-	rep, err := app.ApplyUndo(ctx, cfg, log, db, plan)
+	rep, err := app.ApplyUndo(ctx, t, log, db, plan)
 	if err != nil {
 		return &exitError{code: exitFailure, err: fmt.Errorf("undo of run %d (run %d): %w", run, rep.RunID, err)}
 	}

@@ -21,3 +21,13 @@ func runOutcomeErr(rep dsync.Report, err error) error {
 	}
 	return nil
 }
+
+// worseExit is the exit of a command over several targets: a failure over
+// a refusal over pending changes over success.
+func worseExit(a, b int) int {
+	rank := map[int]int{exitOK: 0, exitPending: 1, exitRefused: 2, exitFailure: 3}
+	if rank[b] > rank[a] {
+		return b
+	}
+	return a
+}

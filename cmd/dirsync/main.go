@@ -23,10 +23,12 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
+	"github.com/dirsync/dirsync/internal/config"
 	dsync "github.com/dirsync/dirsync/sync"
 )
 
@@ -101,6 +103,30 @@ type globalFlags struct {
 	configFile string
 	logLevel   string
 	logFormat  string
+	targets    []string // --target, on the commands that take it
+}
+
+// targetFlag adds --target to cmd: the command is about the targets named
+// (of the config's targets: list), every target without it.
+func targetFlag(cmd *cobra.Command, g *globalFlags) {
+	cmd.Flags().StringArrayVar(&g.targets, "target", nil, "only this target of the config's targets: list (repeatable; default: every target)")
+}
+
+// oneTarget returns the one target a command is about: the one --target
+// names, or the config's only one.
+func oneTarget(cfg Config, g *globalFlags) (config.Target, error) {
+	ts, err := cfg.SelectTargets(g.targets...)
+	if err != nil {
+		return config.Target{}, err
+	}
+	if len(ts) != 1 {
+		names := make([]string, len(ts))
+		for i, t := range ts {
+			names[i] = t.Name
+		}
+		return config.Target{}, fmt.Errorf("the config has %d targets (%s): name one with --target", len(ts), strings.Join(names, ", "))
+	}
+	return ts[0], nil
 }
 
 func newRootCmd() *cobra.Command {

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	gosync "sync"
 
 	"go.uber.org/zap"
 
@@ -25,6 +26,7 @@ var (
 	_ dsync.Store    = state.Store(nil) // what openStore returns
 	_ dsync.Source   = ldapSource{}
 	_ dsync.Streamer = ldapSource{}
+	_ dsync.Streamer = (*sharedRead)(nil)
 	_ Platform       = (*scim.Client)(nil) // a dsync.Target and dsync.Lister
 	_ Platform       = (*rest.Client)(nil)
 )
@@ -93,6 +95,10 @@ func NewPlatform(cfg target.Config, log *zap.Logger, opts ...target.Option) (Pla
 // App is one wired reconciler with its resources: the engine over the
 // directory, the snapshot and the platform of the config.
 type App struct {
+	// Name is the target's name (config.DefaultTarget for the target:
+	// section), Target its settings.
+	Name   string
+	Target config.Target
 	Engine *dsync.Engine
 	// Directory is the directory the engine reads (Engine.Source adapts
 	// it), for what only it can tell: its change streams, its pages.
@@ -102,6 +108,7 @@ type App struct {
 
 	store    interface{ Close() error }
 	throttle *throttleLog
+	mode     string // the mode of the service's last run (runTarget)
 }
 
 // Progress is told of a run's directory pages, its plan and each change.
@@ -142,51 +149,162 @@ type Observer interface {
 	Request(a target.Attempt)
 }
 
-// Wire builds the reconciler from cfg. A read-only app (dry-run) opens the
-// snapshot without writing or locking it. Observers, if any, see every change
-// and every platform request.
+// Wire builds the reconciler of cfg's one target. A read-only app (dry-run)
+// opens the snapshot without writing or locking it. Observers, if any, see
+// every change and every platform request. With several targets, name one
+// in cfg (see WireTargets).
 func Wire(ctx context.Context, cfg Config, log *zap.Logger, readOnly bool, obs ...Observer) (*App, error) {
-	tl := newThrottleLog(log)
-	return wireTo(ctx, cfg, log, readOnly, nil, tl, append(obs, tl))
-}
-
-// platformOptions are the options of a platform client whose requests obs
-// see and whose throttling tl logs.
-func platformOptions(tl *throttleLog, obs []Observer) []target.Option {
-	return []target.Option{
-		target.WithThrottleObserver(tl.event),
-		target.WithObserver(func(a target.Attempt) {
-			for _, o := range obs {
-				o.Request(a)
-			}
-		}),
+	apps, err := WireTargets(ctx, cfg, log, WireOptions{ReadOnly: readOnly, Observers: func(string) []Observer { return obs }})
+	if err != nil {
+		return nil, err
 	}
+	if len(apps) != 1 {
+		closeAll(apps)
+		return nil, fmt.Errorf("the config has %d targets: name one with --target", len(apps))
+	}
+	return apps[0], nil
 }
 
-// wireTo is wire with the platform client plat, built with
-// platformOptions(tl, obs), or, when plat is nil, a new one. obs see every
-// change; tl's summary is logged when the app is closed.
-func wireTo(ctx context.Context, cfg Config, log *zap.Logger, readOnly bool, plat Platform, tl *throttleLog, obs []Observer) (*App, error) {
+// WireOptions say how WireTargets wires each target.
+type WireOptions struct {
+	// ReadOnly opens the snapshots without writing or locking them (dry-run).
+	ReadOnly bool
+	// Targets names the targets to wire; all of them when empty.
+	Targets []string
+	// Observers returns the observers of a target's changes and platform
+	// requests, if any.
+	Observers func(target string) []Observer
+	// Platform, if set, returns the platform client of a target that the
+	// caller keeps (the service keeps one across runs), built with
+	// platformOptions(tl, obs) when new; nil builds a new one.
+	Platform func(t config.Target, tl *throttleLog, obs []Observer) (Platform, error)
+	// Throttle, if set, returns the throttling log of a target kept by the
+	// caller; nil makes a new one.
+	Throttle func(target string) *throttleLog
+}
+
+// WireTargets builds one App per target of cfg (those named in o.Targets,
+// or all), fed by one directory read: the targets without a scope share the
+// read (each runs over it when it is complete, and fails with it when it is
+// not), a target with a scope reads the users of its narrower filter. With
+// one target and no scope, the read streams past the snapshot as ever.
+func WireTargets(ctx context.Context, cfg Config, log *zap.Logger, o WireOptions) ([]*App, error) {
+	targets, err := cfg.SelectTargets(o.Targets...)
+	if err != nil {
+		return nil, err
+	}
 	if cfg.LDAP.InsecureSkipVerify {
 		log.Warn("ldap.insecure_skip_verify is on: the directory's TLS certificate is NOT verified; anyone on the path can read the bind password and forge users")
-	}
-	if cfg.Target.InsecureSkipVerify {
-		log.Warn("target.insecure_skip_verify is on: the platform's TLS certificate is NOT verified; anyone on the path can read the token")
 	}
 	src, err := ldapsource.New(cfg.LDAP)
 	if err != nil {
 		return nil, err
 	}
-	if plat == nil {
-		if plat, err = NewPlatform(cfg.Target, log, platformOptions(tl, obs)...); err != nil {
+	var source dsync.Source = ldapSource{src}
+	if len(targets) > 1 {
+		source = &sharedRead{src: ldapSource{src}}
+	}
+	var apps []*App
+	for _, t := range targets {
+		tsrc, dir := source, src
+		if t.Scope != "" {
+			lc := cfg.LDAP
+			lc.UserFilter = "(&" + cfg.LDAP.UserFilter + t.Scope + ")"
+			if dir, err = ldapsource.New(lc); err != nil {
+				closeAll(apps)
+				return nil, fmt.Errorf("targets[%s].scope: %w", t.Name, err)
+			}
+			tsrc = ldapSource{dir}
+		}
+		tlog := log
+		if len(targets) > 1 || t.Name != config.DefaultTarget {
+			tlog = log.With(zap.String("target", t.Name))
+		}
+		var obs []Observer
+		if o.Observers != nil {
+			obs = o.Observers(t.Name)
+		}
+		tl := newThrottleLog(tlog)
+		if o.Throttle != nil {
+			tl = o.Throttle(t.Name)
+		}
+		obs = append(obs, tl)
+		a, err := wireTarget(ctx, t, tlog, o, tsrc, tl, obs)
+		if err != nil {
+			closeAll(apps)
 			return nil, err
 		}
+		a.Directory = dir
+		apps = append(apps, a)
 	}
-	st, err := openStore(ctx, cfg.State, readOnly)
+	return apps, nil
+}
+
+// closeAll closes every app.
+func closeAll(apps []*App) {
+	for _, a := range apps {
+		a.Close()
+	}
+}
+
+// sharedRead is one directory read shared by the targets of a run: the
+// first Read reads, the others wait for it and get the same read (or its
+// error). The engines only read what it returns.
+type sharedRead struct {
+	src  dsync.Source
+	once gosync.Once
+	dir  dsync.Directory
+	err  error
+}
+
+func (s *sharedRead) Read(ctx context.Context) (dsync.Directory, error) {
+	s.once.Do(func() { s.dir, s.err = s.src.Read(ctx) })
+	return s.dir, s.err
+}
+
+// Stream implements dsync.Streamer over the shared read: each target's run
+// streams it past its snapshot's summaries and holds only the users that
+// changed for it, as a run of one target does over the directory itself.
+// Dedup is done: a complete read withdraws no user it emitted.
+func (s *sharedRead) Stream(ctx context.Context, emit func(user.User) error) ([]dsync.Skip, error) {
+	dir, err := s.Read(ctx)
 	if err != nil {
 		return nil, err
 	}
-	opts := engineOptions(cfg)
+	for _, u := range dir.Users {
+		if err := emit(u); err != nil {
+			return nil, err
+		}
+	}
+	return dir.Skipped, nil
+}
+
+// Reread re-reads for one target: each target's change-event run re-reads
+// the entries it needs.
+func (s *sharedRead) Reread(ctx context.Context, ids, dns []string) (dsync.Changed, error) {
+	return s.src.Reread(ctx, ids, dns)
+}
+
+// wireTarget builds the App of target t over the directory source src.
+func wireTarget(ctx context.Context, t config.Target, log *zap.Logger, o WireOptions, src dsync.Source, tl *throttleLog, obs []Observer) (*App, error) {
+	if t.Target.InsecureSkipVerify {
+		log.Warn("target.insecure_skip_verify is on: the platform's TLS certificate is NOT verified; anyone on the path can read the token")
+	}
+	var plat Platform
+	var err error
+	if o.Platform != nil {
+		plat, err = o.Platform(t, tl, obs)
+	} else {
+		plat, err = NewPlatform(t.Target, log, platformOptions(tl, obs)...)
+	}
+	if err != nil {
+		return nil, err
+	}
+	st, err := openStore(ctx, t.State, o.ReadOnly)
+	if err != nil {
+		return nil, err
+	}
+	opts := targetOptions(t)
 	changeLog := log.With(zap.String(keyComponent, "sync"))
 	opts.Observe = func(c dsync.Change, err error) {
 		for _, o := range obs {
@@ -204,11 +322,12 @@ func wireTo(ctx context.Context, cfg Config, log *zap.Logger, readOnly bool, pla
 	}
 	opts.Warn = func(msg string) { changeLog.Warn(msg) }
 	return &App{
-		Engine:    &dsync.Engine{Source: ldapSource{src}, Target: plat, Store: st, Options: opts},
-		Directory: src,
-		store:     st,
-		Platform:  plat,
-		throttle:  tl,
+		Name:     t.Name,
+		Target:   t,
+		Engine:   &dsync.Engine{Source: src, Target: plat, Store: st, Options: opts},
+		store:    st,
+		Platform: plat,
+		throttle: tl,
 	}, nil
 }
 
@@ -253,9 +372,22 @@ func SummaryFields(rep dsync.Report, mode string, err error) []zap.Field {
 // Config is the whole config file, as package config loads it.
 type Config = config.Config
 
-// engineOptions are the reconciler's options of cfg.
-func engineOptions(cfg Config) dsync.Options {
-	opts := cfg.Sync.Options()
-	opts.Concurrency = cfg.Target.Concurrency
+// targetOptions are the reconciler's options of target t.
+func targetOptions(t config.Target) dsync.Options {
+	opts := t.Sync.Options()
+	opts.Concurrency = t.Target.Concurrency
 	return opts
+}
+
+// platformOptions are the options of a platform client whose requests obs
+// see and whose throttling tl logs.
+func platformOptions(tl *throttleLog, obs []Observer) []target.Option {
+	return []target.Option{
+		target.WithThrottleObserver(tl.event),
+		target.WithObserver(func(a target.Attempt) {
+			for _, o := range obs {
+				o.Request(a)
+			}
+		}),
+	}
 }

@@ -25,7 +25,7 @@ import (
 // checked (and for a REST profile its whole listing read), the snapshot read
 // and its directory tested for writing. It returns how many steps failed; an
 // error means the checks could not be set up.
-func Check(ctx context.Context, out io.Writer, cfg Config) (failed int, err error) {
+func Check(ctx context.Context, out io.Writer, cfg Config, targets ...string) (failed int, err error) {
 	for _, w := range insecureSettings(cfg) {
 		fmt.Fprintf(out, "! %s\n", w)
 	}
@@ -43,13 +43,15 @@ func Check(ctx context.Context, out io.Writer, cfg Config) (failed int, err erro
 		fmt.Fprintf(out, "✓ %s\n", okMsg)
 	}
 
-	a, err := Wire(ctx, cfg, log, true)
+	apps, err := WireTargets(ctx, cfg, log, WireOptions{ReadOnly: true, Targets: targets})
 	if err != nil {
 		return 0, err
 	}
-	defer a.Close()
+	defer closeAll(apps)
 
-	dir, dirErr := a.Engine.Source.Read(ctx)
+	first := apps[0]
+	preview := first.Directory.PreviewTransform(checkPreviewUsers)
+	dir, dirErr := first.Engine.Source.Read(ctx)
 	if dirErr == nil {
 		disabled := 0
 		for _, u := range dir.Users {
@@ -62,36 +64,55 @@ func Check(ctx context.Context, out io.Writer, cfg Config) (failed int, err erro
 			fmt.Fprintln(out, "! the directory returned no users: check ldap.base_dn and ldap.user_filter")
 		}
 		render.WriteCheckSkipped(out, dir.Skipped)
+		preview.Write(out)
 	} else {
 		step(fmt.Errorf("directory: %w", dirErr), "", "check ldap.url, ldap.bind_dn, the password and ldap.base_dn; `ldapsearch` with the same values should work")
 	}
-	checkWatch(ctx, out, cfg, a.Directory, step)
+	checkWatch(ctx, out, cfg, first.Directory, step)
 
-	platBad := bad
-	step(a.Platform.Check(ctx), fmt.Sprintf("platform %s (%s) accepted dirsync's credentials", cfg.Target.Redacted().URL, TargetType(cfg)),
-		"check target.url and target.token (or target.token_file)")
-	if p, ok := a.Platform.(render.ProfileProber); ok && bad == platBad {
-		bad += render.WriteCheckProfile(ctx, out, p)
-	}
+	for _, a := range apps {
+		t := a.Target
+		key := "target"
+		if len(cfg.Targets) > 0 {
+			key = "targets[" + t.Name + "]"
+			fmt.Fprintf(out, "target %s:\n", t.Name)
+		}
+		tdir, tdirErr := dir, dirErr
+		if t.Scope != "" && a != first {
+			tdir, tdirErr = a.Engine.Source.Read(ctx)
+			step(tdirErr, fmt.Sprintf("scope %s: %d users", t.Scope, len(tdir.Users)), "check "+key+".scope")
+		}
+		platBad := bad
+		step(a.Platform.Check(ctx), fmt.Sprintf("platform %s (%s) accepted dirsync's credentials", t.Target.Redacted().URL, targetType(t.Target.Type)),
+			fmt.Sprintf("check %[1]s.url and %[1]s.token (or %[1]s.token_file)", key))
+		if p, ok := a.Platform.(render.ProfileProber); ok && bad == platBad {
+			bad += render.WriteCheckProfile(ctx, out, p)
+		}
 
-	recs, snapErr := a.Engine.Store.Snapshot(ctx)
-	if cfg.State.Driver == state.DriverPostgres {
-		step(snapErr, fmt.Sprintf("snapshot %s: %d records", stores.Where(cfg.State), len(recs)),
-			"check state.url, the database's password (PGPASSWORD or ~/.pgpass) and that the role may create tables in it")
-	} else {
-		step(snapErr, fmt.Sprintf("snapshot %s: %d records", cfg.State.Path, len(recs)), "check state.path and its permissions")
-		step(stateWritable(cfg.State.Path), fmt.Sprintf("snapshot directory %s is writable", filepath.Dir(cfg.State.Path)),
-			"create the directory, or give the user dirsync runs as write access to it (and to the snapshot's files), or change state.path")
-	}
-	if dirErr == nil && snapErr == nil {
-		// What the sync's safety check refuses first.
-		if plan := dsync.Diff(dir, recs, a.Engine.OnRemoved); plan.InScope == 0 && plan.Managed > 0 {
-			step(fmt.Errorf("the directory read found no users in scope, but the snapshot manages %d: `dirsync sync` would refuse to archive them all", plan.Managed),
-				"", "check ldap.base_dn and ldap.user_filter; if every user really left, run `dirsync sync --allow-empty-directory`")
+		path := t.State.Path
+		recs, snapErr := a.Engine.Store.Snapshot(ctx)
+		if t.State.Driver == state.DriverPostgres {
+			step(snapErr, fmt.Sprintf("snapshot %s: %d records", stores.Where(t.State), len(recs)),
+				"check state.url, the database's password (PGPASSWORD or ~/.pgpass) and that the role may create tables in it")
+		} else {
+			step(snapErr, fmt.Sprintf("snapshot %s: %d records", path, len(recs)), "check state.path and its permissions")
+			step(stateWritable(path), fmt.Sprintf("snapshot directory %s is writable", filepath.Dir(path)),
+				"create the directory, or give the user dirsync runs as write access to it (and to the snapshot's files), or change state.path")
+		}
+		if tdirErr == nil && snapErr == nil {
+			// What the sync's safety check refuses first.
+			if plan := dsync.Diff(tdir, recs, a.Engine.OnRemoved); plan.InScope == 0 && plan.Managed > 0 {
+				step(fmt.Errorf("the directory read found no users in scope, but the snapshot manages %d: `dirsync sync` would refuse to archive them all", plan.Managed),
+					"", "check ldap.base_dn and ldap.user_filter; if every user really left, run `dirsync sync --allow-empty-directory`")
+			}
 		}
 	}
 	return bad, nil
 }
+
+// checkPreviewUsers is how many users check shows as mapped and as
+// transformed, with a transform section.
+const checkPreviewUsers = 3
 
 // insecureSettings describes the settings in force that weaken security.
 func insecureSettings(cfg Config) []string {
@@ -102,8 +123,14 @@ func insecureSettings(cfg Config) []string {
 	if cfg.LDAP.InsecureSkipVerify {
 		w = append(w, "ldap.insecure_skip_verify is on: the directory's TLS certificate is NOT verified; anyone on the path can read the bind password and forge users")
 	}
-	if cfg.Target.InsecureSkipVerify {
-		w = append(w, "target.insecure_skip_verify is on: the platform's TLS certificate is NOT verified; anyone on the path can read the token")
+	for _, t := range cfg.TargetList() {
+		if t.Target.InsecureSkipVerify {
+			key := "target"
+			if len(cfg.Targets) > 0 {
+				key = "targets[" + t.Name + "]"
+			}
+			w = append(w, key+".insecure_skip_verify is on: the platform's TLS certificate is NOT verified; anyone on the path can read the token")
+		}
 	}
 	return w
 }
@@ -196,10 +223,10 @@ func baseDNs(cfg Config) string {
 	return cfg.LDAP.BaseDN
 }
 
-// TargetType is the target.type in force (scim when unset).
-func TargetType(cfg Config) string {
-	if cfg.Target.Type == "" {
+// targetType is a target.type in force (scim when unset).
+func targetType(typ string) string {
+	if typ == "" {
 		return "scim"
 	}
-	return cfg.Target.Type
+	return typ
 }

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/dirsync/dirsync/internal/config"
 	"github.com/dirsync/dirsync/internal/render"
 	svc "github.com/dirsync/dirsync/internal/service"
 	"github.com/dirsync/dirsync/state/postgres"
@@ -63,20 +65,26 @@ type Daemon struct {
 	cfg         Config
 	lastOutcome string
 	lastSuccess time.Time
-	watch       *watcher         // ldap.watch; nil when off
-	lastTarget  svc.TargetStatus // the last run's skips, for the status page
-	page        *svc.Page        // the status page; nil when off
+	watch       *watcher                    // ldap.watch; nil when off
+	lastTargets map[string]svc.TargetStatus // each target's last run's skips, for the status page
+	page        *svc.Page                   // the status page; nil when off
 
 	// The platform client lives as long as the process (its learned rate,
 	// PATCH support and OAuth2 token with it), and is built anew only when
 	// what it was built from changed or a run did not succeed (see
 	// settlePlatform). platMu: held while one is got.
-	platMu   gosync.Mutex
-	plat     Platform
-	platFrom platformSource
-	throttle *throttleLog
+	platMu    gosync.Mutex
+	platforms map[string]*keptPlatform // by target name
 
 	lead *leadership // the leader election (state.driver postgres); nil with SQLite
+}
+
+// keptPlatform is a target's platform client kept across runs, with what it
+// was built from and its throttling log.
+type keptPlatform struct {
+	plat     Platform
+	from     platformSource
+	throttle *throttleLog
 }
 
 // platformSource is what a platform client is built from: the target
@@ -94,8 +102,11 @@ func NewDaemon(cfg Config, log *zap.Logger, o DaemonOptions) *Daemon {
 	log = log.With(zap.String(keyComponent, "service"))
 	s := &Daemon{
 		opts: o, root: root, log: log, m: svc.NewMetrics(o.Version), cfg: cfg, started: time.Now(), limits: svc.DefaultListenerLimits,
-		throttle: newThrottleLog(root),
-		lead:     newLeadership(cfg.State),
+		platforms: map[string]*keptPlatform{}, lastTargets: map[string]svc.TargetStatus{},
+		lead: newLeadership(cfg.State),
+	}
+	for _, t := range cfg.TargetList() {
+		s.m.AddTarget(t.Name)
 	}
 	s.runner = svc.NewRunner(s.runOnce, s.pokeWatcher, log, s.m)
 	s.mgr = &svc.Manager{Log: log, Runner: s.runner, CancelRun: func() { s.cancelRun() }, Grace: o.Grace, AbortWait: abortWait, Notify: s.notify}
@@ -220,8 +231,9 @@ func (s *Daemon) stopWatcher() {
 	}
 }
 
-// runOnce runs one reconciliation with the config in force, opening (and
-// locking) the snapshot for the run's duration only.
+// runOnce runs one reconciliation of every target with the config in
+// force, over one directory read, opening (and locking) the snapshots for
+// the run's duration only.
 func (s *Daemon) runOnce(reason string) {
 	ctx := s.termRunCtx()
 	s.m.Running.Set(1)
@@ -229,116 +241,191 @@ func (s *Daemon) runOnce(reason string) {
 	cfg := s.config()
 	s.log.Info("run starting", zap.String("reason", reason))
 	start := time.Now()
-	var rep dsync.Report
-	mode := "sync"
 	// The events and cookies the change stream gathered so far are covered
 	// by this run's directory read.
 	take := s.fullReadTake()
-	a, err := s.wire(ctx, cfg)
+	apps, err := s.wire(ctx, cfg)
+	var res []Result
 	if err != nil {
 		s.fullReadDone(ctx, nil, take, false)
-	}
-	if err == nil {
-		// Every sync.full_reconcile_every, a run lists the platform and
-		// corrects drift, as `dirsync sync` does.
-		a.Attach(render.NewLogProgress(s.log, progressEvery))
-		full := FullDue(ctx, a, cfg.Sync.FullReconcileEvery, false, false, s.root)
-		if full {
-			mode = "full"
+		for _, t := range cfg.TargetList() {
+			res = append(res, Result{App: &App{Name: t.Name, Target: t}, Err: err})
 		}
-		rep, err = a.Engine.Run(ctx, dsync.RunOptions{Mode: mode, Full: full, FullBestEffort: true})
-		if rep.FullSkipped != "" {
-			s.root.Warn("scheduled full reconcile skipped: the platform could not be listed; the next run tries again",
-				zap.String("reason", rep.FullSkipped))
+	} else {
+		if len(apps) == 1 {
+			apps[0].Attach(render.NewLogProgress(s.log, progressEvery))
 		}
-		if full && err == nil && rep.FullSkipped == "" {
-			MarkFull(ctx, a, s.root)
+		res = RunEach(apps, func(a *App) (dsync.Report, error) { return s.runTarget(a) })
+		ok := true
+		for _, r := range res {
+			ok = ok && svc.Completed(r.Outcome())
 		}
-		s.fullReadDone(ctx, a, take, svc.Completed(rep.Outcome(err)))
-		if cerr := a.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("close snapshot: %w", cerr)
+		s.fullReadDone(ctx, apps, take, ok)
+		for i, a := range apps {
+			if cerr := a.Close(); cerr != nil && res[i].Err == nil {
+				res[i].Err = fmt.Errorf("close snapshot: %w", cerr)
+			}
 		}
 	}
 	end := time.Now()
-	if rep.Duration == 0 {
-		rep.Duration = end.Sub(start)
+	s.m.Running.Set(0)
+	worst := ""
+	for _, r := range res {
+		if r.Report.Duration == 0 {
+			r.Report.Duration = end.Sub(start)
+		}
+		outcome := r.Outcome()
+		s.settlePlatform(r.App.Name, outcome)
+		if worst == "" || outcomeRank(outcome) > outcomeRank(worst) {
+			worst = outcome
+		}
 	}
-	outcome := rep.Outcome(err)
-	s.settlePlatform(outcome)
 	// Readiness first: whoever sees the run in the metrics sees it in /readyz.
 	s.mu.Lock()
-	s.lastOutcome = outcome
-	if svc.Completed(outcome) {
+	s.lastOutcome = worst
+	if svc.Completed(worst) {
 		s.lastSuccess = end
 	}
-	if ts, ok := targetStatus(cfg, rep, outcome, end); ok {
-		s.lastTarget = ts
+	for _, r := range res {
+		if ts, ok := targetStatus(r.App.Name, r.Report, r.Outcome(), end); ok {
+			s.lastTargets[r.App.Name] = ts
+		}
 	}
 	s.mu.Unlock()
-	s.m.Finished(rep, outcome, end)
-
-	fields := SummaryFields(rep, mode, err)
-	if ctx.Err() != nil {
-		fields = append(fields, zap.Bool("aborted", true))
+	for _, r := range res {
+		s.m.For(r.App.Name).Finished(r.Report, r.Outcome(), end)
 	}
-	s.notify(fmt.Sprintf("STATUS=last run %s at %s", outcome, end.Format(time.RFC3339)))
+	s.notify(fmt.Sprintf("STATUS=last run %s at %s", worst, end.Format(time.RFC3339)))
+	for _, r := range res {
+		fields := SummaryFields(r.Report, cmp.Or(r.App.mode, "sync"), r.Err)
+		if len(res) > 1 || r.App.Name != config.DefaultTarget {
+			fields = append(fields, zap.String("target", r.App.Name))
+		}
+		if ctx.Err() != nil {
+			fields = append(fields, zap.Bool("aborted", true))
+		}
+		switch r.Outcome() {
+		case dsync.OutcomeSuccess:
+			s.log.Info("run finished", fields...)
+		case dsync.OutcomePartial:
+			s.log.Warn("run finished", fields...)
+		default:
+			s.log.Error("run finished", fields...)
+		}
+	}
+}
+
+// outcomeRank orders outcomes from the best to the worst.
+func outcomeRank(outcome string) int {
 	switch outcome {
 	case dsync.OutcomeSuccess:
-		s.log.Info("run finished", fields...)
+		return 0
 	case dsync.OutcomePartial:
-		s.log.Warn("run finished", fields...)
-	default:
-		s.log.Error("run finished", fields...)
+		return 1
+	case dsync.OutcomeRefused:
+		return 2
 	}
+	return 3
 }
 
-// wire wires a run with cfg and the platform client of the process.
-func (s *Daemon) wire(ctx context.Context, cfg Config) (*App, error) {
-	obs := []Observer{metricsObserver{s.m}, s.throttle}
-	plat, err := s.platform(cfg.Target, obs)
-	if err != nil {
-		return nil, err
+// runTarget runs one target's reconciliation: every
+// sync.full_reconcile_every, a run lists the platform and corrects drift,
+// as `dirsync sync` does.
+func (s *Daemon) runTarget(a *App) (dsync.Report, error) {
+	ctx := s.termRunCtx()
+	log := s.root
+	if a.Name != config.DefaultTarget {
+		log = log.With(zap.String("target", a.Name))
 	}
+	full := FullDue(ctx, a, a.Target.Sync.FullReconcileEvery, false, false, log)
+	mode := "sync"
+	if full {
+		mode = "full"
+	}
+	a.mode = mode
+	rep, err := a.Engine.Run(ctx, dsync.RunOptions{Mode: mode, Full: full, FullBestEffort: true})
+	if rep.FullSkipped != "" {
+		log.Warn("scheduled full reconcile skipped: the platform could not be listed; the next run tries again",
+			zap.String("reason", rep.FullSkipped))
+	}
+	if full && err == nil && rep.FullSkipped == "" {
+		MarkFull(ctx, a, log)
+	}
+	return rep, err
+}
+
+// wire wires a run of every target with cfg and the platform clients of
+// the process.
+func (s *Daemon) wire(ctx context.Context, cfg Config) ([]*App, error) {
+	var lease *postgres.Lease
 	if s.lead != nil {
-		l := s.lead.leader.Current()
-		if l == nil {
+		if lease = s.lead.leader.Current(); lease == nil {
 			return nil, fmt.Errorf("not leading: %w", postgres.ErrLeaseLost)
 		}
-		plat = fencedPlatform{Platform: plat, lease: l}
 	}
-	return wireTo(s.withLease(ctx), cfg, s.root, false, plat, s.throttle, obs)
+	return WireTargets(s.withLease(ctx), cfg, s.root, WireOptions{
+		Observers: func(name string) []Observer { return []Observer{s.m.For(name)} },
+		Platform: func(t config.Target, tl *throttleLog, obs []Observer) (Platform, error) {
+			plat, err := s.platform(t, tl, obs)
+			if err != nil || lease == nil {
+				return plat, err
+			}
+			// A leader's run checks its lease before each platform write.
+			return fencedPlatform{Platform: plat, lease: lease}, nil
+		},
+		Throttle: func(name string) *throttleLog { return s.kept(name).throttle },
+	})
 }
 
-// platform returns the platform client of the process, built with obs as
-// its observers when there is none yet or cfg, the token file or the CA
-// bundle changed since it was built.
-func (s *Daemon) platform(cfg target.Config, obs []Observer) (Platform, error) {
+// kept returns what the process keeps of the target named name.
+func (s *Daemon) kept(name string) *keptPlatform {
 	s.platMu.Lock()
 	defer s.platMu.Unlock()
-	from, err := readPlatformSource(cfg)
-	if err == nil && s.plat != nil && reflect.DeepEqual(from, s.platFrom) {
-		return s.plat, nil
+	k := s.platforms[name]
+	if k == nil {
+		log := s.root
+		if name != config.DefaultTarget {
+			log = log.With(zap.String("target", name))
+		}
+		k = &keptPlatform{throttle: newThrottleLog(log)}
+		s.platforms[name] = k
+	}
+	return k
+}
+
+// platform returns the platform client of target t kept by the process,
+// built with obs as its observers when there is none yet or its config, the
+// token file or the CA bundle changed since it was built.
+func (s *Daemon) platform(t config.Target, tl *throttleLog, obs []Observer) (Platform, error) {
+	k := s.kept(t.Name)
+	s.platMu.Lock()
+	defer s.platMu.Unlock()
+	from, err := readPlatformSource(t.Target)
+	if err == nil && k.plat != nil && reflect.DeepEqual(from, k.from) {
+		return k.plat, nil
 	}
 	// Built anew; a source that cannot be read fails here, naming the file.
-	s.plat = nil
-	plat, err := NewPlatform(cfg, s.root, platformOptions(s.throttle, obs)...)
+	k.plat = nil
+	plat, err := NewPlatform(t.Target, s.root, platformOptions(tl, obs)...)
 	if err != nil {
 		return nil, err
 	}
-	s.plat, s.platFrom = plat, from
+	k.plat, k.from = plat, from
 	return plat, nil
 }
 
-// settlePlatform drops the platform client after a run with outcome that
-// failed or partly failed: what the client learned (a token, names resolved
-// to ids, the PATCH support) may be what failed, and the next run starts
-// afresh.
-func (s *Daemon) settlePlatform(outcome string) {
+// settlePlatform drops the platform client of the target named name after
+// a run with outcome that failed or partly failed: what the client learned
+// (a token, names resolved to ids, the PATCH support) may be what failed,
+// and the next run starts afresh.
+func (s *Daemon) settlePlatform(name, outcome string) {
 	if outcome != dsync.OutcomeFailed && outcome != dsync.OutcomePartial {
 		return
 	}
 	s.platMu.Lock()
-	s.plat = nil
+	if k := s.platforms[name]; k != nil {
+		k.plat = nil
+	}
 	s.platMu.Unlock()
 }
 
@@ -385,7 +472,10 @@ func (s *Daemon) reload() {
 	if cfg.Log != old.Log {
 		s.log.Warn("log settings changed: they take effect on restart")
 	}
-	if !reflect.DeepEqual(cfg.LDAP, old.LDAP) || cfg.State != old.State {
+	for _, t := range cfg.TargetList() {
+		s.m.AddTarget(t.Name)
+	}
+	if !reflect.DeepEqual(cfg.LDAP, old.LDAP) || cfg.TargetList()[0].State != old.TargetList()[0].State {
 		// Follow the directory as the new config says: stop the stream
 		// (outside the lock: it waits for the watcher) and start anew.
 		old := s.watch
@@ -432,8 +522,10 @@ func (s *Daemon) status() svc.Status {
 	s.mu.Lock()
 	w := s.watch
 	st := svc.Status{Started: s.started, LastOutcome: s.lastOutcome, LastSuccess: s.lastSuccess, ReadinessStaleness: s.cfg.ReadinessStaleness}
-	if s.lastTarget.Name != "" {
-		st.Targets = []svc.TargetStatus{s.lastTarget}
+	for _, t := range s.cfg.TargetList() {
+		if ts, ok := s.lastTargets[t.Name]; ok {
+			st.Targets = append(st.Targets, ts)
+		}
 	}
 	sched := s.sched
 	s.mu.Unlock()
@@ -458,10 +550,3 @@ func (s *Daemon) notify(state string) {
 		s.log.Warn("cannot notify systemd", zap.Error(err))
 	}
 }
-
-// metricsObserver counts the changes and platform requests of a run in the
-// service's metrics.
-type metricsObserver struct{ m *svc.Metrics }
-
-func (o metricsObserver) Change(c dsync.Change, err error) { o.m.Change(c, err) }
-func (o metricsObserver) Request(a target.Attempt)         { o.m.Request(a) }

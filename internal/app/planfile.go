@@ -36,8 +36,10 @@ type PlanFile struct {
 	RetryQuarantined bool `json:"retry_quarantined,omitempty"`
 	// Refused is why the safety limits refused the plan, if they did: applying
 	// the file is the operator's approval.
-	Refused string     `json:"refused,omitempty"`
-	Plan    dsync.Plan `json:"plan"`
+	Refused string `json:"refused,omitempty"`
+	// Target names the target the plan is for.
+	Target string     `json:"target,omitempty"`
+	Plan   dsync.Plan `json:"plan"`
 }
 
 // RecordingSource keeps the last directory read, for the plan's fingerprint.
@@ -88,7 +90,7 @@ func SavePlan(ctx context.Context, path string, a *App, rec *RecordingSource, re
 		return fmt.Errorf("--out: read snapshot for the plan's fingerprint: %w", err)
 	}
 	pf := PlanFile{Format: planFormat, Created: time.Now().UTC(), Version: o.Version,
-		Full: o.Full, RetryQuarantined: o.RetryQuarantined, Plan: rep.Plan}
+		Full: o.Full, RetryQuarantined: o.RetryQuarantined, Target: a.Name, Plan: rep.Plan}
 	if pf.Directory, pf.Snapshot, err = fingerprints(rec.dir, records); err != nil {
 		return err
 	}

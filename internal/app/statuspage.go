@@ -11,15 +11,6 @@ import (
 	"github.com/dirsync/dirsync/user"
 )
 
-// targetName is the name the service gives the config's one target: its
-// type, or "default".
-func targetName(cfg Config) string {
-	if cfg.Target.Type != "" {
-		return cfg.Target.Type
-	}
-	return "default"
-}
-
 // statusPage returns the status page of cfg (status_page), nil when it is
 // off. A token file that cannot be read is an error.
 func statusPage(cfg Config) (*svc.Page, error) {
@@ -30,16 +21,31 @@ func statusPage(cfg Config) (*svc.Page, error) {
 	if err != nil {
 		return nil, err
 	}
-	return svc.NewPage(svc.PageOptions{Token: token, Targets: []svc.PageTarget{{
-		Name:            targetName(cfg),
-		QuarantineAfter: cfg.Sync.QuarantineAfter,
-		Source:          snapshotSource{cfg.State},
-	}}}), nil
+	var targets []svc.PageTarget
+	for _, t := range cfg.TargetList() {
+		targets = append(targets, svc.PageTarget{
+			Name:            t.Name,
+			QuarantineAfter: t.Sync.QuarantineAfter,
+			Source:          snapshotSource{t.State},
+		})
+	}
+	return svc.NewPage(svc.PageOptions{Token: token, Targets: targets}), nil
 }
 
-// snapshotSource is the status page's StatusSource of the snapshot of cfg,
-// SQLite or PostgreSQL: each read opens it read-only (without locking it),
-// as `dirsync status` does.
+// targetStatus is what the service keeps of an ordinary run of the target name
+// for the status page: the entries it skipped, when it read the whole
+// directory (it completed, or the policy refused its plan); ok is false when
+// the read did not complete.
+func targetStatus(name string, rep dsync.Report, outcome string, end time.Time) (svc.TargetStatus, bool) {
+	if outcome != dsync.OutcomeSuccess && outcome != dsync.OutcomePartial && outcome != dsync.OutcomeRefused {
+		return svc.TargetStatus{}, false
+	}
+	return svc.TargetStatus{Name: name, Run: rep.RunID, Finished: end, Skipped: rep.Plan.Skipped}, true
+}
+
+// snapshotSource is the status page's StatusSource of one target's
+// snapshot, SQLite or PostgreSQL: each read opens it read-only (without
+// locking it), as `dirsync status` does.
 type snapshotSource struct{ cfg state.Config }
 
 // Runs returns the latest limit runs of the snapshot, newest first.
@@ -66,15 +72,4 @@ func (s snapshotSource) Unsettled(ctx context.Context) ([]user.Record, error) {
 	}
 	defer db.Close()
 	return db.Unsettled(ctx)
-}
-
-// targetStatus is what the service keeps of an ordinary run of cfg's target
-// for the status page: the entries it skipped, when it read the whole
-// directory (it completed, or the policy refused its plan); ok is false when
-// the read did not complete.
-func targetStatus(cfg Config, rep dsync.Report, outcome string, end time.Time) (svc.TargetStatus, bool) {
-	if outcome != dsync.OutcomeSuccess && outcome != dsync.OutcomePartial && outcome != dsync.OutcomeRefused {
-		return svc.TargetStatus{}, false
-	}
-	return svc.TargetStatus{Name: targetName(cfg), Run: rep.RunID, Finished: end, Skipped: rep.Plan.Skipped}, true
 }

@@ -6,6 +6,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/dirsync/dirsync/internal/config"
 	"github.com/dirsync/dirsync/state"
 	dsync "github.com/dirsync/dirsync/sync"
 	"github.com/dirsync/dirsync/user"
@@ -50,14 +51,14 @@ func UndoPlan(ctx context.Context, db state.Store, run int64) (dsync.Plan, []Und
 	return plan, items, nil
 }
 
-// ApplyUndo applies an undo plan (see UndoPlan) to the platform of cfg,
-// recording it in db as a run of its own, as any run applies and records
+// ApplyUndo applies an undo plan (see UndoPlan) to the platform of target
+// t, recording it in db as a run of its own, as any run applies and records
 // its changes.
-func ApplyUndo(ctx context.Context, cfg Config, log *zap.Logger, db dsync.Store, plan dsync.Plan) (dsync.Report, error) {
-	plat, err := NewPlatform(cfg.Target, log)
+func ApplyUndo(ctx context.Context, t config.Target, log *zap.Logger, db dsync.Store, plan dsync.Plan) (dsync.Report, error) {
+	plat, err := NewPlatform(t.Target, log)
 	if err != nil {
 		return dsync.Report{}, err
 	}
-	eng := &dsync.Engine{Target: plat, Store: db, Options: engineOptions(cfg)}
+	eng := &dsync.Engine{Target: plat, Store: db, Options: targetOptions(t)}
 	return eng.ApplyPlan(ctx, "undo", plan)
 }

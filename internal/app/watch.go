@@ -34,13 +34,13 @@ func (s *Daemon) startWatcher(cfg Config) *watcher {
 		RunCtx:   s.termRunCtx(),
 		FullRead: func() { s.runOnce("watch: full read") },
 		OpenRun: func(ctx context.Context) (svc.EventRun, error) {
-			a, err := s.wire(ctx, s.config())
+			apps, err := s.wire(ctx, s.config())
 			if err != nil {
 				return nil, err
 			}
-			return eventRun{a}, nil
+			return eventRun{appSet(apps), s}, nil
 		},
-		Settle:   s.settlePlatform,
+		Settle:   func(string) {}, // each target's, by eventRun
 		OpenMeta: s.openMeta(cfg),
 		Summary:  SummaryFields,
 	})
@@ -50,13 +50,20 @@ func (s *Daemon) startWatcher(cfg Config) *watcher {
 	return &watcher{Watcher: w, halt: s.background(s.runCtx, "watch", w)}
 }
 
-// eventRun is a wired app as the watcher's change-event run.
-type eventRun struct{ a *App }
+// eventRun is the targets' apps as the watcher's change-event run: each
+// target re-reads and applies the changes, and its platform client is
+// settled by its own outcome.
+type eventRun struct {
+	appSet
+	s *Daemon
+}
 
-func (r eventRun) Store() dsync.Store { return r.a.Engine.Store }
-func (r eventRun) Close() error       { return r.a.Close() }
 func (r eventRun) RunEvents(ctx context.Context, ro dsync.RunOptions, ids, dns []string) (dsync.Report, error) {
-	return r.a.Engine.RunEvents(ctx, ro, ids, dns)
+	res := RunEach(r.appSet, func(a *App) (dsync.Report, error) { return a.Engine.RunEvents(ctx, ro, ids, dns) })
+	for _, x := range res {
+		r.s.settlePlatform(x.App.Name, x.Outcome())
+	}
+	return Merge(res)
 }
 
 // fullReadTake is what an ordinary run takes from the watcher, if one is
@@ -74,7 +81,7 @@ func (s *Daemon) fullReadTake() *svc.WatchTake {
 
 // fullReadDone settles what an ordinary run took: on success the cookies
 // are kept; otherwise the work goes back.
-func (s *Daemon) fullReadDone(ctx context.Context, a *App, t *svc.WatchTake, ok bool) {
+func (s *Daemon) fullReadDone(ctx context.Context, apps []*App, t *svc.WatchTake, ok bool) {
 	if t == nil {
 		return
 	}
@@ -85,21 +92,24 @@ func (s *Daemon) fullReadDone(ctx context.Context, a *App, t *svc.WatchTake, ok 
 		return
 	}
 	var ms dsync.MetaStore
-	if a != nil {
-		ms = a.Engine.Store
+	if len(apps) > 0 {
+		ms = appSet(apps)
 	}
 	w.FullReadDone(ctx, ms, t, ok)
 }
 
 // openMeta opens the meta of cfg's snapshot for the watcher (see
-// svc.WatchDeps.OpenMeta): with postgres, under the leader's lease.
+// svc.WatchDeps.OpenMeta): the first target's, where the streams' cookies
+// are read back (every target's snapshot keeps them) and their refusals
+// recorded; with postgres, under the leader's lease.
 func (s *Daemon) openMeta(cfg Config) func(ctx context.Context, readOnly bool) (svc.Meta, error) {
+	st := cfg.TargetList()[0].State
 	return func(ctx context.Context, readOnly bool) (svc.Meta, error) {
-		if cfg.State.Driver != state.DriverPostgres && readOnly {
-			if _, err := os.Stat(cfg.State.Path); err != nil {
+		if st.Driver != state.DriverPostgres && readOnly {
+			if _, err := os.Stat(st.Path); err != nil {
 				return nil, fmt.Errorf("state: %w", err)
 			}
 		}
-		return openStore(s.withLease(ctx), cfg.State, readOnly)
+		return openStore(s.withLease(ctx), st, readOnly)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,6 +33,7 @@ import (
 	dsync "github.com/dirsync/dirsync/sync"
 	"github.com/dirsync/dirsync/target"
 	_ "github.com/dirsync/dirsync/target/targets" // the target types target.type accepts
+	"github.com/dirsync/dirsync/transform"
 )
 
 // Config is the whole config file. Each section belongs to the package that
@@ -39,8 +41,14 @@ import (
 type Config struct {
 	LDAP   ldapsource.Config `mapstructure:"ldap"`
 	Target target.Config     `mapstructure:"target"`
-	Sync   dsync.Config      `mapstructure:"sync"`
-	State  state.Config      `mapstructure:"state"`
+	// Targets, when set, are several platforms fed by one directory read,
+	// in place of Target (see TargetList).
+	Targets []TargetSpec `mapstructure:"targets"`
+	Sync    dsync.Config `mapstructure:"sync"`
+	State   state.Config `mapstructure:"state"`
+	// Transform shapes each user's fields after the directory mapping; Load
+	// hands it to the directory source (LDAP.Transform).
+	Transform transform.Config `mapstructure:"transform"`
 	// Schedule is the cron expression `dirsync run` syncs on (default every 15 minutes).
 	Schedule string `mapstructure:"schedule"`
 	// Listen is the address of /metrics, /healthz and /readyz (default 127.0.0.1:9464).
@@ -103,9 +111,13 @@ func Default() Config {
 func (c Config) Problems() []string {
 	var p []string
 	p = append(p, problems(c.LDAP.Validate())...)
-	p = append(p, problems(c.Target.Validate())...)
+	if len(c.Targets) == 0 {
+		p = append(p, problems(c.Target.Validate())...)
+	}
+	p = append(p, c.targetsProblems()...)
 	p = append(p, problems(c.Sync.Validate())...)
 	p = append(p, problems(c.State.Validate())...)
+	p = append(p, problems(c.Transform.Validate())...)
 	p = append(p, c.Log.Problems()...)
 	if _, err := cron.ParseStandard(c.Schedule); err != nil {
 		p = append(p, fmt.Sprintf("schedule: %q is not a cron expression: %v", c.Schedule, err))
@@ -174,6 +186,10 @@ func (c Config) StatusPageSecret() (string, error) {
 func (c Config) Redacted() Config {
 	c.LDAP = c.LDAP.Redacted()
 	c.Target = c.Target.Redacted()
+	c.Targets = slices.Clone(c.Targets)
+	for i := range c.Targets {
+		c.Targets[i].Config = c.Targets[i].Config.Redacted()
+	}
 	if c.StatusPageToken != "" {
 		c.StatusPageToken = "REDACTED"
 	}
@@ -216,6 +232,7 @@ func Load(file string, env Env, adjust ...func(*Config)) (Config, error) {
 	for _, a := range adjust {
 		a(&cfg)
 	}
+	cfg.LDAP.Transform = cfg.Transform
 	// Report decoding and validation problems together, each once.
 	seen := map[string]bool{}
 	for _, p := range cerr.Problems {

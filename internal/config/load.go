@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/viper"
 	"go.yaml.in/yaml/v3"
 )
@@ -72,6 +71,22 @@ func Decode(file string, env Env, dst any) error {
 	cerr.Problems = append(cerr.Problems, unknownKeys(t, settings, "")...)
 
 	dropNil(settings)
+	// The entries of targets: are decoded each over the target defaults,
+	// after the sections (their sync overrides go over the sync section).
+	cfg, _ := dst.(*Config)
+	rawTargets, hasTargets := settings["targets"]
+	if cfg != nil && hasTargets {
+		// From the YAML as written: viper folds keys to lower case, and
+		// the entries' maps (headers, attribute names) keep theirs.
+		var err error
+		if rawTargets, err = rawKey(file, "targets"); err != nil {
+			return fmt.Errorf("config %s: %w", file, err)
+		}
+		delete(settings, "targets")
+		if _, both := settings["target"]; both {
+			cerr.Problems = append(cerr.Problems, "target: set target: (one platform) or targets: (several), not both")
+		}
+	}
 	overrides := applyEnvOverrides(settings, envKeys(leaves, v.AllKeys()), env)
 	if err := restoreMapKeys(file, settings, maps); err != nil {
 		return fmt.Errorf("config %s: %w", file, err)
@@ -79,19 +94,13 @@ func Decode(file string, env Env, dst any) error {
 	expandEnv(settings, "", overrides, env, &cerr.Problems)
 	checkDurations(settings, durationKeys(t, ""), overrides, &cerr.Problems)
 
-	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
-		Result:           dst,
-		WeaklyTypedInput: true,
-		DecodeHook: mapstructure.ComposeDecodeHookFunc(
-			mapstructure.StringToTimeDurationHookFunc(),
-			mapstructure.StringToSliceHookFunc(","),
-		),
-	})
-	if err != nil {
-		return err
-	}
-	if err := dec.Decode(settings); err != nil {
+	if err := decodeInto(settings, dst); err != nil {
 		cerr.Problems = append(cerr.Problems, flattenDecodeError(err)...)
+	}
+	if cfg != nil && hasTargets {
+		specs, problems := decodeTargets(rawTargets, cfg.Sync, env)
+		cfg.Targets = specs
+		cerr.Problems = append(cerr.Problems, problems...)
 	}
 	if len(cerr.Problems) > 0 {
 		sort.Strings(cerr.Problems)
@@ -196,6 +205,7 @@ func restoreMapKeys(file string, settings map[string]any, maps []string) error {
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
 		return err
 	}
+	nestDotted(doc)
 	for _, key := range maps {
 		written, _ := lookupMap(doc, key, true)
 		decoded, _ := lookupMap(settings, key, false)
@@ -211,6 +221,51 @@ func restoreMapKeys(file string, settings map[string]any, maps []string) error {
 		}
 	}
 	return nil
+}
+
+// rawKey returns the value of the top-level key of the YAML file as written,
+// its maps' keys in their case.
+func rawKey(file, key string) (any, error) {
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		return nil, err
+	}
+	for k, v := range doc {
+		if strings.EqualFold(k, key) {
+			return v, nil
+		}
+	}
+	return nil, nil
+}
+
+// nestDotted turns the dotted keys of m (transform: {extra.costCenter: x}),
+// at any depth, into the nested maps viper makes of them (transform: {extra:
+// {costCenter: x}}), merged with those written nested.
+func nestDotted(m map[string]any) {
+	for k, v := range m {
+		if sub, ok := v.(map[string]any); ok {
+			nestDotted(sub)
+		}
+		if !strings.Contains(k, ".") {
+			continue
+		}
+		delete(m, k)
+		parts := strings.Split(k, ".")
+		cur := m
+		for _, p := range parts[:len(parts)-1] {
+			next, ok := cur[p].(map[string]any)
+			if !ok {
+				next = map[string]any{}
+				cur[p] = next
+			}
+			cur = next
+		}
+		cur[parts[len(parts)-1]] = v
+	}
 }
 
 // lookupMap returns the map at dotted key in m, matching each part of the key

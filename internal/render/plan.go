@@ -318,3 +318,12 @@ func AppliedCount(rep dsync.Report) int {
 	}
 	return n
 }
+
+// TargetResult is one target's part of the --output json document of a run
+// over several targets: JSONResult with the target's name.
+func TargetResult(name string, rep dsync.Report, err error) any {
+	return struct {
+		Target string `json:"target"`
+		Result any    `json:"result"`
+	}{name, JSONResult(rep, err)}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -24,6 +25,8 @@ const (
 
 // ReportRow is one account of `dirsync report`.
 type ReportRow struct {
+	// Target names the account's target when the config has several.
+	Target         string `json:"target,omitempty"`
 	Status         string `json:"status"`
 	PlatformID     string `json:"platform_id"`
 	ExternalID     string `json:"external_id"`
@@ -83,11 +86,21 @@ func BuildReport(ctx context.Context, l dsync.Lister, recs []user.Record) ([]Rep
 
 func WriteReportCSV(w io.Writer, rows []ReportRow) error {
 	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"status", "platform_id", "external_id", "username", "email", "platform_active",
-		"directory_id", "directory_username", "directory_dn", "last_seen"})
+	// A first column names the target when the rows are of several.
+	named := slices.ContainsFunc(rows, func(r ReportRow) bool { return r.Target != "" })
+	head := []string{"status", "platform_id", "external_id", "username", "email", "platform_active",
+		"directory_id", "directory_username", "directory_dn", "last_seen"}
+	if named {
+		head = append([]string{"target"}, head...)
+	}
+	_ = cw.Write(head)
 	for _, r := range rows {
-		_ = cw.Write([]string{r.Status, CSVSafe(r.PlatformID), CSVSafe(r.ExternalID), CSVSafe(r.Username), CSVSafe(r.Email),
-			strconv.FormatBool(r.PlatformActive), CSVSafe(r.DirectoryID), CSVSafe(r.DirectoryUser), CSVSafe(r.DirectoryDN), r.LastSeen})
+		rec := []string{r.Status, CSVSafe(r.PlatformID), CSVSafe(r.ExternalID), CSVSafe(r.Username), CSVSafe(r.Email),
+			strconv.FormatBool(r.PlatformActive), CSVSafe(r.DirectoryID), CSVSafe(r.DirectoryUser), CSVSafe(r.DirectoryDN), r.LastSeen}
+		if named {
+			rec = append([]string{r.Target}, rec...)
+		}
+		_ = cw.Write(rec)
 	}
 	cw.Flush()
 	return cw.Error()

@@ -22,18 +22,20 @@ const (
 )
 
 // Metrics are what `dirsync run` exports on /metrics, in a registry of its own.
-// No label holds a secret or a per-user value: labels are outcomes, change
-// kinds, phases and HTTP status codes.
+// No label holds a secret or a per-user value: labels are targets' names,
+// outcomes, change kinds, phases and HTTP status codes. What a run does on a
+// platform is labelled with the target's name (For); the directory side
+// (runs in progress, skipped runs, the change streams) is not.
 type Metrics struct {
 	reg         *prometheus.Registry
 	Runs        *prometheus.CounterVec
 	Skipped     prometheus.Counter
 	Changes     *prometheus.CounterVec
-	InScope     prometheus.Gauge
+	InScope     *prometheus.GaugeVec
 	Phase       *prometheus.HistogramVec
-	RunDuration prometheus.Histogram
-	LastSuccess prometheus.Gauge
-	LastRun     prometheus.Gauge
+	RunDuration *prometheus.HistogramVec
+	LastSuccess *prometheus.GaugeVec
+	LastRun     *prometheus.GaugeVec
 	Running     prometheus.Gauge
 	Requests    *prometheus.CounterVec
 	Reloads     *prometheus.CounterVec
@@ -58,7 +60,7 @@ func NewMetrics(version string) *Metrics {
 		Runs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dirsync_runs_total",
 			Help: "Reconciliation runs by outcome: success, partial (some changes failed; retried next run), failed (the run could not complete), refused (by the safety limits).",
-		}, []string{"outcome"}),
+		}, []string{"target", "outcome"}),
 		Skipped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "dirsync_runs_skipped_total",
 			Help: "Scheduled runs skipped because the previous run was still going.",
@@ -66,29 +68,29 @@ func NewMetrics(version string) *Metrics {
 		Changes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dirsync_changes_total",
 			Help: "Changes pushed to the platform by kind (create, adopt, update, reactivate, archive, delete) and outcome (applied, failed).",
-		}, []string{"kind", "outcome"}),
-		InScope: prometheus.NewGauge(prometheus.GaugeOpts{
+		}, []string{"target", "kind", "outcome"}),
+		InScope: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "dirsync_users_in_scope",
 			Help: "Users in scope in the directory at the last run that read it.",
-		}),
+		}, []string{"target"}),
 		Phase: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "dirsync_run_phase_duration_seconds",
 			Help:    "Time spent in each phase of a run: fetch (directory read, with the updates applied as it goes), diff (snapshot read, diff, safety check), apply (the other platform writes).",
 			Buckets: durationBuckets,
-		}, []string{"phase"}),
-		RunDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+		}, []string{"target", "phase"}),
+		RunDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "dirsync_run_duration_seconds",
 			Help:    "Duration of whole runs.",
 			Buckets: durationBuckets,
-		}),
-		LastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+		}, []string{"target"}),
+		LastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "dirsync_last_success_timestamp_seconds",
 			Help: "Unix time at which the last run that completed (outcome success or partial) finished; 0 if none has.",
-		}),
-		LastRun: prometheus.NewGauge(prometheus.GaugeOpts{
+		}, []string{"target"}),
+		LastRun: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "dirsync_last_run_timestamp_seconds",
 			Help: "Unix time at which the last run finished, whatever its outcome.",
-		}),
+		}, []string{"target"}),
 		Running: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "dirsync_run_in_progress",
 			Help: "1 while a run is going.",
@@ -96,7 +98,7 @@ func NewMetrics(version string) *Metrics {
 		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dirsync_target_requests_total",
 			Help: "HTTP requests to the platform, retries included, by status code (\"error\" when there was no answer).",
-		}, []string{"status"}),
+		}, []string{"target", "status"}),
 		Reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dirsync_config_reloads_total",
 			Help: "Config reloads on SIGHUP by result: applied, or refused (the new config is invalid; the running one is kept).",
@@ -140,13 +142,6 @@ func NewMetrics(version string) *Metrics {
 
 	// Export every series from the start, at zero, so that rate() and alerts
 	// see the first increment.
-	for _, o := range []string{dsync.OutcomeSuccess, dsync.OutcomePartial, dsync.OutcomeFailed, dsync.OutcomeRefused} {
-		m.Runs.WithLabelValues(o)
-	}
-	for _, op := range []user.Op{user.OpCreate, user.OpAdopt, user.OpUpdate, user.OpReactivate, user.OpArchive, user.OpDelete} {
-		m.Changes.WithLabelValues(string(op), "applied")
-		m.Changes.WithLabelValues(string(op), "failed")
-	}
 	for _, r := range []string{"applied", "refused"} {
 		m.Reloads.WithLabelValues(r)
 	}
@@ -159,42 +154,63 @@ func NewMetrics(version string) *Metrics {
 	return m
 }
 
+// AddTarget exports the series of the target named name at zero, so that
+// rate() and alerts see its first increment.
+func (m *Metrics) AddTarget(name string) {
+	for _, o := range []string{dsync.OutcomeSuccess, dsync.OutcomePartial, dsync.OutcomeFailed, dsync.OutcomeRefused} {
+		m.Runs.WithLabelValues(name, o)
+	}
+	for _, op := range []user.Op{user.OpCreate, user.OpAdopt, user.OpUpdate, user.OpReactivate, user.OpArchive, user.OpDelete} {
+		m.Changes.WithLabelValues(name, string(op), "applied")
+		m.Changes.WithLabelValues(name, string(op), "failed")
+	}
+	m.LastSuccess.WithLabelValues(name)
+	m.LastRun.WithLabelValues(name)
+}
+
+// TargetMetrics are the metrics of one target's runs.
+type TargetMetrics struct {
+	m    *Metrics
+	name string
+}
+
+// For returns the metrics of the target named name.
+func (m *Metrics) For(name string) TargetMetrics { return TargetMetrics{m: m, name: name} }
+
 // Change counts an applied or failed change.
-func (m *Metrics) Change(c dsync.Change, err error) {
+func (t TargetMetrics) Change(c dsync.Change, err error) {
 	outcome := "applied"
 	if err != nil {
 		outcome = "failed"
 	}
-	m.Changes.WithLabelValues(string(c.Op), outcome).Inc()
+	t.m.Changes.WithLabelValues(t.name, string(c.Op), outcome).Inc()
 }
 
 // Request counts a request to the platform by its answer's status.
-func (m *Metrics) Request(a target.Attempt) {
+func (t TargetMetrics) Request(a target.Attempt) {
 	label := "error"
 	if a.Status > 0 {
 		label = strconv.Itoa(a.Status)
 	}
-	m.Requests.WithLabelValues(label).Inc()
+	t.m.Requests.WithLabelValues(t.name, label).Inc()
 }
 
-// Finished records a run's report and outcome. The run stops being "in
-// progress" before it is counted, so a scraper that sees the new count
-// never sees the run still going.
-func (m *Metrics) Finished(rep dsync.Report, outcome string, end time.Time) {
-	m.Running.Set(0)
-	m.Runs.WithLabelValues(outcome).Inc()
-	m.RunDuration.Observe(rep.Duration.Seconds())
+// Finished records a run's report and outcome.
+func (t TargetMetrics) Finished(rep dsync.Report, outcome string, end time.Time) {
+	m, n := t.m, t.name
+	m.Runs.WithLabelValues(n, outcome).Inc()
+	m.RunDuration.WithLabelValues(n).Observe(rep.Duration.Seconds())
 	for phase, d := range map[string]time.Duration{PhaseFetch: rep.Phases.Fetch, PhaseDiff: rep.Phases.Diff, PhaseApply: rep.Phases.Apply} {
 		if d > 0 { // a phase not reached is not observed
-			m.Phase.WithLabelValues(phase).Observe(d.Seconds())
+			m.Phase.WithLabelValues(n, phase).Observe(d.Seconds())
 		}
 	}
 	if rep.Phases.Diff > 0 {
-		m.InScope.Set(float64(rep.Plan.InScope))
+		m.InScope.WithLabelValues(n).Set(float64(rep.Plan.InScope))
 	}
-	m.LastRun.Set(float64(end.Unix()))
+	m.LastRun.WithLabelValues(n).Set(float64(end.Unix()))
 	if Completed(outcome) {
-		m.LastSuccess.Set(float64(end.Unix()))
+		m.LastSuccess.WithLabelValues(n).Set(float64(end.Unix()))
 	}
 }
 

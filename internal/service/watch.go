@@ -18,6 +18,7 @@ import (
 
 	"github.com/dirsync/dirsync/ldapsource"
 	dsync "github.com/dirsync/dirsync/sync"
+	"github.com/dirsync/dirsync/user"
 )
 
 // Retry bounds for an event run that failed (directory or platform down).
@@ -143,8 +144,12 @@ type Meta interface {
 
 // EventRun is one change-event run, wired: the engine and its snapshot.
 type EventRun interface {
-	// Store is the snapshot, open for the run.
-	Store() dsync.Store
+	// Snapshot returns the records of the snapshot (of every target's),
+	// open for the run.
+	Snapshot(ctx context.Context) ([]user.Record, error)
+	// MetaStore keeps the change streams' cookies with the snapshot (with
+	// every target's).
+	dsync.MetaStore
 	// RunEvents rereads and applies the changed entries (see
 	// sync.Engine.RunEvents).
 	RunEvents(ctx context.Context, ro dsync.RunOptions, ids, dns []string) (dsync.Report, error)
@@ -659,7 +664,7 @@ func (w *Watcher) applyChanged(ctx context.Context, t *WatchTake) (rep dsync.Rep
 	}()
 	ids := t.ids
 	if len(t.dns) > 0 {
-		more, err := idsByDN(ctx, a.Store(), t.dns)
+		more, err := idsByDN(ctx, a, t.dns)
 		if err != nil {
 			return rep, 0, err
 		}
@@ -672,14 +677,16 @@ func (w *Watcher) applyChanged(ctx context.Context, t *WatchTake) (rep dsync.Rep
 	if !Completed(rep.Outcome(err)) {
 		return rep, n, err
 	}
-	if serr := w.saveCookies(ctx, a.Store(), t); serr != nil {
+	if serr := w.saveCookies(ctx, a, t); serr != nil {
 		w.log.Warn("the changes landed but the cookie was not kept; a restart sees them again", zap.Error(serr))
 	}
 	return rep, n, err
 }
 
 // idsByDN resolves DNs to the IDs of the snapshot records that have them.
-func idsByDN(ctx context.Context, st dsync.Store, dns []string) ([]string, error) {
+func idsByDN(ctx context.Context, st interface {
+	Snapshot(ctx context.Context) ([]user.Record, error)
+}, dns []string) ([]string, error) {
 	want := make([]*ldap.DN, 0, len(dns))
 	for _, dn := range dns {
 		if p, err := ldap.ParseDN(dn); err == nil {
