@@ -135,13 +135,24 @@ func (c Config) validatePath() error {
 // ForTarget returns where the snapshot of the target named name is kept:
 // c itself for the one target of the `target:` section (named "default"),
 // otherwise a file of its own next to c.Path, named after the target
-// (state.db gives state.helpdesk.db). Each target's snapshot, journal and
-// lock are its own: one target's run never waits for another's.
+// (state.db gives state.helpdesk.db), or with driver postgres a schema of
+// its own in the same database (dirsync_helpdesk, by search_path in the
+// URL). Each target's snapshot, journal and lock are its own: one target's
+// run never waits for another's (with postgres, one lease covers them all).
 func (c Config) ForTarget(name string) Config {
 	if name == "" || name == "default" {
 		return c
 	}
 	ext := filepath.Ext(c.Path)
 	c.Path = strings.TrimSuffix(c.Path, ext) + "." + name + ext
+	if c.Driver == DriverPostgres {
+		// In PostgreSQL, a schema of the same database: dirsync_<name>.
+		if u, err := url.Parse(c.URL); err == nil {
+			q := u.Query()
+			q.Set("search_path", "dirsync_"+strings.ReplaceAll(name, "-", "_"))
+			u.RawQuery = q.Encode()
+			c.URL = u.String()
+		}
+	}
 	return c
 }

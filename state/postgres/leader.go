@@ -36,14 +36,17 @@ func (l *Leader) Campaign(ctx context.Context) (*Lease, error) {
 	if retry <= 0 {
 		retry = DefaultRetry
 	}
-	var pool *pgxpool.Pool
-	var lastErr error
+	var (
+		pool    *pgxpool.Pool
+		table   string
+		lastErr error
+	)
 	for {
 		if pool == nil {
-			pool, lastErr = leasePool(ctx, l.URL, l.TTL)
+			pool, table, lastErr = leasePool(ctx, l.URL, l.TTL)
 		}
 		if pool != nil {
-			lease, err := tryAcquire(ctx, pool, holder, l.TTL)
+			lease, err := tryAcquire(ctx, pool, table, holder, l.TTL)
 			if err == nil {
 				l.mu.Lock()
 				l.cur, l.seen = lease, holder

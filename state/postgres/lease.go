@@ -43,6 +43,7 @@ var ErrLeaseLost = errors.New("this process no longer holds the lease: another d
 // the holder then gives up before anyone else can take over.
 type Lease struct {
 	pool   *pgxpool.Pool
+	table  string // the lease table, schema-qualified
 	holder string
 	token  int64
 	ttl    time.Duration
@@ -85,11 +86,11 @@ func DefaultHolder() string {
 // another process holds it, the error is a heldError naming that process
 // (IsHeld). ttl <= 0 means DefaultLeaseTTL.
 func Acquire(ctx context.Context, rawURL, holder string, ttl time.Duration) (*Lease, error) {
-	pool, err := leasePool(ctx, rawURL, ttl)
+	pool, table, err := leasePool(ctx, rawURL, ttl)
 	if err != nil {
 		return nil, err
 	}
-	l, err := tryAcquire(ctx, pool, holder, ttl)
+	l, err := tryAcquire(ctx, pool, table, holder, ttl)
 	if err != nil {
 		pool.Close()
 		return nil, err
@@ -111,19 +112,31 @@ func Campaign(ctx context.Context, rawURL, holder string, ttl, retry time.Durati
 // A renewal or a takeover waits for the lease row at most a fifth of the
 // TTL (a writer's transaction holds it for a moment; a paused writer's until
 // the server ends it): it is tried again rather than left hanging.
-func leasePool(ctx context.Context, rawURL string, ttl time.Duration) (*pgxpool.Pool, error) {
+//
+// The lease is the database's: its table is in the schema of the URL
+// without a search_path (every target's snapshot, each in its own schema,
+// is written under the one lease). table is its schema-qualified name.
+func leasePool(ctx context.Context, rawURL string, ttl time.Duration) (pool *pgxpool.Pool, table string, err error) {
 	if ttl <= 0 {
 		ttl = DefaultLeaseTTL
 	}
-	pool, err := connect(ctx, rawURL, 2, idleTimeout(ttl), ttl/5)
+	pool, err = connect(ctx, BaseURL(rawURL), 2, idleTimeout(ttl), ttl/5)
 	if err != nil {
-		return nil, fmt.Errorf("lease: %w", err)
+		return nil, "", fmt.Errorf("lease: %w", err)
 	}
 	if _, err := pool.Exec(ctx, createLease); err != nil && !isDuplicateTable(err) {
 		pool.Close()
-		return nil, fmt.Errorf("lease: create table: %w", err)
+		return nil, "", fmt.Errorf("lease: create table: %w", err)
 	}
-	return pool, nil
+	var schema *string
+	if err := pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil || schema == nil {
+		pool.Close()
+		if err == nil {
+			err = errors.New("no schema in the search_path")
+		}
+		return nil, "", fmt.Errorf("lease: %w", err)
+	}
+	return pool, pgx.Identifier{*schema, "dirsync_lease"}.Sanitize(), nil
 }
 
 // isDuplicateTable reports whether err is a CREATE TABLE IF NOT EXISTS that
@@ -135,14 +148,14 @@ func isDuplicateTable(err error) bool {
 
 func ttlMillis(ttl time.Duration) int64 { return ttl.Milliseconds() }
 
-func tryAcquire(ctx context.Context, pool *pgxpool.Pool, holder string, ttl time.Duration) (*Lease, error) {
+func tryAcquire(ctx context.Context, pool *pgxpool.Pool, table, holder string, ttl time.Duration) (*Lease, error) {
 	if ttl <= 0 {
 		ttl = DefaultLeaseTTL
 	}
 	start := time.Now()
 	var token int64
 	err := pool.QueryRow(ctx, `
-		INSERT INTO dirsync_lease (name, holder, token, acquired_at, expires_at)
+		INSERT INTO `+table+` (name, holder, token, acquired_at, expires_at)
 		VALUES ($1, $2, 1, clock_timestamp(), clock_timestamp() + $3 * interval '1 millisecond')
 		ON CONFLICT (name) DO UPDATE SET
 			holder = excluded.holder, token = dirsync_lease.token + 1,
@@ -151,7 +164,7 @@ func tryAcquire(ctx context.Context, pool *pgxpool.Pool, holder string, ttl time
 		RETURNING token`, leaseName, holder, ttlMillis(ttl)).Scan(&token)
 	if errors.Is(err, pgx.ErrNoRows) {
 		var other string
-		if err := pool.QueryRow(ctx, `SELECT holder FROM dirsync_lease WHERE name = $1`, leaseName).Scan(&other); err != nil {
+		if err := pool.QueryRow(ctx, `SELECT holder FROM `+table+` WHERE name = $1`, leaseName).Scan(&other); err != nil {
 			return nil, fmt.Errorf("lease: %w", err)
 		}
 		return nil, &heldError{holder: other}
@@ -160,7 +173,7 @@ func tryAcquire(ctx context.Context, pool *pgxpool.Pool, holder string, ttl time
 		return nil, fmt.Errorf("lease: %w", err)
 	}
 	l := &Lease{
-		pool: pool, holder: holder, token: token, ttl: ttl,
+		pool: pool, table: table, holder: holder, token: token, ttl: ttl,
 		deadline: start.Add(margin(ttl)),
 		lost:     make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{}),
 	}
@@ -212,7 +225,7 @@ func (l *Lease) renewOnce(left time.Duration) error {
 	defer cancel()
 	start := time.Now()
 	tag, err := l.pool.Exec(ctx, `
-		UPDATE dirsync_lease SET expires_at = clock_timestamp() + $3 * interval '1 millisecond'
+		UPDATE `+l.table+` SET expires_at = clock_timestamp() + $3 * interval '1 millisecond'
 		WHERE name = $1 AND token = $2 AND expires_at > clock_timestamp()`,
 		leaseName, l.token, ttlMillis(l.ttl))
 	if err != nil {
@@ -277,7 +290,7 @@ func (l *Lease) fence(ctx context.Context, tx pgx.Tx) error {
 		return err
 	}
 	var one int
-	err := tx.QueryRow(ctx, `SELECT 1 FROM dirsync_lease
+	err := tx.QueryRow(ctx, `SELECT 1 FROM `+l.table+`
 		WHERE name = $1 AND token = $2 AND expires_at > clock_timestamp() FOR SHARE`,
 		leaseName, l.token).Scan(&one)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -296,7 +309,7 @@ func (l *Lease) Release(ctx context.Context) error {
 	l.stopOnce.Do(func() {
 		close(l.stop)
 		<-l.done
-		_, err = l.pool.Exec(ctx, `UPDATE dirsync_lease SET expires_at = clock_timestamp()
+		_, err = l.pool.Exec(ctx, `UPDATE `+l.table+` SET expires_at = clock_timestamp()
 			WHERE name = $1 AND token = $2`, leaseName, l.token)
 		l.lose(errors.New("the lease was released"))
 		l.pool.Close()

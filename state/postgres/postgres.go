@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -115,6 +116,32 @@ func idleTimeout(ttl time.Duration) time.Duration {
 	return max(ttl/2, 500*time.Millisecond)
 }
 
+// schemaOf is the schema a URL's search_path names first, "" for none.
+func schemaOf(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return ""
+	}
+	first, _, _ := strings.Cut(u.Query().Get("search_path"), ",")
+	return strings.Trim(strings.TrimSpace(first), `"`)
+}
+
+// BaseURL is rawURL without a search_path: the database's, where the lease
+// is kept for every target's schema.
+func BaseURL(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return rawURL
+	}
+	q := u.Query()
+	if !q.Has("search_path") {
+		return rawURL
+	}
+	q.Del("search_path")
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
 // Redact returns rawURL without its password.
 func Redact(rawURL string) string {
 	u, err := url.Parse(rawURL)
@@ -188,14 +215,16 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*DB, error) {
 }
 
 func (d *DB) initWriter(ctx context.Context, rawURL string, o options) error {
-	if err := setUp(ctx, d.pool, o.now()); err != nil {
+	if err := setUp(ctx, d.pool, schemaOf(rawURL), o.now()); err != nil {
 		return err
 	}
 	d.version = latestVersion
 	if o.lease != nil {
 		d.lease = o.lease
 	} else {
-		l, err := Acquire(ctx, rawURL, o.holder, o.ttl)
+		// The lease is the database's, whatever the schema: one writer
+		// process for every target's snapshot.
+		l, err := Acquire(ctx, BaseURL(rawURL), o.holder, o.ttl)
 		if err != nil {
 			return err
 		}
@@ -215,32 +244,26 @@ func (d *DB) initWriter(ctx context.Context, rawURL string, o options) error {
 	return nil
 }
 
-// setUp creates the lease table and brings the schema up to date: in one
+// setUp creates the schema (the search_path of a target's URL) and brings
+// its tables up to date: in one
 // transaction, under a transaction-level advisory lock (two processes
 // starting together do not both migrate), all of it or nothing. A process
 // paused in the middle holds no lock past idle_in_transaction_session_timeout
 // (see connect). When the schema is up to date already, it only checks.
-func setUp(ctx context.Context, pool *pgxpool.Pool, now time.Time) error {
-	var ready bool
-	err := pool.QueryRow(ctx, `SELECT to_regclass('dirsync_lease') IS NOT NULL`).Scan(&ready)
-	if err != nil {
+func setUp(ctx context.Context, pool *pgxpool.Pool, schema string, now time.Time) error {
+	if v, err := schemaVersion(ctx, pool); err != nil {
 		return err
-	}
-	if ready {
-		v, err := schemaVersion(ctx, pool)
-		if err != nil {
-			return err
-		}
-		if v == latestVersion {
-			return nil
-		}
+	} else if v == latestVersion {
+		return nil
 	}
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrateLock)); err != nil {
 			return fmt.Errorf("lock the schema: %w", err)
 		}
-		if _, err := tx.Exec(ctx, createLease); err != nil {
-			return fmt.Errorf("create the lease table: %w", err)
+		if schema != "" {
+			if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+pgx.Identifier{schema}.Sanitize()); err != nil {
+				return fmt.Errorf("create schema %s: %w", schema, err)
+			}
 		}
 		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 			version    INTEGER PRIMARY KEY,

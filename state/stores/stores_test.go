@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/dirsync/dirsync/internal/pgtest"
 	"github.com/dirsync/dirsync/state"
 	"github.com/dirsync/dirsync/state/postgres"
 	"github.com/dirsync/dirsync/state/stores"
+	"github.com/dirsync/dirsync/state/storetest"
+	"github.com/dirsync/dirsync/user"
 )
 
 func TestOpen_TheDriverChoosesTheStore(t *testing.T) {
@@ -29,8 +32,8 @@ func TestOpen_TheDriverChoosesTheStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := st.(*postgres.DB); !ok {
-		t.Errorf("postgres: %T", st)
+	if _, ok := st.(*state.DB); ok || !strings.HasPrefix(st.Path(), "postgres://") {
+		t.Errorf("postgres: %T at %s", st, st.Path())
 	}
 	// A one-shot writer holds its own lease: a second one is locked out,
 	// a reader is not.
@@ -64,4 +67,54 @@ func TestOpen_TheDriverChoosesTheStore(t *testing.T) {
 	if _, err := o.Open(ctx); !errors.Is(err, postgres.ErrLeaseLost) {
 		t.Errorf("Open without a lease: %v, want ErrLeaseLost", err)
 	}
+}
+
+// TestOpen_EachTargetHasItsOwnSnapshotInOneDatabaseUnderOneLease: with
+// targets:, each target's snapshot is its own (a schema of the database);
+// a one-shot sync of every target takes the one lease once, and another
+// process is locked out of all of them.
+func TestOpen_EachTargetHasItsOwnSnapshotInOneDatabaseUnderOneLease(t *testing.T) {
+	ctx := context.Background()
+	base := state.Config{Driver: state.DriverPostgres, URL: pgtest.Start(t).NewDatabase(t)}
+	helpdesk, err := stores.Open(ctx, base.ForTarget("helpdesk"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer helpdesk.Close()
+	crm, err := stores.Open(ctx, base.ForTarget("crm-eu"))
+	if err != nil {
+		t.Fatalf("a second target's store in the same process: %v", err)
+	}
+	run, err := helpdesk.BeginRun(ctx, "sync")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := storetest.FullRecord("g1")
+	if err := helpdesk.Save(ctx, run, user.Entry{Op: user.OpCreate, UserID: "g1"}, &rec); err != nil {
+		t.Fatal(err)
+	}
+	if recs, err := crm.Snapshot(ctx); err != nil || len(recs) != 0 {
+		t.Errorf("crm's snapshot = %d records, %v; want none (helpdesk's are its own)", len(recs), err)
+	}
+	if runs, err := crm.Runs(ctx, 0); err != nil || len(runs) != 0 {
+		t.Errorf("crm's runs = %+v, %v; want none", runs, err)
+	}
+	ro, err := stores.OpenReadOnly(ctx, base.ForTarget("helpdesk"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if recs, err := ro.Snapshot(ctx); err != nil || len(recs) != 1 {
+		t.Errorf("helpdesk read-only = %d records, %v; want 1", len(recs), err)
+	}
+	ro.Close()
+	if _, err := postgres.Acquire(ctx, base.URL, "other host", 0); err == nil {
+		t.Error("another process took the lease while this one writes")
+	}
+	crm.Close()
+	helpdesk.Close()
+	other, err := postgres.Acquire(ctx, base.URL, "other host", 0)
+	if err != nil {
+		t.Fatalf("the lease after every store closed: %v", err)
+	}
+	other.Release(ctx)
 }
