@@ -58,7 +58,10 @@ type options struct {
 	onlyHeaders       bool
 	// groupPush runs scenario 7 (the group push) at N.
 	groupPush bool
-	dirsync   string
+	// postgres runs scenario 7: the no-change reconcile of N with the
+	// snapshot in PostgreSQL.
+	postgres bool
+	dirsync  string
 }
 
 func main() {
@@ -84,6 +87,7 @@ func main() {
 	flag.IntVar(&o.headerConcurrency, "ratelimit-concurrency", 8, "dirsync's target.concurrency in the rate-limit-headers scenario")
 	flag.BoolVar(&o.onlyHeaders, "only-ratelimit", false, "run scenario 6 (rate-limit headers) alone")
 	flag.BoolVar(&o.groupPush, "group-push", true, "run scenario 7: push the directory's groups, then no-change runs with the group pass")
+	flag.BoolVar(&o.postgres, "postgres", true, "run scenario 7: the no-change reconcile of -n with the snapshot in a private PostgreSQL (state.driver: postgres)")
 	flag.StringVar(&o.dirsync, "dirsync", "", "a dirsync binary to measure instead of building ./cmd/dirsync")
 	flag.BoolVar(&o.smoke, "smoke", false, "tiny sizes and one run: checks that the benchmark works, in seconds")
 	var goldapURL, goldapFilter, goldapBind string
@@ -351,6 +355,11 @@ func runSize(t *tb, o options, bin, work string, n int, rep *report) error {
 			}
 		}
 	}
+	if n == o.n && o.postgres {
+		if rep.postgres, rep.postgresPaired, err = runPostgres(o, bin, dir, srv, p, n, floor, cfg); err != nil {
+			return fmt.Errorf("postgres state: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -438,6 +447,11 @@ var userAttrs = []string{"entryUUID", "uid", "mail", "givenName", "sn", "display
 	"userAccountControl", "cn", "departmentNumber", "title"}
 
 func writeConfig(dir, name string, s *slapdtest.Server, url string, rate, concurrency int) string {
+	return writeConfigState(dir, name, s, url, rate, concurrency, fmt.Sprintf("  path: %s\n", filepath.Join(dir, name+".db")))
+}
+
+// writeConfigState is writeConfig with state, the state section's body.
+func writeConfigState(dir, name string, s *slapdtest.Server, url string, rate, concurrency int, state string) string {
 	cfg := fmt.Sprintf(`ldap:
   url: %s
   allow_plaintext: true
@@ -462,12 +476,10 @@ sync:
   max_archive: 10000000
   max_archive_percent: 100
 state:
-  path: %s
-log:
+%slog:
   level: warn
   format: json
-`, s.URL(), s.ReaderDN(), s.ReaderPassword(), peopleOU, s.LockedFilter(), url, concurrency, rate,
-		filepath.Join(dir, name+".db"))
+`, s.URL(), s.ReaderDN(), s.ReaderPassword(), peopleOU, s.LockedFilter(), url, concurrency, rate, state)
 	path := filepath.Join(dir, name+".yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		panic(fatalError(err.Error()))

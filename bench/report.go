@@ -50,6 +50,8 @@ type report struct {
 	throttled        []throttledResult
 	headers          [][]headerResult // scenario 6, per style
 	groups           *groupsResult    // scenario 7 (groups.go)
+	postgres         scenario         // scenario 7
+	postgresPaired   scenario         // scenario 1's SQLite runs paired with scenario 7's
 	failed           bool
 }
 
@@ -130,6 +132,16 @@ func (r *report) print(w io.Writer) {
 	r.printThrottled(w)
 	r.printHeaderLimits(w)
 	r.printGroups(w)
+	if len(r.postgres.runs) > 0 {
+		// Against the same no-change reconcile with the SQLite snapshot,
+		// run in turn with it.
+		sq := r.postgresPaired
+		if err := sq.failed(); err != nil {
+			r.postgres.runs = append(r.postgres.runs, result{err: fmt.Errorf("paired SQLite run: %w", err)})
+		}
+		row(r.postgres, fmt.Sprintf("%.2f× the SQLite state's %s (paired runs; RSS %s)", r.postgres.wall().Seconds()/sq.wall().Seconds(), sec(sq.wall()), mb(sq.peakRSS())),
+			"– (recorded)", true)
+	}
 	if len(r.steady) > 1 {
 		first, last := r.steady[0], r.steady[len(r.steady)-1]
 		perFirst := first.wall().Seconds() / float64(first.n) * 1e6

@@ -12,6 +12,7 @@ import (
 	"github.com/dirsync/dirsync/internal/render"
 	"github.com/dirsync/dirsync/state"
 	dsync "github.com/dirsync/dirsync/sync"
+	"github.com/dirsync/dirsync/state/stores"
 )
 
 // undoWarning is what an undo cannot do: the next sync still follows the
@@ -63,13 +64,13 @@ reactivate; 1 some reactivations failed, or the run could not be read.`,
 func runUndo(cmd *cobra.Command, t config.Target, log *zap.Logger, run int64, dryRun bool, output string) error {
 	ctx := cmd.Context()
 	var (
-		db  *state.DB
+		db  state.Store
 		err error
 	)
 	if dryRun {
-		db, err = state.OpenReadOnly(ctx, t.State.Path)
+		db, err = stores.OpenReadOnly(ctx, t.State)
 	} else {
-		db, err = state.Open(ctx, t.State.Path, t.State.Options()...)
+		db, err = stores.Open(ctx, t.State)
 	}
 	if err != nil {
 		return err

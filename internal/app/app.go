@@ -10,6 +10,7 @@ import (
 	"github.com/dirsync/dirsync/internal/config"
 	"github.com/dirsync/dirsync/ldapsource"
 	"github.com/dirsync/dirsync/state"
+	"github.com/dirsync/dirsync/state/postgres"
 	dsync "github.com/dirsync/dirsync/sync"
 	"github.com/dirsync/dirsync/target"
 	"github.com/dirsync/dirsync/target/rest"
@@ -21,6 +22,8 @@ import (
 // dirsync is built rather than found (or missed) at run time.
 var (
 	_ dsync.Store    = (*state.DB)(nil) // summaries, meta and intents included
+	_ dsync.Store    = (*postgres.DB)(nil)
+	_ dsync.Store    = state.Store(nil) // what openStore returns
 	_ dsync.Source   = ldapSource{}
 	_ dsync.Streamer = ldapSource{}
 	_ dsync.Streamer = (*sharedRead)(nil)
@@ -387,12 +390,7 @@ func wireTarget(ctx context.Context, t config.Target, log *zap.Logger, o WireOpt
 	if err != nil {
 		return nil, err
 	}
-	var st *state.DB
-	if o.ReadOnly {
-		st, err = state.OpenReadOnly(ctx, t.State.Path)
-	} else {
-		st, err = state.Open(ctx, t.State.Path, t.State.Options()...)
-	}
+	st, err := openStore(ctx, t.State, o.ReadOnly)
 	if err != nil {
 		return nil, err
 	}

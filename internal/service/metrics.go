@@ -47,6 +47,7 @@ type Metrics struct {
 	WatchRefusals  prometheus.Counter
 
 	groups *groupMetrics // metrics_groups.go
+	Leader prometheus.Gauge
 }
 
 // durationBuckets span 10ms to about 45 minutes.
@@ -124,6 +125,11 @@ func NewMetrics(version string) *Metrics {
 			Help: "Attempts to start a change stream that the directory refused.",
 		}),
 	}
+	m.Leader = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "dirsync_leader",
+		Help: "1 while this process runs the syncs: always with the SQLite snapshot; with state.driver postgres, while it holds the lease (0: it stands by).",
+	})
+	m.reg.MustRegister(m.Leader)
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "dirsync_build_info",
 		Help:        "Always 1; the version label is dirsync's version.",
