@@ -11,8 +11,8 @@ import (
 	"github.com/dirsync/dirsync/internal/config"
 	"github.com/dirsync/dirsync/internal/render"
 	"github.com/dirsync/dirsync/state"
-	dsync "github.com/dirsync/dirsync/sync"
 	"github.com/dirsync/dirsync/state/stores"
+	dsync "github.com/dirsync/dirsync/sync"
 )
 
 // undoWarning is what an undo cannot do: the next sync still follows the
