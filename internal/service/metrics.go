@@ -201,7 +201,6 @@ func (t TargetMetrics) Request(a target.Attempt) {
 // Finished records a run's report and outcome.
 func (t TargetMetrics) Finished(rep dsync.Report, outcome string, end time.Time) {
 	m, n := t.m, t.name
-	m.Runs.WithLabelValues(n, outcome).Inc()
 	m.RunDuration.WithLabelValues(n).Observe(rep.Duration.Seconds())
 	for phase, d := range map[string]time.Duration{PhaseFetch: rep.Phases.Fetch, PhaseDiff: rep.Phases.Diff, PhaseApply: rep.Phases.Apply} {
 		if d > 0 { // a phase not reached is not observed
@@ -216,6 +215,9 @@ func (t TargetMetrics) Finished(rep dsync.Report, outcome string, end time.Time)
 		m.LastSuccess.WithLabelValues(n).Set(float64(end.Unix()))
 	}
 	m.groups.finished(n, rep, outcome)
+	// The run is counted last: a scraper that sees the new count sees every
+	// series of the run.
+	m.Runs.WithLabelValues(n, outcome).Inc()
 }
 
 // Handler serves the registry in the Prometheus text format.
