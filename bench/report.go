@@ -49,6 +49,8 @@ type report struct {
 	churn            scenario
 	throttled        []throttledResult
 	headers          [][]headerResult // scenario 6, per style
+	oneTarget        scenario         // scenario 1, for scenario 7
+	twoTargets       scenario         // scenario 7
 	failed           bool
 }
 
@@ -125,6 +127,11 @@ func (r *report) print(w io.Writer) {
 		budget := s.floor + time.Duration(float64(s.changes)/achieved*float64(time.Second))
 		row(s, fmt.Sprintf("%.2f× budget (%s)", s.wall().Seconds()/budget.Seconds(), sec(budget)),
 			"≤ floor + changes ÷ scenario 2's rate", s.wall() <= budget)
+	}
+	if len(r.twoTargets.runs) > 0 {
+		s := r.twoTargets
+		ratio := s.wall().Seconds() / r.oneTarget.wall().Seconds()
+		row(s, fmt.Sprintf("%.2f× one target (%s)", ratio, sec(r.oneTarget.wall())), "≤ 1.15× one target", ratio <= 1.15)
 	}
 	r.printThrottled(w)
 	r.printHeaderLimits(w)
