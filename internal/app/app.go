@@ -23,6 +23,7 @@ var (
 	_ dsync.Store    = (*state.DB)(nil) // summaries, meta and intents included
 	_ dsync.Source   = ldapSource{}
 	_ dsync.Streamer = ldapSource{}
+	_ dsync.Streamer = (*sharedRead)(nil)
 	_ Platform       = (*scim.Client)(nil) // a dsync.Target and dsync.Lister
 	_ Platform       = (*rest.Client)(nil)
 )
@@ -256,6 +257,23 @@ type sharedRead struct {
 func (s *sharedRead) Read(ctx context.Context) (dsync.Directory, error) {
 	s.once.Do(func() { s.dir, s.err = s.src.Read(ctx) })
 	return s.dir, s.err
+}
+
+// Stream implements dsync.Streamer over the shared read: each target's run
+// streams it past its snapshot's summaries and holds only the users that
+// changed for it, as a run of one target does over the directory itself.
+// Dedup is done: a complete read withdraws no user it emitted.
+func (s *sharedRead) Stream(ctx context.Context, emit func(user.User) error) ([]dsync.Skip, error) {
+	dir, err := s.Read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range dir.Users {
+		if err := emit(u); err != nil {
+			return nil, err
+		}
+	}
+	return dir.Skipped, nil
 }
 
 // Reread re-reads for one target: each target's change-event run re-reads

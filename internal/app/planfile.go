@@ -36,10 +36,10 @@ type PlanFile struct {
 	RetryQuarantined bool `json:"retry_quarantined,omitempty"`
 	// Refused is why the safety limits refused the plan, if they did: applying
 	// the file is the operator's approval.
-	Refused string     `json:"refused,omitempty"`
+	Refused string `json:"refused,omitempty"`
 	// Target names the target the plan is for.
-	Target string `json:"target,omitempty"`
-	Plan    dsync.Plan `json:"plan"`
+	Target string     `json:"target,omitempty"`
+	Plan   dsync.Plan `json:"plan"`
 }
 
 // RecordingSource keeps the last directory read, for the plan's fingerprint.

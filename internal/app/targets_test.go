@@ -1,0 +1,80 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"go.uber.org/zap"
+
+	"github.com/dirsync/dirsync/internal/config"
+	"github.com/dirsync/dirsync/internal/e2etest"
+	"github.com/dirsync/dirsync/internal/slapdtest"
+	dsync "github.com/dirsync/dirsync/sync"
+	"github.com/dirsync/dirsync/target/fake"
+)
+
+// TestWireTargets_TargetsShareOneStreamedReadAndRunAtOnce runs two targets
+// over one directory read, at once (go test -race sees them share it), and
+// checks that each streams the read past its own snapshot: one the users
+// are new to, one already in step.
+func TestWireTargets_TargetsShareOneStreamedReadAndRunAtOnce(t *testing.T) {
+	srv := slapdtest.Start(t)
+	ou := srv.AddOU(t, "targets")
+	for _, n := range []string{"alice", "bob", "carol"} {
+		srv.AddUser(t, ou, slapdtest.UserSpec{UID: n, Mail: n + "@example.com", GivenName: n, SN: "T", DisplayName: n})
+	}
+	a, b := fake.New(fake.Options{Token: "a"}), fake.New(fake.Options{Token: "b"})
+	dir := t.TempDir()
+	yaml := e2etest.LDAPConfig(srv, ou, "(objectClass=inetOrgPerson)") + fmt.Sprintf(`targets:
+  - {name: a, url: %q, token: a}
+  - {name: b, url: %q, token: b}
+state:
+  path: %q
+`, a.StartT(t), b.StartT(t), filepath.Join(dir, "state.db"))
+	file := filepath.Join(dir, "dirsync.yaml")
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(file, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	run := func(names ...string) []Result {
+		t.Helper()
+		apps, err := WireTargets(ctx, cfg, zap.NewNop(), WireOptions{Targets: names})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer closeAll(apps)
+		if len(apps) > 1 {
+			shared, ok := apps[0].Engine.Source.(*sharedRead)
+			if !ok || apps[1].Engine.Source != dsync.Source(shared) {
+				t.Fatalf("the targets' sources are %T and %T, want one shared read", apps[0].Engine.Source, apps[1].Engine.Source)
+			}
+		}
+		return RunEach(apps, func(a *App) (dsync.Report, error) { return a.Engine.Run(ctx, dsync.RunOptions{}) })
+	}
+	run("a") // a is in step, b has never run
+	res := run()
+	for _, r := range res {
+		if r.Err != nil {
+			t.Fatalf("target %s: %v", r.App.Name, r.Err)
+		}
+	}
+	if got := res[0].Report.Plan.Unchanged; got != 3 || len(res[0].Report.Plan.Changes) != 0 {
+		t.Errorf("target a: %d unchanged, %d changes; want 3 and none", got, len(res[0].Report.Plan.Changes))
+	}
+	if got := res[1].Report.Applied["create"]; got != 3 {
+		t.Errorf("target b: %d created, want 3", got)
+	}
+	if res[0].Report.Phases.Fetch == 0 || res[1].Report.Phases.Fetch == 0 {
+		t.Errorf("fetch phases %v and %v: the targets' runs did not stream the read", res[0].Report.Phases.Fetch, res[1].Report.Phases.Fetch)
+	}
+	if len(a.Accounts()) != 3 || len(b.Accounts()) != 3 {
+		t.Errorf("accounts: a %d, b %d, want 3 each", len(a.Accounts()), len(b.Accounts()))
+	}
+}
