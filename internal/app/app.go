@@ -199,7 +199,7 @@ func WireTargets(ctx context.Context, cfg Config, log *zap.Logger, o WireOptions
 	}
 	var source dsync.Source = ldapSource{src}
 	if len(targets) > 1 {
-		source = &sharedRead{src: ldapSource{src}}
+		source = newSharedRead(ldapSource{src})
 	}
 	var apps []*App
 	for _, t := range targets {
@@ -244,36 +244,109 @@ func closeAll(apps []*App) {
 	}
 }
 
-// sharedRead is one directory read shared by the targets of a run: the
-// first Read reads, the others wait for it and get the same read (or its
-// error). The engines only read what it returns.
+// sharedRead is one directory read shared by the targets of a run. The
+// first target to read starts the directory's stream; every target's run
+// takes the users as they arrive (Stream: each compares them with its own
+// snapshot while the read goes on) or the whole read once it is complete
+// (Read: a full reconcile). A target that takes its users slowly (its early
+// updates wait on a slow platform) does not hold the read, nor the others:
+// the users read are kept for it. An incomplete read is every target's
+// error.
 type sharedRead struct {
-	src  dsync.Source
-	once gosync.Once
-	dir  dsync.Directory
-	err  error
-}
-
-func (s *sharedRead) Read(ctx context.Context) (dsync.Directory, error) {
-	s.once.Do(func() { s.dir, s.err = s.src.Read(ctx) })
-	return s.dir, s.err
-}
-
-// Stream implements dsync.Streamer over the shared read: each target's run
-// streams it past its snapshot's summaries and holds only the users that
-// changed for it, as a run of one target does over the directory itself.
-// Dedup is done: a complete read withdraws no user it emitted.
-func (s *sharedRead) Stream(ctx context.Context, emit func(user.User) error) ([]dsync.Skip, error) {
-	dir, err := s.Read(ctx)
-	if err != nil {
-		return nil, err
+	src interface {
+		dsync.Source
+		dsync.Streamer
 	}
-	for _, u := range dir.Users {
+	once gosync.Once
+
+	mu    gosync.Mutex
+	more  *gosync.Cond // users appended, or the read ended
+	users []user.User  // every user emitted so far, in order
+	done  bool
+	skips []dsync.Skip
+	err   error
+}
+
+func newSharedRead(src interface {
+	dsync.Source
+	dsync.Streamer
+}) *sharedRead {
+	s := &sharedRead{src: src}
+	s.more = gosync.NewCond(&s.mu)
+	return s
+}
+
+// start starts the directory's stream, once.
+func (s *sharedRead) start(ctx context.Context) {
+	s.once.Do(func() {
+		go func() {
+			skips, err := s.src.Stream(ctx, func(u user.User) error {
+				s.mu.Lock()
+				s.users = append(s.users, u)
+				s.mu.Unlock()
+				s.more.Broadcast()
+				return nil
+			})
+			s.mu.Lock()
+			s.done, s.skips, s.err = true, skips, err
+			s.mu.Unlock()
+			s.more.Broadcast()
+		}()
+	})
+}
+
+// Stream implements dsync.Streamer: it emits the users as the shared read
+// gets them and returns the read's skips (withdrawn users included).
+func (s *sharedRead) Stream(ctx context.Context, emit func(user.User) error) ([]dsync.Skip, error) {
+	s.start(ctx)
+	for i := 0; ; i++ {
+		s.mu.Lock()
+		for i >= len(s.users) && !s.done {
+			s.more.Wait()
+		}
+		if i >= len(s.users) {
+			skips, err := s.skips, s.err
+			s.mu.Unlock()
+			return skips, err
+		}
+		u := s.users[i]
+		s.mu.Unlock()
 		if err := emit(u); err != nil {
 			return nil, err
 		}
 	}
-	return dir.Skipped, nil
+}
+
+// Read implements dsync.Source: the whole read, once complete, without the
+// users the stream withdrew (see dsync.Streamer).
+func (s *sharedRead) Read(ctx context.Context) (dsync.Directory, error) {
+	s.start(ctx)
+	s.mu.Lock()
+	for !s.done {
+		s.more.Wait()
+	}
+	users, skips, err := s.users, s.skips, s.err
+	s.mu.Unlock()
+	if err != nil {
+		return dsync.Directory{}, err
+	}
+	// A withdrawn user is a skipped entry, as a whole read reports it.
+	withdrawn := map[string]bool{}
+	kept := make([]dsync.Skip, len(skips))
+	for i, sk := range skips {
+		if sk.Withdrawn {
+			withdrawn[sk.ID] = true
+			sk.Withdrawn = false
+		}
+		kept[i] = sk
+	}
+	out := make([]user.User, 0, len(users))
+	for _, u := range users {
+		if !withdrawn[u.ID] {
+			out = append(out, u)
+		}
+	}
+	return dsync.Directory{Users: out, Skipped: kept}, nil
 }
 
 // Reread re-reads for one target: each target's change-event run re-reads

@@ -14,6 +14,7 @@ import (
 	"github.com/dirsync/dirsync/internal/slapdtest"
 	dsync "github.com/dirsync/dirsync/sync"
 	"github.com/dirsync/dirsync/target/fake"
+	"github.com/dirsync/dirsync/user"
 )
 
 // TestWireTargets_TargetsShareOneStreamedReadAndRunAtOnce runs two targets
@@ -76,5 +77,69 @@ state:
 	}
 	if len(a.Accounts()) != 3 || len(b.Accounts()) != 3 {
 		t.Errorf("accounts: a %d, b %d, want 3 each", len(a.Accounts()), len(b.Accounts()))
+	}
+}
+
+// streamer emits users one at a time when told, and then its skips.
+type streamer struct {
+	users []user.User
+	skips []dsync.Skip
+	step  chan struct{} // one receive per user
+}
+
+func (s streamer) Read(context.Context) (dsync.Directory, error) { panic("not read whole") }
+func (s streamer) Reread(context.Context, []string, []string) (dsync.Changed, error) {
+	panic("not reread")
+}
+func (s streamer) Stream(_ context.Context, emit func(user.User) error) ([]dsync.Skip, error) {
+	for _, u := range s.users {
+		<-s.step
+		if err := emit(u); err != nil {
+			return nil, err
+		}
+	}
+	return s.skips, nil
+}
+
+func TestSharedRead_EveryTargetGetsTheUsersAsTheyComeAndTheWholeReadWithoutTheWithdrawn(t *testing.T) {
+	src := streamer{
+		users: []user.User{{ID: "1", Username: "a"}, {ID: "2", Username: "b"}},
+		// 1 was withdrawn after it was emitted: a later entry shared its name.
+		skips: []dsync.Skip{{ID: "1", Reason: "duplicate username", Withdrawn: true}, {ID: "3", Reason: "duplicate username"}},
+		step:  make(chan struct{}),
+	}
+	s := newSharedRead(src)
+	ctx := context.Background()
+	got := make(chan string, 4)
+	streamed := make(chan []dsync.Skip, 2)
+	for range 2 {
+		go func() {
+			skips, err := s.Stream(ctx, func(u user.User) error { got <- u.ID; return nil })
+			if err != nil {
+				t.Error(err)
+			}
+			streamed <- skips
+		}()
+	}
+	src.step <- struct{}{}
+	// Both targets get the first user before the read goes on.
+	if a, b := <-got, <-got; a != "1" || b != "1" {
+		t.Fatalf("first users emitted: %s, %s; want 1 to each target", a, b)
+	}
+	src.step <- struct{}{}
+	for range 2 {
+		if skips := <-streamed; len(skips) != 2 || !skips[0].Withdrawn {
+			t.Errorf("a target's stream ended with skips %+v, want the withdrawn user's and the other", skips)
+		}
+	}
+	dir, err := s.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dir.Users) != 1 || dir.Users[0].ID != "2" {
+		t.Errorf("whole read: users %+v, want only 2 (1 was withdrawn)", dir.Users)
+	}
+	if len(dir.Skipped) != 2 || dir.Skipped[0].Withdrawn {
+		t.Errorf("whole read: skipped %+v, want both entries as plain skips", dir.Skipped)
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/viper"
 	"go.yaml.in/yaml/v3"
 )
@@ -95,18 +94,7 @@ func Decode(file string, env Env, dst any) error {
 	expandEnv(settings, "", overrides, env, &cerr.Problems)
 	checkDurations(settings, durationKeys(t, ""), overrides, &cerr.Problems)
 
-	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
-		Result:           dst,
-		WeaklyTypedInput: true,
-		DecodeHook: mapstructure.ComposeDecodeHookFunc(
-			mapstructure.StringToTimeDurationHookFunc(),
-			mapstructure.StringToSliceHookFunc(","),
-		),
-	})
-	if err != nil {
-		return err
-	}
-	if err := dec.Decode(settings); err != nil {
+	if err := decodeInto(settings, dst); err != nil {
 		cerr.Problems = append(cerr.Problems, flattenDecodeError(err)...)
 	}
 	if cfg != nil && hasTargets {
