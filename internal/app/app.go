@@ -267,6 +267,9 @@ type sharedRead struct {
 	err   error
 }
 
+// sharedBatch is how many users the shared read hands over at once.
+const sharedBatch = 512
+
 func newSharedRead(src interface {
 	dsync.Source
 	dsync.Streamer
@@ -280,14 +283,24 @@ func newSharedRead(src interface {
 func (s *sharedRead) start(ctx context.Context) {
 	s.once.Do(func() {
 		go func() {
-			skips, err := s.src.Stream(ctx, func(u user.User) error {
+			// Users are handed over in batches: waking every target for
+			// each user cost more than comparing it.
+			batch := make([]user.User, 0, sharedBatch)
+			flush := func() {
 				s.mu.Lock()
-				s.users = append(s.users, u)
+				s.users = append(s.users, batch...)
 				s.mu.Unlock()
 				s.more.Broadcast()
+				batch = batch[:0]
+			}
+			skips, err := s.src.Stream(ctx, func(u user.User) error {
+				if batch = append(batch, u); len(batch) == sharedBatch {
+					flush()
+				}
 				return nil
 			})
 			s.mu.Lock()
+			s.users = append(s.users, batch...)
 			s.done, s.skips, s.err = true, skips, err
 			s.mu.Unlock()
 			s.more.Broadcast()
@@ -299,7 +312,7 @@ func (s *sharedRead) start(ctx context.Context) {
 // gets them and returns the read's skips (withdrawn users included).
 func (s *sharedRead) Stream(ctx context.Context, emit func(user.User) error) ([]dsync.Skip, error) {
 	s.start(ctx)
-	for i := 0; ; i++ {
+	for i := 0; ; {
 		s.mu.Lock()
 		for i >= len(s.users) && !s.done {
 			s.more.Wait()
@@ -309,11 +322,14 @@ func (s *sharedRead) Stream(ctx context.Context, emit func(user.User) error) ([]
 			s.mu.Unlock()
 			return skips, err
 		}
-		u := s.users[i]
+		next := s.users[i:] // appended to, never changed: read without the lock
 		s.mu.Unlock()
-		if err := emit(u); err != nil {
-			return nil, err
+		for _, u := range next {
+			if err := emit(u); err != nil {
+				return nil, err
+			}
 		}
+		i += len(next)
 	}
 }
 

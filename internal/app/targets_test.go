@@ -102,15 +102,21 @@ func (s streamer) Stream(_ context.Context, emit func(user.User) error) ([]dsync
 }
 
 func TestSharedRead_EveryTargetGetsTheUsersAsTheyComeAndTheWholeReadWithoutTheWithdrawn(t *testing.T) {
+	// A batch and one more: the targets get the first batch while the read
+	// still waits for the last user.
+	users := make([]user.User, sharedBatch+1)
+	for i := range users {
+		users[i] = user.User{ID: fmt.Sprint(i + 1), Username: fmt.Sprint("u", i+1)}
+	}
 	src := streamer{
-		users: []user.User{{ID: "1", Username: "a"}, {ID: "2", Username: "b"}},
+		users: users,
 		// 1 was withdrawn after it was emitted: a later entry shared its name.
-		skips: []dsync.Skip{{ID: "1", Reason: "duplicate username", Withdrawn: true}, {ID: "3", Reason: "duplicate username"}},
+		skips: []dsync.Skip{{ID: "1", Reason: "duplicate username", Withdrawn: true}, {ID: "x", Reason: "duplicate username"}},
 		step:  make(chan struct{}),
 	}
 	s := newSharedRead(src)
 	ctx := context.Background()
-	got := make(chan string, 4)
+	got := make(chan string, 2*len(users))
 	streamed := make(chan []dsync.Skip, 2)
 	for range 2 {
 		go func() {
@@ -121,10 +127,11 @@ func TestSharedRead_EveryTargetGetsTheUsersAsTheyComeAndTheWholeReadWithoutTheWi
 			streamed <- skips
 		}()
 	}
-	src.step <- struct{}{}
-	// Both targets get the first user before the read goes on.
-	if a, b := <-got, <-got; a != "1" || b != "1" {
-		t.Fatalf("first users emitted: %s, %s; want 1 to each target", a, b)
+	for range sharedBatch {
+		src.step <- struct{}{}
+	}
+	for range 2 * sharedBatch {
+		<-got // both targets get the first batch before the read goes on
 	}
 	src.step <- struct{}{}
 	for range 2 {
@@ -132,12 +139,15 @@ func TestSharedRead_EveryTargetGetsTheUsersAsTheyComeAndTheWholeReadWithoutTheWi
 			t.Errorf("a target's stream ended with skips %+v, want the withdrawn user's and the other", skips)
 		}
 	}
+	if n := len(got); n != 2 {
+		t.Errorf("%d users after the first batches, want the last one to each target", n)
+	}
 	dir, err := s.Read(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(dir.Users) != 1 || dir.Users[0].ID != "2" {
-		t.Errorf("whole read: users %+v, want only 2 (1 was withdrawn)", dir.Users)
+	if len(dir.Users) != len(users)-1 || dir.Users[0].ID != "2" {
+		t.Errorf("whole read: %d users from %s, want %d from 2 (1 was withdrawn)", len(dir.Users), dir.Users[0].ID, len(users)-1)
 	}
 	if len(dir.Skipped) != 2 || dir.Skipped[0].Withdrawn {
 		t.Errorf("whole read: skipped %+v, want both entries as plain skips", dir.Skipped)
