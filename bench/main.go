@@ -31,7 +31,7 @@ import (
 )
 
 type options struct {
-	targets     bool // scenario 7
+	targets     bool // scenario 9
 	n           int
 	groups      int
 	scale       []int
@@ -57,7 +57,12 @@ type options struct {
 	headerClientRate  int
 	headerConcurrency int
 	onlyHeaders       bool
-	dirsync           string
+	// groupPush runs scenario 7 (the group push) at N.
+	groupPush bool
+	// postgres runs scenario 8: the no-change reconcile of N with the
+	// snapshot in PostgreSQL.
+	postgres bool
+	dirsync  string
 }
 
 func main() {
@@ -82,8 +87,10 @@ func main() {
 	flag.IntVar(&o.headerClientRate, "ratelimit-client-rate", 100, "dirsync's target.rate_limit in the rate-limit-headers scenario")
 	flag.IntVar(&o.headerConcurrency, "ratelimit-concurrency", 8, "dirsync's target.concurrency in the rate-limit-headers scenario")
 	flag.BoolVar(&o.onlyHeaders, "only-ratelimit", false, "run scenario 6 (rate-limit headers) alone")
+	flag.BoolVar(&o.groupPush, "group-push", true, "run scenario 7: push the directory's groups, then no-change runs with the group pass")
+	flag.BoolVar(&o.postgres, "postgres", true, "run scenario 8: the no-change reconcile of -n with the snapshot in a private PostgreSQL (state.driver: postgres)")
 	flag.StringVar(&o.dirsync, "dirsync", "", "a dirsync binary to measure instead of building ./cmd/dirsync")
-	flag.BoolVar(&o.targets, "targets", true, "run scenario 7 (a second target fed by the same read) at -n")
+	flag.BoolVar(&o.targets, "targets", true, "run scenario 9 (a second target fed by the same read) at -n")
 	flag.BoolVar(&o.smoke, "smoke", false, "tiny sizes and one run: checks that the benchmark works, in seconds")
 	var goldapURL, goldapFilter, goldapBind string
 	flag.StringVar(&goldapBind, "goldap-bind", "", "(internal) the bind DN of --goldap-read (password in BENCH_LDAP_PASSWORD)")
@@ -355,6 +362,16 @@ func runSize(t *tb, o options, bin, work string, n int, rep *report) error {
 		churnFloor := floors[len(floors)/2]
 		logf("N=%d: floor after churn: ldapsearch %s (before churn %s)", n, churnFloor.Round(time.Millisecond), floor.Round(time.Millisecond))
 		rep.churn = scenario{name: fmt.Sprintf("3. %g %% churn of N=%d (%d changes)", o.churnShare*100, n, changed), n: n, runs: res, floor: churnFloor, changes: changed}
+		if o.groupPush {
+			if rep.groups, err = runGroups(o, bin, dir, srv, p, n); err != nil {
+				return fmt.Errorf("group push: %w", err)
+			}
+		}
+	}
+	if n == o.n && o.postgres {
+		if rep.postgres, rep.postgresPaired, err = runPostgres(o, bin, dir, srv, p, n, floor, cfg); err != nil {
+			return fmt.Errorf("postgres state: %w", err)
+		}
 	}
 	return nil
 }
@@ -443,6 +460,11 @@ var userAttrs = []string{"entryUUID", "uid", "mail", "givenName", "sn", "display
 	"userAccountControl", "cn", "departmentNumber", "title"}
 
 func writeConfig(dir, name string, s *slapdtest.Server, url string, rate, concurrency int) string {
+	return writeConfigState(dir, name, s, url, rate, concurrency, fmt.Sprintf("  path: %s\n", filepath.Join(dir, name+".db")))
+}
+
+// writeConfigState is writeConfig with state, the state section's body.
+func writeConfigState(dir, name string, s *slapdtest.Server, url string, rate, concurrency int, state string) string {
 	cfg := fmt.Sprintf(`ldap:
   url: %s
   allow_plaintext: true
@@ -467,12 +489,10 @@ sync:
   max_archive: 10000000
   max_archive_percent: 100
 state:
-  path: %s
-log:
+%slog:
   level: warn
   format: json
-`, s.URL(), s.ReaderDN(), s.ReaderPassword(), peopleOU, s.LockedFilter(), url, concurrency, rate,
-		filepath.Join(dir, name+".db"))
+`, s.URL(), s.ReaderDN(), s.ReaderPassword(), peopleOU, s.LockedFilter(), url, concurrency, rate, state)
 	path := filepath.Join(dir, name+".yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		panic(fatalError(err.Error()))
@@ -498,7 +518,7 @@ func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "%s  "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
 }
 
-// runTwoTargets is scenario 7: the no-change reconcile of scenario 1 (its
+// runTwoTargets is scenario 9: the no-change reconcile of scenario 1 (its
 // config cfg, its platform p, in step) with a second target, another
 // platform, fed by the same directory read. The second target is seeded
 // first; then o.runs no-change runs of both are measured.
@@ -551,5 +571,5 @@ func runTwoTargets(o options, bin, dir string, srv *slapdtest.Server, p *platfor
 		}
 		res = append(res, r)
 	}
-	return scenario{name: fmt.Sprintf("7. no-change reconcile, N=%d, two targets from one read", o.n), n: o.n, runs: res}, nil
+	return scenario{name: fmt.Sprintf("9. no-change reconcile, N=%d, two targets from one read", o.n), n: o.n, runs: res}, nil
 }

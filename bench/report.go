@@ -49,8 +49,11 @@ type report struct {
 	churn            scenario
 	throttled        []throttledResult
 	headers          [][]headerResult // scenario 6, per style
-	oneTarget        scenario         // scenario 1, for scenario 7
-	twoTargets       scenario         // scenario 7
+	groups           *groupsResult    // scenario 7 (groups.go)
+	postgres         scenario         // scenario 8
+	postgresPaired   scenario         // scenario 1's SQLite runs paired with scenario 8's
+	oneTarget        scenario         // scenario 1, for scenario 9
+	twoTargets       scenario         // scenario 9
 	failed           bool
 }
 
@@ -135,6 +138,17 @@ func (r *report) print(w io.Writer) {
 	}
 	r.printThrottled(w)
 	r.printHeaderLimits(w)
+	r.printGroups(w)
+	if len(r.postgres.runs) > 0 {
+		// Against the same no-change reconcile with the SQLite snapshot,
+		// run in turn with it.
+		sq := r.postgresPaired
+		if err := sq.failed(); err != nil {
+			r.postgres.runs = append(r.postgres.runs, result{err: fmt.Errorf("paired SQLite run: %w", err)})
+		}
+		row(r.postgres, fmt.Sprintf("%.2f× the SQLite state's %s (paired runs; RSS %s)", r.postgres.wall().Seconds()/sq.wall().Seconds(), sec(sq.wall()), mb(sq.peakRSS())),
+			"– (recorded)", true)
+	}
 	if len(r.steady) > 1 {
 		first, last := r.steady[0], r.steady[len(r.steady)-1]
 		perFirst := first.wall().Seconds() / float64(first.n) * 1e6

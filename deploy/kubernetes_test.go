@@ -14,6 +14,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
@@ -58,6 +59,8 @@ func newObject(apiVersion, kind string) (any, error) {
 		return &batchv1.CronJob{}, nil
 	case "apps/v1/Deployment":
 		return &appsv1.Deployment{}, nil
+	case "policy/v1/PodDisruptionBudget":
+		return &policyv1.PodDisruptionBudget{}, nil
 	}
 	return nil, fmt.Errorf("apiVersion %q kind %q: not a type this test knows; add it to newObject", apiVersion, kind)
 }
@@ -68,9 +71,15 @@ var docSep = regexp.MustCompile(`(?m)^---\s*$`)
 // an unknown or misspelt field, or a value of the wrong type, is an error.
 func decodeManifests(t *testing.T) []object {
 	t.Helper()
-	files, err := filepath.Glob("kubernetes/*.yaml")
+	return decodeManifestsIn(t, "kubernetes")
+}
+
+// decodeManifestsIn strictly decodes every document of every dir/*.yaml.
+func decodeManifestsIn(t *testing.T, dir string) []object {
+	t.Helper()
+	files, err := filepath.Glob(dir + "/*.yaml")
 	if err != nil || len(files) == 0 {
-		t.Fatalf("no manifests in kubernetes/ (%v)", err)
+		t.Fatalf("no manifests in %s/ (%v)", dir, err)
 	}
 	var objs []object
 	for _, f := range files {
@@ -298,4 +307,80 @@ func metav1SelectorMatches(sel *metav1.LabelSelector, labels map[string]string) 
 		}
 	}
 	return true
+}
+
+// TestManifests_PostgresVariantRunsTwoReplicasOnTheSharedDatabase: the
+// active/standby variant (kubernetes/postgres/) runs two `dirsync run`
+// replicas, spread over nodes, kept at one or more through disruptions,
+// locked down as the others, with the database's password from the Secret
+// and no volume for a snapshot file.
+func TestManifests_PostgresVariantRunsTwoReplicasOnTheSharedDatabase(t *testing.T) {
+	objs := decodeManifestsIn(t, "kubernetes/postgres")
+	base := decodeManifests(t)
+	d := find[appsv1.Deployment](t, objs)
+	if d.Spec.Replicas == nil || *d.Spec.Replicas != 2 {
+		t.Errorf("replicas %v, want 2", d.Spec.Replicas)
+	}
+	if d.Spec.Strategy.Type != appsv1.RollingUpdateDeploymentStrategyType {
+		t.Errorf("strategy %q, want RollingUpdate (a standby stays up)", d.Spec.Strategy.Type)
+	}
+	pod := d.Spec.Template.Spec
+	if a := pod.Affinity; a == nil || a.PodAntiAffinity == nil || len(a.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution) == 0 ||
+		a.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution[0].PodAffinityTerm.TopologyKey != "kubernetes.io/hostname" {
+		t.Errorf("affinity %+v: want the replicas spread over nodes", pod.Affinity)
+	}
+	c := onlyContainer(t, pod)
+	if len(c.Args) == 0 || c.Args[0] != "run" {
+		t.Errorf("args %v, want dirsync run", c.Args)
+	}
+	if c.LivenessProbe == nil || c.LivenessProbe.HTTPGet == nil || c.LivenessProbe.HTTPGet.Path != "/healthz" {
+		t.Errorf("liveness probe %+v, want GET /healthz", c.LivenessProbe)
+	}
+	secrets := map[string]bool{}
+	for _, o := range base {
+		if s, ok := o.obj.(*corev1.Secret); ok {
+			for k := range s.StringData {
+				secrets[s.Name+"/"+k] = true
+			}
+		}
+	}
+	var pgpass bool
+	for _, e := range c.Env {
+		if e.Name == "PGPASSWORD" && e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+			ref := e.ValueFrom.SecretKeyRef
+			pgpass = secrets[ref.Name+"/"+ref.Key]
+		}
+	}
+	if !pgpass {
+		t.Errorf("env %+v: want PGPASSWORD from a key of the example Secret", c.Env)
+	}
+	for _, v := range pod.Volumes {
+		if v.PersistentVolumeClaim != nil {
+			t.Errorf("volume %s: a PersistentVolumeClaim; the snapshot is in the database", v.Name)
+		}
+		if v.ConfigMap != nil && !slices.ContainsFunc(objs, func(o object) bool { return o.kind == "ConfigMap" && o.name == v.ConfigMap.Name }) {
+			t.Errorf("volume %s: ConfigMap %s is not in kubernetes/postgres/", v.Name, v.ConfigMap.Name)
+		}
+	}
+	if sc := pod.SecurityContext; sc == nil || sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot {
+		t.Errorf("pod securityContext %+v, want runAsNonRoot", sc)
+	}
+	if csc := c.SecurityContext; csc == nil || csc.ReadOnlyRootFilesystem == nil || !*csc.ReadOnlyRootFilesystem ||
+		csc.AllowPrivilegeEscalation == nil || *csc.AllowPrivilegeEscalation {
+		t.Errorf("container securityContext %+v, want readOnlyRootFilesystem and no privilege escalation", csc)
+	}
+	pdb := find[policyv1.PodDisruptionBudget](t, objs)
+	if pdb.Spec.MinAvailable == nil || pdb.Spec.MinAvailable.IntValue() != 1 || !metav1SelectorMatches(pdb.Spec.Selector, d.Spec.Template.Labels) {
+		t.Errorf("PodDisruptionBudget %+v: want minAvailable 1 over the replicas", pdb.Spec)
+	}
+	cm := find[corev1.ConfigMap](t, objs)
+	cfg := cm.Data["dirsync.yaml"]
+	for _, want := range []string{"driver: postgres", "url: postgres://"} {
+		if !strings.Contains(cfg, want) {
+			t.Errorf("the ConfigMap's dirsync.yaml has no %q", want)
+		}
+	}
+	if regexp.MustCompile(`postgres://[^/@]*:[^/@]*@`).MatchString(cfg) {
+		t.Error("the ConfigMap's state.url holds a password; it belongs in the Secret (PGPASSWORD)")
+	}
 }

@@ -49,6 +49,9 @@ type config struct {
 	ldapAttributes string
 	// extra is appended verbatim to the YAML file.
 	extra string
+	// state, when set, is the state section's body in place of the SQLite
+	// path (indented by two spaces).
+	state string
 }
 
 func newEnv(t *testing.T, opts ...slapdtest.Option) *env {
@@ -75,6 +78,16 @@ func (e *env) statePath() string  { return filepath.Join(e.dir, "state", "state.
 // writeConfig writes the config file for e.cfg.
 func (e *env) writeConfig() {
 	e.t.Helper()
+	e.writeConfigTo(e.configPath())
+}
+
+// writeConfigTo writes the config file for e.cfg at path.
+func (e *env) writeConfigTo(path string) {
+	e.t.Helper()
+	stateSection := fmt.Sprintf("  path: %q\n", e.statePath())
+	if e.cfg.state != "" {
+		stateSection = e.cfg.state
+	}
 	yaml := e2etest.LDAPConfig(e.ldap, e.ou, e.cfg.userFilter) + fmt.Sprintf(`%starget:
   url: %q
   token: %q
@@ -85,12 +98,11 @@ sync:
   max_archive: %d
   max_archive_percent: %g
 state:
-  path: %q
-log:
+%slog:
   level: warn
   format: json
-%s`, e.cfg.ldapAttributes, e.url, token, e.cfg.targetTimeout, e.cfg.maxArchive, e.cfg.maxArchivePercent, e.statePath(), e.cfg.extra)
-	if err := os.WriteFile(e.configPath(), []byte(yaml), 0o600); err != nil {
+%s`, e.cfg.ldapAttributes, e.url, token, e.cfg.targetTimeout, e.cfg.maxArchive, e.cfg.maxArchivePercent, stateSection, e.cfg.extra)
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		e.t.Fatal(err)
 	}
 }

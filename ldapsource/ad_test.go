@@ -231,6 +231,42 @@ func TestAD_LargeDirectory(t *testing.T) {
 		}
 	})
 
+	t.Run("the group push reads ranged members and nested groups", func(t *testing.T) {
+		src := newSource(t, adConfig(s, ou))
+		src.memberRange = 1000 // as Windows would range "big"
+		steps := 0
+		src.testMemberStep = func(int, *ldap.SearchResult) error { steps++; return nil }
+		groups, err := src.Groups(GroupSearch{BaseDN: groups, Filter: "(|(cn=big)(cn=platform-users))", NameAttribute: "cn", Flatten: true}).
+			ReadGroups(context.Background())
+		if err != nil {
+			t.Fatalf("ReadGroups: %v", err)
+		}
+		if len(groups) != 2 {
+			t.Fatalf("groups = %d, want big and platform-users", len(groups))
+		}
+		if steps < 3 {
+			t.Errorf("%d ranged member reads; want big read in ranges of 1,000", steps)
+		}
+		users, _, err := src.Fetch(context.Background())
+		if err != nil || len(users) != len(dns) {
+			t.Fatalf("Fetch: %d users, %v", len(users), err)
+		}
+		want := make([]string, 0, len(users))
+		for _, u := range users {
+			want = append(want, u.ID)
+		}
+		want = user.SortedSet(want)
+		for _, g := range groups {
+			// platform-users holds big through mid, and x0, out of scope.
+			if !slices.Equal(g.Members, want) {
+				t.Errorf("%s: %d members, want the 3,000 users in scope", g.Name, len(g.Members))
+			}
+			if g.ID != guidOf(t, s, g.DN) {
+				t.Errorf("%s: ID %s, want its objectGUID", g.Name, g.ID)
+			}
+		}
+	})
+
 	// Last: it stops the server.
 	t.Run("a connection lost mid paged read is an error, not a smaller directory", func(t *testing.T) {
 		c := adConfig(s, ou)

@@ -84,6 +84,15 @@ type Config struct {
 	// MemberOf limits the users to the members of this group DN, directly or
 	// through nested groups (member values are followed; cycles are fine).
 	MemberOf string `mapstructure:"member_of"`
+	// NestedGroups adds to each user's groups (the groups attribute) every
+	// group that holds the user, directly or through other groups, read
+	// from the groups' member values under GroupBaseDN: mappings of a group
+	// (target.groups, a REST profile's mappings) then reach the members of
+	// its subgroups. Default false.
+	NestedGroups bool `mapstructure:"nested_groups"`
+	// GroupBaseDN is where NestedGroups reads the groups. Default: the user
+	// base DNs.
+	GroupBaseDN string `mapstructure:"group_base_dn"`
 	// Timeout bounds connecting and each request (one page of a search).
 	// Default 30s.
 	Timeout time.Duration `mapstructure:"timeout"`
@@ -273,6 +282,11 @@ func (c Config) Validate() error {
 		add("id_attribute", "required, e.g. entryUUID (OpenLDAP) or objectGUID (AD)")
 	} else if !attrDescription.MatchString(c.IDAttribute) {
 		add("id_attribute", "%q is not an attribute name", c.IDAttribute)
+	}
+	if c.GroupBaseDN != "" {
+		if _, err := ldap.ParseDN(c.GroupBaseDN); err != nil {
+			add("group_base_dn", "not a valid DN: %v", err)
+		}
 	}
 	if c.MemberOf != "" {
 		if _, err := ldap.ParseDN(c.MemberOf); err != nil {

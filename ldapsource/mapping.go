@@ -24,7 +24,10 @@ const attrUserAccountControl = "userAccountControl"
 // when there is one (see package transform).
 type mapper struct {
 	cfg Config
-	tr  *transform.Runner // nil: no transform
+	// nest, when not nil, adds the groups that hold the entry, directly
+	// or through groups (ldap.nested_groups).
+	nest *nesting
+	tr   *transform.Runner // nil: no transform
 	// preview, when not nil, records the first users transformed.
 	preview *transform.Preview
 	// raw holds an entry's raw attributes the transform reads, reused from
@@ -118,6 +121,9 @@ func (m mapper) mapEntry(e *ldap.Entry, key string, disabled bool) mapped {
 			}
 			u.Groups = append(u.Groups, g)
 		}
+	}
+	if m.nest != nil {
+		u.Groups = m.nest.groups(e.DN, u.Groups)
 	}
 	for name, attr := range a.Extra { // any order: bad is sorted below
 		if v := first(attr); v != "" {

@@ -73,6 +73,11 @@ type Source struct {
 	// change stream held (a test hook, nil outside tests).
 	testDirSyncEntries func(n int)
 
+	// nest is the group graph of ldap.nested_groups (nesting.go).
+	nest nestingCache
+	// scope is the users the last user read met, for the group push
+	// (groupread.go).
+	scope scopeCache
 	// preview, when not nil, records the first users the reads transform
 	// (see PreviewTransform).
 	preview *transform.Preview
@@ -191,9 +196,13 @@ func (s *Source) Stream(ctx context.Context, emit func(user.User) error) ([]Skip
 		}
 	}
 
+	if err := s.refreshNesting(ctx, conn, false); err != nil {
+		return nil, err
+	}
 	d := newDedup(emit)
-	m := newMapper(s.cfg)
+	m := s.mapper()
 	m.preview = s.preview
+	scope := s.scope.start()
 	bases := s.cfg.bases()
 	// seen holds every entry's dnKey when an entry can come twice
 	// (overlapping base DNs) or member_of needs the users' DNs.
@@ -216,6 +225,9 @@ func (s *Source) Stream(ctx context.Context, emit func(user.User) error) ([]Skip
 				seen[k] = true
 			}
 			me := m.mapEntry(e, k, disabled[k])
+			if scope != nil && me.u.ID != "" {
+				scope[k] = me.u.ID
+			}
 			if s.cfg.MemberOf != "" {
 				held = append(held, me)
 				return
@@ -247,6 +259,7 @@ func (s *Source) Stream(ctx context.Context, emit func(user.User) error) ([]Skip
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	s.scope.done(scope)
 	return d.result(), nil
 }
 

@@ -50,7 +50,10 @@ func (s *Source) RereadAt(ctx context.Context, ids, dns []string) (users []user.
 	}
 	defer closeConn()
 
-	m := newMapper(s.cfg)
+	if err := s.refreshNesting(ctx, conn, true); err != nil {
+		return nil, nil, nil, err
+	}
+	m := s.mapper()
 	bases := s.cfg.bases()
 	seen := make(map[string]bool)
 	type found struct {

@@ -56,6 +56,7 @@ func TestOpen_UpgradeTakesTheFailedOpFromTheJournal(t *testing.T) {
 	raw := rawDB(t, path)
 	for _, q := range []string{
 		`ALTER TABLE users DROP COLUMN failed_op`,
+		`DROP TABLE groups`,
 		`DELETE FROM schema_migrations WHERE version > 1`,
 		`PRAGMA user_version = 1`,
 	} {

@@ -3,7 +3,6 @@ package state
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -52,21 +51,9 @@ func (d *DB) Runs(ctx context.Context, limit int) ([]Run, error) {
 	defer rows.Close()
 	var out []Run
 	for rows.Next() {
-		var (
-			r                        Run
-			started, finished, count string
-		)
-		if err := rows.Scan(&r.ID, &r.Mode, &started, &finished, &r.Outcome, &count, &r.Error); err != nil {
-			return nil, fmt.Errorf("state %s: runs: %w", d.path, classify(err))
-		}
-		if r.Started, err = parseTime(started); err == nil {
-			r.Finished, err = parseTime(finished)
-		}
-		if err == nil {
-			r.Counts, err = decodeCounts(count)
-		}
+		r, err := ScanRun(rows)
 		if err != nil {
-			return nil, fmt.Errorf("state %s: run %d: %w", d.path, r.ID, err)
+			return nil, fmt.Errorf("state %s: run %d: %w", d.path, r.ID, classify(err))
 		}
 		out = append(out, r)
 	}
@@ -121,18 +108,9 @@ func (d *DB) Journal(ctx context.Context, runID int64) ([]user.Entry, error) {
 	defer rows.Close()
 	var out []user.Entry
 	for rows.Next() {
-		var (
-			e          user.Entry
-			at, fields string
-		)
-		if err := rows.Scan(&at, &e.Op, &e.UserID, &e.Username, &e.PlatformID, &fields, &e.Reason, &e.Error); err != nil {
-			return nil, fmt.Errorf("state %s: journal of run %d: %w", d.path, runID, classify(err))
-		}
-		if e.At, err = parseTime(at); err == nil && fields != "" {
-			err = json.Unmarshal([]byte(fields), &e.Fields)
-		}
+		e, err := ScanEntry(rows)
 		if err != nil {
-			return nil, fmt.Errorf("state %s: journal of run %d: %s: %w", d.path, runID, e.UserID, err)
+			return nil, fmt.Errorf("state %s: journal of run %d: %s: %w", d.path, runID, e.UserID, classify(err))
 		}
 		out = append(out, e)
 	}

@@ -54,6 +54,8 @@ type DB struct {
 	lock     *fileLock
 	now      func() time.Time
 	version  int
+	// retention is how long Prune keeps runs and journal entries.
+	retention time.Duration
 
 	// Prepared once: Save runs for every change of a run.
 	insertEntry  *sql.Stmt
@@ -69,6 +71,7 @@ type Option func(*options)
 type options struct {
 	now         func() time.Time
 	busyTimeout time.Duration
+	retention   time.Duration
 }
 
 // WithClock sets the clock used for the times the store itself records (run
@@ -85,7 +88,7 @@ func WithBusyTimeout(d time.Duration) Option {
 }
 
 func newOptions(opts []Option) options {
-	o := options{now: time.Now, busyTimeout: DefaultBusyTimeout}
+	o := options{now: time.Now, busyTimeout: DefaultBusyTimeout, retention: DefaultRetention}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -163,7 +166,7 @@ func openWriter(ctx context.Context, path string, o options) (*DB, error) {
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
 
-	d := &DB{path: path, sql: db, now: o.now}
+	d := &DB{path: path, sql: db, now: o.now, retention: o.retention}
 	if err := d.initWriter(ctx); err != nil {
 		db.Close()
 		return nil, classify(err)
@@ -178,6 +181,13 @@ func (d *DB) initWriter(ctx context.Context) error {
 	}
 	if current > latestVersion {
 		return &schemaTooNewError{version: current}
+	}
+	if current == 0 {
+		// A new file: pages freed by Prune go back to the file system
+		// (auto_vacuum must be set before the first table is created).
+		if _, err := d.sql.ExecContext(ctx, "PRAGMA auto_vacuum = INCREMENTAL"); err != nil {
+			return fmt.Errorf("set auto_vacuum: %w", err)
+		}
 	}
 	// WAL: readers (dry-runs, status) never block the writer nor it them.
 	if _, err := d.sql.ExecContext(ctx, "PRAGMA journal_mode = WAL"); err != nil {

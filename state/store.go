@@ -2,7 +2,6 @@ package state
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -82,7 +81,7 @@ func (d *DB) queryRecords(ctx context.Context, n int, query string, args ...any)
 
 // scanRecord reads one row of recordColumns into r. It is the inner loop of
 // Snapshot: plain strings and integers, JSON only for groups and extra.
-func scanRecord(rows *sql.Rows, r *user.Record) error {
+func scanRecord(rows RowScanner, r *user.Record) error {
 	var (
 		status, groups, extra, first, last, archived, failedOp string
 		active, attempts                                       int64
@@ -150,14 +149,10 @@ func (d *DB) Save(ctx context.Context, run int64, e user.Entry, rec *user.Record
 
 func (d *DB) save(ctx context.Context, run int64, e user.Entry, rec *user.Record) error {
 	// Encode before the transaction, to keep it short.
-	if e.At.IsZero() {
-		e.At = d.now()
-	}
-	fields, err := marshalJSON(e.Fields, len(e.Fields) == 0)
+	entryArgs, err := EntryArgs(run, e, d.now)
 	if err != nil {
 		return err
 	}
-	entryArgs := []any{run, formatTime(e.At), string(e.Op), e.UserID, e.Username, e.PlatformID, fields, e.Reason, e.Error}
 	var recArgs []any
 	if rec != nil {
 		if recArgs, err = recordArgs(rec); err != nil {

@@ -299,13 +299,28 @@ func (a *applier) do(ctx context.Context, c Change) (user.Entry, *user.Record, e
 		}
 		err := t.SetActive(ctx, c.PlatformID, false)
 		entry := user.Entry{PlatformID: c.PlatformID}
-		if IsNotFound(err) {
+		gone := IsNotFound(err)
+		if gone {
 			// Gone from the platform: access is removed all the same.
 			entry.Reason = c.Reason + "; the account no longer exists on the platform"
 			err = nil
 		}
 		if err != nil {
 			return entry, nil, fmt.Errorf("archive %s: %w", u.Username, err)
+		}
+		if a.e.FreeIdentifiers != "" && !gone {
+			// Access is gone already; the names are freed after, and a
+			// failure leaves the archive to be tried again.
+			freed, err := a.free(ctx, c.PlatformID, u)
+			if err != nil {
+				return entry, nil, fmt.Errorf("archive %s: the account is deactivated, but its username and email were not freed "+
+					"(sync.free_identifiers_on_archive): %w", u.Username, err)
+			}
+			base := c.User
+			if c.prev != nil {
+				base = c.prev.User
+			}
+			u, entry.Fields = freed, user.Compare(base, freed)
 		}
 		return entry, &user.Record{User: u, PlatformID: c.PlatformID, Status: user.StatusArchived, ArchivedAt: a.now().UTC()}, nil
 	case user.OpDelete:
@@ -356,7 +371,7 @@ func (a *applier) create(ctx context.Context, u user.User) (user.Entry, *user.Re
 				return user.Entry{Op: user.OpCreate}, nil, fmt.Errorf("create %s: %w", u.Username, err)
 			}
 			a.claim(acct.PlatformID, u.ID)
-			return user.Entry{Op: user.OpCreate, PlatformID: acct.PlatformID},
+			return user.Entry{Op: user.OpCreate, PlatformID: acct.PlatformID, Fields: user.Compare(user.User{}, u)},
 				&user.Record{User: u, PlatformID: acct.PlatformID, Status: user.StatusActive}, nil
 		}
 		if !IsConflict(err) {

@@ -13,19 +13,32 @@ import (
 // recomputed from them). Failures of single changes are in Report.Failed, as
 // with Run.
 func (e *Engine) ApplyPlan(ctx context.Context, mode string, plan Plan) (rep Report, err error) {
+	return e.ApplyPlans(ctx, mode, plan, nil)
+}
+
+// ApplyPlans is ApplyPlan followed, when the engine pushes groups, by the
+// group pass of the same run: its deletions and membership removals over
+// the group limits are made only when groups, the group plan approved with
+// plan, holds them.
+func (e *Engine) ApplyPlans(ctx context.Context, mode string, plan Plan, groups *GroupPlan) (rep Report, err error) {
 	done := e.startRun(ctx, &rep, &err, mode, false)
 	defer done()
 	rep.Plan = plan
 	if err != nil {
 		return rep, err
 	}
-	if len(plan.Changes) == 0 {
-		return rep, nil
+	if len(plan.Changes) > 0 {
+		records, err := e.Store.Snapshot(ctx)
+		if err != nil {
+			return rep, fmt.Errorf("read snapshot: %w", err)
+		}
+		err = e.applyPlan(ctx, &rep, func() (map[string]string, error) { return claimsOf(records), nil }, nil, plan)
+		if err != nil {
+			return rep, err
+		}
 	}
-	records, err := e.Store.Snapshot(ctx)
-	if err != nil {
-		return rep, fmt.Errorf("read snapshot: %w", err)
+	if e.Groups != nil {
+		err = e.groupPass(ctx, &rep, RunOptions{Mode: mode, ApprovedGroups: groups})
 	}
-	err = e.applyPlan(ctx, &rep, func() (map[string]string, error) { return claimsOf(records), nil }, nil, plan)
 	return rep, err
 }

@@ -143,6 +143,9 @@ func (e *Engine) RunChanged(ctx context.Context, ro RunOptions, ch Changed) (rep
 	// remove are those of Gone and of the disabled skipped entries.
 	rep.Plan = Diff(Directory{Users: ch.Users, Skipped: ch.Skipped}, records, e.OnRemoved)
 	rep.Plan.Managed = managed
+	if err := e.flagIdentifierMoves(ctx, &rep.Plan); err != nil {
+		return rep, err
+	}
 	// The snapshot's links are read only if a change may link an account.
 	claims := func() (map[string]string, error) {
 		sums, err := loadSummaries(ctx, st)

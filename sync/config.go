@@ -20,6 +20,8 @@ import (
 //	  full_reconcile_every: 24h    # list the platform and correct drift this often (0: only with --full)
 //	  unmanaged: report            # report | archive: accounts on the platform no directory user owns
 //	  on_missing: recreate         # recreate | report: managed accounts deleted on the platform by hand
+//	  delete_after: 30d            # delete accounts dirsync archived this long ago (0: never; default)
+//	  free_identifiers_on_archive: "{username}.left-{date}"  # rename on archive ("": never; default)
 type Config struct {
 	// OnRemoved: archive (default), delete or ignore.
 	OnRemoved OnRemoved `mapstructure:"on_removed"`
@@ -39,6 +41,13 @@ type Config struct {
 	Unmanaged Unmanaged `mapstructure:"unmanaged"`
 	// OnMissing: recreate (default) or report.
 	OnMissing OnMissing `mapstructure:"on_missing"`
+	// DeleteAfter: default 0 (never). An account dirsync archived that is
+	// still archived this long after is deleted (counted by the safety limits).
+	DeleteAfter time.Duration `mapstructure:"delete_after"`
+	// FreeIdentifiersOnArchive: default "" (never). A template (see
+	// CheckFreeTemplate) an archive renames the account's username and email
+	// by, so that they can be given to someone else.
+	FreeIdentifiersOnArchive string `mapstructure:"free_identifiers_on_archive"`
 }
 
 // Default returns the defaults documented on Config.
@@ -90,6 +99,14 @@ func (c Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("sync.on_missing: %q is not one of recreate, report", c.OnMissing))
 	}
+	if c.DeleteAfter < 0 {
+		errs = append(errs, fmt.Errorf("sync.delete_after: %v is negative; use 0 to never delete archived accounts", c.DeleteAfter))
+	}
+	if c.FreeIdentifiersOnArchive != "" {
+		if err := CheckFreeTemplate(c.FreeIdentifiersOnArchive); err != nil {
+			errs = append(errs, fmt.Errorf("sync.free_identifiers_on_archive: %q %w", c.FreeIdentifiersOnArchive, err))
+		}
+	}
 	for _, k := range c.AdoptBy {
 		switch k {
 		case user.MatchExternalID, user.MatchUserName, user.MatchEmail:
@@ -115,5 +132,7 @@ func (c Config) Options() Options {
 		QuarantineAfter: c.QuarantineAfter,
 		Unmanaged:       c.Unmanaged,
 		OnMissing:       c.OnMissing,
+		DeleteAfter:     c.DeleteAfter,
+		FreeIdentifiers: c.FreeIdentifiersOnArchive,
 	}
 }

@@ -190,6 +190,14 @@ type MetaStore interface {
 	SetMeta(ctx context.Context, key, value string) error
 }
 
+// Pruner is a Store that keeps a bounded history: the engine calls Prune at
+// the end of every run it recorded (not in a dry run), to drop the runs and
+// journal entries past their retention. A failure is told to Options.Warn:
+// the run itself is done.
+type Pruner interface {
+	Prune(ctx context.Context) error
+}
+
 // Store is the snapshot: what dirsync last pushed, plus runs and the journal.
 type Store interface {
 	SummaryStore

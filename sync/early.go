@@ -22,7 +22,9 @@ const (
 
 // earlyPush applies, while the directory is still being read, the updates
 // of users who are active on the platform and stay active: changes of their
-// data that neither grant nor take away access. Everything else — creates,
+// data that neither grant nor take away access (but for a username or email
+// the snapshot holds for another directory user: that waits for the plan,
+// which flags it). Everything else — creates,
 // reactivations, archives and deletes — waits for the whole read, the diff
 // and the safety check, as in any run. The platform's rate limit bounds the
 // apply, so pushing updates during the read ends a run with many of them up
@@ -127,8 +129,28 @@ func (p *earlyPush) updates(ctx context.Context, batch []user.User) ([]Change, e
 	// Every record given is of a user in batch, so Diff removes nobody.
 	plan := Diff(Directory{Users: batch}, recs, p.e.OnRemoved)
 	quarantine(&plan, p.e.QuarantineAfter, p.retry)
-	// The others go through the run's diff.
-	return slices.DeleteFunc(plan.Changes, func(c Change) bool { return c.Op != user.OpUpdate }), nil
+	// The others go through the run's diff, and so does an update giving
+	// a username or email the snapshot holds for another directory user:
+	// the plan flags it first (see IdentifierMove).
+	ups := slices.DeleteFunc(plan.Changes, func(c Change) bool { return c.Op != user.OpUpdate })
+	var values []string
+	for _, c := range ups {
+		for _, v := range given(c) {
+			values = append(values, v)
+		}
+	}
+	if len(values) == 0 {
+		return ups, nil
+	}
+	moves, err := p.e.moves(ctx, Plan{Changes: ups}, values)
+	if err != nil {
+		return nil, err
+	}
+	moved := map[string]bool{}
+	for _, m := range moves {
+		moved[m.ToID] = true
+	}
+	return slices.DeleteFunc(ups, func(c Change) bool { return moved[c.User.ID] }), nil
 }
 
 // count returns how many updates were handed to the applier during the read

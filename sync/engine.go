@@ -37,6 +37,13 @@ type Options struct {
 	OnMissing OnMissing
 	// Policy holds the safety limits.
 	Policy Policy
+	// FreeIdentifiers, when set, is the template (see CheckFreeTemplate) an
+	// archive renames the account's username and email by, so that they can
+	// be given to someone else. The Target must be an IdentifierFreer.
+	FreeIdentifiers string
+	// DeleteAfter deletes the accounts dirsync archived this long ago that are
+	// still archived (see planExpiredDeletes). 0: never.
+	DeleteAfter time.Duration
 	// Observe, when set, is called after each change is applied (err is nil on
 	// success). It is called from several goroutines at once.
 	Observe func(c Change, err error)
@@ -57,6 +64,10 @@ type Engine struct {
 	Target Target
 	Store  Store
 	Options
+	// Groups, when set, pushes directory groups after the users (the
+	// group pass, groups.go): the Target must be a GroupTarget and the
+	// Store a GroupStore.
+	Groups *Groups
 
 	// summariesLoaded, when set, is called once a run has loaded the
 	// snapshot's summaries (for tests).
@@ -89,6 +100,10 @@ type RunOptions struct {
 	// absolute limit (sync.max_archive) still holds. It cannot be Full, and
 	// it does not count as a full read of the directory.
 	Only string
+	// ApprovedGroups is a group plan an operator approved (dirsync apply):
+	// the group pass may make its deletions and membership removals over
+	// the group limits, and no others.
+	ApprovedGroups *GroupPlan
 	// FullBestEffort, with Full, goes on as an ordinary run when the platform
 	// cannot be listed (a scheduled full reconcile), noting why in
 	// Report.FullSkipped, instead of failing the run.
@@ -109,6 +124,8 @@ type Report struct {
 	Applied map[user.Op]int `json:"applied"`
 	// Failed lists the changes that failed; they are retried on the next run.
 	Failed []Failure `json:"failed,omitempty"`
+	// Groups is the group pass's report, when it ran.
+	Groups *GroupReport `json:"groups,omitempty"`
 	// FullSkipped says why a best-effort full reconcile did not happen.
 	FullSkipped string        `json:"full_skipped,omitempty"`
 	Duration    time.Duration `json:"duration_ns"`
@@ -152,12 +169,13 @@ func (e *Engine) now() time.Time {
 // Outcome is the run's outcome by its report and error.
 func (r Report) Outcome(err error) string {
 	var se *SafetyError
+	var gse *GroupSafetyError
 	switch {
-	case errors.As(err, &se):
+	case errors.As(err, &se), errors.As(err, &gse):
 		return OutcomeRefused
 	case err != nil:
 		return OutcomeFailed
-	case len(r.Failed) > 0:
+	case len(r.Failed) > 0, r.Groups != nil && len(r.Groups.Failed) > 0:
 		return OutcomePartial
 	}
 	return OutcomeSuccess
@@ -171,6 +189,14 @@ func (r Report) Counts() map[string]int {
 	}
 	for op, n := range r.Applied {
 		m[string(op)] = n
+	}
+	if g := r.Groups; g != nil {
+		for op, n := range g.Applied {
+			m[string(op)] = n
+		}
+		if len(g.Failed) > 0 {
+			m["group-failed"] = len(g.Failed)
+		}
 	}
 	return m
 }
@@ -231,6 +257,12 @@ func (e *Engine) run(ctx context.Context, ro RunOptions, dir *Directory) (rep Re
 	} else {
 		claims, diffStart, err = e.readPlan(ctx, &rep, ro, read)
 	}
+	if err == nil && ro.Only == "" {
+		err = e.planExpiredDeletes(ctx, &rep.Plan)
+	}
+	if err == nil {
+		err = e.flagIdentifierMoves(ctx, &rep.Plan)
+	}
 	if err != nil {
 		if !diffStart.IsZero() {
 			rep.Phases.Diff = e.now().Sub(diffStart)
@@ -243,6 +275,11 @@ func (e *Engine) run(ctx context.Context, ro RunOptions, dir *Directory) (rep Re
 		// The whole directory was read: the removals of change-event runs
 		// count from here.
 		e.fullReadDone(ctx)
+	}
+	if err == nil && e.Groups != nil && ro.Only == "" {
+		// The users' changes went through: their accounts are the
+		// groups' members.
+		err = e.groupPass(ctx, &rep, ro)
 	}
 	return rep, err
 }
@@ -390,6 +427,12 @@ func (e *Engine) finishRun(ctx context.Context, rep *Report, err *error) {
 	ferr := e.Store.FinishRun(context.WithoutCancel(ctx), rep.RunID, rep.Outcome(*err), rep.Counts(), errText)
 	if ferr != nil && *err == nil {
 		*err = fmt.Errorf("%w: finish run: %w", ErrStore, ferr)
+	}
+	if p, ok := e.Store.(Pruner); ok && ferr == nil {
+		if perr := p.Prune(context.WithoutCancel(ctx)); perr != nil {
+			e.warn(fmt.Sprintf("the run is recorded, but older runs and journal entries could not be pruned "+
+				"(state.retention; tried again at the end of the next run): %v", perr))
+		}
 	}
 }
 

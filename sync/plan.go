@@ -79,6 +79,10 @@ type Plan struct {
 	// its accounts. AdoptionsUnknown says why they could not be looked for.
 	Adoptions        int    `json:"adoptions,omitempty"`
 	AdoptionsUnknown string `json:"adoptions_unknown,omitempty"`
+	// IdentifierMoves lists the usernames and emails the changes give a
+	// directory user while the snapshot holds them for another (see
+	// IdentifierMove).
+	IdentifierMoves []IdentifierMove `json:"identifier_moves,omitempty"`
 }
 
 // Count returns how many changes of kind op the plan holds.

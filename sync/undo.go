@@ -32,6 +32,17 @@ func UndoArchives(run int64, journal []user.Entry, records []user.Record) Plan {
 		c := Change{Op: user.OpReactivate, PlatformID: e.PlatformID, Reason: reason, prev: rec, restore: true}
 		if rec != nil {
 			c.User, c.Attempts = rec.User, rec.Attempts
+			// An archive that freed the username and email
+			// (free_identifiers_on_archive) journalled the names it
+			// replaced: they are put back.
+			for _, f := range e.Fields {
+				switch {
+				case f.Field == user.FieldUsername && f.New == c.User.Username:
+					c.User.Username = f.Old
+				case f.Field == user.FieldEmail && f.New == c.User.Email:
+					c.User.Email = f.Old
+				}
+			}
 		} else {
 			c.User = user.User{ID: e.UserID, Username: e.Username}
 		}

@@ -86,3 +86,14 @@ type Summary struct {
 	// Hash is the record's User.Hash().
 	Hash string `json:"hash"`
 }
+
+// FormerHolder is a username or email (Field is FieldUsername or FieldEmail)
+// that directory user ID held until a change gave it another, at Until, as
+// the journal tells.
+type FormerHolder struct {
+	ID       string    `json:"id"`
+	Username string    `json:"username"`
+	Field    string    `json:"field"`
+	Value    string    `json:"value"`
+	Until    time.Time `json:"until"`
+}

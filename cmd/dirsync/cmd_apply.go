@@ -11,6 +11,7 @@ import (
 
 	"github.com/dirsync/dirsync/internal/app"
 	"github.com/dirsync/dirsync/internal/render"
+	dsync "github.com/dirsync/dirsync/sync"
 )
 
 type applyFlags struct {
@@ -90,7 +91,7 @@ func runApply(cmd *cobra.Command, cfg Config, g *globalFlags, log *zap.Logger, f
 		prog = render.NewTerminalProgress(os.Stderr)
 		a.Attach(prog)
 	}
-	rep, err := a.Engine.ApplyPlan(ctx, "apply", now.Plan)
+	rep, err := a.Engine.ApplyPlans(ctx, "apply", now.Plan, pf.Groups)
 	if prog != nil {
 		prog.Finish()
 	}
@@ -109,6 +110,7 @@ func runApply(cmd *cobra.Command, cfg Config, g *globalFlags, log *zap.Logger, f
 			fmt.Fprintln(out)
 			render.WriteReport(out, rep)
 		}
+		dsync.WriteGroupReport(out, rep.Groups)
 	}
 	return runOutcomeErr(rep, err)
 }

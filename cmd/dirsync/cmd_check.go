@@ -24,7 +24,10 @@ func newCheckCmd(g *globalFlags) *cobra.Command {
      profile maps them, and the match keys the data supports (read-only);
   5. the snapshot is readable, and its directory writable;
   6. a sync would not refuse an empty directory read (no users in scope
-     while the snapshot manages some).
+     while the snapshot manages some);
+  7. which usernames or emails a sync would give one directory user while
+     the snapshot holds them for another (an archived account's name, a
+     leaver's address given to a new hire), each with what to do.
 Settings that weaken security (ldap.allow_plaintext, insecure_skip_verify)
 are warned about.
 It exits 0 when all is well, 1 otherwise.`,

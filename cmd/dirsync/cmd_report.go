@@ -10,7 +10,7 @@ import (
 	"github.com/dirsync/dirsync/internal/app"
 	"github.com/dirsync/dirsync/internal/config"
 	"github.com/dirsync/dirsync/internal/render"
-	"github.com/dirsync/dirsync/state"
+	"github.com/dirsync/dirsync/state/stores"
 )
 
 func newReportCmd(g *globalFlags) *cobra.Command {
@@ -74,7 +74,7 @@ func targetReport(ctx context.Context, t config.Target) ([]render.ReportRow, err
 	if err != nil {
 		return nil, err
 	}
-	db, err := state.OpenReadOnly(ctx, t.State.Path)
+	db, err := stores.OpenReadOnly(ctx, t.State)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/dirsync/dirsync/internal/render"
 	svc "github.com/dirsync/dirsync/internal/service"
 	"github.com/dirsync/dirsync/state"
+	"github.com/dirsync/dirsync/state/stores"
 )
 
 func newStatusCmd(g *globalFlags) *cobra.Command {
@@ -41,7 +42,7 @@ every user whose last change failed, with the error and the attempt count.`,
 					return err
 				}
 				doc := map[string]any{"runs": st.Runs, "failing": st.Failing, "users": st.Users,
-					"quarantine_after": st.QuarantineAfter, "watch_refused": st.WatchRefused}
+					"quarantine_after": st.QuarantineAfter, "watch_refused": st.WatchRefused, "groups": st.Groups}
 				switch {
 				case output == "json" && len(targets) == 1:
 					return render.WriteJSON(out, doc)
@@ -74,8 +75,8 @@ every user whose last change failed, with the error and the attempt count.`,
 // readStatus reads what `dirsync status` shows of target t from its
 // snapshot, without writing or locking it.
 func readStatus(ctx context.Context, t config.Target, limit int) (render.Status, error) {
-	st := render.Status{Path: t.State.Path, QuarantineAfter: t.Sync.QuarantineAfter}
-	db, err := state.OpenReadOnly(ctx, t.State.Path)
+	st := render.Status{Path: stores.Where(t.State), QuarantineAfter: t.Sync.QuarantineAfter}
+	db, err := stores.OpenReadOnly(ctx, t.State)
 	if err != nil {
 		return st, err
 	}
@@ -91,6 +92,13 @@ func readStatus(ctx context.Context, t config.Target, limit int) (render.Status,
 		return st, err
 	}
 	st.Users = stats.Users
+	if gs, ok := db.(interface {
+		GroupStats(context.Context) (state.GroupStats, error)
+	}); ok {
+		if st.Groups, err = gs.GroupStats(ctx); err != nil {
+			return st, err
+		}
+	}
 	st.WatchRefused, err = svc.ReadWatchRefusals(ctx, db)
 	return st, err
 }

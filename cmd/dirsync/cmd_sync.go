@@ -218,6 +218,13 @@ func writeSyncResult(cmd *cobra.Command, out io.Writer, f *syncFlags, rep dsync.
 		}
 	} else {
 		var refusal *dsync.SafetyError
+		var groupRefusal *dsync.GroupSafetyError
+		if errors.As(err, &groupRefusal) {
+			fmt.Fprintln(cmd.ErrOrStderr(), "dirsync:", err)
+			render.WritePlan(out, rep.Plan)
+			dsync.WriteGroupReport(out, rep.Groups)
+			return &exitError{code: exitRefused} // said already
+		}
 		if errors.As(err, &refusal) {
 			// The refusal first, then the plan it refused, summed up: the
 			// operator must not have to scroll back for what to do.
@@ -232,6 +239,7 @@ func writeSyncResult(cmd *cobra.Command, out io.Writer, f *syncFlags, rep dsync.
 			fmt.Fprintln(out)
 			render.WriteReport(out, rep)
 		}
+		dsync.WriteGroupReport(out, rep.Groups)
 	}
 	if err != nil && f.output == "json" {
 		// Already in the JSON; still say it on stderr for humans and logs.
@@ -243,7 +251,7 @@ func writeSyncResult(cmd *cobra.Command, out io.Writer, f *syncFlags, rep dsync.
 
 // targetExit is the exit of one target's run.
 func targetExit(f *syncFlags, rep dsync.Report, err error) error {
-	if f.dryRun && err == nil && len(rep.Plan.Changes) > 0 {
+	if f.dryRun && err == nil && len(rep.Plan.Changes)+groupChanges(rep) > 0 {
 		return &exitError{code: exitPending}
 	}
 	return runOutcomeErr(rep, err)

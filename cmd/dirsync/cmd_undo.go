@@ -11,6 +11,8 @@ import (
 	"github.com/dirsync/dirsync/internal/config"
 	"github.com/dirsync/dirsync/internal/render"
 	"github.com/dirsync/dirsync/state"
+	"github.com/dirsync/dirsync/state/stores"
+	dsync "github.com/dirsync/dirsync/sync"
 )
 
 // undoWarning is what an undo cannot do: the next sync still follows the
@@ -62,13 +64,13 @@ reactivate; 1 some reactivations failed, or the run could not be read.`,
 func runUndo(cmd *cobra.Command, t config.Target, log *zap.Logger, run int64, dryRun bool, output string) error {
 	ctx := cmd.Context()
 	var (
-		db  *state.DB
+		db  state.Store
 		err error
 	)
 	if dryRun {
-		db, err = state.OpenReadOnly(ctx, t.State.Path)
+		db, err = stores.OpenReadOnly(ctx, t.State)
 	} else {
-		db, err = state.Open(ctx, t.State.Path)
+		db, err = stores.Open(ctx, t.State)
 	}
 	if err != nil {
 		return err
@@ -78,11 +80,16 @@ func runUndo(cmd *cobra.Command, t config.Target, log *zap.Logger, run int64, dr
 	if err != nil {
 		return &exitError{code: exitFailure, err: err}
 	}
+	groups, err := app.UndoGroupPlan(ctx, db, run)
+	if err != nil {
+		return &exitError{code: exitFailure, err: err}
+	}
 	out := cmd.OutOrStdout()
-	if dryRun || len(items) == 0 {
+	if dryRun || len(items)+len(groups.Changes) == 0 {
 		if output == "json" {
-			return render.WriteJSON(out, map[string]any{"run": run, "dry_run": dryRun, "reactivate": items})
+			return render.WriteJSON(out, map[string]any{"run": run, "dry_run": dryRun, "reactivate": items, "groups": groups.Changes})
 		}
+		writeUndoGroups(out, groups)
 		fmt.Fprintf(out, "Undo of run %d: %d to reactivate\n", run, len(items))
 		for _, it := range items {
 			fmt.Fprintf(out, "  ↺ reactivate %s (%s)", it.Username, it.PlatformID)
@@ -91,14 +98,14 @@ func runUndo(cmd *cobra.Command, t config.Target, log *zap.Logger, run int64, dr
 			}
 			fmt.Fprintln(out)
 		}
-		if dryRun && len(items) > 0 {
+		if dryRun && len(items)+len(groups.Changes) > 0 {
 			fmt.Fprintln(out, undoWarning)
 			return &exitError{code: exitPending}
 		}
 		return nil
 	}
 
-	rep, err := app.ApplyUndo(ctx, t, log, db, plan)
+	rep, err := app.ApplyUndoWithGroups(ctx, t, log, db, plan, groups)
 	if err != nil {
 		return &exitError{code: exitFailure, err: fmt.Errorf("undo of run %d (run %d): %w", run, rep.RunID, err)}
 	}
@@ -111,7 +118,7 @@ func runUndo(cmd *cobra.Command, t config.Target, log *zap.Logger, run int64, dr
 	}
 	failed := len(rep.Failed)
 	if output == "json" {
-		if err := render.WriteJSON(out, map[string]any{"run": run, "undo_run": rep.RunID, "reactivated": items}); err != nil {
+		if err := render.WriteJSON(out, map[string]any{"run": run, "undo_run": rep.RunID, "reactivated": items, "groups": rep.Groups}); err != nil {
 			return err
 		}
 	} else {
@@ -121,7 +128,11 @@ func runUndo(cmd *cobra.Command, t config.Target, log *zap.Logger, run int64, dr
 				fmt.Fprintf(out, "  ! %s: %s\n", it.Username, it.Error)
 			}
 		}
+		dsync.WriteGroupReport(out, rep.Groups)
 		fmt.Fprintln(out, undoWarning)
+	}
+	if rep.Groups != nil && len(rep.Groups.Failed) > 0 {
+		return &exitError{code: exitFailure, err: fmt.Errorf("%d group changes of the undo failed; run `dirsync undo --run %d` again", len(rep.Groups.Failed), run)}
 	}
 	if failed > 0 {
 		return &exitError{code: exitFailure, err: fmt.Errorf("%d of %d reactivations failed; run `dirsync undo --run %d` again", failed, len(items), run)}

@@ -9,6 +9,9 @@ import (
 
 // runOutcomeErr maps a run's result to the command's exit.
 func runOutcomeErr(rep dsync.Report, err error) error {
+	if gerr := groupOutcomeErr(rep, err); gerr != nil {
+		return gerr
+	}
 	var se *dsync.SafetyError
 	switch {
 	case errors.As(err, &se):

@@ -163,6 +163,7 @@ apply it with 'dirsync sync'.`,
 		newRunCmd(g),
 		newApplyCmd(g),
 		newUndoCmd(g),
+		newJournalCmd(g),
 	)
 	return root
 }

@@ -2,7 +2,10 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math"
+	"slices"
 	gosync "sync"
 
 	"go.uber.org/zap"
@@ -10,6 +13,7 @@ import (
 	"github.com/dirsync/dirsync/internal/config"
 	"github.com/dirsync/dirsync/ldapsource"
 	"github.com/dirsync/dirsync/state"
+	"github.com/dirsync/dirsync/state/postgres"
 	dsync "github.com/dirsync/dirsync/sync"
 	"github.com/dirsync/dirsync/target"
 	"github.com/dirsync/dirsync/target/rest"
@@ -21,6 +25,8 @@ import (
 // dirsync is built rather than found (or missed) at run time.
 var (
 	_ dsync.Store    = (*state.DB)(nil) // summaries, meta and intents included
+	_ dsync.Store    = (*postgres.DB)(nil)
+	_ dsync.Store    = state.Store(nil) // what openStore returns
 	_ dsync.Source   = ldapSource{}
 	_ dsync.Streamer = ldapSource{}
 	_ dsync.Streamer = (*sharedRead)(nil)
@@ -199,7 +205,7 @@ func WireTargets(ctx context.Context, cfg Config, log *zap.Logger, o WireOptions
 	}
 	var source dsync.Source = ldapSource{src}
 	if len(targets) > 1 {
-		source = newSharedRead(ldapSource{src})
+		source = newSharedRead(ldapSource{src}, unscoped(targets))
 	}
 	var apps []*App
 	for _, t := range targets {
@@ -232,9 +238,21 @@ func WireTargets(ctx context.Context, cfg Config, log *zap.Logger, o WireOptions
 			return nil, err
 		}
 		a.Directory = dir
+		a.Engine.Groups = groupPass(cfg, dir)
 		apps = append(apps, a)
 	}
 	return apps, nil
+}
+
+// unscoped counts the targets without a scope: those that share the read.
+func unscoped(targets []config.Target) int {
+	n := 0
+	for _, t := range targets {
+		if t.Scope == "" {
+			n++
+		}
+	}
+	return n
 }
 
 // closeAll closes every app.
@@ -259,12 +277,21 @@ type sharedRead struct {
 	}
 	once gosync.Once
 
-	mu    gosync.Mutex
-	more  *gosync.Cond // users appended, or the read ended
-	users []user.User  // every user emitted so far, in order
-	done  bool
-	skips []dsync.Skip
-	err   error
+	// takers is how many targets take this read (each once: Stream or
+	// Read). Once every one is streaming, the users all of them have
+	// passed are let go (their values zeroed), so that the read is not
+	// held whole; a taker of the whole read keeps every user.
+	takers int
+
+	mu       gosync.Mutex
+	more     *gosync.Cond // users appended, or the read ended
+	users    []user.User  // every user emitted so far, in order
+	done     bool
+	skips    []dsync.Skip
+	err      error
+	pos      []int // each streaming taker's position in users
+	whole    bool  // a taker reads the whole read: keep every user
+	released int   // users[:released] are let go
 }
 
 // sharedBatch is how many users the shared read hands over at once.
@@ -273,10 +300,22 @@ const sharedBatch = 512
 func newSharedRead(src interface {
 	dsync.Source
 	dsync.Streamer
-}) *sharedRead {
-	s := &sharedRead{src: src}
+}, takers int) *sharedRead {
+	s := &sharedRead{src: src, takers: takers}
 	s.more = gosync.NewCond(&s.mu)
 	return s
+}
+
+// releaseLocked lets go of the users every taker has passed, once every
+// taker streams. s.mu is held.
+func (s *sharedRead) releaseLocked() {
+	if s.whole || len(s.pos) < s.takers {
+		return
+	}
+	low := slices.Min(s.pos)
+	for ; s.released < low && s.released < len(s.users); s.released++ {
+		s.users[s.released] = user.User{}
+	}
 }
 
 // start starts the directory's stream, once.
@@ -312,8 +351,24 @@ func (s *sharedRead) start(ctx context.Context) {
 // gets them and returns the read's skips (withdrawn users included).
 func (s *sharedRead) Stream(ctx context.Context, emit func(user.User) error) ([]dsync.Skip, error) {
 	s.start(ctx)
+	s.mu.Lock()
+	if s.released > 0 {
+		s.mu.Unlock()
+		return nil, errors.New("the shared directory read was let go before this target took it; this is a bug in dirsync")
+	}
+	me := len(s.pos)
+	s.pos = append(s.pos, 0)
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.pos[me] = math.MaxInt // done: it holds nothing back
+		s.releaseLocked()
+		s.mu.Unlock()
+	}()
 	for i := 0; ; {
 		s.mu.Lock()
+		s.pos[me] = i
+		s.releaseLocked()
 		for i >= len(s.users) && !s.done {
 			s.more.Wait()
 		}
@@ -322,7 +377,9 @@ func (s *sharedRead) Stream(ctx context.Context, emit func(user.User) error) ([]
 			s.mu.Unlock()
 			return skips, err
 		}
-		next := s.users[i:] // appended to, never changed: read without the lock
+		// Appended to, and zeroed only below every taker's position: read
+		// without the lock.
+		next := s.users[i:]
 		s.mu.Unlock()
 		for _, u := range next {
 			if err := emit(u); err != nil {
@@ -338,6 +395,11 @@ func (s *sharedRead) Stream(ctx context.Context, emit func(user.User) error) ([]
 func (s *sharedRead) Read(ctx context.Context) (dsync.Directory, error) {
 	s.start(ctx)
 	s.mu.Lock()
+	if s.released > 0 {
+		s.mu.Unlock()
+		return dsync.Directory{}, errors.New("the shared directory read was let go before this target took it whole; this is a bug in dirsync")
+	}
+	s.whole = true
 	for !s.done {
 		s.more.Wait()
 	}
@@ -386,12 +448,7 @@ func wireTarget(ctx context.Context, t config.Target, log *zap.Logger, o WireOpt
 	if err != nil {
 		return nil, err
 	}
-	var st *state.DB
-	if o.ReadOnly {
-		st, err = state.OpenReadOnly(ctx, t.State.Path)
-	} else {
-		st, err = state.Open(ctx, t.State.Path)
-	}
+	st, err := openStore(ctx, t.State, o.ReadOnly)
 	if err != nil {
 		return nil, err
 	}
@@ -454,6 +511,7 @@ func SummaryFields(rep dsync.Report, mode string, err error) []zap.Field {
 	if mode == "full" {
 		f = append(f, zap.Int("drifted", rep.Plan.Drifted), zap.Int("unmanaged", len(rep.Plan.Unmanaged)))
 	}
+	f = append(f, groupSummaryFields(rep)...)
 	if err != nil {
 		f = append(f, zap.Error(err))
 	}

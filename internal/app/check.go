@@ -14,6 +14,8 @@ import (
 
 	"github.com/dirsync/dirsync/internal/render"
 	"github.com/dirsync/dirsync/ldapsource"
+	"github.com/dirsync/dirsync/state"
+	"github.com/dirsync/dirsync/state/stores"
 	dsync "github.com/dirsync/dirsync/sync"
 )
 
@@ -89,14 +91,25 @@ func Check(ctx context.Context, out io.Writer, cfg Config, targets ...string) (f
 
 		path := t.State.Path
 		recs, snapErr := a.Engine.Store.Snapshot(ctx)
-		step(snapErr, fmt.Sprintf("snapshot %s: %d records", path, len(recs)), "check state.path and its permissions")
-		step(stateWritable(path), fmt.Sprintf("snapshot directory %s is writable", filepath.Dir(path)),
-			"create the directory, or give the user dirsync runs as write access to it (and to the snapshot's files), or change state.path")
+		if t.State.Driver == state.DriverPostgres {
+			step(snapErr, fmt.Sprintf("snapshot %s: %d records", stores.Where(t.State), len(recs)),
+				"check state.url, the database's password (PGPASSWORD or ~/.pgpass) and that the role may create tables in it")
+		} else {
+			step(snapErr, fmt.Sprintf("snapshot %s: %d records", path, len(recs)), "check state.path and its permissions")
+			step(stateWritable(path), fmt.Sprintf("snapshot directory %s is writable", filepath.Dir(path)),
+				"create the directory, or give the user dirsync runs as write access to it (and to the snapshot's files), or change state.path")
+		}
 		if tdirErr == nil && snapErr == nil {
 			// What the sync's safety check refuses first.
-			if plan := dsync.Diff(tdir, recs, a.Engine.OnRemoved); plan.InScope == 0 && plan.Managed > 0 {
+			plan := dsync.Diff(tdir, recs, a.Engine.OnRemoved)
+			if plan.InScope == 0 && plan.Managed > 0 {
 				step(fmt.Errorf("the directory read found no users in scope, but the snapshot manages %d: `dirsync sync` would refuse to archive them all", plan.Managed),
 					"", "check ldap.base_dn and ldap.user_filter; if every user really left, run `dirsync sync --allow-empty-directory`")
+			}
+			if moves, err := a.Engine.IdentifierMoves(ctx, plan); err != nil {
+				step(err, "", "check state.path and its permissions")
+			} else {
+				render.WriteIdentifierMoves(out, moves)
 			}
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/dirsync/dirsync/internal/config"
 	"github.com/dirsync/dirsync/internal/render"
 	svc "github.com/dirsync/dirsync/internal/service"
+	"github.com/dirsync/dirsync/state/postgres"
 	dsync "github.com/dirsync/dirsync/sync"
 	"github.com/dirsync/dirsync/target"
 )
@@ -74,6 +75,8 @@ type Daemon struct {
 	// settlePlatform). platMu: held while one is got.
 	platMu    gosync.Mutex
 	platforms map[string]*keptPlatform // by target name
+
+	lead *leadership // the leader election (state.driver postgres); nil with SQLite
 }
 
 // keptPlatform is a target's platform client kept across runs, with what it
@@ -100,6 +103,7 @@ func NewDaemon(cfg Config, log *zap.Logger, o DaemonOptions) *Daemon {
 	s := &Daemon{
 		opts: o, root: root, log: log, m: svc.NewMetrics(o.Version), cfg: cfg, started: time.Now(), limits: svc.DefaultListenerLimits,
 		platforms: map[string]*keptPlatform{}, lastTargets: map[string]svc.TargetStatus{},
+		lead: newLeadership(cfg.State),
 	}
 	for _, t := range cfg.TargetList() {
 		s.m.AddTarget(t.Name)
@@ -160,19 +164,28 @@ func (s *Daemon) Serve(ctx context.Context) error {
 	s.mu.Lock()
 	s.sched = sched
 	s.mu.Unlock()
-	s.stopSched = s.background(ctx, "scheduler", sched)
-	defer s.stopSched()
-	if w := s.startWatcher(cfg); w != nil {
-		s.mu.Lock()
-		s.watch = w
-		s.mu.Unlock()
+	if s.lead != nil {
+		// Only the leader schedules, watches and runs (see leader.go).
+		defer s.background(ctx, "leader election", s.gate())()
+		s.log.Info("service started", zap.String("listen", ln.Addr().String()), zap.String("schedule", cfg.Schedule),
+			zap.String("state", cfg.State.RedactedURL()), zap.String("leader", "standing by until this process leads"),
+			zap.String("version", s.opts.Version))
+	} else {
+		s.m.Leader.Set(1)
+		s.stopSched = s.background(ctx, "scheduler", sched)
+		defer s.stopSched()
+		if w := s.startWatcher(cfg); w != nil {
+			s.mu.Lock()
+			s.watch = w
+			s.mu.Unlock()
+		}
+		s.log.Info("service started", zap.String("listen", ln.Addr().String()), zap.String("schedule", cfg.Schedule),
+			zap.Time("next_run", sched.Next()), zap.String("version", s.opts.Version))
+		if s.opts.RunAtStart {
+			s.trigger("start")
+		}
 	}
 	defer s.stopWatcher()
-	s.log.Info("service started", zap.String("listen", ln.Addr().String()), zap.String("schedule", cfg.Schedule),
-		zap.Time("next_run", sched.Next()), zap.String("version", s.opts.Version))
-	if s.opts.RunAtStart {
-		s.trigger("start")
-	}
 	s.notify("READY=1\nSTATUS=serving on " + ln.Addr().String())
 
 	// A failed listener stops the service as a stop signal does, and the
@@ -222,6 +235,7 @@ func (s *Daemon) stopWatcher() {
 // force, over one directory read, opening (and locking) the snapshots for
 // the run's duration only.
 func (s *Daemon) runOnce(reason string) {
+	ctx := s.termRunCtx()
 	s.m.Running.Set(1)
 	defer s.m.Running.Set(0)
 	cfg := s.config()
@@ -230,10 +244,10 @@ func (s *Daemon) runOnce(reason string) {
 	// The events and cookies the change stream gathered so far are covered
 	// by this run's directory read.
 	take := s.fullReadTake()
-	apps, err := s.wire(s.runCtx, cfg)
+	apps, err := s.wire(ctx, cfg)
 	var res []Result
 	if err != nil {
-		s.fullReadDone(s.runCtx, nil, take, false)
+		s.fullReadDone(ctx, nil, take, false)
 		for _, t := range cfg.TargetList() {
 			res = append(res, Result{App: &App{Name: t.Name, Target: t}, Err: err})
 		}
@@ -246,7 +260,7 @@ func (s *Daemon) runOnce(reason string) {
 		for _, r := range res {
 			ok = ok && svc.Completed(r.Outcome())
 		}
-		s.fullReadDone(s.runCtx, apps, take, ok)
+		s.fullReadDone(ctx, apps, take, ok)
 		for i, a := range apps {
 			if cerr := a.Close(); cerr != nil && res[i].Err == nil {
 				res[i].Err = fmt.Errorf("close snapshot: %w", cerr)
@@ -287,7 +301,7 @@ func (s *Daemon) runOnce(reason string) {
 		if len(res) > 1 || r.App.Name != config.DefaultTarget {
 			fields = append(fields, zap.String("target", r.App.Name))
 		}
-		if s.runCtx.Err() != nil {
+		if ctx.Err() != nil {
 			fields = append(fields, zap.Bool("aborted", true))
 		}
 		switch r.Outcome() {
@@ -318,23 +332,24 @@ func outcomeRank(outcome string) int {
 // sync.full_reconcile_every, a run lists the platform and corrects drift,
 // as `dirsync sync` does.
 func (s *Daemon) runTarget(a *App) (dsync.Report, error) {
+	ctx := s.termRunCtx()
 	log := s.root
 	if a.Name != config.DefaultTarget {
 		log = log.With(zap.String("target", a.Name))
 	}
-	full := FullDue(s.runCtx, a, a.Target.Sync.FullReconcileEvery, false, false, log)
+	full := FullDue(ctx, a, a.Target.Sync.FullReconcileEvery, false, false, log)
 	mode := "sync"
 	if full {
 		mode = "full"
 	}
 	a.mode = mode
-	rep, err := a.Engine.Run(s.runCtx, dsync.RunOptions{Mode: mode, Full: full, FullBestEffort: true})
+	rep, err := a.Engine.Run(ctx, dsync.RunOptions{Mode: mode, Full: full, FullBestEffort: true})
 	if rep.FullSkipped != "" {
 		log.Warn("scheduled full reconcile skipped: the platform could not be listed; the next run tries again",
 			zap.String("reason", rep.FullSkipped))
 	}
 	if full && err == nil && rep.FullSkipped == "" {
-		MarkFull(s.runCtx, a, log)
+		MarkFull(ctx, a, log)
 	}
 	return rep, err
 }
@@ -342,10 +357,23 @@ func (s *Daemon) runTarget(a *App) (dsync.Report, error) {
 // wire wires a run of every target with cfg and the platform clients of
 // the process.
 func (s *Daemon) wire(ctx context.Context, cfg Config) ([]*App, error) {
-	return WireTargets(ctx, cfg, s.root, WireOptions{
+	var lease *postgres.Lease
+	if s.lead != nil {
+		if lease = s.lead.leader.Current(); lease == nil {
+			return nil, fmt.Errorf("not leading: %w", postgres.ErrLeaseLost)
+		}
+	}
+	return WireTargets(s.withLease(ctx), cfg, s.root, WireOptions{
 		Observers: func(name string) []Observer { return []Observer{s.m.For(name)} },
-		Platform:  s.platform,
-		Throttle:  func(name string) *throttleLog { return s.kept(name).throttle },
+		Platform: func(t config.Target, tl *throttleLog, obs []Observer) (Platform, error) {
+			plat, err := s.platform(t, tl, obs)
+			if err != nil || lease == nil {
+				return plat, err
+			}
+			// A leader's run checks its lease before each platform write.
+			return fencedPlatform{Platform: plat, lease: lease}, nil
+		},
+		Throttle: func(name string) *throttleLog { return s.kept(name).throttle },
 	})
 }
 
@@ -501,7 +529,10 @@ func (s *Daemon) status() svc.Status {
 	}
 	sched := s.sched
 	s.mu.Unlock()
-	if sched != nil {
+	if s.lead != nil {
+		st.Leader, st.LeaderID = s.role()
+	}
+	if sched != nil && st.Leader != svc.RoleStandby {
 		st.NextRun = sched.Next()
 	}
 	if w != nil {

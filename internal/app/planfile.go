@@ -40,6 +40,9 @@ type PlanFile struct {
 	// Target names the target the plan is for.
 	Target string     `json:"target,omitempty"`
 	Plan   dsync.Plan `json:"plan"`
+	// Groups is the group plan (groups.push): apply makes its deletions and
+	// membership removals, and no others over the group limits.
+	Groups *dsync.GroupPlan `json:"groups,omitempty"`
 }
 
 // RecordingSource keeps the last directory read, for the plan's fingerprint.
@@ -82,7 +85,9 @@ func fingerprints(dir dsync.Directory, records []user.Record) (dirFP, snapFP str
 // how an operator approves it.
 func SavePlan(ctx context.Context, path string, a *App, rec *RecordingSource, rep dsync.Report, o SavePlanOptions, runErr error) error {
 	var se *dsync.SafetyError
-	if (runErr != nil && !errors.As(runErr, &se)) || !rec.read {
+	var gse *dsync.GroupSafetyError
+	refused := errors.As(runErr, &se) || errors.As(runErr, &gse)
+	if (runErr != nil && !refused) || !rec.read {
 		return nil // no plan to save; the run's error says why
 	}
 	records, err := a.Engine.Store.Snapshot(ctx)
@@ -91,10 +96,13 @@ func SavePlan(ctx context.Context, path string, a *App, rec *RecordingSource, re
 	}
 	pf := PlanFile{Format: planFormat, Created: time.Now().UTC(), Version: o.Version,
 		Full: o.Full, RetryQuarantined: o.RetryQuarantined, Target: a.Name, Plan: rep.Plan}
+	if rep.Groups != nil {
+		pf.Groups = &rep.Groups.Plan
+	}
 	if pf.Directory, pf.Snapshot, err = fingerprints(rec.dir, records); err != nil {
 		return err
 	}
-	if se != nil {
+	if refused {
 		pf.Refused = runErr.Error()
 	}
 	b, err := json.MarshalIndent(pf, "", "  ")

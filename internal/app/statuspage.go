@@ -1,10 +1,14 @@
 package app
 
 import (
+	"context"
 	"time"
 
 	svc "github.com/dirsync/dirsync/internal/service"
+	"github.com/dirsync/dirsync/state"
+	"github.com/dirsync/dirsync/state/stores"
 	dsync "github.com/dirsync/dirsync/sync"
+	"github.com/dirsync/dirsync/user"
 )
 
 // statusPage returns the status page of cfg (status_page), nil when it is
@@ -22,7 +26,7 @@ func statusPage(cfg Config) (*svc.Page, error) {
 		targets = append(targets, svc.PageTarget{
 			Name:            t.Name,
 			QuarantineAfter: t.Sync.QuarantineAfter,
-			Source:          svc.SnapshotFile(t.State.Path),
+			Source:          snapshotSource{t.State},
 		})
 	}
 	return svc.NewPage(svc.PageOptions{Token: token, Targets: targets}), nil
@@ -37,4 +41,35 @@ func targetStatus(name string, rep dsync.Report, outcome string, end time.Time) 
 		return svc.TargetStatus{}, false
 	}
 	return svc.TargetStatus{Name: name, Run: rep.RunID, Finished: end, Skipped: rep.Plan.Skipped}, true
+}
+
+// snapshotSource is the status page's StatusSource of one target's
+// snapshot, SQLite or PostgreSQL: each read opens it read-only (without
+// locking it), as `dirsync status` does.
+type snapshotSource struct{ cfg state.Config }
+
+// Runs returns the latest limit runs of the snapshot, newest first.
+func (s snapshotSource) Runs(ctx context.Context, limit int) ([]state.Run, error) {
+	if s.cfg.Driver != state.DriverPostgres {
+		return svc.SnapshotFile(s.cfg.Path).Runs(ctx, limit)
+	}
+	db, err := stores.OpenReadOnly(ctx, s.cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	return db.Runs(ctx, limit)
+}
+
+// Unsettled returns the snapshot's pending and failing records.
+func (s snapshotSource) Unsettled(ctx context.Context) ([]user.Record, error) {
+	if s.cfg.Driver != state.DriverPostgres {
+		return svc.SnapshotFile(s.cfg.Path).Unsettled(ctx)
+	}
+	db, err := stores.OpenReadOnly(ctx, s.cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	return db.Unsettled(ctx)
 }

@@ -114,7 +114,7 @@ func TestSharedRead_EveryTargetGetsTheUsersAsTheyComeAndTheWholeReadWithoutTheWi
 		skips: []dsync.Skip{{ID: "1", Reason: "duplicate username", Withdrawn: true}, {ID: "x", Reason: "duplicate username"}},
 		step:  make(chan struct{}),
 	}
-	s := newSharedRead(src)
+	s := newSharedRead(src, 3) // two streams and a whole read
 	ctx := context.Background()
 	got := make(chan string, 2*len(users))
 	streamed := make(chan []dsync.Skip, 2)
@@ -151,5 +151,36 @@ func TestSharedRead_EveryTargetGetsTheUsersAsTheyComeAndTheWholeReadWithoutTheWi
 	}
 	if len(dir.Skipped) != 2 || dir.Skipped[0].Withdrawn {
 		t.Errorf("whole read: skipped %+v, want both entries as plain skips", dir.Skipped)
+	}
+}
+
+func TestSharedRead_UsersEveryTargetPassedAreLetGo(t *testing.T) {
+	users := make([]user.User, 3*sharedBatch)
+	for i := range users {
+		users[i] = user.User{ID: fmt.Sprint(i + 1), Username: fmt.Sprint("u", i+1)}
+	}
+	step := make(chan struct{})
+	close(step) // no waiting
+	s := newSharedRead(streamer{users: users, step: step}, 2)
+	ctx := context.Background()
+	var counts [2]int
+	done := make(chan struct{}, 2)
+	for i := range 2 {
+		go func() {
+			if _, err := s.Stream(ctx, func(user.User) error { counts[i]++; return nil }); err != nil {
+				t.Error(err)
+			}
+			done <- struct{}{}
+		}()
+	}
+	<-done
+	<-done
+	if counts[0] != len(users) || counts[1] != len(users) {
+		t.Fatalf("users taken: %v, want %d each", counts, len(users))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.released != len(users) || s.users[0].ID != "" || s.users[len(users)-1].ID != "" {
+		t.Errorf("released %d of %d users after both targets took them all", s.released, len(users))
 	}
 }

@@ -24,7 +24,7 @@ type UndoItem struct {
 // UndoPlan returns the reactivations that undo run's archives (see
 // dsync.UndoArchives), and the accounts they reactivate with why the run
 // archived each.
-func UndoPlan(ctx context.Context, db *state.DB, run int64) (dsync.Plan, []UndoItem, error) {
+func UndoPlan(ctx context.Context, db state.Store, run int64) (dsync.Plan, []UndoItem, error) {
 	entries, err := db.Journal(ctx, run)
 	if err != nil {
 		return dsync.Plan{}, nil, err

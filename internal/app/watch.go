@@ -24,11 +24,14 @@ func (w *watcher) stop() { w.halt() }
 
 // startWatcher starts following the directory when ldap.watch asks for it.
 func (s *Daemon) startWatcher(cfg Config) *watcher {
+	if !s.leading() {
+		return nil // the leader's (see leader.go)
+	}
 	w := svc.NewWatcher(cfg.LDAP, svc.WatchDeps{
 		Log:      s.root.With(zap.String(keyComponent, "watch")),
 		Metrics:  s.m,
 		Runner:   s.runner,
-		RunCtx:   s.runCtx,
+		RunCtx:   s.termRunCtx(),
 		FullRead: func() { s.runOnce("watch: full read") },
 		OpenRun: func(ctx context.Context) (svc.EventRun, error) {
 			apps, err := s.wire(ctx, s.config())
@@ -38,7 +41,7 @@ func (s *Daemon) startWatcher(cfg Config) *watcher {
 			return eventRun{appSet(apps), s}, nil
 		},
 		Settle:   func(string) {}, // each target's, by eventRun
-		OpenMeta: openMeta(cfg),
+		OpenMeta: s.openMeta(cfg),
 		Summary:  SummaryFields,
 	})
 	if w == nil {
@@ -98,16 +101,15 @@ func (s *Daemon) fullReadDone(ctx context.Context, apps []*App, t *svc.WatchTake
 // openMeta opens the meta of cfg's snapshot for the watcher (see
 // svc.WatchDeps.OpenMeta): the first target's, where the streams' cookies
 // are read back (every target's snapshot keeps them) and their refusals
-// recorded.
-func openMeta(cfg Config) func(ctx context.Context, readOnly bool) (svc.Meta, error) {
-	path := cfg.TargetList()[0].State.Path
+// recorded; with postgres, under the leader's lease.
+func (s *Daemon) openMeta(cfg Config) func(ctx context.Context, readOnly bool) (svc.Meta, error) {
+	st := cfg.TargetList()[0].State
 	return func(ctx context.Context, readOnly bool) (svc.Meta, error) {
-		if !readOnly {
-			return state.Open(ctx, path)
+		if st.Driver != state.DriverPostgres && readOnly {
+			if _, err := os.Stat(st.Path); err != nil {
+				return nil, fmt.Errorf("state: %w", err)
+			}
 		}
-		if _, err := os.Stat(path); err != nil {
-			return nil, fmt.Errorf("state: %w", err)
-		}
-		return state.OpenReadOnly(ctx, path)
+		return openStore(s.withLease(ctx), st, readOnly)
 	}
 }

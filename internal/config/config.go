@@ -49,6 +49,9 @@ type Config struct {
 	// Transform shapes each user's fields after the directory mapping; Load
 	// hands it to the directory source (LDAP.Transform).
 	Transform transform.Config `mapstructure:"transform"`
+	// Groups is the group push (`groups:`), for every target: its
+	// directory keys are checked by ldapsource, the rest by sync.
+	Groups dsync.GroupsConfig `mapstructure:"groups"`
 	// Schedule is the cron expression `dirsync run` syncs on (default every 15 minutes).
 	Schedule string `mapstructure:"schedule"`
 	// Listen is the address of /metrics, /healthz and /readyz (default 127.0.0.1:9464).
@@ -99,6 +102,7 @@ func Default() Config {
 		Target:   target.Default(),
 		Sync:     dsync.Default(),
 		State:    state.Default(),
+		Groups:   dsync.DefaultGroups(),
 		Schedule: "*/15 * * * *",
 		Listen:   "127.0.0.1:9464",
 		// Tolerates a few failed runs on a 15-minute schedule.
@@ -118,6 +122,19 @@ func (c Config) Problems() []string {
 	p = append(p, problems(c.Sync.Validate())...)
 	p = append(p, problems(c.State.Validate())...)
 	p = append(p, problems(c.Transform.Validate())...)
+	p = append(p, problems(c.Groups.Validate())...)
+	if c.Groups.Push {
+		p = append(p, problems(c.GroupSearch().Validate())...)
+		for _, t := range c.TargetList() {
+			if t.Target.Type == target.TypeREST && !t.Target.Rest.Groups.Configured() {
+				key := "target.rest.groups"
+				if len(c.Targets) > 0 {
+					key = fmt.Sprintf("targets[%s].rest.groups", t.Name)
+				}
+				p = append(p, "groups.push: "+key+" must declare the platform's group endpoints (docs/rest-profiles.md, \"Group push\")")
+			}
+		}
+	}
 	p = append(p, c.Log.Problems()...)
 	if _, err := cron.ParseStandard(c.Schedule); err != nil {
 		p = append(p, fmt.Sprintf("schedule: %q is not a cron expression: %v", c.Schedule, err))
@@ -130,6 +147,16 @@ func (c Config) Problems() []string {
 	}
 	p = append(p, c.statusPageProblems()...)
 	return p
+}
+
+// GroupSearch is the directory side of the `groups:` section.
+func (c Config) GroupSearch() ldapsource.GroupSearch {
+	return ldapsource.GroupSearch{
+		BaseDN:        c.Groups.BaseDN,
+		Filter:        c.Groups.Filter,
+		NameAttribute: c.Groups.NameAttribute,
+		Flatten:       c.Groups.Nested == dsync.NestedFlatten,
+	}
 }
 
 // statusPageProblems reports the problems of the status page's keys.

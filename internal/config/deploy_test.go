@@ -5,18 +5,26 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/dirsync/dirsync/state"
 )
 
 // configMapConfig returns the dirsync.yaml block of the Kubernetes ConfigMap.
 func configMapConfig(t *testing.T) string {
 	t.Helper()
-	b, err := os.ReadFile("../../deploy/kubernetes/configmap.yaml")
+	return configMapConfigAt(t, "../../deploy/kubernetes/configmap.yaml")
+}
+
+// configMapConfigAt returns the dirsync.yaml block of the ConfigMap at path.
+func configMapConfigAt(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, block, ok := strings.Cut(string(b), "  dirsync.yaml: |\n")
 	if !ok {
-		t.Fatal("configmap.yaml has no dirsync.yaml block")
+		t.Fatalf("%s has no dirsync.yaml block", path)
 	}
 	var out strings.Builder
 	for _, line := range strings.Split(block, "\n") {
@@ -48,6 +56,28 @@ func TestDeployConfigMap_IsAValidConfig(t *testing.T) {
 	}
 	if cfg.State.Path != "/var/lib/dirsync/state.db" {
 		t.Errorf("state.path %q, want the PVC's mount /var/lib/dirsync/state.db", cfg.State.Path)
+	}
+}
+
+func TestDeployPostgresConfigMap_IsAValidActiveStandbyConfig(t *testing.T) {
+	dir := t.TempDir()
+	cfgText := configMapConfigAt(t, "../../deploy/kubernetes/postgres/configmap.yaml")
+	for _, name := range []string{"ldap-password", "platform-token"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("x\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfgText = strings.ReplaceAll(cfgText, "/etc/dirsync/credentials/", dir+"/")
+	file := filepath.Join(dir, "dirsync.yaml")
+	if err := os.WriteFile(file, []byte(cfgText), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(file, nil)
+	if err != nil {
+		t.Fatalf("the ConfigMap's dirsync.yaml:\n%s\n%v", cfgText, err)
+	}
+	if cfg.State.Driver != state.DriverPostgres || cfg.State.URL == "" || cfg.State.LeaseTTL <= 0 {
+		t.Errorf("state %+v, want driver postgres with a URL and a lease TTL", cfg.State)
 	}
 }
 

@@ -186,11 +186,45 @@ func checkDurations(settings map[string]any, keys []string, overrides map[string
 			}
 			continue
 		}
-		if _, err := time.ParseDuration(text); err != nil {
-			*problems = append(*problems, fmt.Sprintf("%s: %q is not a duration%s; write e.g. 30s, 5m or 1h30m", key, text, from))
+		if _, err := ParseDuration(text); err != nil {
+			*problems = append(*problems, fmt.Sprintf("%s: %q is not a duration%s; write e.g. 30s, 5m, 1h30m or 30d", key, text, from))
 			delete(parent, leaf)
 		}
 	}
+}
+
+// ParseDuration is time.ParseDuration that also takes whole days first:
+// "30d", "1d12h". A day is 24 hours.
+func ParseDuration(s string) (time.Duration, error) {
+	days, rest, ok := strings.Cut(s, "d")
+	if !ok {
+		return time.ParseDuration(s)
+	}
+	n, err := strconv.ParseInt(days, 10, 32)
+	if err != nil || days == "" || days[0] == '+' {
+		return 0, fmt.Errorf("duration %q: days must be a whole number, e.g. 30d", s)
+	}
+	d := time.Duration(n) * 24 * time.Hour
+	if rest != "" {
+		r, err := time.ParseDuration(rest)
+		if err != nil || strings.HasPrefix(rest, "-") || strings.HasPrefix(rest, "+") {
+			return 0, fmt.Errorf("duration %q: after the days, write e.g. 12h", s)
+		}
+		if n < 0 {
+			r = -r
+		}
+		d += r
+	}
+	return d, nil
+}
+
+// stringToDurationHook decodes a string into a time.Duration with
+// ParseDuration.
+func stringToDurationHook(from, to reflect.Type, data any) (any, error) {
+	if from.Kind() != reflect.String || to != durationType {
+		return data, nil
+	}
+	return ParseDuration(data.(string))
 }
 
 // restoreMapKeys gives the keys of map-valued settings (ldap.attributes.extra:

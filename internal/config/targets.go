@@ -154,7 +154,7 @@ func decodeInto(settings map[string]any, dst any) error {
 		Result:           dst,
 		WeaklyTypedInput: true,
 		DecodeHook: mapstructure.ComposeDecodeHookFunc(
-			mapstructure.StringToTimeDurationHookFunc(),
+			stringToDurationHook,
 			mapstructure.StringToSliceHookFunc(","),
 		),
 	})

@@ -83,6 +83,7 @@ func writePlanNotes(w io.Writer, p dsync.Plan) {
 	writeQuarantined(w, p.Quarantined)
 	WriteUnmanaged(w, p.Unmanaged)
 	WriteMissing(w, p.Missing)
+	WriteIdentifierMoves(w, p.IdentifierMoves)
 }
 
 // refusedListed is how many changes of each kind a refused plan lists.

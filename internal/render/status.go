@@ -24,11 +24,14 @@ type Status struct {
 	Users           map[user.Status]int
 	QuarantineAfter int
 	WatchRefused    []svc.WatchRefusal
+	// Groups counts the pushed groups (groups.push; groups.go).
+	Groups state.GroupStats
 }
 
 // WriteStatus prints st as `dirsync status` does.
 func WriteStatus(out io.Writer, st Status) error {
 	WriteWatchRefusals(out, st.WatchRefused)
+	writeGroupStatus(out, st.Groups)
 	fmt.Fprintf(out, "Snapshot %s: %d active, %d archived, %d pending, %d deleted\n\n", st.Path,
 		st.Users["active"], st.Users["archived"], st.Users["pending"], st.Users["deleted"])
 	if len(st.Runs) == 0 {

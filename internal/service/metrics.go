@@ -45,6 +45,9 @@ type Metrics struct {
 	WatchRuns      *prometheus.CounterVec
 	WatchRefused   prometheus.Gauge
 	WatchRefusals  prometheus.Counter
+
+	groups *groupMetrics // metrics_groups.go
+	Leader prometheus.Gauge
 }
 
 // durationBuckets span 10ms to about 45 minutes.
@@ -122,6 +125,11 @@ func NewMetrics(version string) *Metrics {
 			Help: "Attempts to start a change stream that the directory refused.",
 		}),
 	}
+	m.Leader = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "dirsync_leader",
+		Help: "1 while this process runs the syncs: always with the SQLite snapshot; with state.driver postgres, while it holds the lease (0: it stands by).",
+	})
+	m.reg.MustRegister(m.Leader)
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "dirsync_build_info",
 		Help:        "Always 1; the version label is dirsync's version.",
@@ -144,12 +152,14 @@ func NewMetrics(version string) *Metrics {
 	for _, o := range []string{dsync.OutcomeSuccess, dsync.OutcomePartial, dsync.OutcomeFailed, dsync.OutcomeRefused} {
 		m.WatchRuns.WithLabelValues(o)
 	}
+	m.groups = newGroupMetrics(m.reg)
 	return m
 }
 
 // AddTarget exports the series of the target named name at zero, so that
 // rate() and alerts see its first increment.
 func (m *Metrics) AddTarget(name string) {
+	m.groups.addTarget(name)
 	for _, o := range []string{dsync.OutcomeSuccess, dsync.OutcomePartial, dsync.OutcomeFailed, dsync.OutcomeRefused} {
 		m.Runs.WithLabelValues(name, o)
 	}
@@ -205,6 +215,7 @@ func (t TargetMetrics) Finished(rep dsync.Report, outcome string, end time.Time)
 	if Completed(outcome) {
 		m.LastSuccess.WithLabelValues(n).Set(float64(end.Unix()))
 	}
+	m.groups.finished(n, rep, outcome)
 }
 
 // Handler serves the registry in the Prometheus text format.

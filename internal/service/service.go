@@ -90,10 +90,14 @@ func (s Status) Target(name string) (TargetStatus, bool) {
 	return TargetStatus{}, false
 }
 
-// Ready reports whether the service is ready at now, and why: it is unless
+// Ready reports whether the service is ready at now, and why: a standby is;
+// the leader (or the only instance) is unless
 // the directory refuses the change stream of ldap.watch, or the last run
 // failed (or was refused) and no run has completed for ReadinessStaleness.
 func (s Status) Ready(now time.Time) (bool, string) {
+	if s.Leader == RoleStandby {
+		return true, "ok: standing by (another dirsync leads)"
+	}
 	if s.WatchRefused != "" {
 		return false, "not ready: " + s.WatchRefused
 	}

@@ -148,8 +148,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		default:
 			s.writeError(rec, &scimError{status: http.StatusMethodNotAllowed, detail: r.Method + " not allowed on /Users/{id}"})
 		}
-	case strings.HasPrefix(path, "/Groups/") && len(path) > len("/Groups/"):
-		s.patchGroup(rec, r, strings.TrimPrefix(path, "/Groups/"))
+	case path == "/Groups" || (strings.HasPrefix(path, "/Groups/") && len(path) > len("/Groups/")):
+		s.serveGroups(rec, r, path, base)
 	default:
 		s.writeError(rec, &scimError{status: http.StatusNotFound, detail: "no such endpoint: " + r.URL.Path})
 	}

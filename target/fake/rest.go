@@ -108,6 +108,9 @@ type REST struct {
 	hold      *hold
 	loop      bool
 	overstate int
+	// groups are the lifecycle style's groups (rest_groups.go).
+	groups     map[string]*restGroup
+	groupOrder []string
 }
 
 type hold struct {

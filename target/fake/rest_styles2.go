@@ -62,6 +62,12 @@ func (s *REST) lifecycle(w http.ResponseWriter, r *http.Request) {
 		lifecycleError(w, http.StatusUnauthorized, "E0000011", "Invalid token provided")
 		return
 	}
+	if rest, found := strings.CutPrefix(r.URL.Path, "/api/v1/groups"); found {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.lifecycleGroups(w, r, rest)
+		return
+	}
 	rest, found := strings.CutPrefix(r.URL.Path, "/api/v1/users")
 	if !found {
 		lifecycleError(w, http.StatusNotFound, "E0000022", "The endpoint does not support the provided HTTP method")

@@ -2,7 +2,8 @@
 // tests, the bench and the `dirsync demo` command. It implements the User
 // endpoints a SCIM client uses (POST/GET/PUT/PATCH/DELETE /Users, filters on
 // externalId, userName and emails, startIndex/count paging,
-// /ServiceProviderConfig) and PATCH of /Groups members (groups.go), lets tests
+// /ServiceProviderConfig) and SCIM Groups (groups.go: RFC 7644 create, get, list,
+// replace, PATCH of members and displayName, delete), lets tests
 // inspect and edit its users directly, and injects faults on demand: latency,
 // 5xx at a rate, scripted failures such as a 429 burst with Retry-After,
 // failures for one userName, connection resets, oversized and malformed
@@ -73,11 +74,13 @@ type Server struct {
 	mu    gosync.Mutex
 	rng   *rand.Rand
 	users map[string]*Resource
-	// groups holds each group's member ids (see groups.go); created on first use.
-	groups map[string]map[string]bool
-	names  map[string]int // users by nameKey(userName), for takenLocked
-	order  []string       // ids in creation order, for stable listing
-	log    []Request
+	// groups holds the SCIM groups (see groups.go), created on first use;
+	// groupOrder their ids in creation order.
+	groups     map[string]*group
+	groupOrder []string
+	names      map[string]int // users by nameKey(userName), for takenLocked
+	order      []string       // ids in creation order, for stable listing
+	log        []Request
 
 	latency     time.Duration
 	errorRate   float64

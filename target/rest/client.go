@@ -224,7 +224,8 @@ func joinURL(base, ref string) (string, error) {
 
 func (c *Client) endpoints() map[string]profile.Endpoint {
 	m := map[string]profile.Endpoint{}
-	for name, e := range map[string]profile.Endpoint{"create": c.p.Create, "update": c.p.Update, "deactivate": c.p.Deactivate, "reactivate": c.p.Reactivate, "delete": c.p.Delete} {
+	for name, e := range map[string]profile.Endpoint{"create": c.p.Create, "update": c.p.Update, "deactivate": c.p.Deactivate, "reactivate": c.p.Reactivate, "delete": c.p.Delete,
+		"free_identifiers": c.p.FreeIdentifiers} {
 		if e.Configured() {
 			m[name] = e
 		}
@@ -654,6 +655,25 @@ func (c *Client) SetActive(ctx context.Context, platformID string, active bool) 
 		return err
 	}
 	c.lookups.edit(platformID, func(a *user.Account) bool { a.User.Active = active; return name != "delete" })
+	return nil
+}
+
+// FreeIdentifiers renames account platformID's username and email to u's
+// with the profile's free_identifiers call (sync.free_identifiers_on_archive).
+// Without one it fails, saying so.
+func (c *Client) FreeIdentifiers(ctx context.Context, platformID string, u user.User) error {
+	if !c.p.FreeIdentifiers.Configured() {
+		return errors.New("rest rename user: target.rest.free_identifiers is not set, so this platform cannot free an archived account's username and email; " +
+			"add it to the profile (see docs/rest-profiles.md) or unset sync.free_identifiers_on_archive")
+	}
+	if _, err := c.endpoint(ctx, "free_identifiers", platformID, u); err != nil {
+		return err
+	}
+	c.lookups.edit(platformID, func(a *user.Account) bool {
+		renamed := c.asListed(user.Account{User: user.User{Username: u.Username, Email: u.Email}}).User
+		a.User.Username, a.User.Email = renamed.Username, renamed.Email
+		return true
+	})
 	return nil
 }
 

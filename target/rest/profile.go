@@ -108,6 +108,10 @@ func parseBody(p profile.Profile, name string, e profile.Endpoint) (*jsontpl.Tem
 		valid = func(ref string) bool { return profileRef(p, ref, false) }
 	case "deactivate", "reactivate", "delete":
 		valid = func(ref string) bool { return ref == profile.RefPlatformID }
+	case "free_identifiers":
+		valid = func(ref string) bool {
+			return ref == profile.RefPlatformID || ref == profile.RefUsername || ref == profile.RefEmail
+		}
 	}
 	return jsontpl.Parse(e.Body, valid)
 }
@@ -243,7 +247,8 @@ func validateProfile(p profile.Profile) []error {
 	eps := []struct {
 		name string
 		e    profile.Endpoint
-	}{{"create", p.Create}, {"update", p.Update}, {"deactivate", p.Deactivate}, {"reactivate", p.Reactivate}, {"delete", p.Delete}}
+	}{{"create", p.Create}, {"update", p.Update}, {"deactivate", p.Deactivate}, {"reactivate", p.Reactivate}, {"delete", p.Delete},
+		{"free_identifiers", p.FreeIdentifiers}}
 	for name, e := range p.AfterCreate {
 		eps = append(eps, struct {
 			name string
@@ -289,6 +294,7 @@ func validateProfile(p profile.Profile) []error {
 			bad(ep.name+".body", "%v", err)
 		}
 	}
+	errs = append(errs, validateGroups(p.Groups)...)
 	if !p.Create.Configured() && !p.BatchCreate.Configured() {
 		bad("create", "must be set, or batch_create (method, path and body of the call creating users)")
 	}

@@ -140,6 +140,32 @@ func (c *Client) SetActive(ctx context.Context, platformID string, active bool) 
 	return c.put(ctx, op, platformID, func(cur map[string]any) { setAttr(cur, "active", active) })
 }
 
+// FreeIdentifiers sets account platformID's userName and primary email to
+// u's and changes nothing else: an archived account gives its names up for
+// reuse (sync.free_identifiers_on_archive). With PATCH it is one replace
+// operation; without, the account is read and written back.
+func (c *Client) FreeIdentifiers(ctx context.Context, platformID string, u user.User) error {
+	op := "scim rename user " + platformID
+	if err := checkID(op, platformID); err != nil {
+		return err
+	}
+	value := map[string]any{"userName": u.Username}
+	if u.Email != "" {
+		value["emails"] = []any{map[string]any{"value": u.Email, "type": "work", "primary": true}}
+	}
+	if c.patchSupported(ctx) {
+		done, err := c.patchOps(ctx, op, platformID, []map[string]any{{"op": "replace", "value": value}})
+		if done || err != nil {
+			return err
+		}
+	}
+	return c.put(ctx, op, platformID, func(cur map[string]any) {
+		for k, v := range value {
+			setAttr(cur, k, v)
+		}
+	})
+}
+
 // Delete removes account platformID. A missing account is a NotFound error.
 func (c *Client) Delete(ctx context.Context, platformID string) error {
 	op := "scim delete user " + platformID

@@ -107,11 +107,20 @@ type Profile struct {
 	// account's {id}: e.g. reset_password, or send_invitation.
 	AfterCreate map[string]Endpoint `mapstructure:"after_create" json:"after_create,omitempty"`
 
+	// Groups are the group endpoints of the group push (groups.go).
+	Groups Groups `mapstructure:"groups" json:"groups,omitzero"`
+
 	Create     Endpoint `mapstructure:"create" json:"create"`
 	Update     Endpoint `mapstructure:"update" json:"update"`
 	Deactivate Endpoint `mapstructure:"deactivate" json:"deactivate"`
 	Reactivate Endpoint `mapstructure:"reactivate" json:"reactivate"`
 	Delete     Endpoint `mapstructure:"delete" json:"delete"`
+
+	// FreeIdentifiers, when set, renames an archived account's username and
+	// email (sync.free_identifiers_on_archive) so that they can be reused. Its
+	// body may refer to {{platform_id}}, {{username}} and {{email}} only:
+	// the new values.
+	FreeIdentifiers Endpoint `mapstructure:"free_identifiers" json:"free_identifiers,omitzero"`
 }
 
 // Auth is a REST profile's authentication.

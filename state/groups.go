@@ -1,0 +1,143 @@
+package state
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/dirsync/dirsync/user"
+)
+
+const groupColumns = `id, platform_id, status, name, dn, members_hash, coalesce(members_json, ''),
+	coalesce(first_seen, ''), coalesce(last_seen, ''), attempts, last_error`
+
+const upsertGroupSQL = `INSERT INTO groups (id, platform_id, status, name, dn, members_hash,
+	members_json, first_seen, last_seen, attempts, last_error)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET
+	platform_id  = excluded.platform_id,
+	status       = excluded.status,
+	name         = excluded.name,
+	dn           = excluded.dn,
+	members_hash = excluded.members_hash,
+	members_json = excluded.members_json,
+	first_seen   = coalesce(groups.first_seen, excluded.first_seen),
+	last_seen    = excluded.last_seen,
+	attempts     = excluded.attempts,
+	last_error   = excluded.last_error`
+
+// Groups returns every group record, ordered by ID. A read-only store over a
+// missing file has none.
+func (d *DB) Groups(ctx context.Context) ([]user.GroupRecord, error) {
+	if d.sql == nil {
+		return nil, nil
+	}
+	wrap := func(err error) error { return fmt.Errorf("state %s: groups: %w", d.path, err) }
+	rows, err := d.sql.QueryContext(ctx, `SELECT `+groupColumns+` FROM groups ORDER BY id`)
+	if err != nil {
+		return nil, wrap(classify(err))
+	}
+	defer rows.Close()
+	var out []user.GroupRecord
+	for rows.Next() {
+		var (
+			r                          user.GroupRecord
+			status, members, first, ls string
+		)
+		if err := rows.Scan(&r.Group.ID, &r.PlatformID, &status, &r.Group.Name, &r.Group.DN, &r.MembersHash,
+			&members, &first, &ls, &r.Attempts, &r.LastError); err != nil {
+			return nil, wrap(classify(err))
+		}
+		r.Status = user.GroupStatus(status)
+		if r.Members, err = decodeStrings(members); err != nil {
+			return nil, wrap(fmt.Errorf("group %s: members: %w", r.Group.ID, err))
+		}
+		if r.FirstSeen, err = parseTime(first); err != nil {
+			return nil, wrap(fmt.Errorf("group %s: first_seen: %w", r.Group.ID, err))
+		}
+		if r.LastSeen, err = parseTime(ls); err != nil {
+			return nil, wrap(fmt.Errorf("group %s: last_seen: %w", r.Group.ID, err))
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap(classify(err))
+	}
+	return out, nil
+}
+
+// SaveGroup appends e to run's journal and, when rec is not nil, upserts rec
+// keyed by rec.Group.ID, in one transaction, as Save does for users.
+func (d *DB) SaveGroup(ctx context.Context, run int64, e user.Entry, rec *user.GroupRecord) error {
+	if err := d.writable("save group"); err != nil {
+		return err
+	}
+	if err := d.saveGroup(ctx, run, e, rec); err != nil {
+		return fmt.Errorf("state %s: save %s %s (run %d): %w", d.path, e.Op, e.UserID, run, classify(err))
+	}
+	return nil
+}
+
+func (d *DB) saveGroup(ctx context.Context, run int64, e user.Entry, rec *user.GroupRecord) error {
+	if e.At.IsZero() {
+		e.At = d.now()
+	}
+	fields, err := marshalJSON(e.Fields, len(e.Fields) == 0)
+	if err != nil {
+		return err
+	}
+	var recArgs []any
+	if rec != nil {
+		if rec.Group.ID == "" {
+			return errors.New("group record has no ID")
+		}
+		members, err := marshalJSON(rec.Members, len(rec.Members) == 0)
+		if err != nil {
+			return err
+		}
+		recArgs = []any{rec.Group.ID, rec.PlatformID, string(rec.Status), rec.Group.Name, rec.Group.DN, rec.MembersHash,
+			members, nullTime(rec.FirstSeen), nullTime(rec.LastSeen), rec.Attempts, rec.LastError}
+	}
+	tx, err := d.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if _, err := tx.StmtContext(ctx, d.insertEntry).ExecContext(ctx, run, formatTime(e.At), string(e.Op), e.UserID,
+		e.Username, e.PlatformID, fields, e.Reason, e.Error); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	if rec != nil {
+		if _, err := tx.ExecContext(ctx, upsertGroupSQL, recArgs...); err != nil {
+			return fmt.Errorf("group record: %w", err)
+		}
+	}
+	return tx.Commit()
+}
+
+// GroupStats counts the group records by status and the failing ones, and
+// the memberships of the active ones.
+type GroupStats struct {
+	Groups      map[user.GroupStatus]int `json:"groups"`
+	Failing     int                      `json:"failing"`
+	Memberships int                      `json:"memberships"`
+}
+
+// GroupStats summarizes the snapshot's groups for `dirsync status`.
+func (d *DB) GroupStats(ctx context.Context) (GroupStats, error) {
+	s := GroupStats{Groups: map[user.GroupStatus]int{}}
+	recs, err := d.Groups(ctx)
+	if err != nil {
+		return s, err
+	}
+	for _, r := range recs {
+		s.Groups[r.Status]++
+		if r.Attempts > 0 || r.LastError != "" {
+			s.Failing++
+		}
+		if r.Status == user.GroupActive {
+			s.Memberships += len(r.Members)
+		}
+	}
+	return s, nil
+}
