@@ -31,6 +31,7 @@ import (
 )
 
 type options struct {
+	targets     bool // scenario 9
 	n           int
 	groups      int
 	scale       []int
@@ -58,7 +59,7 @@ type options struct {
 	onlyHeaders       bool
 	// groupPush runs scenario 7 (the group push) at N.
 	groupPush bool
-	// postgres runs scenario 7: the no-change reconcile of N with the
+	// postgres runs scenario 8: the no-change reconcile of N with the
 	// snapshot in PostgreSQL.
 	postgres bool
 	dirsync  string
@@ -87,8 +88,9 @@ func main() {
 	flag.IntVar(&o.headerConcurrency, "ratelimit-concurrency", 8, "dirsync's target.concurrency in the rate-limit-headers scenario")
 	flag.BoolVar(&o.onlyHeaders, "only-ratelimit", false, "run scenario 6 (rate-limit headers) alone")
 	flag.BoolVar(&o.groupPush, "group-push", true, "run scenario 7: push the directory's groups, then no-change runs with the group pass")
-	flag.BoolVar(&o.postgres, "postgres", true, "run scenario 7: the no-change reconcile of -n with the snapshot in a private PostgreSQL (state.driver: postgres)")
+	flag.BoolVar(&o.postgres, "postgres", true, "run scenario 8: the no-change reconcile of -n with the snapshot in a private PostgreSQL (state.driver: postgres)")
 	flag.StringVar(&o.dirsync, "dirsync", "", "a dirsync binary to measure instead of building ./cmd/dirsync")
+	flag.BoolVar(&o.targets, "targets", true, "run scenario 9 (a second target fed by the same read) at -n")
 	flag.BoolVar(&o.smoke, "smoke", false, "tiny sizes and one run: checks that the benchmark works, in seconds")
 	var goldapURL, goldapFilter, goldapBind string
 	flag.StringVar(&goldapBind, "goldap-bind", "", "(internal) the bind DN of --goldap-read (password in BENCH_LDAP_PASSWORD)")
@@ -327,6 +329,17 @@ func runSize(t *tb, o options, bin, work string, n int, rep *report) error {
 	}
 	rep.steady = append(rep.steady, scenario{name: fmt.Sprintf("no-change reconcile, N=%d", n), n: n, runs: res, floor: floor, goFloor: goFloor})
 
+	if n == o.n && o.targets {
+		// Scenario 7: the same no-change reconcile with a second target fed
+		// by the same directory read.
+		two, err := runTwoTargets(o, bin, dir, srv, p, cfg)
+		if err != nil {
+			return fmt.Errorf("two targets: %w", err)
+		}
+		rep.twoTargets = two
+		rep.oneTarget = rep.steady[len(rep.steady)-1]
+	}
+
 	if n == o.n {
 		// Scenario 3: 1 % churn, with the initial-sync platform's latency and limit.
 		p.configure(o.latency, o.rateLimit)
@@ -503,4 +516,60 @@ func lastLines(s string, n int) string {
 
 func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "%s  "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}
+
+// runTwoTargets is scenario 9: the no-change reconcile of scenario 1 (its
+// config cfg, its platform p, in step) with a second target, another
+// platform, fed by the same directory read. The second target is seeded
+// first; then o.runs no-change runs of both are measured.
+func runTwoTargets(o options, bin, dir string, srv *slapdtest.Server, p *platform, cfg string) (scenario, error) {
+	p2, err := startPlatform()
+	if err != nil {
+		return scenario{}, err
+	}
+	defer p2.stop()
+	p2.configure(0, 0)
+	one, err := os.ReadFile(cfg)
+	if err != nil {
+		return scenario{}, err
+	}
+	// The target: section becomes two targets: the one in step, named
+	// default (its snapshot stays state.path), and a second.
+	text := string(one)
+	start, end := strings.Index(text, "target:\n"), strings.Index(text, "sync:\n")
+	targets := fmt.Sprintf(`targets:
+  - name: default
+    type: scim
+    url: %s
+    token: bench
+    concurrency: %d
+    rate_limit: 100000
+  - name: second
+    type: scim
+    url: %s
+    token: bench
+    concurrency: %d
+    rate_limit: 100000
+`, p.url, o.concurrency, p2.url, o.concurrency)
+	two := filepath.Join(dir, "two-targets.yaml")
+	if err := os.WriteFile(two, []byte(text[:start]+targets+text[end:]), 0o600); err != nil {
+		return scenario{}, err
+	}
+	logf("N=%d: seeding a second target", o.n)
+	if seed := runDirsync(bin, two); seed.err != nil {
+		return scenario{}, fmt.Errorf("seed the second target: %w", seed.err)
+	}
+	if got := len(p2.current().Users()); got != o.n {
+		return scenario{}, fmt.Errorf("the second platform holds %d users after its seed, want %d", got, o.n)
+	}
+	var res []result
+	for range o.runs {
+		before, before2 := p.current().Writes(), p2.current().Writes()
+		r := runDirsync(bin, two)
+		if w := p.current().Writes() - before + p2.current().Writes() - before2; r.err == nil && w != 0 {
+			r.err = fmt.Errorf("a no-change reconcile of two targets wrote %d times to the platforms", w)
+		}
+		res = append(res, r)
+	}
+	return scenario{name: fmt.Sprintf("9. no-change reconcile, N=%d, two targets from one read", o.n), n: o.n, runs: res}, nil
 }

@@ -8,7 +8,7 @@ import (
 	"github.com/dirsync/dirsync/internal/slapdtest"
 )
 
-// runPostgres is scenario 7: the no-change reconcile of n users (scenario
+// runPostgres is scenario 8: the no-change reconcile of n users (scenario
 // 1) with the snapshot in a private PostgreSQL on this machine
 // (state.driver: postgres) instead of the SQLite file. The platform is
 // emptied and the PostgreSQL snapshot seeded by a first sync, as scenario
@@ -47,7 +47,7 @@ func runPostgres(o options, bin, dir string, srv *slapdtest.Server, p *platform,
 			*c.out = append(*c.out, r)
 		}
 	}
-	pg = scenario{name: fmt.Sprintf("7. no-change reconcile, N=%d, snapshot in PostgreSQL (same machine)", n), n: n, runs: res, floor: floor}
+	pg = scenario{name: fmt.Sprintf("8. no-change reconcile, N=%d, snapshot in PostgreSQL (same machine)", n), n: n, runs: res, floor: floor}
 	sqlite = scenario{name: "paired SQLite runs", n: n, runs: paired, floor: floor}
 	return pg, sqlite, nil
 }

@@ -50,8 +50,10 @@ type report struct {
 	throttled        []throttledResult
 	headers          [][]headerResult // scenario 6, per style
 	groups           *groupsResult    // scenario 7 (groups.go)
-	postgres         scenario         // scenario 7
-	postgresPaired   scenario         // scenario 1's SQLite runs paired with scenario 7's
+	postgres         scenario         // scenario 8
+	postgresPaired   scenario         // scenario 1's SQLite runs paired with scenario 8's
+	oneTarget        scenario         // scenario 1, for scenario 9
+	twoTargets       scenario         // scenario 9
 	failed           bool
 }
 
@@ -128,6 +130,11 @@ func (r *report) print(w io.Writer) {
 		budget := s.floor + time.Duration(float64(s.changes)/achieved*float64(time.Second))
 		row(s, fmt.Sprintf("%.2f× budget (%s)", s.wall().Seconds()/budget.Seconds(), sec(budget)),
 			"≤ floor + changes ÷ scenario 2's rate", s.wall() <= budget)
+	}
+	if len(r.twoTargets.runs) > 0 {
+		s := r.twoTargets
+		ratio := s.wall().Seconds() / r.oneTarget.wall().Seconds()
+		row(s, fmt.Sprintf("%.2f× one target (%s)", ratio, sec(r.oneTarget.wall())), "≤ 1.15× one target", ratio <= 1.15)
 	}
 	r.printThrottled(w)
 	r.printHeaderLimits(w)
