@@ -145,7 +145,7 @@ func ScanGroup(row RowScanner) (user.GroupRecord, error) { return scanGroup(row)
 func GroupArgs(rec *user.GroupRecord) ([]any, error) { return groupArgs(rec) }
 
 // ScanJournalRow reads one row of journal run_id, at, op, user_id, username,
-// platform_id, fields (NULL selected as ''), reason, error.
+// platform_id, fields (NULL selected as the empty string), reason, error.
 func ScanJournalRow(row RowScanner) (JournalRow, error) { return scanJournalRow(row) }
 
 // FormerHoldersSQL selects the journal entries (user_id, username, at,

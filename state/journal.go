@@ -93,7 +93,7 @@ func (d *DB) QueryJournal(ctx context.Context, f JournalFilter, fn func(JournalR
 }
 
 // scanJournalRow reads one row of run_id, at, op, user_id, username,
-// platform_id, fields (NULL as ''), reason, error.
+// platform_id, fields (NULL as the empty string), reason, error.
 func scanJournalRow(row RowScanner) (JournalRow, error) {
 	var (
 		r          JournalRow
