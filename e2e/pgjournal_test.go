@@ -3,9 +3,9 @@ package e2e
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
-	"fmt"
 	"sort"
 	"testing"
 
