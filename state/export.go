@@ -158,9 +158,12 @@ func FormerHoldersOf(id, name, at, fields string, want map[string]bool) ([]user.
 	return formerHolders(id, name, at, fields, want)
 }
 
-// PruneJournalSQL and PruneRunsSQL are Prune's deletes, with ?1 the cutoff
-// time and ?2 KeepRuns; see DB.PruneHistory for what they keep.
+// PrunableRunsSQL selects the ids of the runs Prune may remove (?1 the
+// cutoff time, ?2 KeepRuns), NeededEntriesSQL the ids of the journal entries
+// it keeps whatever their age, and PruneRunsSQL removes the prunable runs
+// left without entries; see DB.PruneHistory for what they keep.
 const (
-	PruneJournalSQL = pruneJournalSQL
-	PruneRunsSQL    = pruneRunsSQL
+	PrunableRunsSQL  = prunableRuns
+	NeededEntriesSQL = neededEntries
+	PruneRunsSQL     = pruneRunsSQL
 )

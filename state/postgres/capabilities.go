@@ -32,6 +32,15 @@ func (d *DB) Prune(ctx context.Context) error {
 // pgParams turns SQLite's numbered parameters ?1, ?2 into PostgreSQL's.
 var pgParams = strings.NewReplacer("?1", "$1", "?2", "$2")
 
+// pruneJournalSQL is SQLite's journal prune, with the needed entries kept by
+// NOT EXISTS rather than NOT IN: PostgreSQL plans it as an anti-join, which
+// stays fast however many records are archived or failing (a NOT IN over a
+// subquery too large for work_mem is rescanned for every row).
+var pruneJournalSQL = pgParams.Replace(`WITH prunable AS (` + state.PrunableRunsSQL + `),
+	needed AS (` + state.NeededEntriesSQL + `)
+	DELETE FROM journal WHERE run_id IN (SELECT id FROM prunable)
+	AND NOT EXISTS (SELECT 1 FROM needed WHERE needed.id = journal.id)`)
+
 // PruneHistory removes the runs and journal entries older than the
 // retention, keeping what state.DB.PruneHistory keeps: the latest
 // state.KeepRuns runs, a run in progress, the archive entry of each record
@@ -48,7 +57,7 @@ func (d *DB) PruneHistory(ctx context.Context) (state.Pruned, error) {
 	}
 	cutoff := state.FormatTime(d.now().Add(-d.retention))
 	err := d.write(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, pgParams.Replace(state.PruneJournalSQL), cutoff, state.KeepRuns)
+		tag, err := tx.Exec(ctx, pruneJournalSQL, cutoff, state.KeepRuns)
 		if err != nil {
 			return fmt.Errorf("journal: %w", err)
 		}
