@@ -132,3 +132,38 @@ func (e *heldError) Is(target error) bool { return target == ErrLocked }
 
 // NewSchemaTooNewError is the ErrSchemaTooNew error of a store at version.
 func NewSchemaTooNewError(version int) error { return &schemaTooNewError{version: version} }
+
+// GroupColumns are the groups columns in the order ScanGroup reads them.
+const GroupColumns = groupColumns
+
+// ScanGroup reads one row of GroupColumns.
+func ScanGroup(row RowScanner) (user.GroupRecord, error) { return scanGroup(row) }
+
+// GroupArgs returns rec as the 11 values of the groups columns, in the order
+// of GroupColumns (without the coalesce). A record without a group ID is an
+// error.
+func GroupArgs(rec *user.GroupRecord) ([]any, error) { return groupArgs(rec) }
+
+// ScanJournalRow reads one row of journal run_id, at, op, user_id, username,
+// platform_id, fields (NULL selected as the empty string), reason, error.
+func ScanJournalRow(row RowScanner) (JournalRow, error) { return scanJournalRow(row) }
+
+// FormerHoldersSQL selects the journal entries (user_id, username, at,
+// fields) that may hold a former holder; FormerHoldersOf reads each.
+const FormerHoldersSQL = formerHoldersSQL
+
+// FormerHoldersOf returns the former holders of the values want holds (in
+// lower case) that one row of FormerHoldersSQL gives.
+func FormerHoldersOf(id, name, at, fields string, want map[string]bool) ([]user.FormerHolder, error) {
+	return formerHolders(id, name, at, fields, want)
+}
+
+// PrunableRunsSQL selects the ids of the runs Prune may remove (?1 the
+// cutoff time, ?2 KeepRuns), NeededEntriesSQL the ids of the journal entries
+// it keeps whatever their age, and PruneRunsSQL removes the prunable runs
+// left without entries; see DB.PruneHistory for what they keep.
+const (
+	PrunableRunsSQL  = prunableRuns
+	NeededEntriesSQL = neededEntries
+	PruneRunsSQL     = pruneRunsSQL
+)

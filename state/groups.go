@@ -40,23 +40,9 @@ func (d *DB) Groups(ctx context.Context) ([]user.GroupRecord, error) {
 	defer rows.Close()
 	var out []user.GroupRecord
 	for rows.Next() {
-		var (
-			r                          user.GroupRecord
-			status, members, first, ls string
-		)
-		if err := rows.Scan(&r.Group.ID, &r.PlatformID, &status, &r.Group.Name, &r.Group.DN, &r.MembersHash,
-			&members, &first, &ls, &r.Attempts, &r.LastError); err != nil {
+		r, err := scanGroup(rows)
+		if err != nil {
 			return nil, wrap(classify(err))
-		}
-		r.Status = user.GroupStatus(status)
-		if r.Members, err = decodeStrings(members); err != nil {
-			return nil, wrap(fmt.Errorf("group %s: members: %w", r.Group.ID, err))
-		}
-		if r.FirstSeen, err = parseTime(first); err != nil {
-			return nil, wrap(fmt.Errorf("group %s: first_seen: %w", r.Group.ID, err))
-		}
-		if r.LastSeen, err = parseTime(ls); err != nil {
-			return nil, wrap(fmt.Errorf("group %s: last_seen: %w", r.Group.ID, err))
 		}
 		out = append(out, r)
 	}
@@ -64,6 +50,44 @@ func (d *DB) Groups(ctx context.Context) ([]user.GroupRecord, error) {
 		return nil, wrap(classify(err))
 	}
 	return out, nil
+}
+
+// scanGroup reads one row of groupColumns.
+func scanGroup(row RowScanner) (user.GroupRecord, error) {
+	var (
+		r                          user.GroupRecord
+		status, members, first, ls string
+	)
+	if err := row.Scan(&r.Group.ID, &r.PlatformID, &status, &r.Group.Name, &r.Group.DN, &r.MembersHash,
+		&members, &first, &ls, &r.Attempts, &r.LastError); err != nil {
+		return r, err
+	}
+	r.Status = user.GroupStatus(status)
+	var err error
+	if r.Members, err = decodeStrings(members); err != nil {
+		return r, fmt.Errorf("group %s: members: %w", r.Group.ID, err)
+	}
+	if r.FirstSeen, err = parseTime(first); err != nil {
+		return r, fmt.Errorf("group %s: first_seen: %w", r.Group.ID, err)
+	}
+	if r.LastSeen, err = parseTime(ls); err != nil {
+		return r, fmt.Errorf("group %s: last_seen: %w", r.Group.ID, err)
+	}
+	return r, nil
+}
+
+// groupArgs returns rec as the values of the groups columns, in the order of
+// upsertGroupSQL.
+func groupArgs(rec *user.GroupRecord) ([]any, error) {
+	if rec.Group.ID == "" {
+		return nil, errors.New("group record has no ID")
+	}
+	members, err := marshalJSON(rec.Members, len(rec.Members) == 0)
+	if err != nil {
+		return nil, err
+	}
+	return []any{rec.Group.ID, rec.PlatformID, string(rec.Status), rec.Group.Name, rec.Group.DN, rec.MembersHash,
+		members, nullTime(rec.FirstSeen), nullTime(rec.LastSeen), rec.Attempts, rec.LastError}, nil
 }
 
 // SaveGroup appends e to run's journal and, when rec is not nil, upserts rec
@@ -88,15 +112,9 @@ func (d *DB) saveGroup(ctx context.Context, run int64, e user.Entry, rec *user.G
 	}
 	var recArgs []any
 	if rec != nil {
-		if rec.Group.ID == "" {
-			return errors.New("group record has no ID")
-		}
-		members, err := marshalJSON(rec.Members, len(rec.Members) == 0)
-		if err != nil {
+		if recArgs, err = groupArgs(rec); err != nil {
 			return err
 		}
-		recArgs = []any{rec.Group.ID, rec.PlatformID, string(rec.Status), rec.Group.Name, rec.Group.DN, rec.MembersHash,
-			members, nullTime(rec.FirstSeen), nullTime(rec.LastSeen), rec.Attempts, rec.LastError}
 	}
 	tx, err := d.sql.BeginTx(ctx, nil)
 	if err != nil {
@@ -125,11 +143,16 @@ type GroupStats struct {
 
 // GroupStats summarizes the snapshot's groups for `dirsync status`.
 func (d *DB) GroupStats(ctx context.Context) (GroupStats, error) {
-	s := GroupStats{Groups: map[user.GroupStatus]int{}}
 	recs, err := d.Groups(ctx)
 	if err != nil {
-		return s, err
+		return GroupStats{Groups: map[user.GroupStatus]int{}}, err
 	}
+	return CountGroups(recs), nil
+}
+
+// CountGroups is the GroupStats of recs.
+func CountGroups(recs []user.GroupRecord) GroupStats {
+	s := GroupStats{Groups: map[user.GroupStatus]int{}}
 	for _, r := range recs {
 		s.Groups[r.Status]++
 		if r.Attempts > 0 || r.LastError != "" {
@@ -139,5 +162,5 @@ func (d *DB) GroupStats(ctx context.Context) (GroupStats, error) {
 			s.Memberships += len(r.Members)
 		}
 	}
-	return s, nil
+	return s
 }

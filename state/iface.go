@@ -2,6 +2,7 @@ package state
 
 import (
 	"context"
+	"time"
 
 	"github.com/dirsync/dirsync/user"
 )
@@ -24,6 +25,12 @@ type Store interface {
 	BeginRun(ctx context.Context, mode string) (int64, error)
 	Save(ctx context.Context, run int64, e user.Entry, rec *user.Record) error
 	FinishRun(ctx context.Context, run int64, outcome string, counts map[string]int, errText string) error
+	Prune(ctx context.Context) error
+	ArchivedBefore(ctx context.Context, t time.Time) ([]user.Record, error)
+	RecordsHolding(ctx context.Context, values []string) ([]user.Record, error)
+	FormerHolders(ctx context.Context, values []string) ([]user.FormerHolder, error)
+	Groups(ctx context.Context) ([]user.GroupRecord, error)
+	SaveGroup(ctx context.Context, run int64, e user.Entry, rec *user.GroupRecord) error
 
 	// Runs returns the latest limit runs, newest first; limit <= 0 means all.
 	Runs(ctx context.Context, limit int) ([]Run, error)
@@ -36,6 +43,15 @@ type Store interface {
 	Journal(ctx context.Context, runID int64) ([]user.Entry, error)
 	// Stats counts the records by status, the failing ones and the runs.
 	Stats(ctx context.Context) (Stats, error)
+	// GroupStats counts the group records by status, the failing ones and
+	// the memberships of the active ones.
+	GroupStats(ctx context.Context) (GroupStats, error)
+	// QueryJournal calls fn with every journal entry f selects, oldest
+	// first, one at a time; it stops at fn's first error and returns it.
+	QueryJournal(ctx context.Context, f JournalFilter, fn func(JournalRow) error) error
+	// PruneHistory removes the runs and journal entries past the retention
+	// (see DB.PruneHistory for what is always kept) and says how many.
+	PruneHistory(ctx context.Context) (Pruned, error)
 
 	// Path names the store in messages: the SQLite file, or the PostgreSQL
 	// database's URL without its password.

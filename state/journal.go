@@ -78,18 +78,9 @@ func (d *DB) QueryJournal(ctx context.Context, f JournalFilter, fn func(JournalR
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var (
-			r          JournalRow
-			at, fields string
-		)
-		if err := rows.Scan(&r.Run, &at, &r.Op, &r.UserID, &r.Username, &r.PlatformID, &fields, &r.Reason, &r.Error); err != nil {
-			return wrap(classify(err))
-		}
-		if r.At, err = parseTime(at); err == nil && fields != "" {
-			err = json.Unmarshal([]byte(fields), &r.Fields)
-		}
+		r, err := scanJournalRow(rows)
 		if err != nil {
-			return wrap(fmt.Errorf("run %d, %s: %w", r.Run, r.UserID, err))
+			return wrap(classify(err))
 		}
 		if err := fn(r); err != nil {
 			return err
@@ -99,6 +90,26 @@ func (d *DB) QueryJournal(ctx context.Context, f JournalFilter, fn func(JournalR
 		return wrap(classify(err))
 	}
 	return nil
+}
+
+// scanJournalRow reads one row of run_id, at, op, user_id, username,
+// platform_id, fields (NULL as the empty string), reason, error.
+func scanJournalRow(row RowScanner) (JournalRow, error) {
+	var (
+		r          JournalRow
+		at, fields string
+	)
+	if err := row.Scan(&r.Run, &at, &r.Op, &r.UserID, &r.Username, &r.PlatformID, &fields, &r.Reason, &r.Error); err != nil {
+		return r, err
+	}
+	var err error
+	if r.At, err = parseTime(at); err == nil && fields != "" {
+		err = json.Unmarshal([]byte(fields), &r.Fields)
+	}
+	if err != nil {
+		return r, fmt.Errorf("run %d, %s: %w", r.Run, r.UserID, err)
+	}
+	return r, nil
 }
 
 // FormerHolders returns the usernames and emails among values (compared
@@ -117,41 +128,56 @@ func (d *DB) FormerHolders(ctx context.Context, values []string) ([]user.FormerH
 		want[strings.ToLower(v)] = true
 	}
 	wrap := func(err error) error { return fmt.Errorf("state %s: former holders: %w", d.path, err) }
-	// Few entries change a username or email: the LIKEs leave those, and the
-	// fields are matched here.
-	rows, err := d.sql.QueryContext(ctx, `SELECT user_id, username, at, fields FROM journal
-		WHERE op IN ('update', 'reactivate') AND error = '' AND fields IS NOT NULL
-		AND (fields LIKE '%"field":"username"%' OR fields LIKE '%"field":"email"%') ORDER BY id`)
+	rows, err := d.sql.QueryContext(ctx, formerHoldersSQL)
 	if err != nil {
 		return nil, wrap(classify(err))
 	}
 	defer rows.Close()
 	var out []user.FormerHolder
 	for rows.Next() {
-		var (
-			id, name, at, fields string
-			changes              []user.FieldChange
-		)
+		var id, name, at, fields string
 		if err := rows.Scan(&id, &name, &at, &fields); err != nil {
 			return nil, wrap(classify(err))
 		}
-		if err := json.Unmarshal([]byte(fields), &changes); err != nil {
-			return nil, wrap(fmt.Errorf("%s: fields: %w", id, err))
+		fh, err := formerHolders(id, name, at, fields, want)
+		if err != nil {
+			return nil, wrap(err)
 		}
-		for _, f := range changes {
-			if (f.Field != user.FieldUsername && f.Field != user.FieldEmail) || f.Old == "" ||
-				strings.EqualFold(f.Old, f.New) || !want[strings.ToLower(f.Old)] {
-				continue
-			}
-			t, err := parseTime(at)
-			if err != nil {
-				return nil, wrap(fmt.Errorf("%s: at: %w", id, err))
-			}
-			out = append(out, user.FormerHolder{ID: id, Username: name, Field: f.Field, Value: f.Old, Until: t})
-		}
+		out = append(out, fh...)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, wrap(classify(err))
+	}
+	return out, nil
+}
+
+// formerHoldersSQL selects the journal entries FormerHolders reads: few
+// entries change a username or email, the LIKEs leave those, and the fields
+// are matched by formerHolders.
+const formerHoldersSQL = `SELECT user_id, username, at, fields FROM journal
+	WHERE op IN ('update', 'reactivate') AND error = '' AND fields IS NOT NULL
+	AND (fields LIKE '%"field":"username"%' OR fields LIKE '%"field":"email"%') ORDER BY id`
+
+// formerHolders returns the former holders one journal entry of
+// formerHoldersSQL gives, of the values want holds (lower case).
+func formerHolders(id, name, at, fields string, want map[string]bool) ([]user.FormerHolder, error) {
+	var (
+		changes []user.FieldChange
+		out     []user.FormerHolder
+	)
+	if err := json.Unmarshal([]byte(fields), &changes); err != nil {
+		return nil, fmt.Errorf("%s: fields: %w", id, err)
+	}
+	for _, f := range changes {
+		if (f.Field != user.FieldUsername && f.Field != user.FieldEmail) || f.Old == "" ||
+			strings.EqualFold(f.Old, f.New) || !want[strings.ToLower(f.Old)] {
+			continue
+		}
+		t, err := parseTime(at)
+		if err != nil {
+			return nil, fmt.Errorf("%s: at: %w", id, err)
+		}
+		out = append(out, user.FormerHolder{ID: id, Username: name, Field: f.Field, Value: f.Old, Until: t})
 	}
 	return out, nil
 }

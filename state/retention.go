@@ -98,7 +98,7 @@ const neededEntries = `SELECT id FROM (
 	SELECT (SELECT j.id FROM journal j WHERE j.user_id = u.id AND j.error <> ''
 	        ORDER BY j.id DESC LIMIT 1)
 	FROM users u WHERE u.attempts > 0 OR u.last_error <> ''
-) WHERE id IS NOT NULL`
+) AS needed WHERE id IS NOT NULL`
 
 const pruneJournalSQL = `DELETE FROM journal WHERE run_id IN (` + prunableRuns + `)
 	AND id NOT IN (` + neededEntries + `)`

@@ -190,19 +190,27 @@ type MetaStore interface {
 	SetMeta(ctx context.Context, key, value string) error
 }
 
-// Pruner is a Store that keeps a bounded history: the engine calls Prune at
-// the end of every run it recorded (not in a dry run), to drop the runs and
-// journal entries past their retention. A failure is told to Options.Warn:
-// the run itself is done.
+// Pruner keeps the Store's history bounded; it is part of every Store: the
+// engine calls Prune at the end of every run it recorded (not in a dry run),
+// to drop the runs and journal entries past their retention. A failure is
+// told to Options.Warn: the run itself is done.
 type Pruner interface {
 	Prune(ctx context.Context) error
 }
 
 // Store is the snapshot: what dirsync last pushed, plus runs and the journal.
+// Every capability a run's safety depends on is part of it, so that a store
+// lacking one does not build (never a fallback to reading every record, or
+// a check silently skipped).
 type Store interface {
 	SummaryStore
 	MetaStore
 	IntentStore
+	Pruner
+	ArchivedStore
+	IdentifierStore
+	FormerHolderStore
+	GroupStore
 	// Snapshot returns every record.
 	Snapshot(ctx context.Context) ([]user.Record, error)
 	// BeginRun records the start of a run and returns its ID.

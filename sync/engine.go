@@ -65,8 +65,7 @@ type Engine struct {
 	Store  Store
 	Options
 	// Groups, when set, pushes directory groups after the users (the
-	// group pass, groups.go): the Target must be a GroupTarget and the
-	// Store a GroupStore.
+	// group pass, groups.go): the Target must be a GroupTarget.
 	Groups *Groups
 
 	// summariesLoaded, when set, is called once a run has loaded the
@@ -428,8 +427,8 @@ func (e *Engine) finishRun(ctx context.Context, rep *Report, err *error) {
 	if ferr != nil && *err == nil {
 		*err = fmt.Errorf("%w: finish run: %w", ErrStore, ferr)
 	}
-	if p, ok := e.Store.(Pruner); ok && ferr == nil {
-		if perr := p.Prune(context.WithoutCancel(ctx)); perr != nil {
+	if ferr == nil {
+		if perr := e.Store.Prune(context.WithoutCancel(ctx)); perr != nil {
 			e.warn(fmt.Sprintf("the run is recorded, but older runs and journal entries could not be pruned "+
 				"(state.retention; tried again at the end of the next run): %v", perr))
 		}

@@ -9,31 +9,12 @@ import (
 	"github.com/dirsync/dirsync/user"
 )
 
-// ArchivedStore is a Store that finds the records archived before a time
-// without reading the whole snapshot. A Store that is not one has its
-// Snapshot filtered.
+// ArchivedStore finds the records archived before a time without reading
+// the whole snapshot; it is part of every Store.
 type ArchivedStore interface {
 	// ArchivedBefore returns the records of status archived whose ArchivedAt
 	// is before t (not zero), ordered by ID.
 	ArchivedBefore(ctx context.Context, t time.Time) ([]user.Record, error)
-}
-
-// archivedBefore reads the records archived before t.
-func (e *Engine) archivedBefore(ctx context.Context, t time.Time) ([]user.Record, error) {
-	if as, ok := e.Store.(ArchivedStore); ok {
-		return as.ArchivedBefore(ctx, t)
-	}
-	all, err := e.Store.Snapshot(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var out []user.Record
-	for _, r := range all {
-		if r.Status == user.StatusArchived && !r.ArchivedAt.IsZero() && r.ArchivedAt.Before(t) {
-			out = append(out, r)
-		}
-	}
-	return out, nil
 }
 
 // planExpiredDeletes adds to plan the delete of every account dirsync
@@ -48,7 +29,7 @@ func (e *Engine) planExpiredDeletes(ctx context.Context, plan *Plan) error {
 		return nil
 	}
 	now := e.now()
-	expired, err := e.archivedBefore(ctx, now.Add(-e.DeleteAfter))
+	expired, err := e.Store.ArchivedBefore(ctx, now.Add(-e.DeleteAfter))
 	if err != nil {
 		return fmt.Errorf("read snapshot: archived records: %w", err)
 	}

@@ -366,6 +366,7 @@ type fakeStore struct {
 	// summaryReads counts Summaries calls.
 	summaryReads int
 	meta         map[string]string
+	groups       map[string]user.GroupRecord
 
 	onSnapshot func() error
 	onSave     func(e user.Entry, rec *user.Record) error
@@ -400,6 +401,77 @@ func (fs *fakeStore) Snapshot(ctx context.Context) ([]user.Record, error) {
 		out = append(out, fs.records[id])
 	}
 	return out, nil
+}
+
+// ArchivedBefore returns the records archived before t, as the real stores
+// do, without counting a snapshot read.
+func (fs *fakeStore) ArchivedBefore(ctx context.Context, t time.Time) ([]user.Record, error) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	var out []user.Record
+	for _, id := range slices.Sorted(maps.Keys(fs.records)) {
+		r := fs.records[id]
+		if r.Status == user.StatusArchived && !r.ArchivedAt.IsZero() && r.ArchivedAt.Before(t) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// RecordsHolding returns the active, archived or deleted records whose
+// username or email is one of values, compared without regard to case.
+func (fs *fakeStore) RecordsHolding(ctx context.Context, values []string) ([]user.Record, error) {
+	want := make(map[string]bool, len(values))
+	for _, v := range values {
+		want[strings.ToLower(v)] = true
+	}
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	var out []user.Record
+	for _, id := range slices.Sorted(maps.Keys(fs.records)) {
+		r := fs.records[id]
+		if r.Status != user.StatusPending && (want[strings.ToLower(r.User.Username)] || want[strings.ToLower(r.User.Email)]) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// FormerHolders knows no former holder: the fake keeps no journal fields
+// to find them in (formerStore gives some).
+func (fs *fakeStore) FormerHolders(ctx context.Context, values []string) ([]user.FormerHolder, error) {
+	return nil, nil
+}
+
+// Prune keeps everything: the fake's history is the test's.
+func (fs *fakeStore) Prune(ctx context.Context) error { return nil }
+
+func (fs *fakeStore) Groups(ctx context.Context) ([]user.GroupRecord, error) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	var out []user.GroupRecord
+	for _, id := range slices.Sorted(maps.Keys(fs.groups)) {
+		out = append(out, fs.groups[id])
+	}
+	return out, nil
+}
+
+// SaveGroup journals e (as a save without a user record) and keeps rec.
+func (fs *fakeStore) SaveGroup(ctx context.Context, run int64, e user.Entry, rec *user.GroupRecord) error {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	fs.saves = append(fs.saves, saved{Run: run, Entry: e})
+	if rec != nil {
+		if fs.groups == nil {
+			fs.groups = map[string]user.GroupRecord{}
+		}
+		r := *rec
+		if old, ok := fs.groups[r.Group.ID]; ok && !old.FirstSeen.IsZero() {
+			r.FirstSeen = old.FirstSeen
+		}
+		fs.groups[r.Group.ID] = r
+	}
+	return nil
 }
 
 func (fs *fakeStore) Summaries(ctx context.Context, fn func(user.Summary) error) error {

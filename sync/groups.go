@@ -57,7 +57,7 @@ type GroupTarget interface {
 	GetGroup(ctx context.Context, platformID string) (user.PlatformGroup, error)
 }
 
-// GroupStore is the snapshot's groups.
+// GroupStore is the snapshot's groups; it is part of every Store.
 type GroupStore interface {
 	// Groups returns every group record, ordered by ID.
 	Groups(ctx context.Context) ([]user.GroupRecord, error)
@@ -313,10 +313,7 @@ func (e *Engine) groupPass(ctx context.Context, rep *Report, ro RunOptions) erro
 	if !ok {
 		return errors.New("groups.push: the target cannot manage groups; set groups.push: false or use a target that can (scim, or a rest profile with group endpoints)")
 	}
-	gs, ok := e.Store.(GroupStore)
-	if !ok {
-		return errors.New("groups.push: the snapshot cannot keep groups")
-	}
+	gs := e.Store
 	rep.Groups = &GroupReport{Applied: map[user.Op]int{}}
 	groups, err := g.Source.ReadGroups(ctx)
 	if err == nil {

@@ -87,10 +87,7 @@ func (e *Engine) ApplyPlanWithGroupChanges(ctx context.Context, mode string, pla
 	if !ok {
 		return rep, fmt.Errorf("the target cannot manage groups")
 	}
-	gs, ok := e.Store.(GroupStore)
-	if !ok {
-		return rep, fmt.Errorf("the snapshot cannot keep groups")
-	}
+	gs := e.Store
 	rep.Groups = &GroupReport{Plan: groups, Applied: map[user.Op]int{}}
 	ga := &groupApplier{e: e, t: gt, s: gs, run: rep.RunID, rep: rep.Groups, claimed: map[string]string{}}
 	records, err := gs.Groups(ctx)

@@ -42,9 +42,9 @@ type IdentifierMove struct {
 	FromUntil time.Time `json:"from_until,omitzero"`
 }
 
-// FormerHolderStore is a Store that finds who held usernames or emails
-// before: a value passed from one directory user to another between runs
-// is flagged too.
+// FormerHolderStore finds who held usernames or emails before, so that a
+// value passed from one directory user to another between runs is flagged
+// too; it is part of every Store.
 type FormerHolderStore interface {
 	// FormerHolders returns the usernames and emails among values (compared
 	// without regard to case) that the directory changes of the journal took
@@ -107,9 +107,8 @@ func (m IdentifierMove) Advice() string {
 	return fmt.Sprintf("two directory users cannot hold one %s: correct it in the directory", m.Field)
 }
 
-// IdentifierStore is a Store that finds the records holding usernames or
-// emails without reading the whole snapshot. A Store that is not one has its
-// Snapshot searched.
+// IdentifierStore finds the records holding usernames or emails without
+// reading the whole snapshot; it is part of every Store.
 type IdentifierStore interface {
 	// RecordsHolding returns the records, active, archived or deleted, whose
 	// username or email is one of values (compared without regard to case).
@@ -223,19 +222,14 @@ func (e *Engine) IdentifierMoves(ctx context.Context, plan Plan) ([]IdentifierMo
 }
 
 // moves returns the identifier moves of plan, whose changes give values:
-// from the records holding them, and from their former holders when the
-// store knows them.
+// from the records holding them, and from their former holders.
 func (e *Engine) moves(ctx context.Context, plan Plan, values []string) ([]IdentifierMove, error) {
 	holders, err := e.holders(ctx, values)
 	if err != nil {
 		return nil, err
 	}
 	moves := FindIdentifierMoves(plan, holders)
-	fs, ok := e.Store.(FormerHolderStore)
-	if !ok {
-		return moves, nil
-	}
-	formers, err := fs.FormerHolders(ctx, values)
+	formers, err := e.Store.FormerHolders(ctx, values)
 	if err != nil {
 		return nil, fmt.Errorf("read journal: former holders of the planned usernames and emails: %w", err)
 	}
@@ -273,15 +267,7 @@ func formerMoves(plan Plan, formers []user.FormerHolder, found []IdentifierMove)
 // holders returns the records that may hold one of values as username or
 // email (FindIdentifierMoves sorts them out).
 func (e *Engine) holders(ctx context.Context, values []string) ([]user.Record, error) {
-	var (
-		recs []user.Record
-		err  error
-	)
-	if is, ok := e.Store.(IdentifierStore); ok {
-		recs, err = is.RecordsHolding(ctx, values)
-	} else {
-		recs, err = e.Store.Snapshot(ctx)
-	}
+	recs, err := e.Store.RecordsHolding(ctx, values)
 	if err != nil {
 		return nil, fmt.Errorf("read snapshot: records holding the planned usernames and emails: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/dirsync/dirsync/internal/render"
 	"github.com/dirsync/dirsync/state"
+	"github.com/dirsync/dirsync/state/stores"
 	"github.com/dirsync/dirsync/user"
 )
 
@@ -67,7 +68,7 @@ its own snapshot and journal.`,
 			if err != nil {
 				return errBadOptions(err)
 			}
-			db, err := state.OpenReadOnly(cmd.Context(), t.State.Path)
+			db, err := stores.OpenReadOnly(cmd.Context(), t.State)
 			if err != nil {
 				return err
 			}

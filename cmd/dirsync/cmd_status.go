@@ -9,7 +9,6 @@ import (
 	"github.com/dirsync/dirsync/internal/config"
 	"github.com/dirsync/dirsync/internal/render"
 	svc "github.com/dirsync/dirsync/internal/service"
-	"github.com/dirsync/dirsync/state"
 	"github.com/dirsync/dirsync/state/stores"
 )
 
@@ -92,12 +91,8 @@ func readStatus(ctx context.Context, t config.Target, limit int) (render.Status,
 		return st, err
 	}
 	st.Users = stats.Users
-	if gs, ok := db.(interface {
-		GroupStats(context.Context) (state.GroupStats, error)
-	}); ok {
-		if st.Groups, err = gs.GroupStats(ctx); err != nil {
-			return st, err
-		}
+	if st.Groups, err = db.GroupStats(ctx); err != nil {
+		return st, err
 	}
 	st.WatchRefused, err = svc.ReadWatchRefusals(ctx, db)
 	return st, err

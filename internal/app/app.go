@@ -24,7 +24,7 @@ import (
 // Every capability of the adapters the reconciler may use, checked when
 // dirsync is built rather than found (or missed) at run time.
 var (
-	_ dsync.Store    = (*state.DB)(nil) // summaries, meta and intents included
+	_ dsync.Store    = (*state.DB)(nil) // every capability: summaries, meta, intents, pruning, lookups, groups
 	_ dsync.Store    = (*postgres.DB)(nil)
 	_ dsync.Store    = state.Store(nil) // what openStore returns
 	_ dsync.Source   = ldapSource{}

@@ -47,15 +47,11 @@ func groupSummaryFields(rep dsync.Report) []zap.Field {
 // UndoGroupPlan returns the group changes that undo run's group deletions
 // and membership removals (see dsync.UndoGroups).
 func UndoGroupPlan(ctx context.Context, db state.Store, run int64) (dsync.GroupPlan, error) {
-	gs, ok := db.(dsync.GroupStore)
-	if !ok {
-		return dsync.GroupPlan{}, nil // a store without groups has no group change to undo
-	}
 	entries, err := db.Journal(ctx, run)
 	if err != nil {
 		return dsync.GroupPlan{}, err
 	}
-	records, err := gs.Groups(ctx)
+	records, err := db.Groups(ctx)
 	if err != nil {
 		return dsync.GroupPlan{}, err
 	}

@@ -58,6 +58,8 @@ type DB struct {
 	empty    bool // read-only over a database without the schema yet
 	now      func() time.Time
 	version  int
+	// retention is how long Prune keeps runs and journal entries.
+	retention time.Duration
 
 	lease     *Lease
 	ownsLease bool
@@ -72,10 +74,11 @@ var _ state.Store = (*DB)(nil)
 type Option func(*options)
 
 type options struct {
-	now    func() time.Time
-	lease  *Lease
-	holder string
-	ttl    time.Duration
+	now       func() time.Time
+	lease     *Lease
+	holder    string
+	ttl       time.Duration
+	retention time.Duration
 }
 
 // WithClock sets the clock used for the times the store itself records (run
@@ -96,7 +99,7 @@ func WithHolder(name string) Option { return func(o *options) { o.holder = name 
 func WithLeaseTTL(d time.Duration) Option { return func(o *options) { o.ttl = d } }
 
 func newOptions(opts []Option) options {
-	o := options{now: time.Now, ttl: DefaultLeaseTTL}
+	o := options{now: time.Now, ttl: DefaultLeaseTTL, retention: state.DefaultRetention}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -202,7 +205,7 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state %s: %w", where, err)
 	}
-	d := &DB{where: where, pool: pool, now: o.now}
+	d := &DB{where: where, pool: pool, now: o.now, retention: o.retention}
 	if err := d.initWriter(ctx, rawURL, o); err != nil {
 		pool.Close()
 		var held *heldError

@@ -32,7 +32,7 @@ func (o Opener) Open(ctx context.Context) (state.Store, error) {
 			if l == nil {
 				return nil, fmt.Errorf("state %s: %w", o.Config.RedactedURL(), postgres.ErrLeaseLost)
 			}
-			return postgres.Open(ctx, o.Config.URL, postgres.WithLease(l))
+			return postgres.Open(ctx, o.Config.URL, postgres.WithLease(l), postgres.WithRetention(o.Config.Retention))
 		}
 		// A one-shot writer: the process takes the database's lease once,
 		// for every target's store it opens.
@@ -40,7 +40,7 @@ func (o Opener) Open(ctx context.Context) (state.Store, error) {
 		if err != nil {
 			return nil, err
 		}
-		db, err := postgres.Open(ctx, o.Config.URL, postgres.WithLease(l))
+		db, err := postgres.Open(ctx, o.Config.URL, postgres.WithLease(l), postgres.WithRetention(o.Config.Retention))
 		if err != nil {
 			release()
 			return nil, err

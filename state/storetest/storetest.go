@@ -57,6 +57,12 @@ func Run(t *testing.T, b Backend) {
 		{"Summaries_CallbackErrorStopsTheRead", testSummariesStop},
 		{"Managed_CountsActiveRecords", testManaged},
 		{"IDs_AreOrderedByteByByte", testOrder},
+		{"Prune_DropsOldHistoryButWhatTheSnapshotNeeds", testPrune},
+		{"ArchivedBefore_ListsOnlyRecordsStillArchivedBeforeTheTime", testArchivedBefore},
+		{"RecordsHolding_MatchesUsernamesAndEmailsIgnoringCase", testRecordsHolding},
+		{"FormerHolders_FindsValuesAUserGaveUp", testFormerHolders},
+		{"Groups_SaveRoundTripUpsertStatsAndReadOnly", testGroups},
+		{"QueryJournal_FiltersByUserAcrossRenamesRunSinceAndKind", testQueryJournal},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
