@@ -276,22 +276,21 @@ type sharedRead struct {
 		dsync.Streamer
 	}
 	once gosync.Once
-
 	// takers is how many targets take this read (each once: Stream or
-	// Read). Once every one is streaming, the users all of them have
-	// passed are let go (their values zeroed), so that the read is not
-	// held whole; a taker of the whole read keeps every user.
+	// Read). Once every one is streaming, the batches of users all of
+	// them have passed are let go, so that the read is not held whole; a
+	// taker of the whole read keeps every batch.
 	takers int
 
 	mu       gosync.Mutex
-	more     *gosync.Cond // users appended, or the read ended
-	users    []user.User  // every user emitted so far, in order
+	more     *gosync.Cond  // a batch appended, or the read ended
+	batches  [][]user.User // the users emitted so far, in order, a batch each
 	done     bool
 	skips    []dsync.Skip
 	err      error
-	pos      []int // each streaming taker's position in users
-	whole    bool  // a taker reads the whole read: keep every user
-	released int   // users[:released] are let go
+	pos      []int // each streaming taker's next batch
+	whole    bool  // a taker reads the whole read: keep every batch
+	released int   // batches[:released] are let go
 }
 
 // sharedBatch is how many users the shared read hands over at once.
@@ -306,15 +305,15 @@ func newSharedRead(src interface {
 	return s
 }
 
-// releaseLocked lets go of the users every taker has passed, once every
+// releaseLocked lets go of the batches every taker has passed, once every
 // taker streams. s.mu is held.
 func (s *sharedRead) releaseLocked() {
 	if s.whole || len(s.pos) < s.takers {
 		return
 	}
 	low := slices.Min(s.pos)
-	for ; s.released < low && s.released < len(s.users); s.released++ {
-		s.users[s.released] = user.User{}
+	for ; s.released < low && s.released < len(s.batches); s.released++ {
+		s.batches[s.released] = nil
 	}
 }
 
@@ -326,11 +325,14 @@ func (s *sharedRead) start(ctx context.Context) {
 			// each user cost more than comparing it.
 			batch := make([]user.User, 0, sharedBatch)
 			flush := func() {
+				if len(batch) == 0 {
+					return
+				}
 				s.mu.Lock()
-				s.users = append(s.users, batch...)
+				s.batches = append(s.batches, batch)
 				s.mu.Unlock()
 				s.more.Broadcast()
-				batch = batch[:0]
+				batch = make([]user.User, 0, sharedBatch)
 			}
 			skips, err := s.src.Stream(ctx, func(u user.User) error {
 				if batch = append(batch, u); len(batch) == sharedBatch {
@@ -338,8 +340,8 @@ func (s *sharedRead) start(ctx context.Context) {
 				}
 				return nil
 			})
+			flush()
 			s.mu.Lock()
-			s.users = append(s.users, batch...)
 			s.done, s.skips, s.err = true, skips, err
 			s.mu.Unlock()
 			s.more.Broadcast()
@@ -365,28 +367,25 @@ func (s *sharedRead) Stream(ctx context.Context, emit func(user.User) error) ([]
 		s.releaseLocked()
 		s.mu.Unlock()
 	}()
-	for i := 0; ; {
+	for i := 0; ; i++ {
 		s.mu.Lock()
 		s.pos[me] = i
 		s.releaseLocked()
-		for i >= len(s.users) && !s.done {
+		for i >= len(s.batches) && !s.done {
 			s.more.Wait()
 		}
-		if i >= len(s.users) {
+		if i >= len(s.batches) {
 			skips, err := s.skips, s.err
 			s.mu.Unlock()
 			return skips, err
 		}
-		// Appended to, and zeroed only below every taker's position: read
-		// without the lock.
-		next := s.users[i:]
+		batch := s.batches[i] // never changed once appended: read without the lock
 		s.mu.Unlock()
-		for _, u := range next {
+		for _, u := range batch {
 			if err := emit(u); err != nil {
 				return nil, err
 			}
 		}
-		i += len(next)
 	}
 }
 
@@ -403,7 +402,7 @@ func (s *sharedRead) Read(ctx context.Context) (dsync.Directory, error) {
 	for !s.done {
 		s.more.Wait()
 	}
-	users, skips, err := s.users, s.skips, s.err
+	batches, skips, err := s.batches, s.skips, s.err
 	s.mu.Unlock()
 	if err != nil {
 		return dsync.Directory{}, err
@@ -418,10 +417,12 @@ func (s *sharedRead) Read(ctx context.Context) (dsync.Directory, error) {
 		}
 		kept[i] = sk
 	}
-	out := make([]user.User, 0, len(users))
-	for _, u := range users {
-		if !withdrawn[u.ID] {
-			out = append(out, u)
+	var out []user.User
+	for _, b := range batches {
+		for _, u := range b {
+			if !withdrawn[u.ID] {
+				out = append(out, u)
+			}
 		}
 	}
 	return dsync.Directory{Users: out, Skipped: kept}, nil

@@ -180,7 +180,7 @@ func TestSharedRead_UsersEveryTargetPassedAreLetGo(t *testing.T) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.released != len(users) || s.users[0].ID != "" || s.users[len(users)-1].ID != "" {
-		t.Errorf("released %d of %d users after both targets took them all", s.released, len(users))
+	if s.released != len(s.batches) || len(s.batches) != 3 || s.batches[0] != nil || s.batches[2] != nil {
+		t.Errorf("released %d of %d batches after both targets took them all", s.released, len(s.batches))
 	}
 }
