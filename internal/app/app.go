@@ -294,7 +294,7 @@ type sharedRead struct {
 }
 
 // sharedBatch is how many users the shared read hands over at once.
-const sharedBatch = 512
+const sharedBatch = 2048
 
 func newSharedRead(src interface {
 	dsync.Source
