@@ -187,35 +187,11 @@ func (d *DB) Groups(ctx context.Context) ([]user.GroupRecord, error) {
 // keyed by rec.Group.ID, in one transaction that also checks the lease, as
 // Save does for users. An existing record's FirstSeen is kept.
 func (d *DB) SaveGroup(ctx context.Context, run int64, e user.Entry, rec *user.GroupRecord) error {
-	if err := d.writable("save group"); err != nil {
-		return err
-	}
-	op := fmt.Sprintf("save %s %s (run %d)", e.Op, e.UserID, run)
-	entryArgs, err := state.EntryArgs(run, e, d.now)
-	if err != nil {
-		return d.wrap(op, err)
-	}
-	var recArgs []any
+	var args func() ([]any, error)
 	if rec != nil {
-		if recArgs, err = state.GroupArgs(rec); err != nil {
-			return d.wrap(op, err)
-		}
+		args = func() ([]any, error) { return state.GroupArgs(rec) }
 	}
-	err = d.write(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, insertEntrySQL, entryArgs...); err != nil {
-			return fmt.Errorf("journal: %w", err)
-		}
-		if rec != nil {
-			if _, err := tx.Exec(ctx, upsertGroupSQL, recArgs...); err != nil {
-				return fmt.Errorf("group record: %w", err)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return d.wrap(op, err)
-	}
-	return nil
+	return d.save(ctx, "save group", run, e, upsertGroupSQL, "group record", args)
 }
 
 // GroupStats summarizes the snapshot's groups for `dirsync status`.

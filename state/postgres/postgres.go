@@ -508,7 +508,18 @@ func (d *DB) BeginRun(ctx context.Context, mode string) (int64, error) {
 // by rec.User.ID, in one transaction that also checks the lease: both are
 // recorded or neither is. An existing record's FirstSeen is kept.
 func (d *DB) Save(ctx context.Context, run int64, e user.Entry, rec *user.Record) error {
-	if err := d.writable("save"); err != nil {
+	var args func() ([]any, error)
+	if rec != nil {
+		args = func() ([]any, error) { return state.RecordArgs(rec) }
+	}
+	return d.save(ctx, "save", run, e, upsertRecordSQL, "record", args)
+}
+
+// save appends e to run's journal and, when recArgs is not nil, upserts the
+// record whose arguments it returns with upsert, in one transaction that
+// also checks the lease. what names the record in errors.
+func (d *DB) save(ctx context.Context, name string, run int64, e user.Entry, upsert, what string, recArgs func() ([]any, error)) error {
+	if err := d.writable(name); err != nil {
 		return err
 	}
 	op := fmt.Sprintf("save %s %s (run %d)", e.Op, e.UserID, run)
@@ -516,9 +527,9 @@ func (d *DB) Save(ctx context.Context, run int64, e user.Entry, rec *user.Record
 	if err != nil {
 		return d.wrap(op, err)
 	}
-	var recArgs []any
-	if rec != nil {
-		if recArgs, err = state.RecordArgs(rec); err != nil {
+	var args []any
+	if recArgs != nil {
+		if args, err = recArgs(); err != nil {
 			return d.wrap(op, err)
 		}
 	}
@@ -526,9 +537,9 @@ func (d *DB) Save(ctx context.Context, run int64, e user.Entry, rec *user.Record
 		if _, err := tx.Exec(ctx, insertEntrySQL, entryArgs...); err != nil {
 			return fmt.Errorf("journal: %w", err)
 		}
-		if rec != nil {
-			if _, err := tx.Exec(ctx, upsertRecordSQL, recArgs...); err != nil {
-				return fmt.Errorf("record: %w", err)
+		if args != nil {
+			if _, err := tx.Exec(ctx, upsert, args...); err != nil {
+				return fmt.Errorf("%s: %w", what, err)
 			}
 		}
 		return nil
