@@ -167,3 +167,12 @@ const (
 	NeededEntriesSQL = neededEntries
 	PruneRunsSQL     = pruneRunsSQL
 )
+
+// UpsertRecordSQL, InsertEntrySQL and UpsertGroupSQL are the statements that
+// write a record, a journal entry and a group record, with SQLite's ?
+// parameters in the order RecordArgs, EntryArgs and GroupArgs give them.
+const (
+	UpsertRecordSQL = upsertRecordSQL
+	InsertEntrySQL  = insertEntrySQL
+	UpsertGroupSQL  = upsertGroupSQL
+)

@@ -32,6 +32,29 @@ func (d *DB) Prune(ctx context.Context) error {
 // pgParams turns SQLite's numbered parameters ?1, ?2 into PostgreSQL's.
 var pgParams = strings.NewReplacer("?1", "$1", "?2", "$2")
 
+// positional numbers SQLite's positional parameters ? for PostgreSQL:
+// $1, $2, … in their order.
+func positional(sql string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range sql {
+		if r == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// The statements that write, shared with the SQLite store.
+var (
+	upsertRecordSQL = positional(state.UpsertRecordSQL)
+	insertEntrySQL  = positional(state.InsertEntrySQL)
+	upsertGroupSQL  = positional(state.UpsertGroupSQL)
+)
+
 // pruneJournalSQL is SQLite's journal prune, with the needed entries kept by
 // NOT EXISTS rather than NOT IN: PostgreSQL plans it as an anti-join, which
 // stays fast however many records are archived or failing (a NOT IN over a
@@ -143,21 +166,6 @@ func (d *DB) FormerHolders(ctx context.Context, values []string) ([]user.FormerH
 	}
 	return out, nil
 }
-
-const upsertGroupSQL = `INSERT INTO groups (id, platform_id, status, name, dn, members_hash,
-	members_json, first_seen, last_seen, attempts, last_error)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-ON CONFLICT (id) DO UPDATE SET
-	platform_id  = excluded.platform_id,
-	status       = excluded.status,
-	name         = excluded.name,
-	dn           = excluded.dn,
-	members_hash = excluded.members_hash,
-	members_json = excluded.members_json,
-	first_seen   = coalesce(groups.first_seen, excluded.first_seen),
-	last_seen    = excluded.last_seen,
-	attempts     = excluded.attempts,
-	last_error   = excluded.last_error`
 
 // Groups returns every group record, ordered by ID.
 func (d *DB) Groups(ctx context.Context) ([]user.GroupRecord, error) {

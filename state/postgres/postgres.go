@@ -380,33 +380,6 @@ func (d *DB) wrap(op string, err error) error {
 	return fmt.Errorf("state %s: %s: %w", d.where, op, err)
 }
 
-const upsertRecordSQL = `INSERT INTO users (id, platform_id, status, hash, dn, username, email,
-	given_name, family_name, display_name, active, groups_json, extra_json, first_seen,
-	last_seen, archived_at, attempts, last_error, failed_op)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
-ON CONFLICT (id) DO UPDATE SET
-	platform_id  = excluded.platform_id,
-	status       = excluded.status,
-	hash         = excluded.hash,
-	dn           = excluded.dn,
-	username     = excluded.username,
-	email        = excluded.email,
-	given_name   = excluded.given_name,
-	family_name  = excluded.family_name,
-	display_name = excluded.display_name,
-	active       = excluded.active,
-	groups_json  = excluded.groups_json,
-	extra_json   = excluded.extra_json,
-	first_seen   = coalesce(users.first_seen, excluded.first_seen),
-	last_seen    = excluded.last_seen,
-	archived_at  = excluded.archived_at,
-	attempts     = excluded.attempts,
-	last_error   = excluded.last_error,
-	failed_op    = excluded.failed_op`
-
-const insertEntrySQL = `INSERT INTO journal (run_id, at, op, user_id, username, platform_id,
-	fields, reason, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
-
 // Snapshot returns every record, ordered by user ID.
 func (d *DB) Snapshot(ctx context.Context) ([]user.Record, error) {
 	if d.empty {
