@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/dirsync/dirsync/internal/slapdtest"
@@ -18,7 +19,16 @@ func TestSync_ADirectoryOfSeveralPagesSyncsCompletely(t *testing.T) {
 	e.writeConfig()
 
 	r := e.mustRun(0, "sync")
-	wantContains(t, "stdout", r.stdout, "Run 1: 1200 created; 0 failed")
+	// The report lists the first 1,000 creates; the others were applied
+	// from the spill file, and the journal lists every one.
+	wantContains(t, "stdout", r.stdout, "Plan: 1200 to create", "… and 200 more to create, not listed", "Run 1: 1200 created; 0 failed")
+	if n := strings.Count(r.stdout, "+ create"); n != 1000 {
+		t.Errorf("the report lists %d creates, want the first 1000", n)
+	}
+	j := e.mustRun(0, "journal", "--run", "1", "--kind", "create", "--output", "csv")
+	if rows := strings.Count(strings.TrimSpace(j.stdout), "\n"); rows != n {
+		t.Errorf("the journal lists %d creates of run 1, want %d", rows, n)
+	}
 	accts := e.plat.Accounts()
 	if len(accts) != n {
 		t.Fatalf("want %d accounts, got %d", n, len(accts))

@@ -89,7 +89,36 @@ func (a *applier) apply(ctx context.Context, plan Plan, claims func() (map[strin
 	if err := a.each(ctx, grant); err != nil {
 		return err
 	}
+	if err := a.streamCreates(ctx, plan.spill); err != nil {
+		return err
+	}
 	return a.each(ctx, remove)
+}
+
+// streamCreates applies the creates of spill, as they are read from it.
+func (a *applier) streamCreates(ctx context.Context, spill *createSpill) error {
+	if spill.len() == 0 {
+		return nil
+	}
+	var readErr error
+	err := a.stream(ctx, a.workers(), func(yield func(Change) bool) {
+		stop := errors.New("stopped")
+		readErr = spill.each(a.workers()*64, func(batch []user.User) error {
+			for _, u := range batch {
+				if !yield(Change{Op: user.OpCreate, User: u}) {
+					return stop
+				}
+			}
+			return nil
+		})
+		if errors.Is(readErr, stop) {
+			readErr = nil
+		}
+	})
+	if err == nil {
+		err = readErr
+	}
+	return err
 }
 
 // report puts what a applied and what failed in rep.

@@ -133,16 +133,7 @@ func (p *earlyPush) updates(ctx context.Context, batch []user.User) ([]Change, e
 	// a username or email the snapshot holds for another directory user:
 	// the plan flags it first (see IdentifierMove).
 	ups := slices.DeleteFunc(plan.Changes, func(c Change) bool { return c.Op != user.OpUpdate })
-	var values []string
-	for _, c := range ups {
-		for _, v := range given(c) {
-			values = append(values, v)
-		}
-	}
-	if len(values) == 0 {
-		return ups, nil
-	}
-	moves, err := p.e.moves(ctx, Plan{Changes: ups}, values)
+	moves, err := p.e.moves(ctx, ups, ups)
 	if err != nil {
 		return nil, err
 	}

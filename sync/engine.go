@@ -68,6 +68,9 @@ type Engine struct {
 	// group pass, groups.go): the Target must be a GroupTarget.
 	Groups *Groups
 
+	// listCreates, when not 0, is listedCreates (for tests).
+	listCreates int
+
 	// summariesLoaded, when set, is called once a run has loaded the
 	// snapshot's summaries (for tests).
 	summariesLoaded func()
@@ -157,6 +160,10 @@ func (e *Engine) adoptBy() []string {
 	}
 	return e.AdoptBy
 }
+
+// listed returns how many creates a run holds in its plan before it
+// spills the others (see listedCreates).
+func (e *Engine) listed() int { return cmp.Or(e.listCreates, listedCreates) }
 
 func (e *Engine) now() time.Time {
 	if e.Now != nil {
@@ -248,6 +255,8 @@ func (e *Engine) run(ctx context.Context, ro RunOptions, dir *Directory) (rep Re
 	var early *earlyPush
 	if canStream && !ro.Full && ro.Only == "" {
 		claims, diffStart, early, err = e.streamPlan(ctx, &rep, ro, src, e.Store)
+		// The spill of creates, if any, is read until the plan is applied.
+		defer func() { rep.Plan.spill.close(); rep.Plan.spill = nil }()
 		if early != nil {
 			// Updates applied during the read are reported whatever
 			// happens next (this runs before done records the run).

@@ -83,11 +83,23 @@ type Plan struct {
 	// directory user while the snapshot holds them for another (see
 	// IdentifierMove).
 	IdentifierMoves []IdentifierMove `json:"identifier_moves,omitempty"`
+	// Streamed counts the creates not listed in Changes: a run that is not
+	// a dry run lists its first creates (see listedCreates) and writes the
+	// others, read from the directory, to a spill file, from which they are
+	// applied. The journal records each.
+	Streamed int `json:"streamed_creates,omitempty"`
+	spill    *createSpill
 }
+
+// Size returns how many changes the plan holds, the streamed creates included.
+func (p Plan) Size() int { return len(p.Changes) + p.Streamed }
 
 // Count returns how many changes of kind op the plan holds.
 func (p Plan) Count(op user.Op) int {
 	n := 0
+	if op == user.OpCreate {
+		n = p.Streamed
+	}
 	for _, c := range p.Changes {
 		if c.Op == op {
 			n++

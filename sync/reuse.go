@@ -142,6 +142,12 @@ func given(c Change) map[string]string {
 // is active, archived or deleted, holds them. holders may hold any
 // records: pending ones are ignored.
 func FindIdentifierMoves(plan Plan, holders []user.Record) []IdentifierMove {
+	return findMoves(plan.Changes, plan.Changes, holders)
+}
+
+// findMoves is FindIdentifierMoves for changes, a part of the plan whose
+// changes are all, which says who leaves and who is renamed.
+func findMoves(all, changes []Change, holders []user.Record) []IdentifierMove {
 	byValue := map[string][]*user.Record{}
 	for i := range holders {
 		r := &holders[i]
@@ -160,7 +166,7 @@ func FindIdentifierMoves(plan Plan, holders []user.Record) []IdentifierMove {
 	}
 	leaving := map[string]bool{}
 	renamed := map[string]map[string]bool{} // directory ID → fields its change gives another value
-	for _, c := range plan.Changes {
+	for _, c := range all {
 		if removal(c.Op) {
 			leaving[c.User.ID] = true
 		}
@@ -172,7 +178,7 @@ func FindIdentifierMoves(plan Plan, holders []user.Record) []IdentifierMove {
 		}
 	}
 	var out []IdentifierMove
-	for _, c := range plan.Changes {
+	for _, c := range changes {
 		for _, field := range []string{user.FieldUsername, user.FieldEmail} {
 			v, ok := given(c)[field]
 			if !ok {
@@ -209,8 +215,29 @@ func (e *Engine) flagIdentifierMoves(ctx context.Context, plan *Plan) error {
 // directory user while the snapshot holds them, or the journal says they
 // were held, for another (what plan and check list).
 func (e *Engine) IdentifierMoves(ctx context.Context, plan Plan) ([]IdentifierMove, error) {
+	out, err := e.moves(ctx, plan.Changes, plan.Changes)
+	if err != nil {
+		return nil, err
+	}
+	// The streamed creates, a batch at a time.
+	err = plan.spill.each(1024, func(batch []user.User) error {
+		creates := make([]Change, len(batch))
+		for i, u := range batch {
+			creates[i] = Change{Op: user.OpCreate, User: u}
+		}
+		m, err := e.moves(ctx, plan.Changes, creates)
+		out = append(out, m...)
+		return err
+	})
+	return out, err
+}
+
+// moves returns the identifier moves of changes, a part of the plan whose
+// changes are all: from the records holding the values they give, and from
+// their former holders.
+func (e *Engine) moves(ctx context.Context, all, changes []Change) ([]IdentifierMove, error) {
 	var values []string
-	for _, c := range plan.Changes {
+	for _, c := range changes {
 		for _, v := range given(c) {
 			values = append(values, v)
 		}
@@ -218,27 +245,21 @@ func (e *Engine) IdentifierMoves(ctx context.Context, plan Plan) ([]IdentifierMo
 	if len(values) == 0 {
 		return nil, nil
 	}
-	return e.moves(ctx, plan, values)
-}
-
-// moves returns the identifier moves of plan, whose changes give values:
-// from the records holding them, and from their former holders.
-func (e *Engine) moves(ctx context.Context, plan Plan, values []string) ([]IdentifierMove, error) {
 	holders, err := e.holders(ctx, values)
 	if err != nil {
 		return nil, err
 	}
-	moves := FindIdentifierMoves(plan, holders)
+	moves := findMoves(all, changes, holders)
 	formers, err := e.Store.FormerHolders(ctx, values)
 	if err != nil {
 		return nil, fmt.Errorf("read journal: former holders of the planned usernames and emails: %w", err)
 	}
-	return append(moves, formerMoves(plan, formers, moves)...), nil
+	return append(moves, formerMoves(changes, formers, moves)...), nil
 }
 
 // formerMoves returns the moves of values plan's changes give a directory
 // user that another gave up before (formers), but for those found already.
-func formerMoves(plan Plan, formers []user.FormerHolder, found []IdentifierMove) []IdentifierMove {
+func formerMoves(changes []Change, formers []user.FormerHolder, found []IdentifierMove) []IdentifierMove {
 	if len(formers) == 0 {
 		return nil
 	}
@@ -248,7 +269,7 @@ func formerMoves(plan Plan, formers []user.FormerHolder, found []IdentifierMove)
 		seen[key{m.ToID, m.Field, m.FromID}] = true
 	}
 	var out []IdentifierMove
-	for _, c := range plan.Changes {
+	for _, c := range changes {
 		for field, v := range given(c) {
 			for _, f := range formers {
 				k := key{c.User.ID, field, f.ID}

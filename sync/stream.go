@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math"
+	"os"
 	"slices"
 	"time"
 
@@ -267,6 +268,16 @@ func (e *Engine) streamPlan(ctx context.Context, rep *Report, ro RunOptions, src
 	}
 	var kept, held []user.User
 	inScope, unchanged := 0, 0
+	// Past the first creates, those of users new to the snapshot go to a
+	// spill file (see listedCreates), unless this is a dry run, whose plan
+	// lists every change.
+	spill, listed := (*createSpill)(nil), 0
+	spillOff := ro.DryRun
+	defer func() {
+		if err != nil {
+			spill.close()
+		}
+	}()
 	take := func(sums *summaryIndex, u user.User) {
 		r := sums.mark(u.ID)
 		if inStep(u, r) {
@@ -275,6 +286,26 @@ func (e *Engine) streamPlan(ctx context.Context, rep *Report, ro RunOptions, src
 		}
 		if early != nil && u.Active && r.found && r.status() == user.StatusActive && len(r.platformID()) > 0 {
 			early.offer(u)
+		}
+		if !r.found && u.Active && !spillOff {
+			if listed < e.listed() {
+				listed++
+			} else {
+				if spill == nil {
+					var serr error
+					if spill, serr = newCreateSpill(""); serr != nil {
+						spillOff = true
+						e.warn(fmt.Sprintf("the creates of this run are held in memory: no spill file could be made in %s "+
+							"(set TMPDIR to a writable directory): %v", os.TempDir(), serr))
+					}
+				}
+				if spill != nil {
+					if err := spill.add(u); err != nil {
+						stopRead(err)
+					}
+					return
+				}
+			}
 		}
 		kept = append(kept, u)
 	}
@@ -319,6 +350,9 @@ func (e *Engine) streamPlan(ctx context.Context, rep *Report, ro RunOptions, src
 	if serr != nil {
 		return nil, time.Time{}, early, serr
 	}
+	if werr := spill.failed(); werr != nil {
+		err = werr // the read was stopped for it
+	}
 	if err := e.fetched(ctx, rep, phase, err, early.count()); err != nil {
 		return nil, time.Time{}, early, err
 	}
@@ -344,9 +378,13 @@ func (e *Engine) streamPlan(ctx context.Context, rep *Report, ro RunOptions, src
 	if len(withdrawn) > 0 {
 		before := len(kept)
 		kept = slices.DeleteFunc(kept, func(u user.User) bool { return withdrawn[u.ID] })
+		spilled, err := spill.drop(withdrawn)
+		if err != nil {
+			return nil, diffStart, early, err
+		}
 		inScope -= len(withdrawn)
 		// The others were counted in step.
-		unchanged -= len(withdrawn) - (before - len(kept)) - withdrawnUpdated
+		unchanged -= len(withdrawn) - (before - len(kept)) - withdrawnUpdated - spilled
 	}
 
 	ids := make([]string, 0, len(kept))
@@ -370,6 +408,9 @@ func (e *Engine) streamPlan(ctx context.Context, rep *Report, ro RunOptions, src
 	rep.Plan.InScope = inScope
 	rep.Plan.Unchanged += unchanged
 	rep.Plan.Managed = sums.managed
+	if spill != nil {
+		rep.Plan.spill, rep.Plan.Streamed = spill, spill.len()
+	}
 	return sums.claims, diffStart, early, nil
 }
 

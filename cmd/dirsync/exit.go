@@ -20,7 +20,7 @@ func runOutcomeErr(rep dsync.Report, err error) error {
 		return &exitError{code: exitFailure, err: err}
 	case len(rep.Failed) > 0:
 		return &exitError{code: exitFailure, err: fmt.Errorf("%d of %d changes failed; they are retried on the next run (see `dirsync status`)",
-			len(rep.Failed), len(rep.Plan.Changes))}
+			len(rep.Failed), rep.Plan.Size())}
 	}
 	return nil
 }

@@ -101,6 +101,7 @@ func Merge(res []Result) (dsync.Report, error) {
 	var errs []error
 	for _, r := range res {
 		rep.Plan.Changes = append(rep.Plan.Changes, r.Report.Plan.Changes...)
+		rep.Plan.Streamed += r.Report.Plan.Streamed
 		rep.Plan.Skipped = append(rep.Plan.Skipped, r.Report.Plan.Skipped...)
 		rep.Plan.Quarantined = append(rep.Plan.Quarantined, r.Report.Plan.Quarantined...)
 		rep.Plan.InScope = max(rep.Plan.InScope, r.Report.Plan.InScope)

@@ -61,7 +61,16 @@ func WritePlan(w io.Writer, p dsync.Plan) {
 		}
 		_ = tw.Write(w)
 	}
+	writeStreamed(w, p)
 	writePlanNotes(w, p)
+}
+
+// writeStreamed says how many creates the plan holds but does not list.
+func writeStreamed(w io.Writer, p dsync.Plan) {
+	if p.Streamed > 0 {
+		fmt.Fprintf(w, "  … and %d more to create, not listed: applied as read back from a spill file "+
+			"(`dirsync journal --run <run> --kind create` lists each)\n", p.Streamed)
+	}
 }
 
 // planRow adds c's line to a plan table: an adoption, or the change itself.
@@ -116,6 +125,7 @@ func WriteRefusedPlan(w io.Writer, p dsync.Plan) {
 			fmt.Fprintln(w, "  (`dirsync plan --output json` lists every change)")
 		}
 	}
+	writeStreamed(w, p)
 	writePlanNotes(w, p)
 }
 

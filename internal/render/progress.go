@@ -58,7 +58,7 @@ func (p *Progress) Plan(pl dsync.Plan) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.clearLocked()
-	p.phase, p.done, p.total, p.started = svc.PhaseApply, 0, len(pl.Changes), p.now()
+	p.phase, p.done, p.total, p.started = svc.PhaseApply, 0, pl.Size(), p.now()
 	p.showLocked(true)
 }
 
