@@ -253,7 +253,7 @@ func (e *Engine) run(ctx context.Context, ro RunOptions, dir *Directory) (rep Re
 	var claims func() (map[string]string, error)
 	var diffStart time.Time
 	var early *earlyPush
-	if canStream && !ro.Full && ro.Only == "" {
+	if canStream && ro.Only == "" {
 		claims, diffStart, early, err = e.streamPlan(ctx, &rep, ro, src, e.Store)
 		// The spill of creates, if any, is read until the plan is applied.
 		defer func() { rep.Plan.spill.close(); rep.Plan.spill = nil }()
@@ -324,18 +324,28 @@ func (e *Engine) readPlan(ctx context.Context, rep *Report, ro RunOptions, read 
 	rep.Plan = Diff(dir, records, e.OnRemoved)
 	if ro.Full {
 		if err := e.fullReconcile(ctx, &rep.Plan, dir, records); err != nil {
-			if !ro.FullBestEffort || ctx.Err() != nil {
-				err = fmt.Errorf("full reconcile: list the platform's accounts (nothing was changed): %w", err)
-				if IsPlatformFault(err) {
-					err = &PlatformError{Err: err}
-				}
+			if err := e.fullFailed(ctx, rep, ro, err); err != nil {
 				return nil, diffStart, err
 			}
 			rep.Plan = Diff(dir, records, e.OnRemoved) // drop any partial additions
-			rep.FullSkipped = err.Error()
 		}
 	}
 	return claims, diffStart, nil
+}
+
+// fullFailed returns the run's error for a full reconcile that failed with
+// err, or, when the run goes on as an ordinary one (a best-effort full
+// reconcile), notes why in rep and returns nil.
+func (e *Engine) fullFailed(ctx context.Context, rep *Report, ro RunOptions, err error) error {
+	if !ro.FullBestEffort || ctx.Err() != nil {
+		err = fmt.Errorf("full reconcile: list the platform's accounts (nothing was changed): %w", err)
+		if IsPlatformFault(err) {
+			err = &PlatformError{Err: err}
+		}
+		return err
+	}
+	rep.FullSkipped = err.Error()
+	return nil
 }
 
 // checkAndApply quarantines, checks rep.Plan against the safety policy

@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -183,8 +184,17 @@ func TestRun_FullWithOnMissingReportDropsTheMissingUsersChangesOnly(t *testing.T
 // that user's: the run links it and leaves it active, never archives it as
 // unmanaged.
 func TestRun_FullLeavesTheAccountADirectoryUserAdoptsAlone(t *testing.T) {
+	for _, listed := range []int{0, 1} {
+		t.Run(fmt.Sprintf("creates listed %d", listed), func(t *testing.T) { testFullLeavesAdoptedAlone(t, listed) })
+	}
+}
+
+// testFullLeavesAdoptedAlone is the test with the plan listing the first
+// listed creates (0: the default) and spilling the others.
+func testFullLeavesAdoptedAlone(t *testing.T, listed int) {
 	alice, bob, carol := person("id-alice", "alice"), person("id-bob", "bob"), person("id-carol", "carol")
 	e, ft, _ := setup(dirOf(alice, bob, carol), record(alice, user.StatusActive, "p-alice"))
+	e.listCreates = listed
 	e.Target = listingTarget{ft}
 	e.Unmanaged = UnmanagedArchive
 	for _, a := range []user.Account{
@@ -196,6 +206,9 @@ func TestRun_FullLeavesTheAccountADirectoryUserAdoptsAlone(t *testing.T) {
 	}
 
 	rep := mustRun(t, e, RunOptions{Full: true, AllowMassArchive: true})
+	if listed > 0 && rep.Plan.Streamed != 1 {
+		t.Errorf("streamed %d creates, want 1", rep.Plan.Streamed)
+	}
 	var unmanaged []string
 	for _, a := range rep.Plan.Unmanaged {
 		unmanaged = append(unmanaged, a.PlatformID)

@@ -255,7 +255,7 @@ func (e *Engine) streamPlan(ctx context.Context, rep *Report, ro RunOptions, src
 	sl := startSummaries(ctx, st, e.summariesLoaded)
 	readCtx, stopRead := context.WithCancelCause(ctx)
 	defer stopRead(nil)
-	if !ro.DryRun {
+	if !ro.DryRun && !ro.Full {
 		a := e.newApplier(rep.RunID)
 		a.claims = func() (map[string]string, error) {
 			sums, err := sl.get(true)
@@ -410,6 +410,13 @@ func (e *Engine) streamPlan(ctx context.Context, rep *Report, ro RunOptions, src
 	rep.Plan.Managed = sums.managed
 	if spill != nil {
 		rep.Plan.spill, rep.Plan.Streamed = spill, spill.len()
+	}
+	if ro.Full {
+		if err := e.streamFull(ctx, &rep.Plan, sums, withdrawn); err != nil {
+			if err := e.fullFailed(ctx, rep, ro, err); err != nil {
+				return nil, diffStart, early, err
+			}
+		}
 	}
 	return sums.claims, diffStart, early, nil
 }
