@@ -36,11 +36,10 @@ func (e *Engine) streamFull(ctx context.Context, plan *Plan, sums *summaryIndex,
 		if !sums.seen[i] || r.status() != user.StatusActive || len(r.platformID()) == 0 {
 			return false
 		}
-		id := string(r.id())
-		if withdrawn[id] {
+		if withdrawn[string(r.id())] {
 			return false
 		}
-		if j, ok := planned[id]; ok {
+		if j, ok := planned[string(r.id())]; ok {
 			return plan.Changes[j].Op != user.OpArchive && plan.Changes[j].Op != user.OpDelete
 		}
 		return true
