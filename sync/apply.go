@@ -29,10 +29,15 @@ type applier struct {
 	run int64
 	now func() time.Time
 
-	mu      sync.Mutex
-	claimed map[string]string // platform ID → directory ID of every linked account, once loaded
-	// claims loads claimed; it is called once, when a create first needs it.
-	claims        func() (map[string]string, error)
+	mu sync.Mutex
+	// linked says who the snapshot links each platform account to, once
+	// loaded; claimed holds the links this run made or dropped ("" for
+	// dropped) over it, and fresh those of the accounts it created.
+	linked  links
+	claimed map[string]string
+	fresh   freshLinks
+	// claims loads linked; it is called once, when a create first needs it.
+	claims        func() (links, error)
 	claimsLoaded  bool
 	claimsLoadErr error
 	index         *accountIndex // nil unless the platform was listed for adoption
@@ -59,7 +64,7 @@ type applier struct {
 // mapped to its directory ID (see claimsOf). It is called only if a change
 // may link an account (a create or an adoption), so a plan of updates and
 // removals never loads it; apply updates the map as it links accounts.
-func (a *applier) apply(ctx context.Context, plan Plan, claims func() (map[string]string, error)) error {
+func (a *applier) apply(ctx context.Context, plan Plan, claims func() (links, error)) error {
 	a.claims = claims
 	if a.applied == nil {
 		a.applied = map[user.Op]int{}
@@ -145,7 +150,8 @@ func (a *applier) loadClaims() error {
 	defer a.mu.Unlock()
 	if !a.claimsLoaded {
 		a.claimsLoaded = true
-		a.claimed, a.claimsLoadErr = a.claims()
+		a.linked, a.claimsLoadErr = a.claims()
+		a.claimed = map[string]string{}
 		if a.claimsLoadErr != nil {
 			a.claimsLoadErr = fmt.Errorf("read the snapshot's linked accounts: %w", a.claimsLoadErr)
 		}
@@ -154,8 +160,8 @@ func (a *applier) loadClaims() error {
 }
 
 // claimsOf returns the platform IDs linked by records, to their directory IDs.
-func claimsOf(records []user.Record) map[string]string {
-	claimed := make(map[string]string, len(records))
+func claimsOf(records []user.Record) linkMap {
+	claimed := make(linkMap, len(records))
 	for _, r := range records {
 		if r.PlatformID != "" && r.Status != user.StatusDeleted {
 			claimed[r.PlatformID] = r.User.ID
@@ -374,7 +380,7 @@ func (a *applier) recreate(ctx context.Context, c Change) (user.Entry, *user.Rec
 		return user.Entry{Op: user.OpCreate}, nil, err
 	}
 	a.mu.Lock()
-	delete(a.claimed, c.PlatformID)
+	a.claimed[c.PlatformID] = "" // the link is dropped
 	a.mu.Unlock()
 	e, rec, err := a.create(ctx, c.User)
 	if err == nil {
@@ -399,7 +405,7 @@ func (a *applier) create(ctx context.Context, u user.User) (user.Entry, *user.Re
 			if err := checkPlatformID(acct); err != nil {
 				return user.Entry{Op: user.OpCreate}, nil, fmt.Errorf("create %s: %w", u.Username, err)
 			}
-			a.claim(acct.PlatformID, u.ID)
+			a.claim(acct.PlatformID, u.ID, true)
 			return user.Entry{Op: user.OpCreate, PlatformID: acct.PlatformID, Fields: user.Compare(user.User{}, u)},
 				&user.Record{User: u, PlatformID: acct.PlatformID, Status: user.StatusActive}, nil
 		}
@@ -424,7 +430,7 @@ func (a *applier) create(ctx context.Context, u user.User) (user.Entry, *user.Re
 // adopt links an existing platform account to u and brings it in step.
 func (a *applier) adopt(ctx context.Context, u user.User, acct user.Account) (user.Entry, *user.Record, error) {
 	entry := user.Entry{Op: user.OpAdopt, PlatformID: acct.PlatformID, Fields: user.Compare(acct.User, u)}
-	if !a.claim(acct.PlatformID, u.ID) {
+	if !a.claim(acct.PlatformID, u.ID, false) {
 		return entry, nil, fmt.Errorf("adopt %s: platform account %s (%s) is already linked to another directory user",
 			u.Username, acct.PlatformID, acct.User.Username)
 	}
@@ -450,25 +456,48 @@ func (a *applier) adopt(ctx context.Context, u user.User, acct user.Account) (us
 }
 
 // claim links platformID to directory user id; false if another user holds it,
-// or if the snapshot's links were not loaded (loadClaims comes first).
-func (a *applier) claim(platformID, id string) bool {
+// or if the snapshot's links were not loaded (loadClaims comes first). An
+// account created by this run (created) is noted compactly: an initial
+// sync creates every account.
+func (a *applier) claim(platformID, id string, created bool) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.claimed == nil {
 		return false
 	}
-	if owner, ok := a.claimed[platformID]; ok && owner != id {
+	if linked, byID := a.holderLocked(platformID, id); linked && !byID {
 		return false
 	}
-	a.claimed[platformID] = id
+	if created {
+		a.fresh.add(platformID, id)
+	} else {
+		a.claimed[platformID] = id
+	}
 	return true
+}
+
+// holderLocked says whether platformID is linked to a directory user, and
+// whether to id.
+func (a *applier) holderLocked(platformID, id string) (linked, byID bool) {
+	if owner, ok := a.claimed[platformID]; ok {
+		return owner != "", owner == id
+	}
+	if linked, byID := a.fresh.holder(platformID, id); linked {
+		return true, byID
+	}
+	if a.linked != nil {
+		if owner, ok := a.linked.owner(platformID); ok {
+			return true, owner == id
+		}
+	}
+	return false, false
 }
 
 func (a *applier) unclaim(platformID, id string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.claimed[platformID] == id {
-		delete(a.claimed, platformID)
+	if _, byID := a.holderLocked(platformID, id); byID {
+		a.claimed[platformID] = ""
 	}
 }
 

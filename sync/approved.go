@@ -32,7 +32,7 @@ func (e *Engine) ApplyPlans(ctx context.Context, mode string, plan Plan, groups 
 		if err != nil {
 			return rep, fmt.Errorf("read snapshot: %w", err)
 		}
-		err = e.applyPlan(ctx, &rep, func() (map[string]string, error) { return claimsOf(records), nil }, nil, plan)
+		err = e.applyPlan(ctx, &rep, func() (links, error) { return claimsOf(records), nil }, nil, plan)
 		if err != nil {
 			return rep, err
 		}

@@ -147,7 +147,7 @@ func (e *Engine) RunChanged(ctx context.Context, ro RunOptions, ch Changed) (rep
 		return rep, err
 	}
 	// The snapshot's links are read only if a change may link an account.
-	claims := func() (map[string]string, error) {
+	claims := func() (links, error) {
 		sums, err := loadSummaries(ctx, st)
 		if err != nil {
 			return nil, err

@@ -250,7 +250,7 @@ func (e *Engine) run(ctx context.Context, ro RunOptions, dir *Directory) (rep Re
 		canStream = false
 		read = func(context.Context) (Directory, error) { return *dir, nil }
 	}
-	var claims func() (map[string]string, error)
+	var claims func() (links, error)
 	var diffStart time.Time
 	var early *earlyPush
 	if canStream && ro.Only == "" {
@@ -302,7 +302,7 @@ func completed(outcome string) bool {
 // them into rep.Plan, correcting drift when ro.Full. It returns the
 // snapshot's claims and when the diff phase began (zero when the read
 // failed).
-func (e *Engine) readPlan(ctx context.Context, rep *Report, ro RunOptions, read func(context.Context) (Directory, error)) (claims func() (map[string]string, error), diffStart time.Time, err error) {
+func (e *Engine) readPlan(ctx context.Context, rep *Report, ro RunOptions, read func(context.Context) (Directory, error)) (claims func() (links, error), diffStart time.Time, err error) {
 	phase := e.now()
 	dir, err := read(ctx)
 	if err := e.fetched(ctx, rep, phase, err, 0); err != nil {
@@ -315,7 +315,7 @@ func (e *Engine) readPlan(ctx context.Context, rep *Report, ro RunOptions, read 
 	}
 	// Accounts are linked as the whole snapshot links them.
 	all := records
-	claims = func() (map[string]string, error) { return claimsOf(all), nil }
+	claims = func() (links, error) { return claimsOf(all), nil }
 	if ro.Only != "" {
 		if dir, records, err = only(ro.Only, dir, records); err != nil {
 			return nil, diffStart, err
@@ -354,7 +354,7 @@ func (e *Engine) fullFailed(ctx context.Context, rep *Report, ro RunOptions, err
 // already applied during the read: they join the reported plan, and its
 // applier applies the rest.
 // The diff phase, which began at diffStart, ends with the check.
-func (e *Engine) checkAndApply(ctx context.Context, rep *Report, ro RunOptions, claims func() (map[string]string, error),
+func (e *Engine) checkAndApply(ctx context.Context, rep *Report, ro RunOptions, claims func() (links, error),
 	diffStart time.Time, allowEmpty bool, early *earlyPush, priorRemovals int) error {
 	quarantine(&rep.Plan, e.QuarantineAfter, ro.RetryQuarantined)
 	policy := e.Policy
@@ -462,7 +462,7 @@ func (e *Engine) newApplier(run int64) *applier {
 // applyPlan applies plan's changes with a (a new applier when nil) and
 // fills in what was applied and what failed. rep.Plan is plan, or plan and
 // the changes a applied before. claims is as for applier.apply.
-func (e *Engine) applyPlan(ctx context.Context, rep *Report, claims func() (map[string]string, error), a *applier, plan Plan) error {
+func (e *Engine) applyPlan(ctx context.Context, rep *Report, claims func() (links, error), a *applier, plan Plan) error {
 	if e.OnPlan != nil {
 		e.OnPlan(plan)
 	}

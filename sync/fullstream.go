@@ -239,9 +239,14 @@ type pidIndex struct {
 	more map[string]int32 // platform IDs whose hash another one holds in pos
 }
 
-// platformIDs indexes the records by platform ID. Of two records linking
-// one account, one not deleted is found.
+// platformIDs indexes the records by platform ID, once. Of two records
+// linking one account, one not deleted is found.
 func (s *summaryIndex) platformIDs() *pidIndex {
+	s.pidsOnce.Do(func() { s.pids = s.indexPlatformIDs() })
+	return s.pids
+}
+
+func (s *summaryIndex) indexPlatformIDs() *pidIndex {
 	x := &pidIndex{s: s, pos: make(map[uint64]int32, s.managed)}
 	for i := range int32(s.n) {
 		r := summaryRef{s: s, i: i, found: true}
@@ -282,4 +287,14 @@ func (x *pidIndex) lookup(pid string) summaryRef {
 		return summaryRef{s: x.s, i: i, found: true}
 	}
 	return summaryRef{}
+}
+
+// owner implements links: the directory ID of the record, not deleted,
+// linking pid.
+func (x *pidIndex) owner(pid string) (string, bool) {
+	r := x.lookup(pid)
+	if !r.found || r.status() == user.StatusDeleted {
+		return "", false
+	}
+	return string(r.id()), true
 }

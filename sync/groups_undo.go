@@ -76,7 +76,7 @@ func (e *Engine) ApplyPlanWithGroupChanges(ctx context.Context, mode string, pla
 		if err != nil {
 			return rep, fmt.Errorf("read snapshot: %w", err)
 		}
-		if err := e.applyPlan(ctx, &rep, func() (map[string]string, error) { return claimsOf(records), nil }, nil, plan); err != nil {
+		if err := e.applyPlan(ctx, &rep, func() (links, error) { return claimsOf(records), nil }, nil, plan); err != nil {
 			return rep, err
 		}
 	}

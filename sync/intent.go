@@ -52,7 +52,7 @@ func (a *applier) archivePending(ctx context.Context, c Change) (user.Entry, *us
 		return entry, &user.Record{User: c.User, Status: user.StatusDeleted, ArchivedAt: now}, nil
 	}
 	entry.PlatformID = acct.PlatformID
-	if !a.claim(acct.PlatformID, c.User.ID) {
+	if !a.claim(acct.PlatformID, c.User.ID, false) {
 		entry.Reason = c.Reason + "; the account found is linked to another directory user and is left as it is"
 		return entry, &user.Record{User: c.User, Status: user.StatusDeleted, ArchivedAt: now}, nil
 	}

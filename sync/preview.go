@@ -13,7 +13,7 @@ import (
 // lookup per create, or one listing for many — and only reads the platform.
 // A read that fails leaves the creates unmarked and says why in
 // Plan.AdoptionsUnknown: the plan itself stands.
-func (e *Engine) previewAdoptions(ctx context.Context, plan *Plan, claims func() (map[string]string, error)) {
+func (e *Engine) previewAdoptions(ctx context.Context, plan *Plan, claims func() (links, error)) {
 	n := plan.Count(user.OpCreate)
 	if n == 0 || len(e.adoptBy()) == 0 || claims == nil {
 		return
@@ -53,7 +53,7 @@ func (e *Engine) previewAdoptions(ctx context.Context, plan *Plan, claims func()
 		}
 		// As adopt does: an account linked to another user, or holding
 		// another directory identity, is not adopted (the create fails).
-		if !found || (acct.User.ID != "" && acct.User.ID != c.User.ID) || !a.claim(acct.PlatformID, c.User.ID) {
+		if !found || (acct.User.ID != "" && acct.User.ID != c.User.ID) || !a.claim(acct.PlatformID, c.User.ID, false) {
 			continue
 		}
 		c.Adopt = &acct

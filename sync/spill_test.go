@@ -122,3 +122,22 @@ func TestRun_WithoutASpillFileTheCreatesAreHeldAndTheOperatorWarned(t *testing.T
 		t.Errorf("warnings %q, want one naming TMPDIR", warned)
 	}
 }
+
+// TestRun_AnAccountCreatedThisRunIsNotAdoptedByAnotherUser: the links of
+// the accounts a run creates are kept (compactly) for the rest of the run:
+// a later user matching one by name is refused it.
+func TestRun_AnAccountCreatedThisRunIsNotAdoptedByAnotherUser(t *testing.T) {
+	jo, jo2 := person("id-1", "jo"), with(person("id-2", "jo"), func(u *user.User) { u.Username, u.Email = "JO", "jo2@example.com" })
+	e, ft, _ := setup(dirOf(jo, jo2))
+	e.AdoptBy = []string{user.MatchUserName}
+	rep, err := e.Run(t.Context(), RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Applied[user.OpCreate] != 1 || len(rep.Failed) != 1 || !strings.Contains(rep.Failed[0].Error, "already linked to another directory user") {
+		t.Errorf("applied %v, failed %+v; want jo created and JO refused the account", rep.Applied, rep.Failed)
+	}
+	if n := ft.numAccounts(); n != 1 {
+		t.Errorf("%d accounts, want 1", n)
+	}
+}

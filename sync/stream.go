@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"slices"
+	gosync "sync"
 	"time"
 
 	"github.com/dirsync/dirsync/user"
@@ -29,6 +30,9 @@ type summaryIndex struct {
 	more     map[string]int32 // IDs whose hash another ID already holds in pos
 	seen     []bool
 	managed  int // records active on the platform
+
+	pidsOnce gosync.Once
+	pids     *pidIndex // the records by platform ID, once needed
 }
 
 const (
@@ -211,16 +215,7 @@ func (s *summaryIndex) unseen() []string {
 }
 
 // claims returns the platform IDs linked in the snapshot, to directory IDs.
-func (s *summaryIndex) claims() (map[string]string, error) {
-	claimed := make(map[string]string, s.n)
-	for i := range s.n {
-		r := summaryRef{s: s, i: int32(i)}
-		if pid := r.platformID(); len(pid) > 0 && r.status() != user.StatusDeleted {
-			claimed[string(pid)] = string(r.id())
-		}
-	}
-	return claimed, nil
-}
+func (s *summaryIndex) claims() (links, error) { return s.platformIDs(), nil }
 
 // inStep reports whether Diff would find nothing to do for directory user u,
 // given its record's summary. It answers only the common cases and says
@@ -248,7 +243,7 @@ func inStep(u user.User, r summaryRef) bool {
 // Unless ro.DryRun, the updates among the changes are applied as they are
 // read (see earlyPush); the returned earlyPush holds them, and the plan the
 // rest.
-func (e *Engine) streamPlan(ctx context.Context, rep *Report, ro RunOptions, src Streamer, st SummaryStore) (claims func() (map[string]string, error), diffStart time.Time, early *earlyPush, err error) {
+func (e *Engine) streamPlan(ctx context.Context, rep *Report, ro RunOptions, src Streamer, st SummaryStore) (claims func() (links, error), diffStart time.Time, early *earlyPush, err error) {
 	phase := e.now()
 	// The summaries load while the directory read starts: the users that
 	// arrive first wait in held (at most heldUsers of them) until they are in.
@@ -257,7 +252,7 @@ func (e *Engine) streamPlan(ctx context.Context, rep *Report, ro RunOptions, src
 	defer stopRead(nil)
 	if !ro.DryRun && !ro.Full {
 		a := e.newApplier(rep.RunID)
-		a.claims = func() (map[string]string, error) {
+		a.claims = func() (links, error) {
 			sums, err := sl.get(true)
 			if err != nil {
 				return nil, err

@@ -67,13 +67,14 @@ func TestSummaryIndex_FindsEveryRecordWhateverTheHashes(t *testing.T) {
 			}
 			claims, _ := idx.claims()
 			want := claimsOf(recs)
-			if len(claims) != len(want) {
-				t.Fatalf("claims has %d entries, want %d", len(claims), len(want))
-			}
-			for pid, id := range want {
-				if claims[pid] != id {
-					t.Errorf("claims[%s] = %q, want %q", pid, claims[pid], id)
+			for _, r := range recs {
+				id, ok := claims.owner(r.PlatformID)
+				if wantID, wantOK := want.owner(r.PlatformID); id != wantID || ok != wantOK {
+					t.Errorf("claims.owner(%q) = %q, %v; want %q, %v", r.PlatformID, id, ok, wantID, wantOK)
 				}
+			}
+			if id, ok := claims.owner("no-such-account"); ok {
+				t.Errorf("claims.owner of an unknown account = %q", id)
 			}
 			active := 0
 			for _, r := range recs {
