@@ -2,6 +2,7 @@ package state
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 
 	"github.com/dirsync/dirsync/user"
@@ -19,7 +20,11 @@ func (d *DB) SaveIntent(ctx context.Context, rec *user.Record) error {
 	if err != nil {
 		return fmt.Errorf("state %s: save intent %s: %w", d.path, rec.User.ID, err)
 	}
-	if _, err := d.upsertRecord.ExecContext(ctx, args...); err != nil {
+	err = d.inGroup(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.StmtContext(ctx, d.upsertRecord).ExecContext(ctx, args...)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("state %s: save intent %s: %w", d.path, rec.User.ID, classify(err))
 	}
 	return nil

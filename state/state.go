@@ -61,6 +61,9 @@ type DB struct {
 	insertEntry  *sql.Stmt
 	upsertRecord *sql.Stmt
 
+	// group gathers concurrent Saves into one transaction.
+	group groupCommit
+
 	closeOnce sync.Once
 	closeErr  error
 }

@@ -2,6 +2,7 @@ package state
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -160,20 +161,17 @@ func (d *DB) save(ctx context.Context, run int64, e user.Entry, rec *user.Record
 		}
 	}
 
-	tx, err := d.sql.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	if _, err := tx.StmtContext(ctx, d.insertEntry).ExecContext(ctx, entryArgs...); err != nil {
-		return fmt.Errorf("journal: %w", err)
-	}
-	if rec != nil {
-		if _, err := tx.StmtContext(ctx, d.upsertRecord).ExecContext(ctx, recArgs...); err != nil {
-			return fmt.Errorf("record: %w", err)
+	return d.inGroup(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if _, err := tx.StmtContext(ctx, d.insertEntry).ExecContext(ctx, entryArgs...); err != nil {
+			return fmt.Errorf("journal: %w", err)
 		}
-	}
-	return tx.Commit()
+		if rec != nil {
+			if _, err := tx.StmtContext(ctx, d.upsertRecord).ExecContext(ctx, recArgs...); err != nil {
+				return fmt.Errorf("record: %w", err)
+			}
+		}
+		return nil
+	})
 }
 
 // recordArgs returns rec as the arguments of upsertRecordSQL.
