@@ -423,3 +423,51 @@ func TestDedup_MatchesAMapOfStringsAsItGrows(t *testing.T) {
 		}
 	}
 }
+
+// TestDedup_ReportsItsLimits: past what 32-bit offsets and indexes address,
+// an entry is refused with an error naming it, and nothing is emitted.
+func TestDedup_ReportsItsLimits(t *testing.T) {
+	for name, fill := range map[string]func(d *dedup){
+		"arena":   func(d *dedup) { d.arena.base = maxArena - 2*chunkSize },
+		"entries": func(d *dedup) { d.n = math.MaxInt32 },
+	} {
+		emitted := 0
+		d := newDedup(func(user.User) error { emitted++; return nil })
+		fill(d)
+		err := d.add(mapped{u: userWith("1", "uid=a,ou=people,dc=example", "alice", "a@example.com")})
+		if err == nil || !strings.Contains(err.Error(), "entry uid=a,ou=people,dc=example") || !strings.Contains(err.Error(), "narrow it") {
+			t.Errorf("%s full: error %v, want one naming the entry and saying to narrow the search", name, err)
+		}
+		if emitted != 0 {
+			t.Errorf("%s full: emitted %d users", name, emitted)
+		}
+	}
+}
+
+// FuzzDedup_ReportsDNsAsRead: whatever its bytes, a DN is reported as read,
+// on the entry skipped and as the other holder of a value.
+func FuzzDedup_ReportsDNsAsRead(f *testing.F) {
+	f.Add("uid=a,ou=people,dc=example,dc=com", "uid=b,ou=people,dc=example,dc=com")
+	f.Add(`cn=Doe\, John,ou=people`, `cn=back\\,ou=people`)
+	f.Add(`cn=a\2Cb,dc=x`, "cn=x")
+	f.Add("", ",")
+	f.Add(`cn=trailing\`, "cn=é\xff,ou=Zürich")
+	f.Fuzz(func(t *testing.T, dn1, dn2 string) {
+		d := newDedup(func(user.User) error { return nil })
+		for i, dn := range []string{dn1, dn2} {
+			if err := d.add(mapped{u: userWith(fmt.Sprint(i), dn, "same", fmt.Sprint(i, "@x"))}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := d.result()
+		want := []Skipped{
+			{DN: dn1, ID: "0", Reason: fmt.Sprintf("duplicate username %q (also on %s)", "same", dn2), Withdrawn: true},
+			{DN: dn2, ID: "1", Reason: fmt.Sprintf("duplicate username %q (also on %s)", "same", dn1)},
+		}
+		// The result is sorted by DN, equal DNs in any order.
+		slices.SortStableFunc(got, func(a, b Skipped) int { return strings.Compare(a.ID, b.ID) })
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("result:\n got %+v\nwant %+v", got, want)
+		}
+	})
+}
