@@ -2,7 +2,9 @@ package ldapsource
 
 import (
 	"fmt"
+	"hash/maphash"
 	"maps"
+	"math"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -240,12 +242,14 @@ func TestArena_KeepsWhatItStores(t *testing.T) {
 	}
 	var all []stored
 	long := strings.Repeat("Long DN part, ", chunkSize/5) // spans several chunks
+	// lower is s as a record holds it when lower-cased.
+	lower := func(s string) []byte { v, _ := readValue(appendValue(nil, s, true)); return v }
 	for i := range 3 * chunkSize / 20 {
 		for _, s := range []string{"", "abc", "ABC xyz@Example.COM", "İstanbul", "\xff\xfe", "ẞ", "ΣΑΣ", "Ⱥ", "a\x00Z", "é", fmt.Sprint(i)} {
-			all = append(all, stored{a.store(s, true), strings.ToLower(s)}, stored{a.store(s, false), s})
+			all = append(all, stored{a.store(lower(s)), strings.ToLower(s)}, stored{a.store([]byte(s)), s})
 		}
 		if i%1000 == 0 {
-			all = append(all, stored{a.store(long, false), long}, stored{a.store(long, true), strings.ToLower(long)})
+			all = append(all, stored{a.store([]byte(long)), long}, stored{a.store(lower(long)), strings.ToLower(long)})
 		}
 	}
 	if len(a.chunks) < 10 {
@@ -290,4 +294,180 @@ func TestDedup_SkippedEntryHoldsItsValues(t *testing.T) {
 	if got := d.result(); !reflect.DeepEqual(got, want) {
 		t.Errorf("result:\n got %+v\nwant %+v", got, want)
 	}
+}
+
+func TestSplitDN_SplitsAtTheFirstUnescapedComma(t *testing.T) {
+	tests := []struct{ dn, rdn, parent string }{
+		{"uid=jdoe,ou=people,dc=example,dc=com", "uid=jdoe", "ou=people,dc=example,dc=com"},
+		{`cn=Doe\, John,ou=people,dc=example`, `cn=Doe\, John`, "ou=people,dc=example"},
+		{`cn=back\\,ou=people`, `cn=back\\`, "ou=people"},           // an escaped backslash, then a comma
+		{`cn=back\\\,slash,ou=x`, `cn=back\\\,slash`, "ou=x"},       // an escaped backslash, then an escaped comma
+		{`cn=Doe\2C John,ou=people`, `cn=Doe\2C John`, "ou=people"}, // a hex-escaped comma is no comma
+		{"cn=John+uid=jdoe,dc=example", "cn=John+uid=jdoe", "dc=example"},
+		{"cn=café,ou=Zürich", "cn=café", "ou=Zürich"},
+		{"uid=a, ou=people", "uid=a", " ou=people"},
+		{"uid=a,", "uid=a", ""},
+		{",dc=x", "", "dc=x"},
+	}
+	for _, tt := range tests {
+		rdn, parent, ok := splitDN(tt.dn)
+		if !ok || rdn != tt.rdn || parent != tt.parent {
+			t.Errorf("splitDN(%q) = %q, %q, %v; want %q, %q, true", tt.dn, rdn, parent, ok, tt.rdn, tt.parent)
+		}
+	}
+	for _, dn := range []string{"", "cn=x", `cn=a\,b`, `cn=a\2Cb`, "cn=é\xff", `cn=trailing\`} {
+		if rdn, parent, ok := splitDN(dn); ok || rdn != dn || parent != "" {
+			t.Errorf("splitDN(%q) = %q, %q, %v; want the DN without a parent", dn, rdn, parent, ok)
+		}
+	}
+}
+
+// TestDedup_ReportsDNsAsRead: dedup keeps a DN as its first RDN and its
+// parent, shared with other entries; the DNs it reports are the ones read,
+// byte for byte.
+func TestDedup_ReportsDNsAsRead(t *testing.T) {
+	dns := []string{
+		"uid=a,ou=people,dc=example,dc=com",
+		"uid=b,ou=people,dc=example,dc=com",
+		`cn=Doe\, John,ou=people,dc=example,dc=com`,
+		`cn=back\\,ou=people,dc=example,dc=com`,
+		`cn=Doe\2C Jane,ou=people,dc=example,dc=com`,
+		"cn=John+uid=jdoe,ou=people,dc=example,dc=com",
+		"cn=x",
+		"",
+		"cn=Zoë Ünal,ou=Zürich,dc=example,dc=com",
+		"cn=bad\xff,ou=\xfe,dc=x",
+		"uid=c, ou=people,dc=example,dc=com",
+		"uid=d,",
+		"uid=d",
+		",",
+		`cn=trailing\`,
+	}
+	for _, colliding := range []bool{false, true} {
+		var in []mapped
+		for i, dn := range dns {
+			// Every entry shares its email with the next one, so that each
+			// is reported and named as the other holder of a value.
+			in = append(in, mapped{u: userWith(fmt.Sprint(i), dn, fmt.Sprint("user", i), fmt.Sprintf("%d@x", i/2))})
+		}
+		var emitted []user.User
+		emit := func(u user.User) error { emitted = append(emitted, u); return nil }
+		d := newDedup(emit)
+		if colliding {
+			d = collidingDedup(1, emit)
+		}
+		for _, e := range in {
+			if err := d.add(e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		wantEmitted, wantSkipped := referenceDedup(in)
+		got := d.result()
+		if len(got) != len(dns)-1 { // the last DN has no partner
+			t.Fatalf("skipped %d entries, want %d: %+v", len(got), len(dns)-1, got)
+		}
+		if !reflect.DeepEqual(got, wantSkipped) || !reflect.DeepEqual(emitted, wantEmitted) {
+			t.Errorf("colliding %v:\nemitted %+v\n   want %+v\nskipped %+v\n   want %+v", colliding, emitted, wantEmitted, got, wantSkipped)
+		}
+	}
+}
+
+// TestDedup_MatchesAMapOfStringsAsItGrows checks dedup against a plain map
+// of strings on thousands of entries, where duplicates lie far apart and
+// its tables are rebuilt many times, with its own hash and with hashes made
+// to collide in the bits that tell values apart in a slot, or in those
+// that place them.
+func TestDedup_MatchesAMapOfStringsAsItGrows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var in []mapped
+	for i := range 5000 {
+		// About one value in 50 is one of an earlier entry's.
+		v := func(format string) string {
+			if rng.IntN(50) == 0 {
+				return fmt.Sprintf(format, rng.IntN(i+1))
+			}
+			return fmt.Sprintf(format, i)
+		}
+		m := mapped{u: userWith(v("id-%d"), fmt.Sprintf("uid=u%d,ou=o%d,dc=example", i, rng.IntN(300)), v("User%d"), v("U%d@Example.com"))}
+		if rng.IntN(100) == 0 {
+			m.reason, m.u.ID = "ID attribute has 2 values", ""
+			m.ids = []string{v("id-%d"), fmt.Sprint("extra-", i)}
+		}
+		in = append(in, m)
+	}
+	wantEmitted, wantSkipped := referenceDedup(in)
+	if len(wantSkipped) < 100 {
+		t.Fatalf("the input has %d entries to skip, want more", len(wantSkipped))
+	}
+	seed := maphash.MakeSeed()
+	for _, hash := range []struct {
+		name string
+		h    func([]byte) uint64
+	}{
+		{"own", nil},
+		{"one top half", func(b []byte) uint64 { return maphash.Bytes(seed, b) & math.MaxUint32 }},
+		{"bottom halves in 4096", func(b []byte) uint64 { return maphash.Bytes(seed, b) &^ (math.MaxUint32 - 4095) }},
+	} {
+		var emitted []user.User
+		d := newDedup(func(u user.User) error { emitted = append(emitted, u); return nil })
+		if hash.h != nil {
+			d.hash = hash.h
+		}
+		for _, e := range in {
+			if err := d.add(e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := d.result(); !reflect.DeepEqual(got, wantSkipped) || !reflect.DeepEqual(emitted, wantEmitted) {
+			t.Fatalf("%s hash: emitted %d, want %d; skipped %d, want %d", hash.name, len(emitted), len(wantEmitted), len(got), len(wantSkipped))
+		}
+	}
+}
+
+// TestDedup_ReportsItsLimits: past what 32-bit offsets and indexes address,
+// an entry is refused with an error naming it, and nothing is emitted.
+func TestDedup_ReportsItsLimits(t *testing.T) {
+	for name, fill := range map[string]func(d *dedup){
+		"arena":   func(d *dedup) { d.arena.base = maxArena - 2*chunkSize },
+		"entries": func(d *dedup) { d.n = math.MaxInt32 },
+	} {
+		emitted := 0
+		d := newDedup(func(user.User) error { emitted++; return nil })
+		fill(d)
+		err := d.add(mapped{u: userWith("1", "uid=a,ou=people,dc=example", "alice", "a@example.com")})
+		if err == nil || !strings.Contains(err.Error(), "entry uid=a,ou=people,dc=example") || !strings.Contains(err.Error(), "narrow it") {
+			t.Errorf("%s full: error %v, want one naming the entry and saying to narrow the search", name, err)
+		}
+		if emitted != 0 {
+			t.Errorf("%s full: emitted %d users", name, emitted)
+		}
+	}
+}
+
+// FuzzDedup_ReportsDNsAsRead: whatever its bytes, a DN is reported as read,
+// on the entry skipped and as the other holder of a value.
+func FuzzDedup_ReportsDNsAsRead(f *testing.F) {
+	f.Add("uid=a,ou=people,dc=example,dc=com", "uid=b,ou=people,dc=example,dc=com")
+	f.Add(`cn=Doe\, John,ou=people`, `cn=back\\,ou=people`)
+	f.Add(`cn=a\2Cb,dc=x`, "cn=x")
+	f.Add("", ",")
+	f.Add(`cn=trailing\`, "cn=é\xff,ou=Zürich")
+	f.Fuzz(func(t *testing.T, dn1, dn2 string) {
+		d := newDedup(func(user.User) error { return nil })
+		for i, dn := range []string{dn1, dn2} {
+			if err := d.add(mapped{u: userWith(fmt.Sprint(i), dn, "same", fmt.Sprint(i, "@x"))}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := d.result()
+		want := []Skipped{
+			{DN: dn1, ID: "0", Reason: fmt.Sprintf("duplicate username %q (also on %s)", "same", dn2), Withdrawn: true},
+			{DN: dn2, ID: "1", Reason: fmt.Sprintf("duplicate username %q (also on %s)", "same", dn1)},
+		}
+		// The result is sorted by DN, equal DNs in any order.
+		slices.SortStableFunc(got, func(a, b Skipped) int { return strings.Compare(a.ID, b.ID) })
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("result:\n got %+v\nwant %+v", got, want)
+		}
+	})
 }
