@@ -54,8 +54,7 @@ func runLatency(o options, changes int) (err error) {
 	}
 
 	logf("latency: loading slapd with %d users (syncprov with a session log)", n)
-	srv := slapdtest.Start(t, slapdtest.WithLDIF(directoryLDIF(n, o.groups)), slapdtest.WithSizeLimit(1<<30),
-		slapdtest.WithSyncprovSessionlog(10000))
+	srv := startDirectory(t, n, o.groups, slapdtest.WithSyncprovSessionlog(10000))
 	p, err := startPlatform()
 	if err != nil {
 		return err

@@ -7,6 +7,20 @@
 //
 //	go run ./bench            # full run (N=100,000; about 10 minutes on 2 cores)
 //	go run ./bench --smoke    # small N, seconds: what CI runs
+//	go run ./bench --million  # only the memory scenarios at 100,000 and 1,000,000 users
+//	go run ./bench --million --smoke  # the same at tiny sizes, seconds: CI runs it too
+//
+// --million (million.go) is opt-in: an initial sync of 100,000 users and one
+// of 1,000,000 into target/fake without latency or limit (once each; the
+// second seeds the rest), then --runs no-change reconciles of 1,000,000
+// against the ldapsearch floor and --runs `dirsync sync --full` runs (the
+// platform's listing and drift check), each with its peak-RSS target. It
+// checks that the platform holds every user after an initial sync and that
+// the no-change and --full runs write nothing.
+//
+// A missed target reads **no** in the table and does not change the exit
+// status; a dirsync run that fails, or a check that does not hold, reads
+// **error** and the command exits 1.
 //
 // It needs slapd, slapadd and ldapsearch (scripts/install-test-deps.sh).
 package main
@@ -63,6 +77,8 @@ type options struct {
 	// snapshot in PostgreSQL.
 	postgres bool
 	dirsync  string
+	// million runs only the memory scenarios at a million users (million.go).
+	million bool
 }
 
 func main() {
@@ -92,6 +108,7 @@ func main() {
 	flag.StringVar(&o.dirsync, "dirsync", "", "a dirsync binary to measure instead of building ./cmd/dirsync")
 	flag.BoolVar(&o.targets, "targets", true, "run scenario 9 (a second target fed by the same read) at -n")
 	flag.BoolVar(&o.smoke, "smoke", false, "tiny sizes and one run: checks that the benchmark works, in seconds")
+	flag.BoolVar(&o.million, "million", false, "run only the memory scenarios at scale: initial syncs of 100,000 and 1,000,000 users, then no-change and --full runs of 1,000,000 (--runs each); about an hour on 2 cores and several GB of RAM")
 	var goldapURL, goldapFilter, goldapBind string
 	flag.StringVar(&goldapBind, "goldap-bind", "", "(internal) the bind DN of --goldap-read (password in BENCH_LDAP_PASSWORD)")
 	flag.StringVar(&goldapURL, "goldap-read", "", "(internal) read the benchmark directory at this URL with go-ldap and exit")
@@ -172,6 +189,7 @@ func main() {
 }
 
 func run(o options) (err error) {
+	began := time.Now()
 	work, err := os.MkdirTemp("", "dirsync-bench-")
 	if err != nil {
 		return err
@@ -200,6 +218,18 @@ func run(o options) (err error) {
 	bin, err := dirsyncBinary(o, work)
 	if err != nil {
 		return err
+	}
+
+	if o.million {
+		rep, err := runMillion(o, bin, work, began)
+		rep.print(os.Stdout)
+		if err != nil {
+			return err
+		}
+		if rep.failed {
+			return errors.New("a scenario failed (see the table)")
+		}
+		return nil
 	}
 
 	var rep report
@@ -383,14 +413,16 @@ type result struct {
 	err    error
 }
 
-// runDirsync runs `dirsync sync` once and measures it. The peak RSS comes
-// from /usr/bin/time: the rusage of a child of this process would count the
-// benchmark's own memory, which the child shares until it execs.
-func runDirsync(bin, cfg string) result {
+// runDirsync runs `dirsync sync` once, with extra arguments (--full) if
+// any, and measures it. The peak RSS comes from /usr/bin/time: the rusage
+// of a child of this process would count the benchmark's own memory, which
+// the child shares until it execs.
+func runDirsync(bin, cfg string, extra ...string) result {
 	rssFile := cfg + ".rss"
-	cmd := exec.Command(bin, "sync", "--config", cfg, "--output", "json")
+	args := append([]string{"sync", "--config", cfg, "--output", "json"}, extra...)
+	cmd := exec.Command(bin, args...)
 	if haveTime {
-		cmd = exec.Command(timeBin, "-f", "%M", "-o", rssFile, bin, "sync", "--config", cfg, "--output", "json")
+		cmd = exec.Command(timeBin, append([]string{"-f", "%M", "-o", rssFile, bin}, args...)...)
 	}
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut

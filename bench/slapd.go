@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -85,54 +87,80 @@ const (
 	groupsOU = "ou=groups,dc=example,dc=com"
 )
 
-// directoryLDIF is n users under ou=people, each in groupsPerUser of m groups
-// (groupOfNames under ou=groups, with memberOf written on the users since
-// slapadd does not run the memberof overlay), with a department and a title.
-func directoryLDIF(n, m int) string {
+// writeDirectoryLDIF writes n users under ou=people, each in groupsPerUser
+// of m groups (groupOfNames under ou=groups, with memberOf written on the
+// users since slapadd does not run the memberof overlay), with a department
+// and a title. Nothing is held in memory, so a million users load as fast as
+// a thousand: user i is in groups (i + 7k) mod m for k < groupsPerUser, so a
+// group's members are the users whose index falls in one of a few residue
+// classes mod m.
+func writeDirectoryLDIF(w io.Writer, n, m int) error {
 	const groupsPerUser = 3
-	var b strings.Builder
-	b.Grow(n * 520)
-	fmt.Fprintf(&b, "dn: %s\nobjectClass: organizationalUnit\nou: people\n\n", peopleOU)
-	fmt.Fprintf(&b, "dn: %s\nobjectClass: organizationalUnit\nou: groups\n\n", groupsOU)
-	members := make([][]string, m)
+	bw := bufio.NewWriterSize(w, 1<<20)
+	fmt.Fprintf(bw, "dn: %s\nobjectClass: organizationalUnit\nou: people\n\n", peopleOU)
+	fmt.Fprintf(bw, "dn: %s\nobjectClass: organizationalUnit\nou: groups\n\n", groupsOU)
+	var gs []int
 	for i := range n {
 		uid := userUID(i)
-		dn := "uid=" + uid + "," + peopleOU
-		fmt.Fprintf(&b, "dn: %s\nobjectClass: inetOrgPerson\nuid: %s\ncn: User %d\nsn: Number %d\n"+
+		fmt.Fprintf(bw, "dn: uid=%s,%s\nobjectClass: inetOrgPerson\nuid: %s\ncn: User %d\nsn: Number %d\n"+
 			"givenName: User\ndisplayName: User %d\nmail: %s@example.com\ndepartmentNumber: Dept %d\ntitle: Engineer\n",
-			dn, uid, i, i, i, uid, i%20)
-		var gs []int
+			uid, peopleOU, uid, i, i, i, uid, i%20)
+		gs = gs[:0]
 		for k := range min(groupsPerUser, m) {
 			if g := (i + k*7) % m; !slices.Contains(gs, g) {
 				gs = append(gs, g)
 			}
 		}
 		for _, g := range gs {
-			fmt.Fprintf(&b, "memberOf: %s\n", groupDN(g))
-			members[g] = append(members[g], dn)
+			fmt.Fprintf(bw, "memberOf: %s\n", groupDN(g))
 		}
-		b.WriteString("\n")
+		bw.WriteString("\n")
 	}
+	var residues []int
 	for g := range m {
-		fmt.Fprintf(&b, "dn: %s\nobjectClass: groupOfNames\ncn: group-%d\n", groupDN(g), g)
-		if len(members[g]) == 0 {
-			fmt.Fprintf(&b, "member: %s\n", peopleOU)
+		fmt.Fprintf(bw, "dn: %s\nobjectClass: groupOfNames\ncn: group-%d\n", groupDN(g), g)
+		residues = residues[:0]
+		for k := range min(groupsPerUser, m) {
+			if r := ((g-k*7)%m + m) % m; !slices.Contains(residues, r) {
+				residues = append(residues, r)
+			}
 		}
-		for _, dn := range members[g] {
-			fmt.Fprintf(&b, "member: %s\n", dn)
+		slices.Sort(residues)
+		members := 0
+		for base := 0; base < n; base += m {
+			for _, r := range residues {
+				if i := base + r; i < n {
+					fmt.Fprintf(bw, "member: uid=%s,%s\n", userUID(i), peopleOU)
+					members++
+				}
+			}
 		}
-		b.WriteString("\n")
+		if members == 0 {
+			fmt.Fprintf(bw, "member: %s\n", peopleOU)
+		}
+		bw.WriteString("\n")
 	}
-	return b.String()
+	return bw.Flush()
 }
 
 func userUID(i int) string { return fmt.Sprintf("user-%07d", i) }
 func groupDN(g int) string { return fmt.Sprintf("cn=group-%d,%s", g, groupsOU) }
 
 // startDirectory starts a private slapd holding n users and m groups.
-func startDirectory(t *tb, n, m int) *slapdtest.Server {
-	// A real directory service account reads the whole tree: no size limit.
-	return slapdtest.Start(t, slapdtest.WithLDIF(directoryLDIF(n, m)), slapdtest.WithSizeLimit(1<<30))
+func startDirectory(t *tb, n, m int, opts ...slapdtest.Option) *slapdtest.Server {
+	return slapdtest.Start(t, append(directoryOptions(n, m), opts...)...)
+}
+
+// directoryOptions load the benchmark directory of n users and m groups.
+func directoryOptions(n, m int) []slapdtest.Option {
+	return []slapdtest.Option{
+		slapdtest.WithLDIFFrom(func(w io.Writer) error { return writeDirectoryLDIF(w, n, m) }),
+		// A real directory service account reads the whole tree: no size limit.
+		slapdtest.WithSizeLimit(1 << 30),
+		// The database takes about 2 KB per user (mdb grows its file
+		// as it fills; this is only the most it may take).
+		slapdtest.WithMaxSize(max(1<<30, int64(n)*8<<10)),
+	}
 }
 
 // adminConn binds to s as its rootdn.

@@ -48,3 +48,4 @@ go test -run '^$' -fuzz '^FuzzRender$' -fuzztime 5000x ./target/internal/jsontpl
 
 echo "==> benchmark smoke (go run ./bench --smoke; the full run is in bench/RESULTS.md)"
 go run ./bench --smoke
+go run ./bench --smoke --million

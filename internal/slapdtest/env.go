@@ -147,8 +147,12 @@ func (e env) configText(dir string, modulesOnly, overlays []string, o options) s
 		}
 	}
 	fmt.Fprintf(&b, "pidfile %s\nargsfile %s\n\n", filepath.Join(dir, "slapd.pid"), filepath.Join(dir, "slapd.args"))
-	fmt.Fprintf(&b, "database mdb\nsuffix %q\nrootdn %q\nrootpw %s\ndirectory %s\nmaxsize 1073741824\n",
-		baseDN, adminDN, adminPassword, filepath.Join(dir, "db"))
+	maxSize := o.maxSize
+	if maxSize <= 0 {
+		maxSize = defaultMaxSize
+	}
+	fmt.Fprintf(&b, "database mdb\nsuffix %q\nrootdn %q\nrootpw %s\ndirectory %s\nmaxsize %d\n",
+		baseDN, adminDN, adminPassword, filepath.Join(dir, "db"), maxSize)
 	b.WriteString("index objectClass eq\nindex uid,mail,cn eq\nindex entryUUID,entryCSN eq\n")
 	for _, ov := range overlays {
 		fmt.Fprintf(&b, "overlay %s\n", ov)

@@ -22,11 +22,13 @@
 package slapdtest
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -57,7 +59,9 @@ const startTimeout = 20 * time.Second
 type Option func(*options)
 
 type options struct {
-	ldif      []string
+	// ldif writes each piece of LDIF to pre-load (WithLDIF, WithLDIFFrom).
+	ldif      []func(io.Writer) error
+	maxSize   int64 // mdb maxsize in bytes; 0: defaultMaxSize
 	sizeLimit int
 	tls       bool
 	adSchema  bool
@@ -126,7 +130,27 @@ func WithSyncprovSessionlog(n int) Option {
 // are always loaded first; ldif must not repeat them. Overlays do not run
 // during slapadd, so memberOf is not maintained for groups loaded this way.
 func WithLDIF(ldif string) Option {
-	return func(o *options) { o.ldif = append(o.ldif, ldif) }
+	return WithLDIFFrom(func(w io.Writer) error {
+		_, err := io.WriteString(w, ldif)
+		return err
+	})
+}
+
+// WithLDIFFrom is WithLDIF for fixtures too large to hold in memory (a
+// million entries): write writes the LDIF, which goes to slapadd's input as
+// it is written. Pieces given by WithLDIF and WithLDIFFrom load in order.
+func WithLDIFFrom(write func(io.Writer) error) Option {
+	return func(o *options) { o.ldif = append(o.ldif, write) }
+}
+
+// defaultMaxSize is the database's default maxsize: 1 GiB, room for a few
+// hundred thousand entries.
+const defaultMaxSize = 1 << 30
+
+// WithMaxSize sets the mdb database's maxsize, the most it can grow to, in
+// bytes (default 1 GiB). A million entries need several GiB.
+func WithMaxSize(bytes int64) Option {
+	return func(o *options) { o.maxSize = bytes }
 }
 
 // WithSizeLimit limits the reader account to n entries per search, paged or
@@ -207,10 +231,9 @@ func Start(t testing.TB, opts ...Option) *Server {
 	if err := os.Mkdir(filepath.Join(dir, "db"), 0o700); err != nil {
 		t.Fatalf("slapdtest: %v", err)
 	}
-	ldif := baseLDIF() + "\n" + strings.Join(o.ldif, "\n")
 	ldifFile := filepath.Join(dir, "init.ldif")
-	if err := os.WriteFile(ldifFile, []byte(ldif), 0o600); err != nil {
-		t.Fatalf("slapdtest: %v", err)
+	if err := writeLDIF(ldifFile, o.ldif); err != nil {
+		t.Fatalf("slapdtest: write %s: %v", ldifFile, err)
 	}
 	if out, err := exec.Command(env.slapadd, "-q", "-f", conf, "-l", ldifFile).CombinedOutput(); err != nil {
 		t.Fatalf("slapdtest: slapadd: %v\n%s", err, out)
@@ -228,6 +251,32 @@ func Start(t testing.TB, opts ...Option) *Server {
 	}
 	t.Fatalf("slapdtest: start slapd: %v\nslapd output:\n%s", lastErr, s.log.String())
 	return nil
+}
+
+// writeLDIF writes the suffix entry and the reader account, then each piece,
+// to path, a blank line between them.
+func writeLDIF(path string, pieces []func(io.Writer) error) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	_, err = w.WriteString(baseLDIF())
+	for _, write := range pieces {
+		if err == nil {
+			_, err = w.WriteString("\n")
+		}
+		if err == nil {
+			err = write(w)
+		}
+	}
+	if err == nil {
+		err = w.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // start runs slapd on free ports and waits for it to answer a bind.

@@ -3,6 +3,8 @@ package slapdtest_test
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -97,5 +99,54 @@ func TestEntriesSent_CountsTheEntriesOfSearches(t *testing.T) {
 	// The 5 users, and the entry of the first EntriesSent read.
 	if got := s.EntriesSent(t) - before; got != 6 {
 		t.Errorf("EntriesSent grew by %d over a search of 5 entries, want 6 (5 and the counter's own entry)", got)
+	}
+}
+
+func TestWithLDIFFrom_LoadsWhatTheWriterWritesAfterWithLDIF(t *testing.T) {
+	s := slapdtest.Start(t,
+		slapdtest.WithLDIF(slapdtest.UsersLDIF("first", 3)),
+		slapdtest.WithLDIFFrom(func(w io.Writer) error {
+			if _, err := io.WriteString(w, "dn: ou=streamed,dc=example,dc=com\nobjectClass: organizationalUnit\nou: streamed\n\n"); err != nil {
+				return err
+			}
+			for i := range 40 {
+				if _, err := fmt.Fprintf(w, "dn: uid=s%d,ou=streamed,dc=example,dc=com\nobjectClass: inetOrgPerson\nuid: s%d\ncn: S %d\nsn: S\n\n", i, i, i); err != nil {
+					return err
+				}
+			}
+			return nil
+		}))
+	for base, want := range map[string]int{"ou=first," + s.BaseDN(): 3, "ou=streamed," + s.BaseDN(): 40} {
+		res, err := s.Conn(t).Search(ldap.NewSearchRequest(base, ldap.ScopeSingleLevel, ldap.NeverDerefAliases, 0, 0, false,
+			"(objectClass=inetOrgPerson)", []string{"1.1"}, nil))
+		if err != nil {
+			t.Fatalf("search %s: %v", base, err)
+		}
+		if len(res.Entries) != want {
+			t.Errorf("%s holds %d users, want %d", base, len(res.Entries), want)
+		}
+	}
+}
+
+func TestWithMaxSize_SetsTheDatabasesMapSize(t *testing.T) {
+	for _, c := range []struct {
+		opts  []slapdtest.Option
+		pages string // of 4 KiB
+	}{
+		{nil, "262144"}, // 1 GiB, the default
+		{[]slapdtest.Option{slapdtest.WithMaxSize(8 << 30)}, "2097152"},
+	} {
+		s := slapdtest.Start(t, append(c.opts, slapdtest.WithMonitor())...)
+		res, err := s.Conn(t).Search(ldap.NewSearchRequest("cn=Databases,cn=Monitor", ldap.ScopeSingleLevel, ldap.NeverDerefAliases, 0, 0, false,
+			"(olmMDBPagesMax=*)", []string{"olmMDBPagesMax"}, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Entries) != 1 {
+			t.Fatalf("%d mdb databases in cn=Monitor, want 1", len(res.Entries))
+		}
+		if got := res.Entries[0].GetAttributeValue("olmMDBPagesMax"); got != c.pages {
+			t.Errorf("olmMDBPagesMax = %s, want %s", got, c.pages)
+		}
 	}
 }

@@ -3,9 +3,12 @@ package fake_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -310,5 +313,69 @@ func TestRefuseFilter_AnswersInvalidFilterForThatAttributeOnly(t *testing.T) {
 	}
 	if st, body := call(t, u, "", "GET", "/Users", nil); st != 200 || body["totalResults"] != float64(1) {
 		t.Errorf("listing: %d %v, want the one account", st, body)
+	}
+}
+
+// TestPaging_ListingPageByPageCostsAboutAsMuchAsOnePageOfEverything lists
+// 100,000 users in small pages and in one page: each page must cost its own
+// resources, not a pass over every user, or a listing of N users costs N²
+// (a million users in pages of 100 would pass over 10¹⁰ users).
+func TestPaging_ListingPageByPageCostsAboutAsMuchAsOnePageOfEverything(t *testing.T) {
+	const n, pageSize = 100_000, 25
+	s := fake.New(fake.Options{Seed: 1})
+	us := make([]user.User, n)
+	for i := range us {
+		us[i] = user.User{Username: fmt.Sprintf("user-%06d", i), Active: true}
+	}
+	if _, err := s.Seed(us...); err != nil {
+		t.Fatal(err)
+	}
+	// list returns a page's userNames and the time the fake took to answer.
+	list := func(start, count int) ([]string, time.Duration) {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", fmt.Sprintf("%s/Users?startIndex=%d&count=%d", fake.BasePath, start, count), nil)
+		began := time.Now()
+		s.ServeHTTP(rec, req)
+		took := time.Since(began)
+		var page struct {
+			TotalResults int `json:"totalResults"`
+			Resources    []struct {
+				UserName string `json:"userName"`
+			}
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &page); rec.Code != 200 || err != nil {
+			t.Fatalf("GET startIndex=%d count=%d: %d %v", start, count, rec.Code, err)
+		}
+		if page.TotalResults != n {
+			t.Fatalf("GET startIndex=%d count=%d: totalResults %d, want %d", start, count, page.TotalResults, n)
+		}
+		names := make([]string, len(page.Resources))
+		for i, r := range page.Resources {
+			names[i] = r.UserName
+		}
+		return names, took
+	}
+
+	all, whole := list(1, n)
+	if len(all) != n {
+		t.Fatalf("one page: %d users, want %d", len(all), n)
+	}
+	var paged []string
+	var byPage time.Duration
+	for start := 1; start <= n; start += pageSize {
+		names, took := list(start, pageSize)
+		if len(names) != pageSize {
+			t.Fatalf("page at %d: %d users, want %d", start, len(names), pageSize)
+		}
+		paged = append(paged, names...)
+		byPage += took
+	}
+	if !slices.Equal(paged, all) {
+		t.Fatal("the pages do not list the users of the one page, in the same order")
+	}
+	// A pass over every user per page makes this several times the one page.
+	if byPage > 2*whole+500*time.Millisecond {
+		t.Fatalf("the fake answered %d pages of %d users in %s, one page of all %d in %s: a page costs more than its own users",
+			n/pageSize, pageSize, byPage, n, whole)
 	}
 }
