@@ -34,7 +34,7 @@ func benchUsers(n int) ([]user.User, []user.Record) {
 // benchUser returns the i-th benchmark user.
 func benchUser(i int) user.User {
 	return user.User{
-		ID:          fmt.Sprintf("7f3c1e2a-0000-4000-8000-%012d", i),
+		ID:          benchUserID(i),
 		DN:          fmt.Sprintf("uid=user%d,ou=staff,dc=corp,dc=example,dc=com", i),
 		Username:    fmt.Sprintf("user%d", i),
 		Email:       fmt.Sprintf("user%d@corp.example.com", i),
@@ -46,6 +46,9 @@ func benchUser(i int) user.User {
 		Extra:       map[string]string{"department": fmt.Sprintf("Dept %d", i%20), "title": "Engineer"},
 	}.Normalize()
 }
+
+// benchUserID returns the i-th benchmark user's ID, a UUID.
+func benchUserID(i int) string { return fmt.Sprintf("7f3c1e2a-0000-4000-8000-%012d", i) }
 
 // genSource streams n benchmark users, made as they are emitted: like a
 // directory read, it holds none of them.
@@ -202,4 +205,63 @@ func BenchmarkDiff100kChurn(b *testing.B) {
 			b.Fatalf("plan: %d changes; want %d", len(p.Changes), 3*n/100)
 		}
 	}
+}
+
+// benchPlatformUUID returns the i-th benchmark platform ID in the form of a
+// UUID, as many platforms give them.
+func benchPlatformUUID(i int) string {
+	return fmt.Sprintf("%08x-%04x-4%03x-a%03x-%012x", uint32(i)*2654435761, i&0xffff, i&0xfff, (i>>12)&0xfff, uint64(i)*0x9e3779b97f4a7c15&(1<<48-1))
+}
+
+// BenchmarkSummaries1MMemory loads the summaries of 1,000,000 records and
+// reports the live heap their index holds per record (live-B/record), with
+// UUID directory IDs and platform IDs (pid=uuid) or platform IDs of the form
+// plat-N (pid=plat-N).
+func BenchmarkSummaries1MMemory(b *testing.B) {
+	const n = 1_000_000
+	for _, c := range []struct {
+		name string
+		pid  func(int) string
+	}{
+		{"pid=uuid", benchPlatformUUID},
+		{"pid=plat-N", func(i int) string { return fmt.Sprintf("plat-%d", i) }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			st := newSummaryStore(n, c.pid)
+			var live uint64
+			for b.Loop() {
+				live = summariesLiveBytes(b, st)
+			}
+			b.ReportMetric(float64(live)/n, "live-B/record")
+		})
+	}
+}
+
+// newSummaryStore serves the summaries of n active records in the form
+// genStore's take, with platform IDs pid(i).
+func newSummaryStore(n int, pid func(int) string) genStore {
+	sums := make([]user.Summary, n)
+	for i := range n {
+		sums[i] = user.Summary{ID: benchUserID(i), PlatformID: pid(i), Status: user.StatusActive,
+			Hash: fmt.Sprintf("%016x%016x", uint64(i)*0x9e3779b97f4a7c15, uint64(i)*0xc2b2ae3d27d4eb4f)}
+	}
+	return genStore{fakeStore: newFakeStore(), sums: sums}
+}
+
+// summariesLiveBytes loads st's summaries and returns the live heap bytes
+// their index holds.
+func summariesLiveBytes(tb testing.TB, st SummaryStore) uint64 {
+	tb.Helper()
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	idx, err := loadSummaries(context.Background(), st)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(idx)
+	runtime.KeepAlive(st) // its summaries are no part of the index
+	return after.HeapAlloc - min(after.HeapAlloc, before.HeapAlloc)
 }

@@ -1,8 +1,11 @@
 package sync
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"hash/maphash"
+	"math/bits"
 
 	"github.com/dirsync/dirsync/user"
 )
@@ -33,13 +36,14 @@ func (e *Engine) streamFull(ctx context.Context, plan *Plan, sums *summaryIndex,
 	// active (what fullReconcile checks the account of).
 	inDirectory := func(i int32) bool {
 		r := summaryRef{s: sums, i: i, found: true}
-		if !sums.seen[i] || r.status() != user.StatusActive || len(r.platformID()) == 0 {
+		if !sums.seen[i] || r.status() != user.StatusActive || !r.linked() {
 			return false
 		}
-		if withdrawn[string(r.id())] {
+		id := r.id()
+		if withdrawn[id] {
 			return false
 		}
-		if j, ok := planned[string(r.id())]; ok {
+		if j, ok := planned[id]; ok {
 			return plan.Changes[j].Op != user.OpArchive && plan.Changes[j].Op != user.OpDelete
 		}
 		return true
@@ -65,7 +69,7 @@ func (e *Engine) streamFull(ctx context.Context, plan *Plan, sums *summaryIndex,
 		}
 		ids := make([]string, len(batch))
 		for i, a := range batch {
-			ids[i] = string(byPID.lookup(a.PlatformID).id())
+			ids[i] = byPID.lookup(a.PlatformID).id()
 		}
 		recs, err := e.Store.Records(ctx, ids)
 		if err != nil {
@@ -109,10 +113,10 @@ func (e *Engine) streamFull(ctx context.Context, plan *Plan, sums *summaryIndex,
 			if !inDirectory(r.i) {
 				return nil
 			}
-			if j, ok := planned[string(r.id())]; ok {
+			if j, ok := planned[r.id()]; ok {
 				// Already changing: make sure the change also reactivates.
 				if !a.User.Active && plan.Changes[j].Op == user.OpUpdate {
-					reactive[string(r.id())] = true
+					reactive[r.id()] = true
 				}
 				return nil
 			}
@@ -154,7 +158,7 @@ func (e *Engine) streamFull(ctx context.Context, plan *Plan, sums *summaryIndex,
 		}
 		checked++
 		if !listed[i] {
-			missing = append(missing, string(summaryRef{s: sums, i: i}.id()))
+			missing = append(missing, summaryRef{s: sums, i: i}.id())
 		}
 	}
 	if checked > 1 && len(missing) == checked {
@@ -232,11 +236,14 @@ func (e *Engine) adoptionKeys(plan Plan) (func(user.User) bool, error) {
 	}, err
 }
 
-// pidIndex finds records by platform ID (see summaryIndex.platformIDs).
+// pidIndex finds records by platform ID (see summaryIndex.platformIDs):
+// an open-addressing table of record numbers + 1 (linear probing, 0 in a
+// free slot) at the hash of the packed platform ID, its size a power of two
+// at least twice the linked records.
 type pidIndex struct {
-	s    *summaryIndex
-	pos  map[uint64]int32
-	more map[string]int32 // platform IDs whose hash another one holds in pos
+	s     *summaryIndex
+	seed  maphash.Seed
+	slots []int32
 }
 
 // platformIDs indexes the records by platform ID, once. Of two records
@@ -247,44 +254,46 @@ func (s *summaryIndex) platformIDs() *pidIndex {
 }
 
 func (s *summaryIndex) indexPlatformIDs() *pidIndex {
-	x := &pidIndex{s: s, pos: make(map[uint64]int32, s.managed)}
+	linked := 0
 	for i := range int32(s.n) {
-		r := summaryRef{s: s, i: i, found: true}
-		pid := r.platformID()
-		if len(pid) == 0 {
-			continue
-		}
-		h := s.hashID(string(pid))
-		j, taken := x.pos[h]
-		switch {
-		case !taken:
-			x.pos[h] = i
-		case string((summaryRef{s: s, i: j}).platformID()) == string(pid):
-			if (summaryRef{s: s, i: j}).status() == user.StatusDeleted {
-				x.pos[h] = i
-			}
-		default:
-			if x.more == nil {
-				x.more = make(map[string]int32)
-			}
-			if k, ok := x.more[string(pid)]; !ok || (summaryRef{s: s, i: k}).status() == user.StatusDeleted {
-				x.more[string(pid)] = i
-			}
+		if (summaryRef{s: s, i: i}).linked() {
+			linked++
 		}
 	}
+	x := &pidIndex{s: s, seed: maphash.MakeSeed(), slots: make([]int32, max(2, 1<<bits.Len(uint(2*linked))))}
+	for i := range int32(s.n) {
+		r := summaryRef{s: s, i: i, found: true}
+		if !r.linked() {
+			continue
+		}
+		j, held := x.find(r.packedPlatformID())
+		if held && (summaryRef{s: s, i: x.slots[j] - 1}).status() != user.StatusDeleted {
+			continue
+		}
+		x.slots[j] = i + 1
+	}
 	return x
+}
+
+// find returns the slot of the record linking packed platform ID p, or the
+// free slot where it would go (held false).
+func (x *pidIndex) find(p []byte) (slot uint64, held bool) {
+	mask := uint64(len(x.slots) - 1)
+	j := maphash.Bytes(x.seed, p) & mask
+	for ; x.slots[j] != 0; j = (j + 1) & mask {
+		if bytes.Equal((summaryRef{s: x.s, i: x.slots[j] - 1}).packedPlatformID(), p) {
+			return j, true
+		}
+	}
+	return j, false
 }
 
 // lookup returns the record linking platform ID pid; found is false when
 // none does.
 func (x *pidIndex) lookup(pid string) summaryRef {
-	if i, ok := x.pos[x.s.hashID(pid)]; ok {
-		if r := (summaryRef{s: x.s, i: i, found: true}); string(r.platformID()) == pid {
-			return r
-		}
-	}
-	if i, ok := x.more[pid]; ok {
-		return summaryRef{s: x.s, i: i, found: true}
+	var buf [64]byte
+	if j, ok := x.find(user.AppendPackedID(buf[:0], pid)); ok {
+		return summaryRef{s: x.s, i: x.slots[j] - 1, found: true}
 	}
 	return summaryRef{}
 }
@@ -296,5 +305,5 @@ func (x *pidIndex) owner(pid string) (string, bool) {
 	if !r.found || r.status() == user.StatusDeleted {
 		return "", false
 	}
-	return string(r.id()), true
+	return r.id(), true
 }

@@ -1,11 +1,14 @@
 package sync
 
 import (
+	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/maphash"
 	"math"
+	"math/bits"
 	"os"
 	"slices"
 	gosync "sync"
@@ -15,38 +18,54 @@ import (
 )
 
 // summaryIndex is the snapshot in compact form: one summary per record. It
-// holds no pointers per record (the strings are packed into chunks of bytes
-// and the index is keyed by hash), so however many records it holds, the
-// garbage collector scans none of them while the directory read allocates.
-// It grows by chunks, never copying what it holds.
+// holds no pointers per record (the summaries are packed into chunks of
+// bytes and the index is a table of record numbers), so however many records
+// it holds, the garbage collector scans none of them while the directory read
+// allocates. It grows by chunks, never copying what it holds.
+//
+// A record is its packed ID and packed platform ID (user.AppendPackedID:
+// 17 bytes for a UUID), then its hash: the 16 bytes User.Hash's 32 hex
+// digits stand for, or, in any other form, packed as an ID is.
 type summaryIndex struct {
-	chunks [][]byte       // every record's ID, platform ID and hash, back to back
+	chunks [][]byte       // every record, back to back
 	recs   [][]summaryLoc // recsPerChunk per chunk, ordered by ID
 	n      int            // records
 	// statuses are the distinct statuses, which records refer to by index.
 	statuses []user.Status
-	hashID   func(id string) uint64
-	pos      map[uint64]int32 // hash of an ID → its record
-	more     map[string]int32 // IDs whose hash another ID already holds in pos
-	seen     []bool
-	managed  int // records active on the platform
+	seed     maphash.Seed
+	hashID   func(id string) uint64 // if set, the hash of IDs instead of seed's
+	// slots find a record by ID: an open-addressing table (linear probing)
+	// at the hash of the packed ID, its size a power of two, at least
+	// twice the records. A slot holds 0 when free, else the record's
+	// number + 1 in its low indexBits bits and, above them, the top bits
+	// of the ID's hash: a probe reads the records only of IDs whose hash
+	// shares them.
+	slots     []uint32
+	indexBits int
+	seen      []bool
+	managed   int // records active on the platform
 
 	pidsOnce gosync.Once
 	pids     *pidIndex // the records by platform ID, once needed
 }
 
 const (
-	summaryChunk = 64 << 10 // bytes per chunk of strings (a longer record gets one of its own)
+	summaryChunk = 64 << 10 // bytes per chunk of records (a longer record gets one of its own)
 	recsShift    = 12
 	recsPerChunk = 1 << recsShift
 )
 
 // summaryLoc locates one record's summary in the chunks.
 type summaryLoc struct {
-	chunk, off             uint32 // the ID starts here; the platform ID and hash follow it
-	idLen, pidLen, hashLen uint32
-	status                 uint8 // index in statuses
+	chunk  uint32
+	off    uint16 // where the record starts: within summaryChunk bytes of its chunk's start
+	status uint8  // index in statuses
+	flags  uint8
 }
+
+// hashDecoded flags a record whose hash is stored as the 16 bytes its 32 hex
+// digits stand for.
+const hashDecoded = 1
 
 // summaryRef is a record's summary in the index, read without copying.
 type summaryRef struct {
@@ -59,36 +78,114 @@ func (r summaryRef) rec() *summaryLoc { return &r.s.recs[r.i>>recsShift][r.i&(re
 
 func (r summaryRef) status() user.Status { return r.s.statuses[r.rec().status] }
 
-// field returns the n-th string of the record (ID, platform ID, hash).
-func (r summaryRef) field(n int) []byte {
+// data returns the record's bytes, and those of the records after it in
+// its chunk.
+func (r summaryRef) data() []byte {
 	x := r.rec()
-	start, size := x.off, x.idLen
-	if n > 0 {
-		start, size = start+x.idLen, x.pidLen
-	}
-	if n > 1 {
-		start, size = start+x.pidLen, x.hashLen
-	}
-	return r.s.chunks[x.chunk][start : start+size]
+	return r.s.chunks[x.chunk][x.off:]
 }
 
-func (r summaryRef) id() []byte         { return r.field(0) }
-func (r summaryRef) platformID() []byte { return r.field(1) }
-func (r summaryRef) hash() []byte       { return r.field(2) }
+// packedID and packedPlatformID return the record's IDs as packed.
+func (r summaryRef) packedID() []byte {
+	b := r.data()
+	return b[:user.PackedIDLen(b)]
+}
+
+func (r summaryRef) packedPlatformID() []byte {
+	b := r.data()
+	b = b[user.PackedIDLen(b):]
+	return b[:user.PackedIDLen(b)]
+}
+
+func (r summaryRef) id() string {
+	id, _ := user.UnpackID(r.data())
+	return id
+}
+
+func (r summaryRef) platformID() string {
+	id, _ := user.UnpackID(r.packedPlatformID())
+	return id
+}
+
+// linked reports whether the record holds a platform ID.
+func (r summaryRef) linked() bool { return !bytes.Equal(r.packedPlatformID(), packedNoID) }
+
+var packedNoID = user.AppendPackedID(nil, "")
+
+// storedHash returns the bytes the record holds for its hash.
+func (r summaryRef) storedHash() []byte {
+	b := r.data()
+	b = b[user.PackedIDLen(b):]
+	b = b[user.PackedIDLen(b):]
+	if r.rec().flags&hashDecoded != 0 {
+		return b[:16]
+	}
+	return b[:user.PackedIDLen(b)]
+}
+
+// hash returns the record's hash as the store gave it.
+func (r summaryRef) hash() string {
+	b := r.storedHash()
+	if r.rec().flags&hashDecoded != 0 {
+		return hex.EncodeToString(b)
+	}
+	h, _ := user.UnpackID(b)
+	return h
+}
+
+// hashIs reports whether the record's hash is h.
+func (r summaryRef) hashIs(h string) bool {
+	stored := r.storedHash()
+	if r.rec().flags&hashDecoded != 0 {
+		// The form decoded is one-to-one: compare h with it.
+		var text [32]byte
+		hex.Encode(text[:], stored)
+		return string(text[:]) == h
+	}
+	var buf [64]byte
+	return bytes.Equal(stored, user.AppendPackedID(buf[:0], h))
+}
+
+// decodeHash returns the 16 bytes a User.Hash stands for (32 lowercase hex
+// digits); ok is false for a hash in any other form.
+func decodeHash(h string) (b [16]byte, ok bool) {
+	if len(h) != 2*len(b) {
+		return b, false
+	}
+	for i := range b {
+		hi, ok1 := unhexLower(h[2*i])
+		lo, ok2 := unhexLower(h[2*i+1])
+		if !ok1 || !ok2 {
+			return b, false
+		}
+		b[i] = hi<<4 | lo
+	}
+	return b, true
+}
+
+func unhexLower(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
+}
 
 func loadSummaries(ctx context.Context, st SummaryStore) (*summaryIndex, error) {
-	seed := maphash.MakeSeed()
-	return loadSummariesHashed(ctx, st, func(id string) uint64 { return maphash.String(seed, id) })
+	return loadSummariesHashed(ctx, st, nil)
 }
 
-// loadSummariesHashed is loadSummaries with the index's hash of IDs.
+// loadSummariesHashed is loadSummaries with the index's hash of IDs (nil:
+// its own).
 func loadSummariesHashed(ctx context.Context, st SummaryStore, hashID func(string) uint64) (*summaryIndex, error) {
-	s := &summaryIndex{hashID: hashID, pos: make(map[uint64]int32)}
+	s := &summaryIndex{seed: maphash.MakeSeed(), hashID: hashID}
+	var rec []byte // the record being packed
 	err := st.Summaries(ctx, func(sum user.Summary) error {
-		if s.n == math.MaxInt32 {
-			return fmt.Errorf("snapshot too large: more than %d records", math.MaxInt32)
+		if s.n == math.MaxInt32-1 {
+			return fmt.Errorf("snapshot too large: more than %d records", math.MaxInt32-1)
 		}
-		i := int32(s.n)
 		st := slices.Index(s.statuses, sum.Status)
 		if st < 0 {
 			if len(s.statuses) > math.MaxUint8 {
@@ -97,35 +194,34 @@ func loadSummariesHashed(ctx context.Context, st SummaryStore, hashID func(strin
 			st = len(s.statuses)
 			s.statuses = append(s.statuses, sum.Status)
 		}
-		size := len(sum.ID) + len(sum.PlatformID) + len(sum.Hash)
-		if size > math.MaxInt32 {
+		if size := len(sum.ID) + len(sum.PlatformID) + len(sum.Hash); size > math.MaxInt32 {
 			return fmt.Errorf("snapshot record %.64s…: %d bytes of IDs and hash", sum.ID, size)
 		}
+		loc := summaryLoc{status: uint8(st)}
+		rec = user.AppendPackedID(rec[:0], sum.ID)
+		rec = user.AppendPackedID(rec, sum.PlatformID)
+		if h, ok := decodeHash(sum.Hash); ok {
+			rec = append(rec, h[:]...)
+			loc.flags |= hashDecoded
+		} else {
+			rec = user.AppendPackedID(rec, sum.Hash)
+		}
 		last := len(s.chunks) - 1
-		if last < 0 || cap(s.chunks[last])-len(s.chunks[last]) < size {
-			s.chunks = append(s.chunks, make([]byte, 0, max(summaryChunk, size)))
+		if last < 0 || cap(s.chunks[last])-len(s.chunks[last]) < len(rec) {
+			s.chunks = append(s.chunks, make([]byte, 0, max(summaryChunk, len(rec))))
 			last++
 		}
+		// A record that fits starts within summaryChunk bytes of its
+		// chunk's start, a longer one at the start of its own: off holds
+		// where.
 		c := s.chunks[last]
-		loc := summaryLoc{chunk: uint32(last), off: uint32(len(c)), idLen: uint32(len(sum.ID)),
-			pidLen: uint32(len(sum.PlatformID)), hashLen: uint32(len(sum.Hash)), status: uint8(st)}
-		s.chunks[last] = append(append(append(c, sum.ID...), sum.PlatformID...), sum.Hash...)
+		loc.chunk, loc.off = uint32(last), uint16(len(c))
+		s.chunks[last] = append(c, rec...)
 		if s.n&(recsPerChunk-1) == 0 {
 			s.recs = append(s.recs, make([]summaryLoc, 0, recsPerChunk))
 		}
 		s.recs[len(s.recs)-1] = append(s.recs[len(s.recs)-1], loc)
 		s.n++
-
-		h := s.hashID(sum.ID)
-		if _, taken := s.pos[h]; taken {
-			// IDs are unique in the snapshot: another ID has this hash.
-			if s.more == nil {
-				s.more = make(map[string]int32)
-			}
-			s.more[sum.ID] = i
-		} else {
-			s.pos[h] = i
-		}
 		if sum.Status == user.StatusActive {
 			s.managed++
 		}
@@ -133,6 +229,27 @@ func loadSummariesHashed(ctx context.Context, st SummaryStore, hashID func(strin
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read snapshot: %w", err)
+	}
+	size := 8
+	for size < 2*s.n {
+		size <<= 1
+	}
+	s.slots = make([]uint32, size)
+	s.indexBits = bits.Len32(uint32(s.n)) // n < 2³¹: at least one bit of hash is left
+	for i := range s.n {
+		r := summaryRef{s: s, i: int32(i)}
+		var h uint64
+		if s.hashID != nil {
+			h = s.hashID(r.id())
+		} else {
+			h = maphash.Bytes(s.seed, r.packedID())
+		}
+		// IDs are unique in the snapshot: no need to look for this one.
+		j := h & uint64(size-1)
+		for s.slots[j] != 0 {
+			j = (j + 1) & uint64(size-1)
+		}
+		s.slots[j] = s.hashBits(h) | uint32(i+1)
 	}
 	s.seen = make([]bool, s.n)
 	return s, nil
@@ -177,15 +294,30 @@ func (sl *summaryLoad) get(block bool) (*summaryIndex, error) {
 
 // lookup returns id's summary; found is false when no record has id.
 func (s *summaryIndex) lookup(id string) summaryRef {
-	if i, ok := s.pos[s.hashID(id)]; ok {
-		if r := (summaryRef{s: s, i: i, found: true}); string(r.id()) == id {
+	var buf [64]byte
+	p := user.AppendPackedID(buf[:0], id)
+	var h uint64
+	if s.hashID != nil {
+		h = s.hashID(id)
+	} else {
+		h = maphash.Bytes(s.seed, p)
+	}
+	mask := uint64(len(s.slots) - 1)
+	top, index := s.hashBits(h), uint32(1)<<s.indexBits-1
+	for j := h & mask; s.slots[j] != 0; j = (j + 1) & mask {
+		if s.slots[j]&^index != top {
+			continue
+		}
+		if r := (summaryRef{s: s, i: int32(s.slots[j]&index) - 1, found: true}); bytes.Equal(r.packedID(), p) {
 			return r
 		}
 	}
-	if i, ok := s.more[id]; ok {
-		return summaryRef{s: s, i: i, found: true}
-	}
 	return summaryRef{}
+}
+
+// hashBits returns the top bits of hash h, as a slot holds them.
+func (s *summaryIndex) hashBits(h uint64) uint32 {
+	return uint32(h>>32) &^ (1<<s.indexBits - 1)
 }
 
 // mark notes that the directory holds id and returns its summary.
@@ -208,7 +340,7 @@ func (s *summaryIndex) unseen() []string {
 	var ids []string
 	for i, seen := range s.seen {
 		if !seen {
-			ids = append(ids, string(summaryRef{s: s, i: int32(i)}.id()))
+			ids = append(ids, summaryRef{s: s, i: int32(i)}.id())
 		}
 	}
 	return ids
@@ -224,10 +356,10 @@ func inStep(u user.User, r summaryRef) bool {
 	switch {
 	case !r.found:
 		return !u.Active // disabled and never provisioned
-	case len(r.platformID()) == 0:
+	case !r.linked():
 		return false // pending: Diff decides
 	case u.Active:
-		return r.status() == user.StatusActive && string(r.hash()) == u.Hash()
+		return r.status() == user.StatusActive && r.hashIs(u.Hash())
 	default:
 		return r.status() == user.StatusArchived // disabled and archived
 	}
@@ -279,7 +411,7 @@ func (e *Engine) streamPlan(ctx context.Context, rep *Report, ro RunOptions, src
 			unchanged++
 			return
 		}
-		if early != nil && u.Active && r.found && r.status() == user.StatusActive && len(r.platformID()) > 0 {
+		if early != nil && u.Active && r.found && r.status() == user.StatusActive && r.linked() {
 			early.offer(u)
 		}
 		if !r.found && u.Active && !spillOff {

@@ -88,3 +88,87 @@ func TestSummaryIndex_FindsEveryRecordWhateverTheHashes(t *testing.T) {
 		})
 	}
 }
+
+// The index holds a record whose directory and platform IDs are UUIDs in at
+// most 80 bytes, and one whose platform ID is plat-N in at most 70.
+func TestSummaryIndex_HoldsFewBytesPerRecord(t *testing.T) {
+	const n = 250_000 // its table is as full as at 1,000,000
+	for _, c := range []struct {
+		name  string
+		pid   func(int) string
+		limit float64
+	}{
+		{"UUID platform IDs", benchPlatformUUID, 80},
+		{"plat-N platform IDs", func(i int) string { return fmt.Sprintf("plat-%d", i) }, 70},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			st := newSummaryStore(n, c.pid)
+			if got := float64(summariesLiveBytes(t, st)) / n; got > c.limit {
+				t.Errorf("the index holds %.1f bytes per record, want at most %.0f", got, c.limit)
+			}
+		})
+	}
+}
+
+// A record's hash is kept whatever its form, and a directory user is in
+// step only with the record that holds its very hash: the form
+// User.Hash gives is stored decoded, any other as it is.
+func TestSummaryIndex_KeepsHashesOfEveryForm(t *testing.T) {
+	u := benchUser(1)
+	h := u.Hash()
+	hashes := map[string]string{
+		"User.Hash":        h,
+		"upper case":       strings.ToUpper(h),
+		"one digit more":   h + "0",
+		"one digit less":   h[:31],
+		"another digit":    h[:31] + string("0123456789abcdef"[(strings.IndexByte("0123456789abcdef", h[31])+1)%16]),
+		"SHA-256 in full":  h + h,
+		"raw bytes":        "\x00\x01\xff" + h[:13],
+		"empty":            "",
+		"hex-like letters": strings.Repeat("g", 32),
+	}
+	var recs []user.Record
+	names := map[string]string{}
+	for name, hash := range hashes {
+		id := fmt.Sprintf("7f3c1e2a-0000-4000-8000-%012d", len(recs))
+		names[id] = name
+		recs = append(recs, user.Record{User: user.User{ID: id}, PlatformID: "p-" + name, Status: user.StatusActive, Hash: hash})
+	}
+	idx, err := loadSummaries(context.Background(), newFakeStore(recs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		ref := idx.lookup(r.User.ID)
+		if !ref.found || ref.hash() != r.Hash {
+			t.Errorf("%s: record %s holds hash %q (found=%v), want %q", names[r.User.ID], r.User.ID, ref.hash(), ref.found, r.Hash)
+		}
+		if got, want := inStep(u, ref), r.Hash == h; got != want {
+			t.Errorf("%s: inStep = %v, want %v", names[r.User.ID], got, want)
+		}
+	}
+}
+
+// Finding a record by ID and comparing its summary with a directory user's
+// hash allocate nothing: a run does both for every user it reads.
+func TestSummaryIndex_LookupAllocatesNothing(t *testing.T) {
+	st := newGenStore(1000)
+	for i := range st.sums {
+		st.sums[i].PlatformID = benchPlatformUUID(i)
+	}
+	idx, err := loadSummaries(context.Background(), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := benchUser(7)
+	h := u.Hash()
+	allocs := testing.AllocsPerRun(100, func() {
+		r := idx.lookup(u.ID)
+		if !r.found || !r.linked() || !r.hashIs(h) || r.status() != user.StatusActive {
+			t.Fatal("record 7 not found in step")
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("lookup and hash comparison allocate %.1f times", allocs)
+	}
+}
