@@ -104,13 +104,9 @@ func (e *Engine) fullReconcile(ctx context.Context, plan *Plan, dir Directory, r
 		if !ok {
 			continue // missing: planned above
 		}
-		fields := user.Compare(platformView(acct.User, u), u)
+		op, fields := drift(acct, u)
 		if len(fields) == 0 {
 			continue
-		}
-		op := user.OpUpdate
-		if !acct.User.Active {
-			op = user.OpReactivate
 		}
 		if i, ok := planned[u.ID]; ok {
 			// Already changing: make sure the change also reactivates.
@@ -203,6 +199,17 @@ func (e *Engine) planMissing(plan *Plan, planned map[string]int, u user.User, r 
 	}
 	plan.Unchanged--
 	plan.Changes = append(plan.Changes, c)
+}
+
+// drift returns what puts acct back in step with u, the user it should
+// hold: an update or a reactivation of fields (none when in step). Only
+// the fields the platform reported are compared (see platformView).
+func drift(acct user.Account, u user.User) (user.Op, []user.FieldChange) {
+	fields := user.Compare(platformView(acct.User, u), u)
+	if !acct.User.Active {
+		return user.OpReactivate, fields
+	}
+	return user.OpUpdate, fields
 }
 
 // platformView is desired with the fields the platform reported replaced by

@@ -58,7 +58,7 @@ func (e *Engine) streamFull(ctx context.Context, plan *Plan, sums *summaryIndex,
 		byPID     = sums.platformIDs()
 		listed    = make([]bool, sums.n)
 		accounts  = 0
-		drift     []Change
+		drifted   []Change
 		reactive  = map[string]bool{} // planned updates whose account is inactive
 		unmanaged []user.Account
 		batch     []user.Account // accounts of users in step, to compare
@@ -84,17 +84,10 @@ func (e *Engine) streamFull(ctx context.Context, plan *Plan, sums *summaryIndex,
 			if r == nil {
 				return fmt.Errorf("read snapshot: the record of %s (platform account %s) is gone", ids[i], a.PlatformID)
 			}
-			u := r.User
-			fields := user.Compare(platformView(a.User, u), u)
-			if len(fields) == 0 {
-				continue
+			if op, fields := drift(a, r.User); len(fields) > 0 {
+				drifted = append(drifted, Change{Op: op, User: r.User, PlatformID: r.PlatformID, Fields: fields,
+					Reason: ReasonDrift, Attempts: r.Attempts, prev: r})
 			}
-			op := user.OpUpdate
-			if !a.User.Active {
-				op = user.OpReactivate
-			}
-			drift = append(drift, Change{Op: op, User: u, PlatformID: r.PlatformID, Fields: fields,
-				Reason: ReasonDrift, Attempts: r.Attempts, prev: r})
 		}
 		batch = batch[:0]
 		return nil
@@ -184,9 +177,9 @@ func (e *Engine) streamFull(ctx context.Context, plan *Plan, sums *summaryIndex,
 		}
 		e.planMissing(plan, planned, u, r)
 	}
-	plan.Unchanged -= len(drift)
-	plan.Drifted += len(drift)
-	plan.Changes = append(plan.Changes, drift...)
+	plan.Unchanged -= len(drifted)
+	plan.Drifted += len(drifted)
+	plan.Changes = append(plan.Changes, drifted...)
 	for _, a := range unmanaged {
 		plan.Unmanaged = append(plan.Unmanaged, a)
 		if e.Unmanaged == UnmanagedArchive && a.User.Active {
