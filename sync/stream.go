@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math"
+	"math/bits"
 	"os"
 	"slices"
 	"time"
@@ -33,11 +34,15 @@ type summaryIndex struct {
 	seed     maphash.Seed
 	hashID   func(id string) uint64 // if set, the hash of IDs instead of seed's
 	// slots find a record by ID: an open-addressing table (linear probing)
-	// of record numbers + 1, 0 in a free slot, at the hash of the packed
-	// ID. Its size is a power of two, at least twice the records.
-	slots   []int32
-	seen    []bool
-	managed int // records active on the platform
+	// at the hash of the packed ID, its size a power of two, at least
+	// twice the records. A slot holds 0 when free, else the record's
+	// number + 1 in its low indexBits bits and, above them, the top bits
+	// of the ID's hash: a probe reads the records only of IDs whose hash
+	// shares them.
+	slots     []uint32
+	indexBits int
+	seen      []bool
+	managed   int // records active on the platform
 }
 
 const (
@@ -128,8 +133,10 @@ func (r summaryRef) hash() string {
 func (r summaryRef) hashIs(h string) bool {
 	stored := r.storedHash()
 	if r.rec().flags&hashDecoded != 0 {
-		d, ok := decodeHash(h)
-		return ok && bytes.Equal(stored, d[:])
+		// The form decoded is one-to-one: compare h with it.
+		var text [32]byte
+		hex.Encode(text[:], stored)
+		return string(text[:]) == h
 	}
 	var buf [64]byte
 	return bytes.Equal(stored, user.AppendPackedID(buf[:0], h))
@@ -223,7 +230,8 @@ func loadSummariesHashed(ctx context.Context, st SummaryStore, hashID func(strin
 	for size < 2*s.n {
 		size <<= 1
 	}
-	s.slots = make([]int32, size)
+	s.slots = make([]uint32, size)
+	s.indexBits = bits.Len32(uint32(s.n)) // n < 2³¹: at least one bit of hash is left
 	for i := range s.n {
 		r := summaryRef{s: s, i: int32(i)}
 		var h uint64
@@ -237,7 +245,7 @@ func loadSummariesHashed(ctx context.Context, st SummaryStore, hashID func(strin
 		for s.slots[j] != 0 {
 			j = (j + 1) & uint64(size-1)
 		}
-		s.slots[j] = int32(i) + 1
+		s.slots[j] = s.hashBits(h) | uint32(i+1)
 	}
 	s.seen = make([]bool, s.n)
 	return s, nil
@@ -291,12 +299,21 @@ func (s *summaryIndex) lookup(id string) summaryRef {
 		h = maphash.Bytes(s.seed, p)
 	}
 	mask := uint64(len(s.slots) - 1)
+	top, index := s.hashBits(h), uint32(1)<<s.indexBits-1
 	for j := h & mask; s.slots[j] != 0; j = (j + 1) & mask {
-		if r := (summaryRef{s: s, i: s.slots[j] - 1, found: true}); bytes.Equal(r.packedID(), p) {
+		if s.slots[j]&^index != top {
+			continue
+		}
+		if r := (summaryRef{s: s, i: int32(s.slots[j]&index) - 1, found: true}); bytes.Equal(r.packedID(), p) {
 			return r
 		}
 	}
 	return summaryRef{}
+}
+
+// hashBits returns the top bits of hash h, as a slot holds them.
+func (s *summaryIndex) hashBits(h uint64) uint32 {
+	return uint32(h>>32) &^ (1<<s.indexBits - 1)
 }
 
 // mark notes that the directory holds id and returns its summary.

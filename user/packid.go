@@ -26,12 +26,8 @@ const hexDigits = "0123456789abcdef"
 // AppendPackedID appends id's packed form to dst: 17 bytes for a canonical
 // lowercase UUID, its length and its bytes for any other.
 func AppendPackedID(dst []byte, id string) []byte {
-	if isCanonicalUUID(id) {
-		dst = append(dst, packedUUID)
-		for _, at := range uuidDigits {
-			dst = append(dst, unhex(id[at])<<4|unhex(id[at+1]))
-		}
-		return dst
+	if u, ok := parseUUID(id); ok {
+		return append(append(dst, packedUUID), u[:]...)
 	}
 	dst = binary.AppendUvarint(dst, uint64(len(id))+1)
 	return append(dst, id...)
@@ -82,23 +78,33 @@ func UnpackID(b []byte) (id string, n int) {
 // isCanonicalUUID reports whether s is a UUID in canonical form, its hex
 // digits lowercase.
 func isCanonicalUUID[T string | []byte](s T) bool {
+	_, ok := parseUUID(s)
+	return ok
+}
+
+// parseUUID returns the 16 bytes of s, a UUID in canonical form, its hex
+// digits lowercase; ok is false when s is not one.
+func parseUUID[T string | []byte](s T) (u [16]byte, ok bool) {
 	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
-		return false
+		return u, false
 	}
-	for _, at := range uuidDigits {
-		if !isLowerHex(s[at]) || !isLowerHex(s[at+1]) {
-			return false
-		}
+	var bad byte
+	for i, at := range uuidDigits {
+		hi, lo := unhex[s[at]], unhex[s[at+1]]
+		bad |= hi | lo
+		u[i] = hi<<4 | lo
 	}
-	return true
+	return u, bad < 16
 }
 
-func isLowerHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' }
-
-// unhex is the value of lowercase hex digit c.
-func unhex(c byte) byte {
-	if c <= '9' {
-		return c - '0'
+// unhex holds each lowercase hex digit's value, and 0xff for any other
+// byte.
+var unhex = func() (t [256]byte) {
+	for c := range t {
+		t[c] = 0xff
 	}
-	return c - 'a' + 10
-}
+	for v, c := range []byte(hexDigits) {
+		t[c] = byte(v)
+	}
+	return t
+}()
