@@ -50,8 +50,10 @@ type settings struct {
 func WithPageSize(n int) Option { return func(s *settings) { s.pageSize = n } }
 
 // DefaultMaxAccounts bounds a listing: a platform that lists more accounts
-// than this (or never ends its listing) fails it.
-const DefaultMaxAccounts = 1_000_000
+// than this (or never ends its listing) fails it. A full reconcile streams
+// the listing, so the bound is against a listing that never ends, not
+// memory: ten times the largest directory the benchmark measures.
+const DefaultMaxAccounts = 10_000_000
 
 // WithMaxAccounts sets the most accounts a listing reads before it fails.
 // Default DefaultMaxAccounts.
