@@ -67,7 +67,7 @@ const gcPercent = 50
 // data is large (see gctune): a million users' summaries and duplicate
 // state are 200 MB, but a directory read discards only a few pages between
 // two collections.
-const gcHeadroom = 64 << 20
+const gcHeadroom = 32 << 20
 
 func main() {
 	if os.Getenv("GOGC") == "" {
