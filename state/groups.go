@@ -2,6 +2,7 @@ package state
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 
@@ -103,34 +104,19 @@ func (d *DB) SaveGroup(ctx context.Context, run int64, e user.Entry, rec *user.G
 }
 
 func (d *DB) saveGroup(ctx context.Context, run int64, e user.Entry, rec *user.GroupRecord) error {
-	if e.At.IsZero() {
-		e.At = d.now()
+	if rec == nil {
+		return d.saveEntry(ctx, run, e, nil)
 	}
-	fields, err := marshalJSON(e.Fields, len(e.Fields) == 0)
+	args, err := groupArgs(rec)
 	if err != nil {
 		return err
 	}
-	var recArgs []any
-	if rec != nil {
-		if recArgs, err = groupArgs(rec); err != nil {
-			return err
-		}
-	}
-	tx, err := d.sql.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	if _, err := tx.StmtContext(ctx, d.insertEntry).ExecContext(ctx, run, formatTime(e.At), string(e.Op), e.UserID,
-		e.Username, e.PlatformID, fields, e.Reason, e.Error); err != nil {
-		return fmt.Errorf("journal: %w", err)
-	}
-	if rec != nil {
-		if _, err := tx.ExecContext(ctx, upsertGroupSQL, recArgs...); err != nil {
+	return d.saveEntry(ctx, run, e, func(ctx context.Context, tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, upsertGroupSQL, args...); err != nil {
 			return fmt.Errorf("group record: %w", err)
 		}
-	}
-	return tx.Commit()
+		return nil
+	})
 }
 
 // GroupStats counts the group records by status and the failing ones, and

@@ -149,28 +149,38 @@ func (d *DB) Save(ctx context.Context, run int64, e user.Entry, rec *user.Record
 }
 
 func (d *DB) save(ctx context.Context, run int64, e user.Entry, rec *user.Record) error {
+	if rec == nil {
+		return d.saveEntry(ctx, run, e, nil)
+	}
+	args, err := recordArgs(rec)
+	if err != nil {
+		return err
+	}
+	return d.saveEntry(ctx, run, e, func(ctx context.Context, tx *sql.Tx) error {
+		if _, err := tx.StmtContext(ctx, d.upsertRecord).ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("record: %w", err)
+		}
+		return nil
+	})
+}
+
+// saveEntry appends e to run's journal and, when upsert is not nil, runs it
+// (a record's upsert), in one transaction it may share with concurrent saves
+// (see groupCommit).
+func (d *DB) saveEntry(ctx context.Context, run int64, e user.Entry, upsert func(ctx context.Context, tx *sql.Tx) error) error {
 	// Encode before the transaction, to keep it short.
 	entryArgs, err := EntryArgs(run, e, d.now)
 	if err != nil {
 		return err
 	}
-	var recArgs []any
-	if rec != nil {
-		if recArgs, err = recordArgs(rec); err != nil {
-			return err
-		}
-	}
-
 	return d.inGroup(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.StmtContext(ctx, d.insertEntry).ExecContext(ctx, entryArgs...); err != nil {
 			return fmt.Errorf("journal: %w", err)
 		}
-		if rec != nil {
-			if _, err := tx.StmtContext(ctx, d.upsertRecord).ExecContext(ctx, recArgs...); err != nil {
-				return fmt.Errorf("record: %w", err)
-			}
+		if upsert == nil {
+			return nil
 		}
-		return nil
+		return upsert(ctx, tx)
 	})
 }
 

@@ -27,18 +27,24 @@ func (e *Engine) ApplyPlans(ctx context.Context, mode string, plan Plan, groups 
 	if err != nil {
 		return rep, err
 	}
-	if len(plan.Changes) > 0 {
-		records, err := e.Store.Snapshot(ctx)
-		if err != nil {
-			return rep, fmt.Errorf("read snapshot: %w", err)
-		}
-		err = e.applyPlan(ctx, &rep, func() (links, error) { return claimsOf(records), nil }, nil, plan)
-		if err != nil {
-			return rep, err
-		}
+	if err = e.applyApproved(ctx, &rep, plan); err != nil {
+		return rep, err
 	}
 	if e.Groups != nil {
 		err = e.groupPass(ctx, &rep, RunOptions{Mode: mode, ApprovedGroups: groups})
 	}
 	return rep, err
+}
+
+// applyApproved applies exactly plan's changes, approved already (no policy
+// checked), over the snapshot's links, into rep.
+func (e *Engine) applyApproved(ctx context.Context, rep *Report, plan Plan) error {
+	if len(plan.Changes) == 0 {
+		return nil
+	}
+	records, err := e.Store.Snapshot(ctx)
+	if err != nil {
+		return fmt.Errorf("read snapshot: %w", err)
+	}
+	return e.applyPlan(ctx, rep, func() (links, error) { return claimsOf(records), nil }, nil, plan)
 }

@@ -123,36 +123,16 @@ func (e *Engine) fullReconcile(ctx context.Context, plan *Plan, dir Directory, r
 	}
 	// An account a planned create may adopt (by any adopt_by key: a
 	// snapshot rebuilt, an account made before) is that user's.
-	adoptable := map[string]bool{}
-	if creates := plan.Count(user.OpCreate); creates > 0 {
-		want := map[string]map[string]bool{}
-		for _, key := range e.adoptBy() {
-			want[key] = map[string]bool{}
-		}
-		for _, c := range plan.Changes {
-			if c.Op != user.OpCreate {
-				continue
-			}
-			for key, values := range want {
-				if v := matchValue(c.User, key); v != "" {
-					values[indexKey(key, v)] = true
-				}
-			}
-		}
-		for _, id := range order {
-			for key, values := range want {
-				if v := matchValue(accounts[id].User, key); v != "" && values[indexKey(key, v)] {
-					adoptable[id] = true
-				}
-			}
-		}
+	adoptable, err := e.adoptionKeys(*plan)
+	if err != nil {
+		return err
 	}
 	// An account of a skipped entry is someone's still in the directory,
 	// unless the entry is disabled.
 	skippedID, _, disabledID, _ := skipIndex(dir.Skipped)
 	for _, id := range order {
 		acct := accounts[id]
-		if owned[id] || adoptable[id] {
+		if owned[id] || adoptable(acct.User) {
 			continue
 		}
 		if _, ok := skippedID[acct.User.ID]; ok && acct.User.ID != "" && !disabledID[acct.User.ID] {

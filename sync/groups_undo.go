@@ -71,14 +71,8 @@ func (e *Engine) ApplyPlanWithGroupChanges(ctx context.Context, mode string, pla
 	if err != nil {
 		return rep, err
 	}
-	if len(plan.Changes) > 0 {
-		records, err := e.Store.Snapshot(ctx)
-		if err != nil {
-			return rep, fmt.Errorf("read snapshot: %w", err)
-		}
-		if err := e.applyPlan(ctx, &rep, func() (links, error) { return claimsOf(records), nil }, nil, plan); err != nil {
-			return rep, err
-		}
+	if err := e.applyApproved(ctx, &rep, plan); err != nil {
+		return rep, err
 	}
 	if len(groups.Changes) == 0 {
 		return rep, nil
